@@ -1,0 +1,103 @@
+//! EC2 errors reduced to the few kinds the manager decides on.
+
+use std::fmt;
+
+/// What the manager does differently depending on the error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The interface is attached or in use elsewhere: try the next candidate.
+    InUse,
+    /// The instance already has an interface at that device index.
+    DeviceIndexTaken,
+    /// The interface, instance or attachment does not exist (or not yet).
+    NotFound,
+    /// Throttled or a transient server error: worth retrying later.
+    Transient,
+    /// Anything else: permanent for this request.
+    Other,
+}
+
+/// An error answered by EC2 (or by the transport), with its code kept.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct Ec2Error {
+    pub kind: ErrorKind,
+    pub code: String,
+    pub message: String,
+}
+
+impl fmt::Display for Ec2Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl Ec2Error {
+    /// Classifies an EC2 error code and message (aws-reference.md §3.3).
+    pub fn from_code(code: &str, message: &str) -> Self {
+        Self {
+            kind: classify(code, message),
+            code: code.to_string(),
+            message: message.to_string(),
+        }
+    }
+
+    pub fn is(&self, kind: ErrorKind) -> bool {
+        self.kind == kind
+    }
+}
+
+fn classify(code: &str, message: &str) -> ErrorKind {
+    match code {
+        "InvalidNetworkInterface.InUse" => ErrorKind::InUse,
+        "InvalidParameterValue" if message.contains("already has an interface attached") => {
+            ErrorKind::DeviceIndexTaken
+        }
+        // EC2 warns it may answer InvalidParameterValue for an ENI in use.
+        "InvalidParameterValue" if message.contains("in use") => ErrorKind::InUse,
+        "RequestLimitExceeded"
+        | "Throttling"
+        | "ThrottlingException"
+        | "InternalError"
+        | "InternalFailure"
+        | "ServiceUnavailable"
+        | "Unavailable" => ErrorKind::Transient,
+        c if c.ends_with(".NotFound") => ErrorKind::NotFound,
+        _ => ErrorKind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_map_to_kinds() {
+        let table = [
+            ("InvalidNetworkInterface.InUse", "", ErrorKind::InUse),
+            (
+                "InvalidParameterValue",
+                "Instance 'i-1' already has an interface attached at device index '1'",
+                ErrorKind::DeviceIndexTaken,
+            ),
+            (
+                "InvalidParameterValue",
+                "Interface eni-1 is currently in use",
+                ErrorKind::InUse,
+            ),
+            ("InvalidParameterValue", "bad subnet", ErrorKind::Other),
+            ("InvalidInstanceID.NotFound", "", ErrorKind::NotFound),
+            (
+                "InvalidNetworkInterfaceID.NotFound",
+                "",
+                ErrorKind::NotFound,
+            ),
+            ("InvalidAttachmentID.NotFound", "", ErrorKind::NotFound),
+            ("RequestLimitExceeded", "", ErrorKind::Transient),
+            ("ServiceUnavailable", "", ErrorKind::Transient),
+            ("UnauthorizedOperation", "", ErrorKind::Other),
+        ];
+        for (code, message, kind) in table {
+            assert_eq!(Ec2Error::from_code(code, message).kind, kind, "{code}");
+        }
+    }
+}

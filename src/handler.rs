@@ -1,0 +1,122 @@
+//! The one handler Lambda and `network-interface-manager handle` share: an
+//! input in, an outcome out. Unknown and malformed inputs are logged and
+//! answered with success (a retry cannot fix them); a transient EC2 failure is
+//! an error, so that Lambda delivers the event again.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::deadline::Deadline;
+use crate::ec2::{CallCounts, Ec2, Ec2Error, InstanceState};
+use crate::event::Event;
+use crate::pool::apply::Settings;
+use crate::pool::{Manager, Outcome};
+
+/// What a handled input did, as printed by `handle` and returned to Lambda.
+#[derive(Clone, Debug, Serialize)]
+pub struct Handled {
+    /// The kind of input: `state-change`, `scheduled`, `custom-resource`,
+    /// `malformed` or `ignored`.
+    pub event: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<InstanceState>,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// EC2 calls this input cost, by operation.
+    pub ec2_calls: CallCounts,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Reading EC2 failed; whether a retry may help is in the error's kind.
+    #[error("reading EC2 failed: {0}")]
+    Read(#[source] Ec2Error),
+    /// Some actions failed for a reason that may pass; the rest is done.
+    #[error("{failures} action(s) failed transiently; the event should be retried")]
+    Transient {
+        failures: usize,
+        handled: Box<Handled>,
+    },
+}
+
+/// Handles one input through exactly the path Lambda uses.
+pub async fn handle(
+    ec2: &dyn Ec2,
+    input: &Value,
+    deadline: Deadline,
+    settings: Settings,
+) -> Result<Handled, HandlerError> {
+    let before = ec2.calls();
+    let manager = Manager::new(ec2, settings);
+    let mut handled = match Event::parse(input) {
+        Event::StateChange { instance_id, state } => {
+            let outcome = manager
+                .instance_changed(&instance_id, state, deadline)
+                .await
+                .map_err(HandlerError::Read)?;
+            let mut handled = handled("state-change", outcome);
+            handled.instance_id = Some(instance_id);
+            handled.state = Some(state);
+            handled
+        }
+        Event::Scheduled => {
+            let outcome = manager
+                .sync(&[], deadline)
+                .await
+                .map_err(HandlerError::Read)?;
+            handled("scheduled", outcome)
+        }
+        Event::CustomResource(_) => {
+            tracing::warn!("custom resource requests are not served yet");
+            handled(
+                "custom-resource",
+                Outcome::noted("custom resources are not served yet"),
+            )
+        }
+        Event::Malformed { kind, error } => {
+            tracing::warn!(kind, %error, "malformed event ignored");
+            handled("malformed", Outcome::noted(format!("{kind}: {error}")))
+        }
+        Event::Unknown { description } => {
+            tracing::info!(%description, "unknown event ignored");
+            handled(
+                "ignored",
+                Outcome::noted(format!("not handled: {description}")),
+            )
+        }
+    };
+    handled.ec2_calls = calls_since(&before, ec2.calls());
+    let failures = handled
+        .outcome
+        .report
+        .failed
+        .iter()
+        .filter(|f| f.transient)
+        .count();
+    if failures > 0 {
+        return Err(HandlerError::Transient {
+            failures,
+            handled: Box::new(handled),
+        });
+    }
+    Ok(handled)
+}
+
+fn handled(event: &'static str, outcome: Outcome) -> Handled {
+    Handled {
+        event,
+        instance_id: None,
+        state: None,
+        outcome,
+        ec2_calls: CallCounts::new(),
+    }
+}
+
+fn calls_since(before: &CallCounts, now: CallCounts) -> CallCounts {
+    now.into_iter()
+        .map(|(op, n)| (op, n - before.get(op).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}

@@ -1,0 +1,38 @@
+//! The Lambda runtime loop around the shared handler.
+
+use std::time::Duration;
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+
+use crate::deadline::Deadline;
+use crate::ec2::Ec2;
+use crate::handler::{handle, HandlerError};
+use crate::pool::apply::Settings;
+
+/// Work stops this long before Lambda's deadline, to answer in time.
+pub const SAFETY_MARGIN: Duration = Duration::from_secs(5);
+/// Budget when the runtime gives no usable deadline (some emulators).
+pub const FALLBACK_BUDGET: Duration = Duration::from_secs(60);
+
+/// Serves invocations until the runtime stops; `ec2` lives for the cold start.
+pub async fn run(ec2: &dyn Ec2) -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
+        let deadline =
+            Deadline::from_lambda(event.context.deadline, SAFETY_MARGIN, FALLBACK_BUDGET);
+        match handle(ec2, &event.payload, deadline, Settings::default()).await {
+            Ok(handled) => {
+                tracing::info!(outcome = %serde_json::to_string(&handled)?, "handled");
+                Ok::<_, lambda_runtime::Error>(serde_json::to_value(handled)?)
+            }
+            Err(e) => {
+                if let HandlerError::Transient { handled, .. } = &e {
+                    tracing::warn!(outcome = %serde_json::to_string(handled)?, "partly handled");
+                }
+                tracing::error!(error = %e, "invocation failed; Lambda will retry it");
+                Err(e.into())
+            }
+        }
+    }))
+    .await
+}

@@ -1,0 +1,10 @@
+//! network-interface-manager: keeps a pool of tagged EC2 network interfaces
+//! attached to the running instances that carry the same pool tag.
+
+pub mod cli;
+pub mod deadline;
+pub mod ec2;
+pub mod event;
+pub mod handler;
+pub mod lambda;
+pub mod pool;

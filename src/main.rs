@@ -1,0 +1,56 @@
+//! Wiring only: logs, the EC2 client, then the Lambda loop or the CLI.
+
+use std::process::ExitCode;
+
+use aws_config::retry::RetryConfig;
+use aws_config::BehaviorVersion;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use network_interface_manager::cli::{self, Cli};
+use network_interface_manager::ec2::sdk::SdkEc2;
+use network_interface_manager::lambda;
+
+/// SDK attempts per call: throttling is retried with jittered backoff.
+const MAX_ATTEMPTS: u32 = 5;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let under_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    init_tracing(under_lambda);
+    // Parse arguments first, so that `--help` needs no AWS configuration.
+    let cli = (!under_lambda).then(Cli::parse);
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .load()
+        .await;
+    let ec2 = SdkEc2::new(aws_sdk_ec2::Client::new(&config));
+    let result = match cli {
+        None => lambda::run(&ec2)
+            .await
+            .map(|()| true)
+            .map_err(|e| anyhow::anyhow!(e)),
+        Some(cli) => cli::run(cli, &ec2).await,
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(2),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// JSON lines under Lambda (Logs Insights reads them), text on a terminal.
+fn init_tracing(json: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().with_current_span(false).init();
+    } else {
+        builder.init();
+    }
+}
