@@ -1,0 +1,151 @@
+//! Event scenarios, each run on the strict model and on moto through the SDK.
+
+use network_interface_manager::ec2::InstanceState::*;
+use network_interface_manager::ec2::{total_calls, CallCounts};
+
+use crate::support::world::{deliver_ok, state_event, World};
+
+/// Runs a scenario on the strict model and on moto, as two tests.
+macro_rules! on_both {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test]
+            async fn strict() {
+                super::$scenario(&crate::support::world::StrictWorld::new()).await
+            }
+            #[tokio::test]
+            async fn moto() {
+                super::$scenario(&crate::support::world::MotoWorld::new().await).await
+            }
+        }
+    )*};
+}
+
+on_both!(
+    running_attaches_a_free_member_in_the_same_az_at_the_pool_index,
+    terminated_frees_the_member_for_a_waiting_instance_in_the_same_invocation,
+    replacement_launched_early_waits_then_gets_the_address_when_the_old_one_stops,
+    the_same_event_twice_changes_nothing_the_second_time,
+    event_for_an_unknown_instance_changes_nothing,
+    event_for_an_instance_without_the_tag_only_reads,
+);
+
+fn calls(pairs: &[(&'static str, u64)]) -> CallCounts {
+    pairs.iter().copied().collect()
+}
+
+async fn running_attaches_a_free_member_in_the_same_az_at_the_pool_index(w: &dyn World) {
+    let other_az = w.add_member("web", "b1").await;
+    let other_subnet = w.add_member("web", "a2").await;
+    let own_subnet = w.add_member("web", "a1").await;
+    let instance = w.launch(Some("web"), "a1").await;
+
+    let handled = deliver_ok(w, &state_event(&instance, Running)).await;
+
+    assert_eq!(w.holder(&own_subnet).await, Some((instance.clone(), 1)));
+    assert_eq!(w.holder(&other_subnet).await, None);
+    assert_eq!(w.holder(&other_az).await, None);
+    assert_eq!(handled.outcome.report.attached.len(), 1);
+    // Two round trips: the instance and the free members at once, then attach.
+    let expected = calls(&[
+        ("AttachNetworkInterface", 1),
+        ("DescribeInstances", 1),
+        ("DescribeNetworkInterfaces", 1),
+    ]);
+    assert_eq!(handled.ec2_calls, expected);
+}
+
+async fn terminated_frees_the_member_for_a_waiting_instance_in_the_same_invocation(w: &dyn World) {
+    let member = w.add_member("db", "a1").await;
+    let old = w.launch(Some("db"), "a1").await;
+    deliver_ok(w, &state_event(&old, Running)).await;
+    let other_az = w.launch(Some("db"), "b1").await;
+    let replacement = w.launch(Some("db"), "a2").await;
+    for waiting in [&other_az, &replacement] {
+        let handled = deliver_ok(w, &state_event(waiting, Running)).await;
+        assert_eq!(handled.outcome.report.shortages.len(), 1, "{waiting} waits");
+    }
+
+    w.set_state(&old, Terminated).await;
+    let handled = deliver_ok(w, &state_event(&old, Terminated)).await;
+
+    assert_eq!(w.holder(&member).await, Some((replacement.clone(), 1)));
+    assert_eq!(handled.outcome.report.attached[0].instance_id, replacement);
+    let short = &handled.outcome.report.shortages;
+    assert_eq!(short.len(), 1, "the other AZ still waits: {short:?}");
+    assert_eq!(short[0].instance_ids, [other_az]);
+}
+
+async fn replacement_launched_early_waits_then_gets_the_address_when_the_old_one_stops(
+    w: &dyn World,
+) {
+    let member = w.add_member("bastion", "a1").await;
+    let old = w.launch(Some("bastion"), "a1").await;
+    deliver_ok(w, &state_event(&old, Running)).await;
+
+    let new = w.launch(Some("bastion"), "a1").await;
+    let waiting = deliver_ok(w, &state_event(&new, Running)).await;
+    assert!(waiting.outcome.report.attached.is_empty());
+    assert_eq!(
+        waiting.outcome.report.shortages[0].instance_ids,
+        vec![new.clone()]
+    );
+    assert_eq!(w.holder(&member).await, Some((old.clone(), 1)));
+
+    w.set_state(&old, Stopped).await;
+    deliver_ok(w, &state_event(&old, Stopped)).await;
+    assert_eq!(w.holder(&member).await, Some((new, 1)));
+}
+
+async fn the_same_event_twice_changes_nothing_the_second_time(w: &dyn World) {
+    let member = w.add_member("web", "a1").await;
+    let instance = w.launch(Some("web"), "a1").await;
+    let running = state_event(&instance, Running);
+    deliver_ok(w, &running).await;
+
+    let again = deliver_ok(w, &running).await;
+    assert_eq!(w.holder(&member).await, Some((instance.clone(), 1)));
+    assert!(again.outcome.report.attached.is_empty() && again.outcome.report.failed.is_empty());
+    assert!(!again.ec2_calls.contains_key("AttachNetworkInterface"));
+
+    w.set_state(&instance, Terminated).await;
+    let terminated = state_event(&instance, Terminated);
+    deliver_ok(w, &terminated).await;
+    let again = deliver_ok(w, &terminated).await;
+    assert!(again.outcome.report.detached.is_empty());
+    assert!(!again.ec2_calls.contains_key("DetachNetworkInterface"));
+    assert_eq!(w.holder(&member).await, None);
+
+    // A late `running` for the instance that has since terminated.
+    let late = deliver_ok(w, &running).await;
+    assert!(late.outcome.report.attached.is_empty());
+    assert_eq!(w.holder(&member).await, None);
+}
+
+async fn event_for_an_unknown_instance_changes_nothing(w: &dyn World) {
+    let member = w.add_member("web", "a1").await;
+    for state in [Running, Terminated] {
+        let handled = deliver_ok(w, &state_event("i-0123456789abcdef0", state)).await;
+        assert!(handled.outcome.report.attached.is_empty());
+        assert!(handled.outcome.report.detached.is_empty());
+        assert!(!handled.ec2_calls.contains_key("AttachNetworkInterface"));
+        assert!(!handled.ec2_calls.contains_key("DetachNetworkInterface"));
+    }
+    assert_eq!(w.holder(&member).await, None);
+}
+
+async fn event_for_an_instance_without_the_tag_only_reads(w: &dyn World) {
+    let member = w.add_member("web", "a1").await;
+    let instance = w.launch(None, "a1").await;
+
+    let handled = deliver_ok(w, &state_event(&instance, Running)).await;
+
+    assert_eq!(w.holder(&member).await, None);
+    assert_eq!(
+        handled.outcome.note.as_deref(),
+        Some(&*format!("instance {instance} is in no pool"))
+    );
+    let reads = calls(&[("DescribeInstances", 1), ("DescribeNetworkInterfaces", 1)]);
+    assert_eq!(handled.ec2_calls, reads);
+    assert_eq!(total_calls(&handled.ec2_calls), 2);
+}

@@ -1,0 +1,460 @@
+//! A strict in-memory EC2 (design.md T2): the real service's states and error
+//! codes where moto is lax, and switches to inject faults.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use network_interface_manager::ec2::{
+    Attachment, CallCounter, CallCounts, Ec2, Ec2Error, Instance, InstanceInterface, InstanceQuery,
+    InstanceState, InterfaceQuery, InterfaceStatus, NetworkInterface, Tags, POOL_TAG,
+};
+
+/// The operations of the `Ec2` trait, to aim a fault at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Op {
+    DescribeInterfaces,
+    DescribeInstances,
+    Attach,
+    Detach,
+}
+
+/// Fault switches; all off by default.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// Percentage of calls answered `RequestLimitExceeded`.
+    pub throttle_percent: u32,
+    /// Errors the next calls of an operation answer, in order (code, message).
+    pub next: BTreeMap<Op, VecDeque<(String, String)>>,
+    /// How long attaching and detaching last (a slow attachment).
+    pub transition: Duration,
+    /// Added to every call (a far-away endpoint).
+    pub latency: Duration,
+    /// Instances the tag-filtered reads do not show yet (eventual consistency).
+    pub lagging: BTreeSet<String>,
+}
+
+#[derive(Debug)]
+struct Eni {
+    iface: NetworkInterface,
+    settles_at: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+struct World {
+    enis: BTreeMap<String, Eni>,
+    instances: BTreeMap<String, Instance>,
+    next_id: u64,
+    /// Every mutating call that succeeded: (operation, interface, instance).
+    writes: Vec<(Op, String, String)>,
+}
+
+#[derive(Debug, Default)]
+pub struct StrictEc2 {
+    world: Mutex<World>,
+    pub faults: Mutex<Faults>,
+    calls: CallCounter,
+    rng: Mutex<u64>,
+}
+
+fn err(code: &str, message: impl Into<String>) -> Ec2Error {
+    Ec2Error::from_code(code, &message.into())
+}
+
+/// The AZ of the test subnets: `subnet-a1` is in `us-east-1a`.
+pub fn az_of(subnet: &str) -> String {
+    let letter = subnet
+        .trim_start_matches("subnet-")
+        .chars()
+        .next()
+        .unwrap_or('a');
+    format!("us-east-1{letter}")
+}
+
+impl StrictEc2 {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn id(world: &mut World, prefix: &str) -> String {
+        world.next_id += 1;
+        format!("{prefix}-{:017x}", world.next_id)
+    }
+
+    /// A running instance in `subnet`, tagged into `pool` when given.
+    pub fn launch(&self, pool: Option<&str>, subnet: &str) -> String {
+        let mut w = self.world.lock().unwrap();
+        let id = Self::id(&mut w, "i");
+        let primary = Self::id(&mut w, "eni");
+        let mut tags = Tags::new();
+        if let Some(pool) = pool {
+            tags.insert(POOL_TAG.into(), pool.into());
+        }
+        let instance = Instance {
+            id: id.clone(),
+            state: InstanceState::Running,
+            availability_zone: az_of(subnet),
+            subnet_id: Some(subnet.into()),
+            vpc_id: Some("vpc-1".into()),
+            tags,
+            interfaces: vec![InstanceInterface {
+                interface_id: primary.clone(),
+                device_index: 0,
+                network_card_index: 0,
+            }],
+        };
+        let mut eni = interface(&primary, subnet, Tags::new());
+        eni.status = InterfaceStatus::InUse;
+        eni.attachment = Some(Attachment {
+            id: format!("eni-attach-{primary}"),
+            instance_id: id.clone(),
+            device_index: 0,
+            network_card_index: 0,
+        });
+        w.enis.insert(
+            primary,
+            Eni {
+                iface: eni,
+                settles_at: None,
+            },
+        );
+        w.instances.insert(id.clone(), instance);
+        id
+    }
+
+    /// A free member of `pool` in `subnet`.
+    pub fn add_member(&self, pool: &str, subnet: &str) -> String {
+        self.add_interface(subnet, [(POOL_TAG, pool)])
+    }
+
+    /// An interface with the given tags.
+    pub fn add_interface<'a>(
+        &self,
+        subnet: &str,
+        tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> String {
+        let mut w = self.world.lock().unwrap();
+        let id = Self::id(&mut w, "eni");
+        let tags = tags
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        let iface = interface(&id, subnet, tags);
+        w.enis.insert(
+            id.clone(),
+            Eni {
+                iface,
+                settles_at: None,
+            },
+        );
+        id
+    }
+
+    /// Marks an interface as owned by another AWS service.
+    pub fn set_requester_managed(&self, eni: &str) {
+        let mut w = self.world.lock().unwrap();
+        w.enis.get_mut(eni).unwrap().iface.requester_managed = true;
+    }
+
+    /// Changes an instance's state as EC2 would; termination detaches its
+    /// secondary interfaces (they were attached with DeleteOnTermination off).
+    pub fn set_state(&self, instance: &str, state: InstanceState) {
+        let mut w = self.world.lock().unwrap();
+        w.instances.get_mut(instance).unwrap().state = state;
+        if state == InstanceState::Terminated {
+            for eni in w.enis.values_mut() {
+                let on_it = eni
+                    .iface
+                    .attachment
+                    .as_ref()
+                    .is_some_and(|a| a.instance_id == instance);
+                if on_it && eni.iface.attachment.as_ref().unwrap().device_index != 0 {
+                    eni.iface.attachment = None;
+                    eni.iface.status = InterfaceStatus::Available;
+                }
+            }
+            let i = w.instances.get_mut(instance).unwrap();
+            i.interfaces.retain(|n| n.device_index == 0);
+        }
+    }
+
+    pub fn set_tag(&self, instance: &str, key: &str, value: Option<&str>) {
+        let mut w = self.world.lock().unwrap();
+        let tags = &mut w.instances.get_mut(instance).unwrap().tags;
+        match value {
+            Some(v) => tags.insert(key.into(), v.into()),
+            None => tags.remove(key),
+        };
+    }
+
+    /// Makes the next call of `op` fail with `code`.
+    pub fn fail_next(&self, op: Op, code: &str, message: &str) {
+        let mut f = self.faults.lock().unwrap();
+        f.next
+            .entry(op)
+            .or_default()
+            .push_back((code.into(), message.into()));
+    }
+
+    /// The instance and device index an interface is attached to.
+    pub fn holder(&self, eni: &str) -> Option<(String, i32)> {
+        let mut w = self.world.lock().unwrap();
+        settle(&mut w);
+        let a = w.enis.get(eni)?.iface.attachment.clone()?;
+        Some((a.instance_id, a.device_index))
+    }
+
+    pub fn status(&self, eni: &str) -> InterfaceStatus {
+        let mut w = self.world.lock().unwrap();
+        settle(&mut w);
+        w.enis[eni].iface.status
+    }
+
+    /// Non-primary pool members attached to `instance`.
+    pub fn members_of(&self, instance: &str) -> Vec<String> {
+        let w = self.world.lock().unwrap();
+        let on = |e: &&Eni| {
+            e.iface.pool().is_some()
+                && e.iface
+                    .attachment
+                    .as_ref()
+                    .is_some_and(|a| a.instance_id == instance && a.device_index != 0)
+        };
+        w.enis
+            .values()
+            .filter(on)
+            .map(|e| e.iface.id.clone())
+            .collect()
+    }
+
+    /// Every successful attach and detach: (operation, interface, instance).
+    pub fn writes(&self) -> Vec<(Op, String, String)> {
+        self.world.lock().unwrap().writes.clone()
+    }
+
+    /// Whether the next call is throttled or has an injected error.
+    async fn enter(&self, op: Op) -> Result<(), Ec2Error> {
+        let latency = self.faults.lock().unwrap().latency;
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        let mut f = self.faults.lock().unwrap();
+        if f.throttle_percent > 0 && self.roll() < f.throttle_percent {
+            return Err(err("RequestLimitExceeded", "Request limit exceeded."));
+        }
+        match f.next.get_mut(&op).and_then(VecDeque::pop_front) {
+            Some((code, message)) => Err(err(&code, message)),
+            None => Ok(()),
+        }
+    }
+
+    /// A deterministic 0..100 draw (xorshift), so failures are reproducible.
+    fn roll(&self) -> u32 {
+        let mut s = self.rng.lock().unwrap();
+        if *s == 0 {
+            *s = 0x9E37_79B9_7F4A_7C15;
+        }
+        *s ^= *s << 13;
+        *s ^= *s >> 7;
+        *s ^= *s << 17;
+        (*s % 100) as u32
+    }
+}
+
+fn interface(id: &str, subnet: &str, tags: Tags) -> NetworkInterface {
+    NetworkInterface {
+        id: id.into(),
+        availability_zone: az_of(subnet),
+        subnet_id: subnet.into(),
+        vpc_id: "vpc-1".into(),
+        private_ip: Some(format!("10.0.0.{}", id.len())),
+        status: InterfaceStatus::Available,
+        requester_managed: false,
+        tags,
+        attachment: None,
+    }
+}
+
+/// Finishes the attachments and detachments whose time has come.
+fn settle(w: &mut World) {
+    let now = Instant::now();
+    let mut detached = Vec::new();
+    for eni in w.enis.values_mut() {
+        if eni.settles_at.is_some_and(|t| t <= now) {
+            eni.settles_at = None;
+            match eni.iface.status {
+                InterfaceStatus::Attaching => eni.iface.status = InterfaceStatus::InUse,
+                InterfaceStatus::Detaching => {
+                    let a = eni.iface.attachment.take().unwrap();
+                    detached.push((a.instance_id, eni.iface.id.clone()));
+                    eni.iface.status = InterfaceStatus::Available;
+                }
+                _ => {}
+            }
+        }
+    }
+    for (instance, eni) in detached {
+        if let Some(i) = w.instances.get_mut(&instance) {
+            i.interfaces.retain(|n| n.interface_id != eni);
+        }
+    }
+}
+
+fn in_pools(tags: &Tags, pools: &[String]) -> bool {
+    match tags.get(POOL_TAG) {
+        Some(p) => pools.is_empty() || pools.contains(p),
+        None => false,
+    }
+}
+
+#[async_trait]
+impl Ec2 for StrictEc2 {
+    async fn describe_interfaces(
+        &self,
+        q: &InterfaceQuery,
+    ) -> Result<Vec<NetworkInterface>, Ec2Error> {
+        self.calls.count("DescribeNetworkInterfaces");
+        self.enter(Op::DescribeInterfaces).await?;
+        let mut w = self.world.lock().unwrap();
+        settle(&mut w);
+        let matches = |e: &NetworkInterface| {
+            in_pools(&e.tags, &q.pools)
+                && (!q.available_only || e.status == InterfaceStatus::Available)
+                && q.attached_to
+                    .as_ref()
+                    .is_none_or(|i| e.attachment.as_ref().is_some_and(|a| &a.instance_id == i))
+                && (q.ids.is_empty() || q.ids.contains(&e.id))
+        };
+        Ok(w.enis
+            .values()
+            .map(|e| &e.iface)
+            .filter(|e| matches(e))
+            .cloned()
+            .collect())
+    }
+
+    async fn describe_instances(&self, q: &InstanceQuery) -> Result<Vec<Instance>, Ec2Error> {
+        self.calls.count("DescribeInstances");
+        self.enter(Op::DescribeInstances).await?;
+        let lagging = self.faults.lock().unwrap().lagging.clone();
+        let mut w = self.world.lock().unwrap();
+        settle(&mut w);
+        let found = w.instances.values().filter(|i| match q {
+            InstanceQuery::Ids(ids) => ids.contains(&i.id),
+            InstanceQuery::Pools(pools) => {
+                in_pools(&i.tags, pools)
+                    && i.state != InstanceState::Terminated
+                    && !lagging.contains(&i.id)
+            }
+        });
+        Ok(found.cloned().collect())
+    }
+
+    async fn attach(
+        &self,
+        interface_id: &str,
+        instance_id: &str,
+        device_index: i32,
+    ) -> Result<String, Ec2Error> {
+        self.calls.count("AttachNetworkInterface");
+        self.enter(Op::Attach).await?;
+        let transition = self.faults.lock().unwrap().transition;
+        let mut w = self.world.lock().unwrap();
+        settle(&mut w);
+        let Some(instance) = w.instances.get(instance_id) else {
+            let m = format!("The instance ID '{instance_id}' does not exist");
+            return Err(err("InvalidInstanceID.NotFound", m));
+        };
+        let Some(eni) = w.enis.get(interface_id) else {
+            let m = format!("The networkInterface ID '{interface_id}' does not exist");
+            return Err(err("InvalidNetworkInterfaceID.NotFound", m));
+        };
+        if !matches!(
+            instance.state,
+            InstanceState::Running | InstanceState::Stopped
+        ) {
+            let state = instance.state.as_str();
+            let m = format!("The instance '{instance_id}' is not in a valid state ({state})");
+            return Err(err("IncorrectInstanceState", m));
+        }
+        if eni.iface.status != InterfaceStatus::Available {
+            let m = format!("Interface: [{interface_id}] in use.");
+            return Err(err("InvalidNetworkInterface.InUse", m));
+        }
+        if eni.iface.availability_zone != instance.availability_zone {
+            let m = "The network interface and the instance must be in the same availability zone";
+            return Err(err("InvalidParameterCombination", m));
+        }
+        let taken = instance
+            .interfaces
+            .iter()
+            .any(|n| n.network_card_index == 0 && n.device_index == device_index);
+        if taken {
+            let m = format!(
+                "Instance '{instance_id}' already has an interface attached at device index '{device_index}'."
+            );
+            return Err(err("InvalidParameterValue", m));
+        }
+        let attachment_id = Self::id(&mut w, "eni-attach");
+        let eni = &mut w.enis.get_mut(interface_id).unwrap();
+        eni.iface.attachment = Some(Attachment {
+            id: attachment_id.clone(),
+            instance_id: instance_id.into(),
+            device_index,
+            network_card_index: 0,
+        });
+        eni.iface.status = InterfaceStatus::Attaching;
+        eni.settles_at = Some(Instant::now() + transition);
+        w.instances
+            .get_mut(instance_id)
+            .unwrap()
+            .interfaces
+            .push(InstanceInterface {
+                interface_id: interface_id.into(),
+                device_index,
+                network_card_index: 0,
+            });
+        w.writes
+            .push((Op::Attach, interface_id.into(), instance_id.into()));
+        settle(&mut w);
+        Ok(attachment_id)
+    }
+
+    async fn detach(&self, attachment_id: &str, _force: bool) -> Result<(), Ec2Error> {
+        self.calls.count("DetachNetworkInterface");
+        self.enter(Op::Detach).await?;
+        let transition = self.faults.lock().unwrap().transition;
+        let mut w = self.world.lock().unwrap();
+        settle(&mut w);
+        let found = w.enis.values_mut().find(|e| {
+            e.iface
+                .attachment
+                .as_ref()
+                .is_some_and(|a| a.id == attachment_id)
+        });
+        let Some(eni) = found else {
+            let m = format!("The network interface attachment ID '{attachment_id}' does not exist");
+            return Err(err("InvalidAttachmentID.NotFound", m));
+        };
+        let a = eni.iface.attachment.clone().unwrap();
+        if a.device_index == 0 {
+            return Err(err(
+                "OperationNotPermitted",
+                "The primary network interface cannot be detached",
+            ));
+        }
+        if eni.iface.status != InterfaceStatus::Detaching {
+            eni.iface.status = InterfaceStatus::Detaching;
+            eni.settles_at = Some(Instant::now() + transition);
+        }
+        let id = eni.iface.id.clone();
+        w.writes.push((Op::Detach, id, a.instance_id));
+        settle(&mut w);
+        Ok(())
+    }
+
+    fn calls(&self) -> CallCounts {
+        self.calls.snapshot()
+    }
+}

@@ -1,0 +1,268 @@
+//! One test world, two EC2s: the strict in-memory model and moto through the
+//! real SDK, so a scenario is written once and run on both (design.md T3).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use network_interface_manager::deadline::Deadline;
+use network_interface_manager::ec2::sdk::SdkEc2;
+use network_interface_manager::ec2::{Ec2, InstanceState, POOL_TAG};
+use network_interface_manager::handler::{handle, Handled, HandlerError};
+use network_interface_manager::pool::apply::Settings;
+use serde_json::Value;
+
+use super::moto::Moto;
+use super::strict::StrictEc2;
+
+/// Test subnets: `a1` and `a2` in one AZ, `b1` in another, all in one VPC.
+pub const SUBNETS: [(&str, &str); 3] = [("a1", "a"), ("a2", "a"), ("b1", "b")];
+
+#[async_trait]
+pub trait World: Send + Sync {
+    fn ec2(&self) -> &dyn Ec2;
+    /// A running instance in the named test subnet, in `pool` when given.
+    async fn launch(&self, pool: Option<&str>, subnet: &str) -> String;
+    /// A free member of `pool` in the named test subnet.
+    async fn add_member(&self, pool: &str, subnet: &str) -> String;
+    async fn set_state(&self, instance: &str, state: InstanceState);
+    /// The instance and device index an interface is attached to.
+    async fn holder(&self, eni: &str) -> Option<(String, i32)>;
+}
+
+/// Settings for tests: short pauses while a freed interface settles.
+pub fn fast() -> Settings {
+    Settings {
+        poll_start: Duration::from_millis(10),
+        poll_max: Duration::from_millis(50),
+        ..Settings::default()
+    }
+}
+
+/// The documented EC2 state-change event, for `instance` in `state`.
+pub fn state_event(instance: &str, state: InstanceState) -> Value {
+    let mut event = fixture("ec2-state-change.json");
+    event["detail"]["instance-id"] = instance.into();
+    event["detail"]["state"] = state.as_str().into();
+    event
+}
+
+pub fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Runs one event through the Lambda handler.
+pub async fn deliver(world: &dyn World, event: &Value) -> Result<Handled, HandlerError> {
+    handle(
+        world.ec2(),
+        event,
+        Deadline::after(Duration::from_secs(30)),
+        fast(),
+    )
+    .await
+}
+
+/// Runs one event and expects it handled.
+pub async fn deliver_ok(world: &dyn World, event: &Value) -> Handled {
+    deliver(world, event).await.expect("event handled")
+}
+
+pub struct StrictWorld(pub Arc<StrictEc2>);
+
+impl StrictWorld {
+    pub fn new() -> Self {
+        Self(Arc::new(StrictEc2::new()))
+    }
+}
+
+#[async_trait]
+impl World for StrictWorld {
+    fn ec2(&self) -> &dyn Ec2 {
+        self.0.as_ref()
+    }
+    async fn launch(&self, pool: Option<&str>, subnet: &str) -> String {
+        self.0.launch(pool, &format!("subnet-{subnet}"))
+    }
+    async fn add_member(&self, pool: &str, subnet: &str) -> String {
+        self.0.add_member(pool, &format!("subnet-{subnet}"))
+    }
+    async fn set_state(&self, instance: &str, state: InstanceState) {
+        self.0.set_state(instance, state)
+    }
+    async fn holder(&self, eni: &str) -> Option<(String, i32)> {
+        self.0.holder(eni)
+    }
+}
+
+pub struct MotoWorld {
+    pub moto: Moto,
+    pub client: aws_sdk_ec2::Client,
+    pub adapter: SdkEc2,
+    pub subnets: BTreeMap<&'static str, String>,
+    image: String,
+}
+
+fn tag_spec(kind: ResourceType, pool: Option<&str>) -> Option<TagSpecification> {
+    let pool = pool?;
+    let tag = Tag::builder().key(POOL_TAG).value(pool).build();
+    Some(
+        TagSpecification::builder()
+            .resource_type(kind)
+            .tags(tag)
+            .build(),
+    )
+}
+
+impl MotoWorld {
+    /// A fresh moto server with one VPC and the test subnets.
+    pub async fn new() -> Self {
+        Self::with_adapter(SdkEc2::new).await
+    }
+
+    pub async fn with_adapter(adapter: impl FnOnce(aws_sdk_ec2::Client) -> SdkEc2) -> Self {
+        let moto = Moto::start();
+        let client = moto.client();
+        let vpc = client
+            .create_vpc()
+            .cidr_block("10.0.0.0/16")
+            .send()
+            .await
+            .unwrap();
+        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+        let mut subnets = BTreeMap::new();
+        for (n, (name, az)) in SUBNETS.iter().enumerate() {
+            let subnet = client
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(format!("10.0.{}.0/24", n + 1))
+                .availability_zone(format!("us-east-1{az}"))
+                .send()
+                .await
+                .unwrap();
+            subnets.insert(
+                *name,
+                subnet.subnet().unwrap().subnet_id().unwrap().to_string(),
+            );
+        }
+        let images = client.describe_images().send().await.unwrap();
+        let image = images.images()[0].image_id().unwrap().to_string();
+        Self {
+            adapter: adapter(moto.client()),
+            moto,
+            client,
+            subnets,
+            image,
+        }
+    }
+
+    /// `count` instances in one reservation.
+    pub async fn launch_many(&self, pool: Option<&str>, subnet: &str, count: i32) -> Vec<String> {
+        let out = self
+            .client
+            .run_instances()
+            .image_id(&self.image)
+            .min_count(count)
+            .max_count(count)
+            .subnet_id(&self.subnets[subnet])
+            .set_tag_specifications(tag_spec(ResourceType::Instance, pool).map(|t| vec![t]))
+            .send()
+            .await
+            .unwrap();
+        out.instances()
+            .iter()
+            .map(|i| i.instance_id().unwrap().to_string())
+            .collect()
+    }
+
+    /// Pool members attached to `instance` (non-primary).
+    pub async fn members_of(&self, instance: &str) -> Vec<String> {
+        let filters = [("attachment.instance-id", instance), ("tag-key", POOL_TAG)];
+        let out = self
+            .client
+            .describe_network_interfaces()
+            .set_filters(Some(
+                filters
+                    .iter()
+                    .map(|(n, v)| Filter::builder().name(*n).values(*v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .unwrap();
+        out.network_interfaces()
+            .iter()
+            .filter(|n| n.attachment().and_then(|a| a.device_index()) != Some(0))
+            .map(|n| n.network_interface_id().unwrap().to_string())
+            .collect()
+    }
+}
+
+#[async_trait]
+impl World for MotoWorld {
+    fn ec2(&self) -> &dyn Ec2 {
+        &self.adapter
+    }
+    async fn launch(&self, pool: Option<&str>, subnet: &str) -> String {
+        self.launch_many(pool, subnet, 1).await.remove(0)
+    }
+    async fn add_member(&self, pool: &str, subnet: &str) -> String {
+        let out = self
+            .client
+            .create_network_interface()
+            .subnet_id(&self.subnets[subnet])
+            .set_tag_specifications(
+                tag_spec(ResourceType::NetworkInterface, Some(pool)).map(|t| vec![t]),
+            )
+            .send()
+            .await
+            .unwrap();
+        out.network_interface()
+            .unwrap()
+            .network_interface_id()
+            .unwrap()
+            .to_string()
+    }
+    async fn set_state(&self, instance: &str, state: InstanceState) {
+        match state {
+            InstanceState::Stopping | InstanceState::Stopped => {
+                self.client
+                    .stop_instances()
+                    .instance_ids(instance)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            InstanceState::ShuttingDown | InstanceState::Terminated => {
+                self.client
+                    .terminate_instances()
+                    .instance_ids(instance)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            InstanceState::Pending | InstanceState::Running => {
+                self.client
+                    .start_instances()
+                    .instance_ids(instance)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    async fn holder(&self, eni: &str) -> Option<(String, i32)> {
+        let out = self
+            .client
+            .describe_network_interfaces()
+            .network_interface_ids(eni)
+            .send()
+            .await
+            .unwrap();
+        let a = out.network_interfaces()[0].attachment()?;
+        Some((a.instance_id()?.to_string(), a.device_index()?))
+    }
+}
