@@ -2,17 +2,13 @@
 
 use std::process::ExitCode;
 
-use aws_config::retry::RetryConfig;
 use aws_config::BehaviorVersion;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use network_interface_manager::cli::{self, Cli};
-use network_interface_manager::ec2::sdk::SdkEc2;
+use network_interface_manager::ec2::sdk::{retry_config, SdkEc2};
 use network_interface_manager::lambda;
-
-/// SDK attempts per call: throttling is retried with jittered backoff.
-const MAX_ATTEMPTS: u32 = 5;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -21,7 +17,7 @@ async fn main() -> ExitCode {
     // Parse arguments first, so that `--help` needs no AWS configuration.
     let cli = (!under_lambda).then(Cli::parse);
     let config = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .retry_config(retry_config())
         .load()
         .await;
     let ec2 = SdkEc2::new(aws_sdk_ec2::Client::new(&config));

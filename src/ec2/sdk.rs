@@ -11,6 +11,12 @@ use super::{
     POOL_TAG,
 };
 
+/// SDK attempts per call: throttling and server errors are retried with
+/// jittered exponential backoff before the manager sees them.
+pub fn retry_config() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard().with_max_attempts(5)
+}
+
 /// Largest page EC2 accepts for both describe calls.
 const PAGE_SIZE: i32 = 1000;
 
@@ -19,6 +25,7 @@ const PAGE_SIZE: i32 = 1000;
 pub struct SdkEc2 {
     client: Client,
     calls: CallCounter,
+    page_size: i32,
 }
 
 impl SdkEc2 {
@@ -26,6 +33,15 @@ impl SdkEc2 {
         Self {
             client,
             calls: CallCounter::default(),
+            page_size: PAGE_SIZE,
+        }
+    }
+
+    /// Reads in pages of `size` (5 to 1000) instead of the largest.
+    pub fn with_page_size(self, size: i32) -> Self {
+        Self {
+            page_size: size,
+            ..self
         }
     }
 }
@@ -157,7 +173,7 @@ impl Ec2 for SdkEc2 {
             .client
             .describe_network_interfaces()
             .set_filters(Some(filters))
-            .max_results(PAGE_SIZE)
+            .max_results(self.page_size)
             .into_paginator()
             .send();
         let mut found = Vec::new();
@@ -185,7 +201,7 @@ impl Ec2 for SdkEc2 {
             .client
             .describe_instances()
             .set_filters(Some(filters))
-            .max_results(PAGE_SIZE)
+            .max_results(self.page_size)
             .into_paginator()
             .send();
         let mut found = Vec::new();

@@ -2,7 +2,7 @@
 //! lock (R6): an interface taken meanwhile means the next candidate, a device
 //! index taken means a fresh read. Every wait is bounded by the deadline (R8).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
@@ -90,7 +90,8 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
         }
     }
 
-    let mut freed = BTreeSet::new();
+    // Freed interface -> the instance it was detached from.
+    let mut freed = BTreeMap::new();
     let detached: Vec<_> = stream::iter(detaches)
         .map(|d| detach(ec2, d))
         .buffer_unordered(settings.concurrency)
@@ -99,7 +100,7 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
     for result in detached {
         match result {
             Ok(d) => {
-                freed.insert(d.interface_id.clone());
+                freed.insert(d.interface_id.clone(), d.instance_id.clone());
                 report.detached.push(d);
             }
             Err(f) => report.failed.push(f),
@@ -135,7 +136,7 @@ async fn detach(ec2: &dyn Ec2, d: Detach) -> Result<Detach, Failed> {
 async fn attach(
     ec2: &dyn Ec2,
     a: Attach,
-    freed: &BTreeSet<String>,
+    freed: &BTreeMap<String, String>,
     deadline: Deadline,
     settings: &Settings,
 ) -> AttachResult {
@@ -149,12 +150,16 @@ async fn attach(
         if deadline.expired() {
             return AttachResult::Failed(gave_up(&a, "the deadline came before the attach"));
         }
-        if freed.contains(interface_id) {
-            match settled(ec2, interface_id, deadline, settings).await {
-                Ok(true) => {}
-                Ok(false) => {
+        if let Some(former) = freed.get(interface_id) {
+            match settled(ec2, interface_id, former, deadline, settings).await {
+                Ok(Settled::Available) => {}
+                Ok(Settled::Gone) => {
                     current = candidates.next();
                     continue;
+                }
+                Ok(Settled::Late) => {
+                    let why = format!("the deadline came while {interface_id} was detaching");
+                    return AttachResult::Failed(gave_up(&a, &why));
                 }
                 Err(e) => return AttachResult::Failed(failed(&a.pool, &a.instance_id, None, &e)),
             }
@@ -212,14 +217,24 @@ async fn reread(ec2: &dyn Ec2, a: &Attach) -> Result<Option<i32>, Ec2Error> {
     }
 }
 
-/// Waits until a freed interface is `available`; false when it went to
-/// someone else, vanished, or the deadline came first.
+/// How the wait for a freed interface ended.
+enum Settled {
+    Available,
+    /// It went to someone else or vanished.
+    Gone,
+    /// Still detaching when the deadline came.
+    Late,
+}
+
+/// Waits until an interface detached from `former` is `available`, bounded
+/// by the deadline.
 async fn settled(
     ec2: &dyn Ec2,
     interface_id: &str,
+    former: &str,
     deadline: Deadline,
     settings: &Settings,
-) -> Result<bool, Ec2Error> {
+) -> Result<Settled, Ec2Error> {
     let query = InterfaceQuery {
         ids: vec![interface_id.to_string()],
         ..InterfaceQuery::default()
@@ -228,15 +243,17 @@ async fn settled(
     loop {
         let found = ec2.describe_interfaces(&query).await?;
         let Some(eni) = found.first() else {
-            return Ok(false);
+            return Ok(Settled::Gone);
         };
         match (eni.status, &eni.attachment) {
-            (InterfaceStatus::Available, None) => return Ok(true),
+            (InterfaceStatus::Available, None) => return Ok(Settled::Available),
+            // Still detaching, whichever status EC2 shows meanwhile.
             (InterfaceStatus::Detaching, _) => {}
-            _ => return Ok(false),
+            (_, Some(a)) if a.instance_id == former => {}
+            _ => return Ok(Settled::Gone),
         }
         if !deadline.sleep(pause).await {
-            return Ok(false);
+            return Ok(Settled::Late);
         }
         pause = (pause * 2).min(settings.poll_max);
     }

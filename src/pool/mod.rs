@@ -57,10 +57,13 @@ impl<'a> Manager<'a> {
         state: InstanceState,
         deadline: Deadline,
     ) -> Result<Outcome, Ec2Error> {
-        if state == InstanceState::Running {
-            self.instance_running(instance_id, deadline).await
-        } else {
-            self.instance_leaving(instance_id, deadline).await
+        match state {
+            InstanceState::Running => self.instance_running(instance_id, deadline).await,
+            s if s.releases() => self.instance_leaving(instance_id, deadline).await,
+            s => Ok(Outcome::noted(format!(
+                "nothing to do while {}",
+                s.as_str()
+            ))),
         }
     }
 

@@ -3,5 +3,10 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cli;
+mod events;
+mod faults;
 mod planner;
 mod scenarios;
+mod strict_model;
+mod sync;

@@ -3,4 +3,5 @@
 
 pub mod moto;
 pub mod strict;
+pub mod throttle;
 pub mod world;

@@ -63,16 +63,22 @@ impl Moto {
         moto
     }
 
-    /// An SDK client for this server, configured as a user's would be.
+    /// An SDK client for this server, configured as the manager's is.
     pub fn client(&self) -> aws_sdk_ec2::Client {
-        let config = aws_sdk_ec2::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-            .build();
-        aws_sdk_ec2::Client::from_conf(config)
+        client_for(&self.endpoint)
     }
+}
+
+/// An SDK client for `endpoint`, with the manager's retry settings.
+pub fn client_for(endpoint: &str) -> aws_sdk_ec2::Client {
+    let config = aws_sdk_ec2::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .retry_config(network_interface_manager::ec2::sdk::retry_config())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .build();
+    aws_sdk_ec2::Client::from_conf(config)
 }
 
 impl Drop for Moto {

@@ -211,6 +211,22 @@ impl StrictEc2 {
         w.enis[eni].iface.status
     }
 
+    /// The attachment id of an interface.
+    pub fn attachment_of(&self, eni: &str) -> Option<String> {
+        let w = self.world.lock().unwrap();
+        Some(w.enis.get(eni)?.iface.attachment.as_ref()?.id.clone())
+    }
+
+    /// The primary interface of an instance.
+    pub fn primary_of(&self, instance: &str) -> String {
+        let w = self.world.lock().unwrap();
+        let primary = w.instances[instance]
+            .interfaces
+            .iter()
+            .find(|n| n.device_index == 0);
+        primary.unwrap().interface_id.clone()
+    }
+
     /// Non-primary pool members attached to `instance`.
     pub fn members_of(&self, instance: &str) -> Vec<String> {
         let w = self.world.lock().unwrap();

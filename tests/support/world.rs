@@ -120,10 +120,6 @@ fn tag_spec(kind: ResourceType, pool: Option<&str>) -> Option<TagSpecification> 
 impl MotoWorld {
     /// A fresh moto server with one VPC and the test subnets.
     pub async fn new() -> Self {
-        Self::with_adapter(SdkEc2::new).await
-    }
-
-    pub async fn with_adapter(adapter: impl FnOnce(aws_sdk_ec2::Client) -> SdkEc2) -> Self {
         let moto = Moto::start();
         let client = moto.client();
         let vpc = client
@@ -151,7 +147,7 @@ impl MotoWorld {
         let images = client.describe_images().send().await.unwrap();
         let image = images.images()[0].image_id().unwrap().to_string();
         Self {
-            adapter: adapter(moto.client()),
+            adapter: SdkEc2::new(moto.client()),
             moto,
             client,
             subnets,

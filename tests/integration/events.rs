@@ -1,0 +1,79 @@
+//! Inputs told apart by their shape; unknown and malformed ones are answered
+//! with success and change nothing.
+
+use network_interface_manager::ec2::InstanceState;
+use network_interface_manager::event::Event;
+use serde_json::json;
+
+use crate::support::world::{deliver_ok, fixture, state_event, StrictWorld, World};
+
+#[test]
+fn documented_events_parse() {
+    let state = Event::parse(&fixture("ec2-state-change.json"));
+    assert_eq!(
+        state,
+        Event::StateChange {
+            instance_id: "i-abcd1111".into(),
+            state: InstanceState::Pending,
+        }
+    );
+    assert_eq!(
+        Event::parse(&fixture("scheduled-event.json")),
+        Event::Scheduled
+    );
+    let request = json!({
+        "RequestType": "Create", "ResponseURL": "http://127.0.0.1:1/r",
+        "ResourceType": "Custom::NetworkInterfacePool", "ResourceProperties": {}
+    });
+    assert!(matches!(Event::parse(&request), Event::CustomResource(_)));
+}
+
+#[test]
+fn other_inputs_are_unknown() {
+    for input in [
+        fixture("autoscaling-launch-lifecycle.json"),
+        json!({"RequestType": "Create", "ResponseURL": "x", "ResourceType": "Custom::Other"}),
+        json!({"hello": "world"}),
+        json!([1, 2, 3]),
+        json!(null),
+    ] {
+        assert!(
+            matches!(Event::parse(&input), Event::Unknown { .. }),
+            "{input}"
+        );
+    }
+}
+
+#[test]
+fn a_state_change_without_its_detail_is_malformed() {
+    let mut event = fixture("ec2-state-change.json");
+    event["detail"] = json!({"state": "running"});
+    assert!(matches!(Event::parse(&event), Event::Malformed { .. }));
+    event["detail"] = json!({"instance-id": "i-1", "state": "exploded"});
+    assert!(matches!(Event::parse(&event), Event::Malformed { .. }));
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_inputs_succeed_without_ec2_calls() {
+    let w = StrictWorld::new();
+    let mut malformed = fixture("ec2-state-change.json");
+    malformed["detail"] = json!({});
+    for (input, kind) in [
+        (fixture("autoscaling-launch-lifecycle.json"), "ignored"),
+        (json!({"anything": 1}), "ignored"),
+        (malformed, "malformed"),
+    ] {
+        let handled = deliver_ok(&w, &input).await;
+        assert_eq!(handled.event, kind);
+        assert!(handled.outcome.note.is_some());
+        assert!(handled.ec2_calls.is_empty(), "no EC2 call for {input}");
+    }
+}
+
+#[tokio::test]
+async fn a_pending_instance_costs_no_call() {
+    let w = StrictWorld::new();
+    let instance = w.launch(Some("web"), "a1").await;
+    let handled = deliver_ok(&w, &state_event(&instance, InstanceState::Pending)).await;
+    assert!(handled.ec2_calls.is_empty());
+}
