@@ -93,8 +93,17 @@ async fn replacement_launched_early_waits_then_gets_the_address_when_the_old_one
     assert_eq!(w.holder(&member).await, Some((old.clone(), 1)));
 
     w.set_state(&old, Stopped).await;
-    deliver_ok(w, &state_event(&old, Stopped)).await;
+    let handed_over = deliver_ok(w, &state_event(&old, Stopped)).await;
     assert_eq!(w.holder(&member).await, Some((new, 1)));
+    // The instance and its members, the pool's members and instances, detach,
+    // one status read (the detach settles at once here), attach.
+    let expected = calls(&[
+        ("AttachNetworkInterface", 1),
+        ("DescribeInstances", 2),
+        ("DescribeNetworkInterfaces", 3),
+        ("DetachNetworkInterface", 1),
+    ]);
+    assert_eq!(handed_over.ec2_calls, expected);
 }
 
 async fn the_same_event_twice_changes_nothing_the_second_time(w: &dyn World) {
