@@ -3,164 +3,81 @@
 
 mod error;
 pub mod sdk;
+mod types;
 
 pub use error::{Ec2Error, ErrorKind};
+pub use types::*;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use serde::Serialize;
 
 /// Tag whose value names the pool of an interface or an instance.
 pub const POOL_TAG: &str = "network-interface-manager-pool";
 /// Tag on a member: the device index the pool's interfaces prefer.
 pub const DEVICE_INDEX_TAG: &str = "network-interface-manager-device-index";
-
-pub type Tags = BTreeMap<String, String>;
-
-/// An instance state as EC2 names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum InstanceState {
-    Pending,
-    Running,
-    Stopping,
-    Stopped,
-    ShuttingDown,
-    Terminated,
-}
-
-impl InstanceState {
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "pending" => Self::Pending,
-            "running" => Self::Running,
-            "stopping" => Self::Stopping,
-            "stopped" => Self::Stopped,
-            "shutting-down" => Self::ShuttingDown,
-            "terminated" => Self::Terminated,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Running => "running",
-            Self::Stopping => "stopping",
-            Self::Stopped => "stopped",
-            Self::ShuttingDown => "shutting-down",
-            Self::Terminated => "terminated",
-        }
-    }
-
-    /// States in which an instance gives its member back (R4).
-    pub fn releases(self) -> bool {
-        matches!(
-            self,
-            Self::Stopping | Self::Stopped | Self::ShuttingDown | Self::Terminated
-        )
-    }
-}
-
-/// ENI status as EC2 names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum InterfaceStatus {
-    Available,
-    Associated,
-    Attaching,
-    InUse,
-    Detaching,
-}
-
-impl InterfaceStatus {
-    pub fn parse(name: &str) -> Self {
-        match name {
-            "available" => Self::Available,
-            "associated" => Self::Associated,
-            "attaching" => Self::Attaching,
-            "detaching" => Self::Detaching,
-            _ => Self::InUse,
-        }
-    }
-}
-
-/// An ENI's attachment to an instance.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Attachment {
-    pub id: String,
-    pub instance_id: String,
-    pub device_index: i32,
-    pub network_card_index: i32,
-}
-
-/// A network interface as the manager sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct NetworkInterface {
-    pub id: String,
-    pub availability_zone: String,
-    pub subnet_id: String,
-    pub vpc_id: String,
-    pub private_ip: Option<String>,
-    pub status: InterfaceStatus,
-    pub requester_managed: bool,
-    pub tags: Tags,
-    pub attachment: Option<Attachment>,
-}
-
-impl NetworkInterface {
-    /// The pool this interface belongs to, if any.
-    pub fn pool(&self) -> Option<&str> {
-        self.tags
-            .get(POOL_TAG)
-            .map(String::as_str)
-            .filter(|p| !p.is_empty())
-    }
-}
-
-/// An interface as seen from the instance it is attached to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct InstanceInterface {
-    pub interface_id: String,
-    pub device_index: i32,
-    pub network_card_index: i32,
-}
-
-/// An EC2 instance as the manager sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Instance {
-    pub id: String,
-    pub state: InstanceState,
-    pub availability_zone: String,
-    pub subnet_id: Option<String>,
-    pub vpc_id: Option<String>,
-    pub tags: Tags,
-    pub interfaces: Vec<InstanceInterface>,
-}
-
-impl Instance {
-    /// The pool this instance belongs to, if any.
-    pub fn pool(&self) -> Option<&str> {
-        self.tags
-            .get(POOL_TAG)
-            .map(String::as_str)
-            .filter(|p| !p.is_empty())
-    }
-}
+/// Tag on an interface a pool declaration made or adopted: its physical id.
+pub const OWNER_TAG: &str = "network-interface-manager-owner";
+/// Tag on such an interface: its slot in the declaration, or `adopted`.
+pub const SLOT_TAG: &str = "network-interface-manager-slot";
 
 /// Which interfaces to read.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InterfaceQuery {
-    /// Only these pools; empty means every interface carrying the pool tag.
-    pub pools: Vec<String>,
+    pub scope: Scope,
     /// Only interfaces with status `available`.
     pub available_only: bool,
     /// Only interfaces attached to this instance.
     pub attached_to: Option<String>,
-    /// Only these interfaces (unknown ids are left out).
-    pub ids: Vec<String>,
+}
+
+/// The tag or id filter of an interface query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Members of these pools; of every pool when empty.
+    Pools(Vec<String>),
+    /// Interfaces a pool declaration made or adopted (ownership tag).
+    Owner(String),
+    /// These interfaces, whatever their tags; unknown ids are left out.
+    Ids(Vec<String>),
+}
+
+impl InterfaceQuery {
+    fn new(scope: Scope) -> Self {
+        Self {
+            scope,
+            available_only: false,
+            attached_to: None,
+        }
+    }
+
+    /// Members of `pools` (every pool when empty).
+    pub fn pools(pools: &[String]) -> Self {
+        Self::new(Scope::Pools(pools.to_vec()))
+    }
+
+    pub fn ids(ids: &[String]) -> Self {
+        Self::new(Scope::Ids(ids.to_vec()))
+    }
+
+    pub fn owned_by(owner: &str) -> Self {
+        Self::new(Scope::Owner(owner.to_string()))
+    }
+
+    pub fn available(self) -> Self {
+        Self {
+            available_only: true,
+            ..self
+        }
+    }
+
+    pub fn attached_to(self, instance_id: &str) -> Self {
+        Self {
+            attached_to: Some(instance_id.to_string()),
+            ..self
+        }
+    }
 }
 
 /// Which instances to read.
@@ -189,6 +106,17 @@ pub trait Ec2: Send + Sync {
         device_index: i32,
     ) -> Result<String, Ec2Error>;
     async fn detach(&self, attachment_id: &str, force: bool) -> Result<(), Ec2Error>;
+    async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<Subnet>, Ec2Error>;
+    /// Creates an interface, tagged at creation.
+    async fn create_interface(&self, new: &NewInterface) -> Result<NetworkInterface, Ec2Error>;
+    async fn delete_interface(&self, interface_id: &str) -> Result<(), Ec2Error>;
+    async fn modify_interface(
+        &self,
+        interface_id: &str,
+        change: &InterfaceChange,
+    ) -> Result<(), Ec2Error>;
+    async fn create_tags(&self, interface_ids: &[String], tags: &Tags) -> Result<(), Ec2Error>;
+    async fn delete_tags(&self, interface_ids: &[String], keys: &[String]) -> Result<(), Ec2Error>;
     /// Calls made so far, by operation name.
     fn calls(&self) -> CallCounts;
 }

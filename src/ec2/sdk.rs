@@ -2,13 +2,15 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_ec2::types::{self as sdk, Filter};
+use aws_sdk_ec2::types::{
+    self as sdk, AttributeBooleanValue, AttributeValue, Filter, ResourceType, Tag, TagSpecification,
+};
 use aws_sdk_ec2::Client;
 
 use super::{
     Attachment, CallCounter, CallCounts, Ec2, Ec2Error, ErrorKind, Instance, InstanceInterface,
-    InstanceQuery, InstanceState, InterfaceQuery, InterfaceStatus, NetworkInterface, Tags,
-    POOL_TAG,
+    InstanceQuery, InstanceState, InterfaceChange, InterfaceQuery, InterfaceStatus,
+    NetworkInterface, NewInterface, Scope, Subnet, Tags, OWNER_TAG, POOL_TAG,
 };
 
 /// SDK attempts per call: throttling and server errors are retried with
@@ -120,6 +122,13 @@ fn interface(eni: &sdk::NetworkInterface) -> NetworkInterface {
         private_ip: eni.private_ip_address().map(str::to_string),
         status: InterfaceStatus::parse(eni.status().map(|s| s.as_str()).unwrap_or_default()),
         requester_managed: eni.requester_managed().unwrap_or(false),
+        security_groups: eni
+            .groups()
+            .iter()
+            .filter_map(|g| g.group_id().map(str::to_string))
+            .collect(),
+        description: eni.description().unwrap_or_default().to_string(),
+        source_dest_check: eni.source_dest_check().unwrap_or(true),
         tags: tags(eni.tag_set()),
         attachment,
     }
@@ -159,15 +168,17 @@ impl Ec2 for SdkEc2 {
         &self,
         query: &InterfaceQuery,
     ) -> Result<Vec<NetworkInterface>, Ec2Error> {
-        let mut filters = vec![pool_filter(&query.pools)];
+        let mut filters = vec![match &query.scope {
+            Scope::Pools(pools) => pool_filter(pools),
+            Scope::Owner(owner) => filter(&format!("tag:{OWNER_TAG}"), [owner.clone()]),
+            Scope::Ids(ids) if ids.is_empty() => return Ok(Vec::new()),
+            Scope::Ids(ids) => filter("network-interface-id", ids.iter().cloned()),
+        }];
         if query.available_only {
             filters.push(filter("status", ["available"]));
         }
         if let Some(instance_id) = &query.attached_to {
             filters.push(filter("attachment.instance-id", [instance_id.clone()]));
-        }
-        if !query.ids.is_empty() {
-            filters.push(filter("network-interface-id", query.ids.iter().cloned()));
         }
         let mut pages = self
             .client
@@ -246,7 +257,117 @@ impl Ec2 for SdkEc2 {
         Ok(())
     }
 
+    async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<Subnet>, Ec2Error> {
+        self.calls.count("DescribeSubnets");
+        let out = self
+            .client
+            .describe_subnets()
+            .set_subnet_ids(Some(ids.to_vec()))
+            .send()
+            .await
+            .map_err(to_error)?;
+        let subnet = |s: &sdk::Subnet| Subnet {
+            id: s.subnet_id().unwrap_or_default().to_string(),
+            availability_zone: s.availability_zone().unwrap_or_default().to_string(),
+            vpc_id: s.vpc_id().unwrap_or_default().to_string(),
+            cidr: s.cidr_block().unwrap_or_default().to_string(),
+        };
+        Ok(out.subnets().iter().map(subnet).collect())
+    }
+
+    async fn create_interface(&self, new: &NewInterface) -> Result<NetworkInterface, Ec2Error> {
+        self.calls.count("CreateNetworkInterface");
+        let tags = TagSpecification::builder()
+            .resource_type(ResourceType::NetworkInterface)
+            .set_tags(Some(sdk_tags(&new.tags)))
+            .build();
+        let out = self
+            .client
+            .create_network_interface()
+            .subnet_id(&new.subnet_id)
+            .set_private_ip_address(new.private_ip.clone())
+            .set_groups((!new.security_groups.is_empty()).then(|| new.security_groups.clone()))
+            .description(&new.description)
+            .client_token(&new.client_token)
+            .tag_specifications(tags)
+            .send()
+            .await
+            .map_err(to_error)?;
+        let created = out.network_interface().ok_or_else(|| {
+            Ec2Error::from_code(
+                "EmptyResponse",
+                "CreateNetworkInterface returned no interface",
+            )
+        })?;
+        Ok(interface(created))
+    }
+
+    async fn delete_interface(&self, interface_id: &str) -> Result<(), Ec2Error> {
+        self.calls.count("DeleteNetworkInterface");
+        self.client
+            .delete_network_interface()
+            .network_interface_id(interface_id)
+            .send()
+            .await
+            .map_err(to_error)?;
+        Ok(())
+    }
+
+    async fn modify_interface(
+        &self,
+        interface_id: &str,
+        change: &InterfaceChange,
+    ) -> Result<(), Ec2Error> {
+        self.calls.count("ModifyNetworkInterfaceAttribute");
+        let call = self
+            .client
+            .modify_network_interface_attribute()
+            .network_interface_id(interface_id);
+        let call = match change {
+            InterfaceChange::SecurityGroups(groups) => call.set_groups(Some(groups.clone())),
+            InterfaceChange::Description(d) => {
+                call.description(AttributeValue::builder().value(d).build())
+            }
+            InterfaceChange::SourceDestCheck(check) => {
+                call.source_dest_check(AttributeBooleanValue::builder().value(*check).build())
+            }
+        };
+        call.send().await.map_err(to_error)?;
+        Ok(())
+    }
+
+    async fn create_tags(&self, interface_ids: &[String], tags: &Tags) -> Result<(), Ec2Error> {
+        self.calls.count("CreateTags");
+        self.client
+            .create_tags()
+            .set_resources(Some(interface_ids.to_vec()))
+            .set_tags(Some(sdk_tags(tags)))
+            .send()
+            .await
+            .map_err(to_error)?;
+        Ok(())
+    }
+
+    async fn delete_tags(&self, interface_ids: &[String], keys: &[String]) -> Result<(), Ec2Error> {
+        self.calls.count("DeleteTags");
+        let keys = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
+        self.client
+            .delete_tags()
+            .set_resources(Some(interface_ids.to_vec()))
+            .set_tags(Some(keys))
+            .send()
+            .await
+            .map_err(to_error)?;
+        Ok(())
+    }
+
     fn calls(&self) -> CallCounts {
         self.calls.snapshot()
     }
+}
+
+fn sdk_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }

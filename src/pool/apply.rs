@@ -192,11 +192,7 @@ async fn attach(
 /// After "device index taken": `None` when the instance now holds a member of
 /// the pool (another invocation won), else the next index to try.
 async fn reread(ec2: &dyn Ec2, a: &Attach) -> Result<Option<i32>, Ec2Error> {
-    let held = InterfaceQuery {
-        pools: vec![a.pool.clone()],
-        attached_to: Some(a.instance_id.clone()),
-        ..InterfaceQuery::default()
-    };
+    let held = InterfaceQuery::pools(std::slice::from_ref(&a.pool)).attached_to(&a.instance_id);
     let instance = InstanceQuery::Ids(vec![a.instance_id.clone()]);
     let (held, instance) = tokio::join!(
         ec2.describe_interfaces(&held),
@@ -235,10 +231,7 @@ async fn settled(
     deadline: Deadline,
     settings: &Settings,
 ) -> Result<Settled, Ec2Error> {
-    let query = InterfaceQuery {
-        ids: vec![interface_id.to_string()],
-        ..InterfaceQuery::default()
-    };
+    let query = InterfaceQuery::ids(&[interface_id.to_string()]);
     let mut pause = settings.poll_start;
     loop {
         let found = ec2.describe_interfaces(&query).await?;

@@ -68,10 +68,7 @@ impl<'a> Manager<'a> {
     }
 
     async fn instance_running(&self, id: &str, deadline: Deadline) -> Result<Outcome, Ec2Error> {
-        let free = InterfaceQuery {
-            available_only: true,
-            ..InterfaceQuery::default()
-        };
+        let free = InterfaceQuery::pools(&[]).available();
         let instance = InstanceQuery::Ids(vec![id.into()]);
         let (instance, free) = tokio::join!(
             self.ec2.describe_instances(&instance),
@@ -94,11 +91,7 @@ impl<'a> Manager<'a> {
         }
         // Only an instance with secondary interfaces can hold a member already.
         if instance.interfaces.iter().any(|i| i.device_index != 0) {
-            let held = InterfaceQuery {
-                pools: vec![pool],
-                attached_to: Some(id.into()),
-                ..InterfaceQuery::default()
-            };
+            let held = InterfaceQuery::pools(&[pool]).attached_to(id);
             members.extend(self.ec2.describe_interfaces(&held).await?);
         }
         let snapshot = Snapshot {
@@ -109,10 +102,7 @@ impl<'a> Manager<'a> {
     }
 
     async fn instance_leaving(&self, id: &str, deadline: Deadline) -> Result<Outcome, Ec2Error> {
-        let held = InterfaceQuery {
-            attached_to: Some(id.into()),
-            ..InterfaceQuery::default()
-        };
+        let held = InterfaceQuery::pools(&[]).attached_to(id);
         let instance = InstanceQuery::Ids(vec![id.into()]);
         let (instance, held) = tokio::join!(
             self.ec2.describe_instances(&instance),
@@ -159,10 +149,7 @@ impl<'a> Manager<'a> {
         pools: &[String],
         known: Vec<Instance>,
     ) -> Result<Snapshot, Ec2Error> {
-        let members = InterfaceQuery {
-            pools: pools.to_vec(),
-            ..InterfaceQuery::default()
-        };
+        let members = InterfaceQuery::pools(pools);
         let instances = InstanceQuery::Pools(pools.to_vec());
         let (members, instances) = tokio::join!(
             self.ec2.describe_interfaces(&members),

@@ -41,6 +41,9 @@ fn member(id: &str, pool: &str, subnet: &str) -> NetworkInterface {
         private_ip: None,
         status: InterfaceStatus::Available,
         requester_managed: false,
+        security_groups: vec![],
+        description: String::new(),
+        source_dest_check: true,
         tags: [(POOL_TAG.to_string(), pool.to_string())].into(),
         attachment: None,
     }

@@ -77,7 +77,7 @@ async fn attach_answers_the_real_error_codes() {
 async fn detach_refuses_primaries_and_unknown_attachments() {
     let ec2 = StrictEc2::new();
     let instance = ec2.launch(Some("p"), "subnet-a1");
-    let all = InterfaceQuery::default();
+    let all = InterfaceQuery::pools(&[]);
     assert!(
         ec2.describe_interfaces(&all).await.unwrap().is_empty(),
         "primary is untagged"
@@ -101,7 +101,7 @@ async fn fault_switches_fail_the_next_call_or_a_share_of_all() {
         "InvalidNetworkInterface.InUse",
         "raced",
     );
-    let q = InterfaceQuery::default();
+    let q = InterfaceQuery::pools(&[]);
     assert_eq!(code(ec2.describe_interfaces(&q).await).1, ErrorKind::InUse);
     assert!(
         ec2.describe_interfaces(&q).await.is_ok(),

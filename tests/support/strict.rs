@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use network_interface_manager::ec2::{
     Attachment, CallCounter, CallCounts, Ec2, Ec2Error, Instance, InstanceInterface, InstanceQuery,
-    InstanceState, InterfaceQuery, InterfaceStatus, NetworkInterface, Tags, POOL_TAG,
+    InstanceState, InterfaceChange, InterfaceQuery, InterfaceStatus, NetworkInterface,
+    NewInterface, Scope, Subnet, Tags, OWNER_TAG, POOL_TAG,
 };
 
 /// The operations of the `Ec2` trait, to aim a fault at.
@@ -18,6 +19,12 @@ pub enum Op {
     DescribeInstances,
     Attach,
     Detach,
+    DescribeSubnets,
+    Create,
+    Delete,
+    Modify,
+    CreateTags,
+    DeleteTags,
 }
 
 /// Fault switches; all off by default.
@@ -46,6 +53,8 @@ struct World {
     enis: BTreeMap<String, Eni>,
     instances: BTreeMap<String, Instance>,
     next_id: u64,
+    /// Client token -> the interface it created.
+    tokens: BTreeMap<String, (NewInterface, String)>,
     /// Every mutating call that succeeded: (operation, interface, instance).
     writes: Vec<(Op, String, String)>,
 }
@@ -70,6 +79,17 @@ pub fn az_of(subnet: &str) -> String {
         .next()
         .unwrap_or('a');
     format!("us-east-1{letter}")
+}
+
+/// The test subnets and their ranges.
+pub const SUBNETS: [(&str, &str); 3] = [
+    ("subnet-a1", "10.0.1"),
+    ("subnet-a2", "10.0.2"),
+    ("subnet-b1", "10.0.3"),
+];
+
+fn prefix_of(subnet: &str) -> Option<&'static str> {
+    SUBNETS.iter().find(|(s, _)| *s == subnet).map(|(_, p)| *p)
 }
 
 impl StrictEc2 {
@@ -104,7 +124,8 @@ impl StrictEc2 {
                 network_card_index: 0,
             }],
         };
-        let mut eni = interface(&primary, subnet, Tags::new());
+        let ip = free_ip(&w, subnet);
+        let mut eni = interface(&primary, subnet, ip, Tags::new());
         eni.status = InterfaceStatus::InUse;
         eni.attachment = Some(Attachment {
             id: format!("eni-attach-{primary}"),
@@ -140,7 +161,8 @@ impl StrictEc2 {
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
-        let iface = interface(&id, subnet, tags);
+        let ip = free_ip(&w, subnet);
+        let iface = interface(&id, subnet, ip, tags);
         w.enis.insert(
             id.clone(),
             Eni {
@@ -244,7 +266,14 @@ impl StrictEc2 {
             .collect()
     }
 
-    /// Every successful attach and detach: (operation, interface, instance).
+    /// Every interface, for assertions.
+    pub fn interfaces(&self) -> Vec<NetworkInterface> {
+        let mut w = self.world.lock().unwrap();
+        settle(&mut w);
+        w.enis.values().map(|e| e.iface.clone()).collect()
+    }
+
+    /// Every successful write: (operation, interface, instance or "").
     pub fn writes(&self) -> Vec<(Op, String, String)> {
         self.world.lock().unwrap().writes.clone()
     }
@@ -278,18 +307,35 @@ impl StrictEc2 {
     }
 }
 
-fn interface(id: &str, subnet: &str, tags: Tags) -> NetworkInterface {
+fn interface(id: &str, subnet: &str, ip: String, tags: Tags) -> NetworkInterface {
     NetworkInterface {
         id: id.into(),
         availability_zone: az_of(subnet),
         subnet_id: subnet.into(),
         vpc_id: "vpc-1".into(),
-        private_ip: Some(format!("10.0.0.{}", id.len())),
+        private_ip: Some(ip),
         status: InterfaceStatus::Available,
         requester_managed: false,
+        security_groups: vec!["sg-default".into()],
+        description: String::new(),
+        source_dest_check: true,
         tags,
         attachment: None,
     }
+}
+
+/// The lowest address of `subnet` no interface has (from .4, as in a VPC).
+fn free_ip(w: &World, subnet: &str) -> String {
+    let prefix = prefix_of(subnet).unwrap_or("10.0.9");
+    let taken = |ip: &str| {
+        w.enis
+            .values()
+            .any(|e| e.iface.private_ip.as_deref() == Some(ip))
+    };
+    let host = (4..255)
+        .find(|h| !taken(&format!("{prefix}.{h}")))
+        .expect("a free address");
+    format!("{prefix}.{host}")
 }
 
 /// Finishes the attachments and detachments whose time has come.
@@ -335,12 +381,16 @@ impl Ec2 for StrictEc2 {
         let mut w = self.world.lock().unwrap();
         settle(&mut w);
         let matches = |e: &NetworkInterface| {
-            in_pools(&e.tags, &q.pools)
+            let in_scope = match &q.scope {
+                Scope::Pools(pools) => in_pools(&e.tags, pools),
+                Scope::Owner(owner) => e.tags.get(OWNER_TAG) == Some(owner),
+                Scope::Ids(ids) => ids.contains(&e.id),
+            };
+            in_scope
                 && (!q.available_only || e.status == InterfaceStatus::Available)
                 && q.attached_to
                     .as_ref()
                     .is_none_or(|i| e.attachment.as_ref().is_some_and(|a| &a.instance_id == i))
-                && (q.ids.is_empty() || q.ids.contains(&e.id))
         };
         Ok(w.enis
             .values()
@@ -467,6 +517,156 @@ impl Ec2 for StrictEc2 {
         let id = eni.iface.id.clone();
         w.writes.push((Op::Detach, id, a.instance_id));
         settle(&mut w);
+        Ok(())
+    }
+
+    async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<Subnet>, Ec2Error> {
+        self.calls.count("DescribeSubnets");
+        self.enter(Op::DescribeSubnets).await?;
+        ids.iter()
+            .map(|id| match prefix_of(id) {
+                Some(prefix) => Ok(Subnet {
+                    id: id.clone(),
+                    availability_zone: az_of(id),
+                    vpc_id: "vpc-1".into(),
+                    cidr: format!("{prefix}.0/24"),
+                }),
+                None => Err(err(
+                    "InvalidSubnetID.NotFound",
+                    format!("The subnet ID '{id}' does not exist"),
+                )),
+            })
+            .collect()
+    }
+
+    async fn create_interface(&self, new: &NewInterface) -> Result<NetworkInterface, Ec2Error> {
+        self.calls.count("CreateNetworkInterface");
+        self.enter(Op::Create).await?;
+        let mut w = self.world.lock().unwrap();
+        if let Some((first, id)) = w.tokens.get(&new.client_token) {
+            if first != new {
+                return Err(err(
+                    "IdempotentParameterMismatch",
+                    "The client token was used with other parameters",
+                ));
+            }
+            let id = id.clone();
+            return match w.enis.get(&id) {
+                Some(e) => Ok(e.iface.clone()),
+                None => Err(err(
+                    "InvalidNetworkInterfaceID.NotFound",
+                    format!("'{id}' was deleted"),
+                )),
+            };
+        }
+        let Some(prefix) = prefix_of(&new.subnet_id) else {
+            let m = format!("The subnet ID '{}' does not exist", new.subnet_id);
+            return Err(err("InvalidSubnetID.NotFound", m));
+        };
+        let ip = match &new.private_ip {
+            Some(ip) if !ip.starts_with(&format!("{prefix}.")) => {
+                let m = format!("Address {ip} does not fall within the subnet's address range");
+                return Err(err("InvalidParameterValue", m));
+            }
+            Some(ip)
+                if w.enis
+                    .values()
+                    .any(|e| e.iface.private_ip.as_ref() == Some(ip)) =>
+            {
+                return Err(err(
+                    "InvalidIPAddress.InUse",
+                    format!("Address {ip} is in use"),
+                ));
+            }
+            Some(ip) => ip.clone(),
+            None => free_ip(&w, &new.subnet_id),
+        };
+        let id = Self::id(&mut w, "eni");
+        let mut iface = interface(&id, &new.subnet_id, ip, new.tags.clone());
+        iface.description = new.description.clone();
+        if !new.security_groups.is_empty() {
+            iface.security_groups = new.security_groups.clone();
+        }
+        w.tokens
+            .insert(new.client_token.clone(), (new.clone(), id.clone()));
+        w.enis.insert(
+            id.clone(),
+            Eni {
+                iface: iface.clone(),
+                settles_at: None,
+            },
+        );
+        w.writes.push((Op::Create, id, String::new()));
+        Ok(iface)
+    }
+
+    async fn delete_interface(&self, interface_id: &str) -> Result<(), Ec2Error> {
+        self.calls.count("DeleteNetworkInterface");
+        self.enter(Op::Delete).await?;
+        let mut w = self.world.lock().unwrap();
+        settle(&mut w);
+        let Some(eni) = w.enis.get(interface_id) else {
+            let m = format!("The networkInterface ID '{interface_id}' does not exist");
+            return Err(err("InvalidNetworkInterfaceID.NotFound", m));
+        };
+        if eni.iface.status != InterfaceStatus::Available {
+            let m = format!("Network interface '{interface_id}' is currently in use.");
+            return Err(err("InvalidNetworkInterface.InUse", m));
+        }
+        w.enis.remove(interface_id);
+        w.writes
+            .push((Op::Delete, interface_id.into(), String::new()));
+        Ok(())
+    }
+
+    async fn modify_interface(
+        &self,
+        interface_id: &str,
+        change: &InterfaceChange,
+    ) -> Result<(), Ec2Error> {
+        self.calls.count("ModifyNetworkInterfaceAttribute");
+        self.enter(Op::Modify).await?;
+        let mut w = self.world.lock().unwrap();
+        let Some(eni) = w.enis.get_mut(interface_id) else {
+            let m = format!("The networkInterface ID '{interface_id}' does not exist");
+            return Err(err("InvalidNetworkInterfaceID.NotFound", m));
+        };
+        match change {
+            InterfaceChange::SecurityGroups(g) => eni.iface.security_groups = g.clone(),
+            InterfaceChange::Description(d) => eni.iface.description = d.clone(),
+            InterfaceChange::SourceDestCheck(c) => eni.iface.source_dest_check = *c,
+        }
+        w.writes
+            .push((Op::Modify, interface_id.into(), String::new()));
+        Ok(())
+    }
+
+    async fn create_tags(&self, interface_ids: &[String], tags: &Tags) -> Result<(), Ec2Error> {
+        self.calls.count("CreateTags");
+        self.enter(Op::CreateTags).await?;
+        let mut w = self.world.lock().unwrap();
+        if let Some(missing) = interface_ids.iter().find(|id| !w.enis.contains_key(*id)) {
+            let m = format!("The networkInterface ID '{missing}' does not exist");
+            return Err(err("InvalidNetworkInterfaceID.NotFound", m));
+        }
+        for id in interface_ids {
+            let eni = w.enis.get_mut(id).unwrap();
+            eni.iface.tags.extend(tags.clone());
+            w.writes.push((Op::CreateTags, id.clone(), String::new()));
+        }
+        Ok(())
+    }
+
+    async fn delete_tags(&self, interface_ids: &[String], keys: &[String]) -> Result<(), Ec2Error> {
+        self.calls.count("DeleteTags");
+        self.enter(Op::DeleteTags).await?;
+        let mut w = self.world.lock().unwrap();
+        for id in interface_ids {
+            if let Some(eni) = w.enis.get_mut(id) {
+                eni.iface.tags.retain(|k, _| !keys.contains(k));
+                w.writes.push((Op::DeleteTags, id.clone(), String::new()));
+            }
+        }
         Ok(())
     }
 
