@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::deadline::Deadline;
 use crate::ec2::Ec2;
-use crate::handler::{handle, HandlerError};
+use crate::handler::{handle, Context, HandlerError};
 use crate::pool::apply::Settings;
 use crate::pool::plan::{Action, Plan};
 use crate::pool::Manager;
@@ -53,7 +53,8 @@ pub async fn run(cli: Cli, ec2: &dyn Ec2) -> anyhow::Result<bool> {
         Command::Handle { file } => {
             let input = read_input(file)?;
             let input = serde_json::from_str(&input).context("the event is not JSON")?;
-            match handle(ec2, &input, deadline, Settings::default()).await {
+            let ctx = Context::new(ec2, Settings::default());
+            match handle(&ctx, &input, deadline).await {
                 Ok(handled) => print_json(&handled).map(|()| true),
                 Err(HandlerError::Transient { handled, .. }) => {
                     print_json(&handled).map(|()| false)

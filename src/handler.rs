@@ -6,11 +6,34 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::custom_resource;
 use crate::deadline::Deadline;
 use crate::ec2::{CallCounts, Ec2, Ec2Error, InstanceState};
 use crate::event::Event;
 use crate::pool::apply::Settings;
 use crate::pool::{Manager, Outcome};
+
+/// What a handler works with, built once per cold start.
+pub struct Context<'a> {
+    pub ec2: &'a dyn Ec2,
+    /// For the answers to CloudFormation.
+    pub http: reqwest::Client,
+    pub settings: Settings,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(ec2: &'a dyn Ec2, settings: Settings) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .build()
+            .expect("an HTTP client with default TLS");
+        Self {
+            ec2,
+            http,
+            settings,
+        }
+    }
+}
 
 /// What a handled input did, as printed by `handle` and returned to Lambda.
 #[derive(Clone, Debug, Serialize)]
@@ -24,6 +47,9 @@ pub struct Handled {
     pub state: Option<InstanceState>,
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// The answer sent to CloudFormation, for a custom resource request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<custom_resource::response::Response>,
     /// EC2 calls this input cost, by operation.
     pub ec2_calls: CallCounts,
 }
@@ -43,13 +69,13 @@ pub enum HandlerError {
 
 /// Handles one input through exactly the path Lambda uses.
 pub async fn handle(
-    ec2: &dyn Ec2,
+    ctx: &Context<'_>,
     input: &Value,
     deadline: Deadline,
-    settings: Settings,
 ) -> Result<Handled, HandlerError> {
+    let ec2 = ctx.ec2;
     let before = ec2.calls();
-    let manager = Manager::new(ec2, settings);
+    let manager = Manager::new(ec2, ctx.settings.clone());
     let mut handled = match Event::parse(input) {
         Event::StateChange { instance_id, state } => {
             let outcome = manager
@@ -68,12 +94,21 @@ pub async fn handle(
                 .map_err(HandlerError::Read)?;
             handled("scheduled", outcome)
         }
-        Event::CustomResource(_) => {
-            tracing::warn!("custom resource requests are not served yet");
-            handled(
-                "custom-resource",
-                Outcome::noted("custom resources are not served yet"),
-            )
+        Event::CustomResource(request) => {
+            let served = custom_resource::serve(ec2, &ctx.http, &request, deadline).await;
+            let mut outcome = Outcome::noted(served.note());
+            // C7: reconcile at once. A failure here is left to the schedule:
+            // CloudFormation has its answer, and a retry would answer twice.
+            if !served.reconcile.is_empty() {
+                match manager.sync(&served.reconcile, deadline).await {
+                    Ok(synced) => outcome.report = synced.report,
+                    Err(e) => tracing::warn!(error = %e, "reconcile after the pool change failed"),
+                }
+            }
+            let mut handled = handled("custom-resource", outcome);
+            handled.response = Some(served.response);
+            handled.ec2_calls = calls_since(&before, ec2.calls());
+            return Ok(handled);
         }
         Event::Malformed { kind, error } => {
             tracing::warn!(kind, %error, "malformed event ignored");
@@ -110,6 +145,7 @@ fn handled(event: &'static str, outcome: Outcome) -> Handled {
         instance_id: None,
         state: None,
         outcome,
+        response: None,
         ec2_calls: CallCounts::new(),
     }
 }

@@ -6,21 +6,19 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
 use crate::deadline::Deadline;
-use crate::ec2::Ec2;
-use crate::handler::{handle, HandlerError};
-use crate::pool::apply::Settings;
+use crate::handler::{handle, Context, HandlerError};
 
 /// Work stops this long before Lambda's deadline, to answer in time.
 pub const SAFETY_MARGIN: Duration = Duration::from_secs(5);
 /// Budget when the runtime gives no usable deadline (some emulators).
 pub const FALLBACK_BUDGET: Duration = Duration::from_secs(60);
 
-/// Serves invocations until the runtime stops; `ec2` lives for the cold start.
-pub async fn run(ec2: &dyn Ec2) -> Result<(), lambda_runtime::Error> {
+/// Serves invocations until the runtime stops; `ctx` lives for the cold start.
+pub async fn run(ctx: &Context<'_>) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
         let deadline =
             Deadline::from_lambda(event.context.deadline, SAFETY_MARGIN, FALLBACK_BUDGET);
-        match handle(ec2, &event.payload, deadline, Settings::default()).await {
+        match handle(ctx, &event.payload, deadline).await {
             Ok(handled) => {
                 tracing::info!(outcome = %serde_json::to_string(&handled)?, "handled");
                 Ok::<_, lambda_runtime::Error>(serde_json::to_value(handled)?)

@@ -2,6 +2,7 @@
 //! attached to the running instances that carry the same pool tag.
 
 pub mod cli;
+pub mod custom_resource;
 pub mod deadline;
 pub mod ec2;
 pub mod event;

@@ -8,7 +8,9 @@ use tracing_subscriber::EnvFilter;
 
 use network_interface_manager::cli::{self, Cli};
 use network_interface_manager::ec2::sdk::{retry_config, SdkEc2};
+use network_interface_manager::handler::Context;
 use network_interface_manager::lambda;
+use network_interface_manager::pool::apply::Settings;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -22,10 +24,11 @@ async fn main() -> ExitCode {
         .await;
     let ec2 = SdkEc2::new(aws_sdk_ec2::Client::new(&config));
     let result = match cli {
-        None => lambda::run(&ec2)
-            .await
-            .map(|()| true)
-            .map_err(|e| anyhow::anyhow!(e)),
+        None => {
+            let ctx = Context::new(&ec2, Settings::default());
+            let served = lambda::run(&ctx).await;
+            served.map(|()| true).map_err(|e| anyhow::anyhow!(e))
+        }
         Some(cli) => cli::run(cli, &ec2).await,
     };
     match result {

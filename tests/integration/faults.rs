@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use network_interface_manager::deadline::Deadline;
 use network_interface_manager::ec2::InstanceState::*;
-use network_interface_manager::handler::{handle, HandlerError};
+use network_interface_manager::handler::{handle, Context, HandlerError};
 
 use network_interface_manager::ec2::sdk::SdkEc2;
 
@@ -111,7 +111,8 @@ async fn a_wait_never_outlives_the_deadline() {
 
     let started = Instant::now();
     let deadline = Deadline::after(Duration::from_millis(200));
-    let result = handle(&*w.0, &state_event(&old, Stopped), deadline, fast()).await;
+    let ctx = Context::new(&*w.0, fast());
+    let result = handle(&ctx, &state_event(&old, Stopped), deadline).await;
 
     assert!(
         started.elapsed() < Duration::from_secs(2),

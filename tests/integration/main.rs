@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod custom_resource;
 mod events;
 mod faults;
 mod planner;

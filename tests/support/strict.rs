@@ -40,6 +40,8 @@ pub struct Faults {
     pub latency: Duration,
     /// Instances the tag-filtered reads do not show yet (eventual consistency).
     pub lagging: BTreeSet<String>,
+    /// An operation that panics (a bug in the code under test, simulated).
+    pub panic_on: Option<Op>,
 }
 
 #[derive(Debug)]
@@ -285,6 +287,10 @@ impl StrictEc2 {
             tokio::time::sleep(latency).await;
         }
         let mut f = self.faults.lock().unwrap();
+        if f.panic_on == Some(op) {
+            drop(f);
+            panic!("injected panic in {op:?}");
+        }
         if f.throttle_percent > 0 && self.roll() < f.throttle_percent {
             return Err(err("RequestLimitExceeded", "Request limit exceeded."));
         }
@@ -487,7 +493,7 @@ impl Ec2 for StrictEc2 {
         Ok(attachment_id)
     }
 
-    async fn detach(&self, attachment_id: &str, _force: bool) -> Result<(), Ec2Error> {
+    async fn detach(&self, attachment_id: &str, force: bool) -> Result<(), Ec2Error> {
         self.calls.count("DetachNetworkInterface");
         self.enter(Op::Detach).await?;
         let transition = self.faults.lock().unwrap().transition;
@@ -510,9 +516,10 @@ impl Ec2 for StrictEc2 {
                 "The primary network interface cannot be detached",
             ));
         }
-        if eni.iface.status != InterfaceStatus::Detaching {
+        if force || eni.iface.status != InterfaceStatus::Detaching {
             eni.iface.status = InterfaceStatus::Detaching;
-            eni.settles_at = Some(Instant::now() + transition);
+            let wait = if force { Duration::ZERO } else { transition };
+            eni.settles_at = Some(Instant::now() + wait);
         }
         let id = eni.iface.id.clone();
         w.writes.push((Op::Detach, id, a.instance_id));

@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use network_interface_manager::deadline::Deadline;
 use network_interface_manager::ec2::sdk::SdkEc2;
 use network_interface_manager::ec2::{Ec2, InstanceState, POOL_TAG};
-use network_interface_manager::handler::{handle, Handled, HandlerError};
+use network_interface_manager::handler::{handle, Context, Handled, HandlerError};
 use network_interface_manager::pool::apply::Settings;
 use serde_json::Value;
 
@@ -57,13 +57,8 @@ pub fn fixture(name: &str) -> Value {
 
 /// Runs one event through the Lambda handler.
 pub async fn deliver(world: &dyn World, event: &Value) -> Result<Handled, HandlerError> {
-    handle(
-        world.ec2(),
-        event,
-        Deadline::after(Duration::from_secs(30)),
-        fast(),
-    )
-    .await
+    let ctx = Context::new(world.ec2(), fast());
+    handle(&ctx, event, Deadline::after(Duration::from_secs(30))).await
 }
 
 /// Runs one event and expects it handled.
@@ -103,6 +98,7 @@ pub struct MotoWorld {
     pub client: aws_sdk_ec2::Client,
     pub adapter: SdkEc2,
     pub subnets: BTreeMap<&'static str, String>,
+    pub vpc: String,
     image: String,
 }
 
@@ -151,6 +147,7 @@ impl MotoWorld {
             moto,
             client,
             subnets,
+            vpc,
             image,
         }
     }
@@ -172,6 +169,20 @@ impl MotoWorld {
             .iter()
             .map(|i| i.instance_id().unwrap().to_string())
             .collect()
+    }
+
+    /// A new security group in the VPC.
+    pub async fn security_group(&self, name: &str) -> String {
+        let out = self
+            .client
+            .create_security_group()
+            .group_name(name)
+            .description(name)
+            .vpc_id(&self.vpc)
+            .send()
+            .await
+            .unwrap();
+        out.group_id().unwrap().to_string()
     }
 
     /// Pool members attached to `instance` (non-primary).

@@ -1,0 +1,119 @@
+//! What a pool declaration asks for, computed without I/O: its slots, the
+//! tags of its interfaces, its idempotency tokens.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use sha2::{Digest, Sha256};
+
+use super::properties::PoolProperties;
+use crate::ec2::{Subnet, Tags, DEVICE_INDEX_TAG, OWNER_TAG, POOL_TAG, SLOT_TAG};
+
+/// Slot tag value of an adopted interface.
+pub const ADOPTED: &str = "adopted";
+
+/// The physical id of a pool: stable for the resource (stack and logical id),
+/// so that no property change makes CloudFormation replace it (C3).
+pub fn physical_id(stack_id: &str, logical_id: &str) -> String {
+    format!("pool-{}", &hex(stack_id, logical_id)[..20])
+}
+
+fn hex(a: &str, b: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(a)
+        .chain_update([0])
+        .chain_update(b)
+        .finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One interface the declaration creates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// Stable name, kept in the slot tag: `subnet-…#n` or `subnet-…/10.0.1.5`.
+    pub key: String,
+    pub subnet_id: String,
+    pub private_ip: Option<String>,
+}
+
+/// The slots, in declaration order; a fixed address goes to the subnet whose
+/// range holds it.
+pub fn slots(props: &PoolProperties, subnets: &[Subnet]) -> Result<Vec<Slot>, String> {
+    if !props.private_ip_addresses.is_empty() {
+        return props
+            .private_ip_addresses
+            .iter()
+            .map(|ip| fixed_slot(*ip, props, subnets))
+            .collect();
+    }
+    let per_subnet = props.interfaces_per_subnet();
+    Ok(props
+        .subnet_ids
+        .iter()
+        .flat_map(|subnet| {
+            (0..per_subnet).map(move |n| Slot {
+                key: format!("{subnet}#{n}"),
+                subnet_id: subnet.clone(),
+                private_ip: None,
+            })
+        })
+        .collect())
+}
+
+fn fixed_slot(ip: Ipv4Addr, props: &PoolProperties, subnets: &[Subnet]) -> Result<Slot, String> {
+    let holds = |s: &&Subnet| s.cidr.parse::<Ipv4Net>().is_ok_and(|net| net.contains(&ip));
+    let in_declared = subnets
+        .iter()
+        .filter(|s| props.subnet_ids.contains(&s.id))
+        .find(holds);
+    match in_declared {
+        Some(subnet) => Ok(Slot {
+            key: format!("{}/{ip}", subnet.id),
+            subnet_id: subnet.id.clone(),
+            private_ip: Some(ip.to_string()),
+        }),
+        None => Err(format!("PrivateIpAddresses: {ip} is in none of SubnetIds")),
+    }
+}
+
+/// The tags that make an interface a member of the pool.
+pub fn pool_tags(props: &PoolProperties, physical_id: &str, slot: &str) -> Tags {
+    BTreeMap::from([
+        (POOL_TAG.to_string(), props.name.clone()),
+        (
+            DEVICE_INDEX_TAG.to_string(),
+            props.device_index().to_string(),
+        ),
+        (OWNER_TAG.to_string(), physical_id.to_string()),
+        (SLOT_TAG.to_string(), slot.to_string()),
+    ])
+}
+
+/// Every tag of a created interface: the user's, then the pool's.
+pub fn created_tags(props: &PoolProperties, physical_id: &str, slot: &str) -> Tags {
+    let mut tags: Tags = props
+        .tags
+        .iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect();
+    tags.extend(pool_tags(props, physical_id, slot));
+    tags
+}
+
+/// The manager's own tag keys, removed when an adopted interface is released.
+pub fn pool_tag_keys() -> Vec<String> {
+    [POOL_TAG, DEVICE_INDEX_TAG, OWNER_TAG, SLOT_TAG]
+        .map(str::to_string)
+        .to_vec()
+}
+
+/// The ClientToken of a create: the same slot with the same parameters gives
+/// the same token, so a repeated create returns the first interface.
+pub fn client_token(physical_id: &str, slot: &Slot, props: &PoolProperties) -> String {
+    let parameters = format!(
+        "{}|{:?}|{:?}|{}",
+        slot.key, props.security_group_ids, slot.private_ip, props.description
+    );
+    format!("nim-{}", &hex(physical_id, &parameters)[..40])
+}

@@ -1,0 +1,148 @@
+//! `Custom::NetworkInterfacePool`: pools declared as CloudFormation
+//! resources. Every request gets exactly one answer on its ResponseURL,
+//! whatever happens (C5): invalid input, EC2 errors, a panic, the deadline.
+
+pub mod declaration;
+pub mod properties;
+pub mod provider;
+pub mod response;
+
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use futures::FutureExt;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::deadline::Deadline;
+use crate::ec2::Ec2;
+use provider::{Provider, ProviderError};
+use response::{PoolData, Response, Status};
+
+/// Time kept after the provider's work to deliver the answer (at most half
+/// of what is left).
+const ANSWER_TIME: Duration = Duration::from_secs(4);
+
+/// A CloudFormation request, read leniently: whatever is missing, an answer
+/// can still be sent as long as there is a ResponseURL.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Request {
+    pub request_type: String,
+    #[serde(rename = "ResponseURL")]
+    pub response_url: String,
+    pub stack_id: String,
+    pub request_id: String,
+    pub logical_resource_id: String,
+    pub physical_resource_id: Option<String>,
+    pub resource_properties: Option<Value>,
+    pub old_resource_properties: Option<Value>,
+}
+
+/// What serving a request did.
+#[derive(Clone, Debug)]
+pub struct Served {
+    pub response: Response,
+    /// Whether the answer reached CloudFormation.
+    pub delivered: Result<(), String>,
+    /// The pools to reconcile now (C7): after a successful Create or Update.
+    pub reconcile: Vec<String>,
+}
+
+impl Served {
+    /// One line for the outcome: the answer and whether it was delivered.
+    pub fn note(&self) -> String {
+        let status = match self.response.status {
+            Status::Success => "SUCCESS".to_string(),
+            Status::Failed => format!("FAILED: {}", self.response.reason),
+        };
+        match &self.delivered {
+            Ok(()) => format!("answered {status}"),
+            Err(e) => format!("{status}; {e}"),
+        }
+    }
+}
+
+/// Serves one request and answers it.
+pub async fn serve(
+    ec2: &dyn Ec2,
+    http: &reqwest::Client,
+    input: &Value,
+    deadline: Deadline,
+) -> Served {
+    let request: Request = serde_json::from_value(input.clone()).unwrap_or_default();
+    let physical_id = match (&request.physical_resource_id, request.request_type.as_str()) {
+        (Some(id), "Update" | "Delete") if !id.is_empty() => id.clone(),
+        _ => declaration::physical_id(&request.stack_id, &request.logical_resource_id),
+    };
+    let left = deadline.remaining();
+    let work_deadline = Deadline::after(left - ANSWER_TIME.min(left / 2));
+    let provider = Provider {
+        ec2,
+        deadline: work_deadline,
+    };
+    let work = AssertUnwindSafe(run(&provider, &request, &physical_id)).catch_unwind();
+    let result = match tokio::time::timeout(work_deadline.remaining(), work).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_panic)) => Err("internal error: the provider panicked".to_string()),
+        Err(_) => Err("the Lambda deadline came before the work was done".to_string()),
+    };
+    let (status, reason, data, reconcile) = match result {
+        Ok((data, reconcile)) => (Status::Success, String::new(), data, reconcile),
+        Err(reason) => (Status::Failed, reason, None, Vec::new()),
+    };
+    let response = Response {
+        status,
+        reason,
+        physical_resource_id: physical_id,
+        stack_id: request.stack_id.clone(),
+        request_id: request.request_id.clone(),
+        logical_resource_id: request.logical_resource_id.clone(),
+        no_echo: false,
+        data,
+    };
+    let delivered = response::send(http, &request.response_url, response.body(), deadline)
+        .await
+        .map_err(|e| e.to_string());
+    match &delivered {
+        Ok(()) => {
+            tracing::info!(status = ?response.status, reason = %response.reason, "answered CloudFormation")
+        }
+        Err(e) => tracing::error!(error = %e, "could not answer CloudFormation"),
+    }
+    Served {
+        response,
+        delivered,
+        reconcile,
+    }
+}
+
+type Answer = (Option<PoolData>, Vec<String>);
+
+async fn run(
+    provider: &Provider<'_>,
+    request: &Request,
+    physical_id: &str,
+) -> Result<Answer, String> {
+    let describe = |e: ProviderError| e.to_string();
+    match request.request_type.as_str() {
+        "Create" | "Update" => {
+            let props = properties::parse(request.resource_properties.as_ref())
+                .map_err(|e| e.to_string())?;
+            // Old properties only name user tags to remove; invalid ones name none.
+            let old = properties::parse(request.old_resource_properties.as_ref()).ok();
+            let data = provider
+                .converge(physical_id, &props, old.as_ref())
+                .await
+                .map_err(describe)?;
+            let mut pools = vec![props.name.clone()];
+            pools.extend(old.map(|o| o.name).filter(|n| n != &props.name));
+            Ok((Some(data), pools))
+        }
+        "Delete" => {
+            provider.delete(physical_id).await.map_err(describe)?;
+            Ok((None, Vec::new()))
+        }
+        other => Err(format!("RequestType: unknown {other:?}")),
+    }
+}

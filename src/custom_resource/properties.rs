@@ -1,0 +1,173 @@
+//! The properties of a `Custom::NetworkInterfacePool`, parsed at the edge:
+//! scalars sent as strings are coerced by the schema's declared types, the
+//! JSON Schema in `schemas/` validates, then serde builds the typed struct.
+
+use std::net::Ipv4Addr;
+use std::sync::LazyLock;
+
+use jsonschema::Validator;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The schema, compiled into the binary: the one source of validation.
+pub const SCHEMA: &str = include_str!("../../schemas/network-interface-pool.schema.json");
+
+/// Interfaces one pool may have, so its return values always fit the answer.
+pub const MAX_INTERFACES: usize = 64;
+
+static SCHEMA_VALUE: LazyLock<Value> =
+    LazyLock::new(|| serde_json::from_str(SCHEMA).expect("the pool schema is JSON"));
+static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&SCHEMA_VALUE)
+        .expect("the pool schema is valid")
+});
+
+/// A pool declaration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PoolProperties {
+    pub name: String,
+    #[serde(default)]
+    pub subnet_ids: Vec<String>,
+    pub interfaces_per_subnet: Option<u32>,
+    #[serde(default)]
+    pub private_ip_addresses: Vec<Ipv4Addr>,
+    #[serde(default)]
+    pub security_group_ids: Vec<String>,
+    #[serde(default)]
+    pub description: String,
+    pub source_dest_check: Option<bool>,
+    pub device_index: Option<i32>,
+    #[serde(default)]
+    pub tags: Vec<UserTag>,
+    #[serde(default)]
+    pub network_interface_ids: Vec<String>,
+    /// Set by CloudFormation; not used by the pool.
+    pub service_token: Option<String>,
+    /// Set by CloudFormation; not used by the pool.
+    pub service_timeout: Option<Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UserTag {
+    pub key: String,
+    pub value: String,
+}
+
+impl PoolProperties {
+    pub fn source_dest_check(&self) -> bool {
+        self.source_dest_check.unwrap_or(true)
+    }
+
+    pub fn device_index(&self) -> i32 {
+        self.device_index.unwrap_or(1)
+    }
+
+    /// Interfaces created in each subnet when no fixed address is given.
+    pub fn interfaces_per_subnet(&self) -> u32 {
+        match self.private_ip_addresses.is_empty() {
+            true => self.interfaces_per_subnet.unwrap_or(1),
+            false => 0,
+        }
+    }
+}
+
+/// Why a declaration is refused; names the property.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid properties: {}", .0.join("; "))]
+pub struct InvalidProperties(pub Vec<String>);
+
+/// Parses `ResourceProperties` (absent counts as empty).
+pub fn parse(properties: Option<&Value>) -> Result<PoolProperties, InvalidProperties> {
+    let mut value = properties
+        .cloned()
+        .unwrap_or_else(|| Value::Object(Map::new()));
+    coerce(&mut value, &SCHEMA_VALUE);
+    let problems: Vec<String> = VALIDATOR
+        .iter_errors(&value)
+        .map(|e| describe(&e))
+        .collect();
+    if !problems.is_empty() {
+        return Err(InvalidProperties(problems));
+    }
+    let props: PoolProperties =
+        serde_json::from_value(value).map_err(|e| InvalidProperties(vec![e.to_string()]))?;
+    let count = props.subnet_ids.len() * props.interfaces_per_subnet() as usize
+        + props.private_ip_addresses.len()
+        + props.network_interface_ids.len();
+    if count > MAX_INTERFACES {
+        return Err(InvalidProperties(vec![format!(
+            "SubnetIds x InterfacesPerSubnet + PrivateIpAddresses + NetworkInterfaceIds: \
+             {count} interfaces, at most {MAX_INTERFACES}"
+        )]));
+    }
+    Ok(props)
+}
+
+/// One line per problem, starting with the property it is about.
+fn describe(error: &jsonschema::ValidationError) -> String {
+    let path = error.instance_path().as_str().trim_start_matches('/');
+    // A rule over several properties explains itself in the schema.
+    let schema_path = error.schema_path().as_str();
+    let rule = SCHEMA_VALUE.pointer(
+        schema_path
+            .trim_end_matches("/anyOf")
+            .trim_end_matches("/not"),
+    );
+    let explained = rule
+        .and_then(|r| r.get("description"))
+        .and_then(Value::as_str);
+    match (path.is_empty(), explained) {
+        (true, Some(text)) if schema_path != "/required" => text.to_string(),
+        (true, _) => error.masked().to_string(),
+        (false, _) => format!("{}: {}", path.replace('/', "."), error.masked()),
+    }
+}
+
+/// Turns strings into the integers and booleans the schema declares, as
+/// CloudFormation sends every scalar as a string.
+fn coerce(value: &mut Value, schema: &Value) {
+    match value {
+        Value::Object(map) => {
+            let Some(properties) = schema.get("properties") else {
+                return;
+            };
+            for (name, v) in map.iter_mut() {
+                if let Some(s) = properties.get(name) {
+                    coerce(v, s);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(s) = schema.get("items") {
+                items.iter_mut().for_each(|v| coerce(v, s));
+            }
+        }
+        Value::String(text) => {
+            let declared = schema.get("type").and_then(Value::as_str);
+            let coerced = match declared {
+                Some("integer") => text.trim().parse::<i64>().ok().map(Value::from),
+                Some("boolean") => match text.trim() {
+                    "true" => Some(Value::Bool(true)),
+                    "false" => Some(Value::Bool(false)),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(c) = coerced {
+                *value = c;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The properties the schema declares, for the test that keeps it and the
+/// struct in step.
+pub fn schema_property_names() -> Vec<String> {
+    let properties = SCHEMA_VALUE["properties"].as_object().expect("properties");
+    properties.keys().cloned().collect()
+}

@@ -1,0 +1,481 @@
+//! Creates, updates and deletes a pool's interfaces (C2-C4). Create and
+//! Update are one convergence from what exists (found by ownership tags) to
+//! what the declaration asks, so a repeated request, a rollback (an Update
+//! with old and new swapped) and a retry after a failure all work alike.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt};
+
+use super::declaration::{self, Slot, ADOPTED};
+use super::properties::PoolProperties;
+use super::response::PoolData;
+use crate::deadline::Deadline;
+use crate::ec2::{
+    Ec2, Ec2Error, ErrorKind, InterfaceChange, InterfaceQuery, InterfaceStatus, NetworkInterface,
+    NewInterface, OWNER_TAG, POOL_TAG, SLOT_TAG,
+};
+
+/// Writes in flight at once.
+const CONCURRENCY: usize = 8;
+/// A detach still pending this close to the deadline is forced.
+const FORCE_WINDOW: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The declaration conflicts with what EC2 holds; nothing was changed.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{step}: {source}")]
+    Ec2 {
+        step: String,
+        #[source]
+        source: Ec2Error,
+    },
+    #[error("the deadline came before {0}")]
+    Deadline(String),
+}
+
+fn ec2_error(step: impl Into<String>) -> impl FnOnce(Ec2Error) -> ProviderError {
+    let step = step.into();
+    move |source| ProviderError::Ec2 { step, source }
+}
+
+pub struct Provider<'a> {
+    pub ec2: &'a dyn Ec2,
+    pub deadline: Deadline,
+}
+
+impl Provider<'_> {
+    /// Brings the pool `physical_id` to `props`; `old` names user tags to
+    /// remove. On failure, what this call created is removed again.
+    pub async fn converge(
+        &self,
+        physical_id: &str,
+        props: &PoolProperties,
+        old: Option<&PoolProperties>,
+    ) -> Result<PoolData, ProviderError> {
+        let owned = InterfaceQuery::owned_by(physical_id);
+        let named = InterfaceQuery::pools(std::slice::from_ref(&props.name));
+        let adopt = InterfaceQuery::ids(&props.network_interface_ids);
+        let (subnets, owned, named, adopt) = tokio::join!(
+            async {
+                match props.subnet_ids.is_empty() {
+                    true => Ok(Vec::new()),
+                    false => self.ec2.describe_subnets(&props.subnet_ids).await,
+                }
+            },
+            self.ec2.describe_interfaces(&owned),
+            self.ec2.describe_interfaces(&named),
+            self.ec2.describe_interfaces(&adopt),
+        );
+        let subnets = subnets.map_err(ec2_error("SubnetIds"))?;
+        let owned = owned.map_err(ec2_error("reading the pool's interfaces"))?;
+        let named = named.map_err(ec2_error("reading the pool's interfaces"))?;
+        let adopt = adopt.map_err(ec2_error("NetworkInterfaceIds"))?;
+
+        let slots = declaration::slots(props, &subnets).map_err(ProviderError::Refused)?;
+        check_name_free(props, physical_id, &named)?;
+        check_adoptable(props, physical_id, &adopt)?;
+
+        let by_slot: BTreeMap<&str, &NetworkInterface> = owned
+            .iter()
+            .filter_map(|i| Some((i.tags.get(SLOT_TAG)?.as_str(), i)))
+            .filter(|(slot, _)| *slot != ADOPTED)
+            .collect();
+        let missing: Vec<&Slot> = slots
+            .iter()
+            .filter(|s| !by_slot.contains_key(s.key.as_str()))
+            .collect();
+        let created = self.create_all(physical_id, props, &missing).await?;
+        let newly_adopted: Vec<String> = adopt
+            .iter()
+            .filter(|i| i.tags.get(OWNER_TAG).map(String::as_str) != Some(physical_id))
+            .map(|i| i.id.clone())
+            .collect();
+        if let Err(e) = self.adopt(physical_id, props, &newly_adopted).await {
+            self.undo(&created, &newly_adopted).await;
+            return Err(e);
+        }
+
+        let finish = self.finish(
+            physical_id,
+            props,
+            old,
+            &slots,
+            &owned,
+            &by_slot,
+            &created,
+            &adopt,
+        );
+        if let Err(e) = finish.await {
+            self.undo(&created, &newly_adopted).await;
+            return Err(e);
+        }
+        let mut interfaces: BTreeMap<&str, &NetworkInterface> = by_slot;
+        for i in &created {
+            interfaces.insert(i.tags[SLOT_TAG].as_str(), i);
+        }
+        let in_order = slots
+            .iter()
+            .filter_map(|s| interfaces.get(s.key.as_str()).copied())
+            .chain(adopt.iter());
+        Ok(pool_data(props, in_order))
+    }
+
+    /// After the creates: updates what is kept, removes what is no longer
+    /// declared, releases what is no longer adopted.
+    #[allow(clippy::too_many_arguments)] // the state converge read, passed on whole
+    async fn finish(
+        &self,
+        physical_id: &str,
+        props: &PoolProperties,
+        old: Option<&PoolProperties>,
+        slots: &[Slot],
+        owned: &[NetworkInterface],
+        by_slot: &BTreeMap<&str, &NetworkInterface>,
+        created: &[NetworkInterface],
+        adopt: &[NetworkInterface],
+    ) -> Result<(), ProviderError> {
+        let kept: Vec<&NetworkInterface> = by_slot.values().copied().collect();
+        self.update_kept(physical_id, props, old, &kept, created, adopt)
+            .await?;
+        let desired: BTreeSet<&str> = slots.iter().map(|s| s.key.as_str()).collect();
+        let removed: Vec<&NetworkInterface> = by_slot
+            .iter()
+            .filter(|(slot, _)| !desired.contains(*slot))
+            .map(|(_, i)| *i)
+            .collect();
+        self.remove_all(&removed).await?;
+        let released: Vec<String> = owned
+            .iter()
+            .filter(|i| i.tags.get(SLOT_TAG).map(String::as_str) == Some(ADOPTED))
+            .filter(|i| !props.network_interface_ids.contains(&i.id))
+            .map(|i| i.id.clone())
+            .collect();
+        self.release(&released).await
+    }
+
+    /// Removes every interface the pool made and releases the adopted ones.
+    /// A pool that is unknown or already gone is deleted as well (C4).
+    pub async fn delete(&self, physical_id: &str) -> Result<(), ProviderError> {
+        let owned = self
+            .ec2
+            .describe_interfaces(&InterfaceQuery::owned_by(physical_id))
+            .await
+            .map_err(ec2_error("reading the pool's interfaces"))?;
+        let (adopted, made): (Vec<&NetworkInterface>, Vec<&NetworkInterface>) = owned
+            .iter()
+            .partition(|i| i.tags.get(SLOT_TAG).map(String::as_str) == Some(ADOPTED));
+        let adopted: Vec<String> = adopted.iter().map(|i| i.id.clone()).collect();
+        self.release(&adopted).await?;
+        self.remove_all(&made).await
+    }
+
+    async fn create_all(
+        &self,
+        physical_id: &str,
+        props: &PoolProperties,
+        slots: &[&Slot],
+    ) -> Result<Vec<NetworkInterface>, ProviderError> {
+        let create = |slot: &Slot| NewInterface {
+            subnet_id: slot.subnet_id.clone(),
+            private_ip: slot.private_ip.clone(),
+            security_groups: props.security_group_ids.clone(),
+            description: props.description.clone(),
+            client_token: declaration::client_token(physical_id, slot, props),
+            tags: declaration::created_tags(props, physical_id, &slot.key),
+        };
+        let results: Vec<_> = stream::iter(slots)
+            .map(|slot| async move {
+                let new = create(slot);
+                let created = self.ec2.create_interface(&new).await?;
+                if !props.source_dest_check() {
+                    let change = InterfaceChange::SourceDestCheck(false);
+                    self.ec2.modify_interface(&created.id, &change).await?;
+                }
+                Ok::<_, Ec2Error>(created)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let (created, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+        let created: Vec<NetworkInterface> = created.into_iter().filter_map(Result::ok).collect();
+        match failed.into_iter().find_map(Result::err) {
+            None => Ok(created),
+            Some(e) => {
+                self.undo(&created, &[]).await;
+                Err(ec2_error("creating the interfaces")(e))
+            }
+        }
+    }
+
+    async fn adopt(
+        &self,
+        physical_id: &str,
+        props: &PoolProperties,
+        ids: &[String],
+    ) -> Result<(), ProviderError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let tags = declaration::pool_tags(props, physical_id, ADOPTED);
+        self.ec2
+            .create_tags(ids, &tags)
+            .await
+            .map_err(ec2_error("NetworkInterfaceIds"))
+    }
+
+    /// Puts kept interfaces in line with the declaration: attributes and tags.
+    async fn update_kept(
+        &self,
+        physical_id: &str,
+        props: &PoolProperties,
+        old: Option<&PoolProperties>,
+        kept: &[&NetworkInterface],
+        created: &[NetworkInterface],
+        adopted: &[NetworkInterface],
+    ) -> Result<(), ProviderError> {
+        let mut changes = Vec::new();
+        for iface in kept {
+            let slot = &iface.tags[SLOT_TAG];
+            let wanted = declaration::created_tags(props, physical_id, slot);
+            changes.extend(
+                attribute_changes(iface, props)
+                    .into_iter()
+                    .map(|c| Change::Modify(iface.id.clone(), c)),
+            );
+            changes.extend(tag_changes(iface, wanted, old, props));
+        }
+        for iface in adopted
+            .iter()
+            .filter(|a| !created.iter().any(|c| c.id == a.id))
+        {
+            let wanted = declaration::pool_tags(props, physical_id, ADOPTED);
+            changes.extend(tag_changes(iface, wanted, None, props));
+        }
+        let results: Vec<Result<(), Ec2Error>> = stream::iter(changes)
+            .map(|change| async move {
+                match change {
+                    Change::Modify(id, c) => self.ec2.modify_interface(&id, &c).await,
+                    Change::Tag(id, tags) => self.ec2.create_tags(&[id], &tags).await,
+                    Change::Untag(id, keys) => self.ec2.delete_tags(&[id], &keys).await,
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        results
+            .into_iter()
+            .collect::<Result<(), _>>()
+            .map_err(ec2_error("updating the interfaces"))
+    }
+
+    /// Removes tags of the pool from adopted interfaces; gone ones are fine.
+    async fn release(&self, ids: &[String]) -> Result<(), ProviderError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        match self
+            .ec2
+            .delete_tags(ids, &declaration::pool_tag_keys())
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if e.is(ErrorKind::NotFound) => Ok(()),
+            Err(e) => Err(ec2_error("releasing adopted interfaces")(e)),
+        }
+    }
+
+    async fn remove_all(&self, interfaces: &[&NetworkInterface]) -> Result<(), ProviderError> {
+        let results: Vec<_> = stream::iter(interfaces)
+            .map(|i| self.remove(i))
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    /// Detaches (forcing only when the deadline is close) and deletes.
+    async fn remove(&self, iface: &NetworkInterface) -> Result<(), ProviderError> {
+        let step = format!("removing {}", iface.id);
+        if let Some(attachment) = &iface.attachment {
+            match self.ec2.detach(&attachment.id, false).await {
+                Err(e) if !e.is(ErrorKind::NotFound) => return Err(ec2_error(step)(e)),
+                _ => {}
+            }
+            let gentle = Deadline::after(self.deadline.remaining().saturating_sub(FORCE_WINDOW));
+            if !self.detached(&iface.id, gentle).await? {
+                tracing::warn!(interface = %iface.id, "detach is slow; forcing it");
+                let _ = self.ec2.detach(&attachment.id, true).await;
+                if !self.detached(&iface.id, self.deadline).await? {
+                    return Err(ProviderError::Deadline(format!(
+                        "{} was detached",
+                        iface.id
+                    )));
+                }
+            }
+        }
+        match self.ec2.delete_interface(&iface.id).await {
+            Err(e) if !e.is(ErrorKind::NotFound) => Err(ec2_error(step)(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Waits until the interface is available or gone; false at `deadline`.
+    async fn detached(&self, id: &str, deadline: Deadline) -> Result<bool, ProviderError> {
+        let mut pause = Duration::from_millis(250);
+        loop {
+            let found = self
+                .ec2
+                .describe_interfaces(&InterfaceQuery::ids(&[id.to_string()]))
+                .await
+                .map_err(ec2_error(format!("reading {id}")))?;
+            match found.first() {
+                None => return Ok(true),
+                Some(i) if i.status == InterfaceStatus::Available => return Ok(true),
+                _ => {}
+            }
+            if !deadline.sleep(pause).await {
+                return Ok(false);
+            }
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// Best effort after a failure: remove what this request created and
+    /// release what it adopted.
+    async fn undo(&self, created: &[NetworkInterface], adopted: &[String]) {
+        let created: Vec<&NetworkInterface> = created.iter().collect();
+        if let Err(e) = self.remove_all(&created).await {
+            tracing::error!(error = %e, "could not remove interfaces after a failure");
+        }
+        if let Err(e) = self.release(adopted).await {
+            tracing::error!(error = %e, "could not release adopted interfaces after a failure");
+        }
+    }
+}
+
+enum Change {
+    Modify(String, InterfaceChange),
+    Tag(String, crate::ec2::Tags),
+    Untag(String, Vec<String>),
+}
+
+fn attribute_changes(iface: &NetworkInterface, props: &PoolProperties) -> Vec<InterfaceChange> {
+    let mut changes = Vec::new();
+    let sorted = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
+    let groups = &props.security_group_ids;
+    if !groups.is_empty() && sorted(groups) != sorted(&iface.security_groups) {
+        changes.push(InterfaceChange::SecurityGroups(groups.clone()));
+    }
+    if iface.description != props.description {
+        changes.push(InterfaceChange::Description(props.description.clone()));
+    }
+    if iface.source_dest_check != props.source_dest_check() {
+        changes.push(InterfaceChange::SourceDestCheck(props.source_dest_check()));
+    }
+    changes
+}
+
+/// Tags to set and user tags (named by the old declaration) to remove.
+fn tag_changes(
+    iface: &NetworkInterface,
+    wanted: crate::ec2::Tags,
+    old: Option<&PoolProperties>,
+    props: &PoolProperties,
+) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let differ: crate::ec2::Tags = wanted
+        .into_iter()
+        .filter(|(k, v)| iface.tags.get(k) != Some(v))
+        .collect();
+    if !differ.is_empty() {
+        changes.push(Change::Tag(iface.id.clone(), differ));
+    }
+    let dropped: Vec<String> = old
+        .map(|o| o.tags.iter().map(|t| t.key.clone()).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|k| !props.tags.iter().any(|t| &t.key == k) && iface.tags.contains_key(k))
+        .collect();
+    if !dropped.is_empty() {
+        changes.push(Change::Untag(iface.id.clone(), dropped));
+    }
+    changes
+}
+
+/// Refuses a name that interfaces outside this declaration already carry.
+fn check_name_free(
+    props: &PoolProperties,
+    physical_id: &str,
+    named: &[NetworkInterface],
+) -> Result<(), ProviderError> {
+    let foreign: Vec<&str> = named
+        .iter()
+        .filter(|i| i.tags.get(OWNER_TAG).map(String::as_str) != Some(physical_id))
+        .filter(|i| !props.network_interface_ids.contains(&i.id))
+        .map(|i| i.id.as_str())
+        .collect();
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    Err(ProviderError::Refused(format!(
+        "Name: pool '{}' already has interfaces not declared here ({}); \
+         list them in NetworkInterfaceIds to adopt them",
+        props.name,
+        foreign.join(", ")
+    )))
+}
+
+/// Refuses to adopt interfaces that are missing, managed by AWS, or members
+/// of another pool.
+fn check_adoptable(
+    props: &PoolProperties,
+    physical_id: &str,
+    found: &[NetworkInterface],
+) -> Result<(), ProviderError> {
+    let mut problems = Vec::new();
+    for id in &props.network_interface_ids {
+        let Some(iface) = found.iter().find(|i| &i.id == id) else {
+            problems.push(format!("{id} does not exist"));
+            continue;
+        };
+        let owner = iface.tags.get(OWNER_TAG);
+        let pool = iface.tags.get(POOL_TAG);
+        if iface.requester_managed {
+            problems.push(format!("{id} is managed by another AWS service"));
+        } else if owner.is_some_and(|o| o != physical_id) {
+            problems.push(format!(
+                "{id} belongs to another pool declaration ({})",
+                owner.unwrap()
+            ));
+        } else if owner.is_none() && pool.is_some_and(|p| p != &props.name) {
+            problems.push(format!("{id} belongs to pool '{}'", pool.unwrap()));
+        }
+    }
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(ProviderError::Refused(format!(
+            "NetworkInterfaceIds: {}",
+            problems.join("; ")
+        ))),
+    }
+}
+
+fn pool_data<'a>(
+    props: &PoolProperties,
+    interfaces: impl Iterator<Item = &'a NetworkInterface>,
+) -> PoolData {
+    let mut data = PoolData {
+        name: props.name.clone(),
+        ..PoolData::default()
+    };
+    for i in interfaces {
+        data.network_interface_ids.push(i.id.clone());
+        data.private_ip_addresses
+            .push(i.private_ip.clone().unwrap_or_default());
+    }
+    data
+}

@@ -1,0 +1,188 @@
+//! The answer to CloudFormation: one PUT of a JSON body of at most 4096 bytes
+//! to the presigned ResponseURL, with an empty Content-Type (C5, C8).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use reqwest::header::CONTENT_TYPE;
+use reqwest::Url;
+use serde::Serialize;
+
+use crate::deadline::Deadline;
+
+/// CloudFormation refuses larger bodies ("Response object is too long").
+pub const MAX_BODY: usize = 4096;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    Success,
+    Failed,
+}
+
+/// The values `Fn::GetAtt` reads; lists in the same order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PoolData {
+    pub name: String,
+    pub network_interface_ids: Vec<String>,
+    pub private_ip_addresses: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Response {
+    pub status: Status,
+    pub reason: String,
+    pub physical_resource_id: String,
+    pub stack_id: String,
+    pub request_id: String,
+    pub logical_resource_id: String,
+    pub no_echo: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<PoolData>,
+}
+
+impl Response {
+    /// The JSON body, `Reason` cut so that it fits in `MAX_BODY` bytes.
+    pub fn body(&self) -> String {
+        let mut response = self.clone();
+        loop {
+            let body = serde_json::to_string(&response).expect("a response serialises");
+            let over = body.len().saturating_sub(MAX_BODY);
+            if over == 0 {
+                return body;
+            }
+            if response.reason.is_empty() {
+                // Only the data can be too long; it is bounded, but stay safe.
+                response.data = None;
+                response.status = Status::Failed;
+                response.reason = "the response data is too long".into();
+                continue;
+            }
+            let keep = response.reason.len().saturating_sub(over + 3);
+            let cut = (0..=keep)
+                .rev()
+                .find(|&i| response.reason.is_char_boundary(i));
+            response.reason.truncate(cut.unwrap_or(0));
+            response.reason.push_str("...");
+            if keep == 0 {
+                response.reason.clear();
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("refused ResponseURL {0}: only https on amazonaws.com, or loopback")]
+    Refused(String),
+    #[error("the answer was not delivered: {0}")]
+    Delivery(String),
+}
+
+/// Checks the URL (C8). Errors carry the URL without its query string, which
+/// holds the presigned signature.
+pub fn check_url(url: &str) -> Result<Url, SendError> {
+    let refused = || SendError::Refused(url.split('?').next().unwrap_or_default().to_string());
+    let parsed = Url::parse(url).map_err(|_| refused())?;
+    let host = parsed.host_str().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let aws = host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn");
+    match (parsed.scheme(), aws, loopback) {
+        ("https", true, _) | ("https" | "http", _, true) => Ok(parsed),
+        _ => Err(refused()),
+    }
+}
+
+/// PUTs `body`, retrying connection errors and 5xx with backoff until the
+/// deadline.
+pub async fn send(
+    http: &reqwest::Client,
+    url: &str,
+    body: String,
+    deadline: Deadline,
+) -> Result<(), SendError> {
+    let url = check_url(url)?;
+    let mut pause = Duration::from_millis(200);
+    loop {
+        let attempt = http
+            .put(url.clone())
+            .header(CONTENT_TYPE, "")
+            .body(body.clone())
+            .timeout(deadline.remaining().min(Duration::from_secs(10)))
+            .send()
+            .await;
+        let problem = match attempt {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) if !r.status().is_server_error() => {
+                return Err(SendError::Delivery(format!("HTTP {}", r.status())));
+            }
+            Ok(r) => format!("HTTP {}", r.status()),
+            Err(e) => e.without_url().to_string(),
+        };
+        tracing::warn!(%problem, "answer to CloudFormation not delivered; retrying");
+        if !deadline.sleep(pause).await {
+            return Err(SendError::Delivery(problem));
+        }
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(reason: String) -> Response {
+        Response {
+            status: Status::Failed,
+            reason,
+            physical_resource_id: "pool-1".into(),
+            stack_id: "arn:aws:cloudformation:eu-west-1:1:stack/s/1".into(),
+            request_id: "r".into(),
+            logical_resource_id: "Pool".into(),
+            no_echo: false,
+            data: None,
+        }
+    }
+
+    #[test]
+    fn a_long_reason_is_cut_to_fit() {
+        let body = response("é".repeat(5000)).body();
+        assert!(body.len() <= MAX_BODY, "{}", body.len());
+        assert!(body.len() > MAX_BODY - 8, "cut no more than needed");
+        assert!(body.contains("..."));
+    }
+
+    #[test]
+    fn only_aws_https_and_loopback_urls_are_used() {
+        let ok = [
+            "https://cloudformation-custom-resource-response-euwest1.s3-eu-west-1.amazonaws.com/x?sig=1",
+            "https://s3.cn-north-1.amazonaws.com.cn/x",
+            "http://127.0.0.1:8080/r",
+            "http://localhost:1/r",
+            "http://[::1]:1/r",
+        ];
+        for url in ok {
+            assert!(check_url(url).is_ok(), "{url}");
+        }
+        let refused = [
+            "http://bucket.s3.amazonaws.com/x",
+            "https://amazonaws.com.evil.example/x",
+            "https://example.com/x?X-Amz-Signature=secret",
+            "ftp://127.0.0.1/x",
+            "not a url",
+        ];
+        for url in refused {
+            let e = check_url(url).expect_err(url).to_string();
+            assert!(
+                !e.contains("secret"),
+                "the query string is never shown: {e}"
+            );
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! CloudFormation as the tests play it: requests as it sends them, and the
+//! checks every answer must pass (C5).
+
+use serde_json::{json, Value};
+
+use super::listener::Listener;
+use super::world::{deliver_ok, World};
+
+pub const STACK_ID: &str =
+    "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/5b9a5d40-0000-11ef-8f2e-0a1b2c3d4e5f";
+
+/// A request as CloudFormation sends it: scalars as strings.
+pub fn request(kind: &str, url: &str, properties: Value) -> Value {
+    let mut properties = properties;
+    properties["ServiceToken"] = "arn:aws:lambda:us-east-1:123456789012:function:nim".into();
+    json!({
+        "RequestType": kind,
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:nim",
+        "ResponseURL": url,
+        "StackId": STACK_ID,
+        "RequestId": format!("{kind}-{}", rand_suffix()),
+        "ResourceType": "Custom::NetworkInterfacePool",
+        "LogicalResourceId": "Pool",
+        "ResourceProperties": properties,
+    })
+}
+
+pub fn update(url: &str, physical_id: &str, new: Value, old: Value) -> Value {
+    let mut r = request("Update", url, new);
+    r["PhysicalResourceId"] = physical_id.into();
+    r["OldResourceProperties"] = old;
+    r
+}
+
+pub fn delete(url: &str, physical_id: &str, properties: Value) -> Value {
+    let mut r = request("Delete", url, properties);
+    r["PhysicalResourceId"] = physical_id.into();
+    r
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// Sends `request` through the handler and returns the one answer it PUT,
+/// after checking it as CloudFormation would.
+pub async fn answer(w: &dyn World, listener: &Listener, request: &Value) -> Value {
+    let before = listener.requests().len();
+    let handled = deliver_ok(w, request).await;
+    let requests = listener.requests();
+    assert_eq!(
+        requests.len(),
+        before + 1,
+        "exactly one answer: {:?}",
+        handled.outcome.note
+    );
+    let put = requests.last().unwrap();
+    assert_eq!(put.method, "PUT");
+    let content_type = put.headers.get("content-type").map(String::as_str);
+    assert!(
+        matches!(content_type, None | Some("")),
+        "content type {content_type:?}"
+    );
+    assert!(put.body.len() <= 4096, "body of {} bytes", put.body.len());
+    let body = put.json();
+    for echoed in ["StackId", "RequestId", "LogicalResourceId"] {
+        assert_eq!(body[echoed], request[echoed], "{echoed} echoed");
+    }
+    let physical = body["PhysicalResourceId"].as_str().unwrap_or_default();
+    assert!(!physical.is_empty(), "a physical id");
+    if let Some(given) = request.get("PhysicalResourceId") {
+        assert_eq!(
+            body["PhysicalResourceId"], *given,
+            "the physical id never changes"
+        );
+    }
+    assert!(matches!(
+        body["Status"].as_str(),
+        Some("SUCCESS" | "FAILED")
+    ));
+    if body["Status"] == "FAILED" {
+        assert!(
+            !body["Reason"].as_str().unwrap_or_default().is_empty(),
+            "a reason"
+        );
+    }
+    body
+}

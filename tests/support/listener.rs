@@ -1,0 +1,127 @@
+//! A local stand-in for CloudFormation's presigned S3 URL (design.md T5): it
+//! records every request (method, headers, body) and answers 200, or 500 for
+//! the first `failures` requests.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    /// Lower-case names.
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+impl Recorded {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).expect("the body is JSON")
+    }
+}
+
+pub struct Listener {
+    pub url: String,
+    recorded: Arc<Mutex<Vec<Recorded>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Listener {
+    pub async fn start() -> Self {
+        Self::failing_first(0).await
+    }
+
+    /// Answers 500 to the first `failures` requests.
+    pub async fn failing_first(failures: usize) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://{}/response?X-Amz-Signature=secret",
+            listener.local_addr().unwrap()
+        );
+        let recorded = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::new(AtomicUsize::new(0));
+        let log = recorded.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (log, seen) = (log.clone(), seen.clone());
+                tokio::spawn(async move { read(stream, &log, &seen, failures).await });
+            }
+        });
+        Self {
+            url,
+            recorded,
+            task,
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.recorded.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Reads one request, records it, then answers (so a test that has its
+/// answer finds it recorded).
+async fn read(
+    mut stream: TcpStream,
+    log: &Mutex<Vec<Recorded>>,
+    seen: &AtomicUsize,
+    failures: usize,
+) -> Option<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let mut lines = head.lines();
+    let mut request_line = lines.next()?.split_whitespace();
+    let (method, path) = (
+        request_line.next()?.to_string(),
+        request_line.next()?.to_string(),
+    );
+    let headers: BTreeMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = String::from_utf8_lossy(&buf[head_end..]).to_string();
+    let status = match seen.fetch_add(1, Ordering::SeqCst) < failures {
+        true => "500 Internal Server Error",
+        false => "200 OK",
+    };
+    log.lock().unwrap().push(Recorded {
+        method,
+        path,
+        headers,
+        body,
+    });
+    let answer = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    stream.write_all(answer.as_bytes()).await.ok()
+}
