@@ -108,12 +108,20 @@ pub fn pool_tag_keys() -> Vec<String> {
         .to_vec()
 }
 
-/// The ClientToken of a create: the same slot with the same parameters gives
-/// the same token, so a repeated create returns the first interface.
-pub fn client_token(physical_id: &str, slot: &Slot, props: &PoolProperties) -> String {
+/// The ClientToken of a create: a duplicate delivery of the same request
+/// (same RequestId) returns the interface the first one made. It includes the
+/// request id so that a later request re-creating a slot whose interface was
+/// deleted (a rollback) gets a new one; reuse across requests goes through
+/// the ownership tags, looked up before any create.
+pub fn client_token(
+    physical_id: &str,
+    request_id: &str,
+    slot: &Slot,
+    props: &PoolProperties,
+) -> String {
     let parameters = format!(
-        "{}|{:?}|{:?}|{}",
-        slot.key, props.security_group_ids, slot.private_ip, props.description
+        "{}|{}|{:?}|{:?}|{}",
+        request_id, slot.key, props.security_group_ids, slot.private_ip, props.description
     );
     format!("nim-{}", &hex(physical_id, &parameters)[..40])
 }

@@ -2,6 +2,7 @@
 //! resources. Every request gets exactly one answer on its ResponseURL,
 //! whatever happens (C5): invalid input, EC2 errors, a panic, the deadline.
 
+pub mod changes;
 pub mod declaration;
 pub mod properties;
 pub mod provider;
@@ -80,6 +81,7 @@ pub async fn serve(
     let provider = Provider {
         ec2,
         deadline: work_deadline,
+        request_id: &request.request_id,
     };
     let work = AssertUnwindSafe(run(&provider, &request, &physical_id)).catch_unwind();
     let result = match tokio::time::timeout(work_deadline.remaining(), work).await {

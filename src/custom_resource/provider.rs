@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 
+use super::changes::{self, Change};
 use super::declaration::{self, Slot, ADOPTED};
 use super::properties::PoolProperties;
 use super::response::PoolData;
 use crate::deadline::Deadline;
 use crate::ec2::{
     Ec2, Ec2Error, ErrorKind, InterfaceChange, InterfaceQuery, InterfaceStatus, NetworkInterface,
-    NewInterface, OWNER_TAG, POOL_TAG, SLOT_TAG,
+    NewInterface, OWNER_TAG, SLOT_TAG,
 };
 
 /// Writes in flight at once.
@@ -45,6 +46,8 @@ fn ec2_error(step: impl Into<String>) -> impl FnOnce(Ec2Error) -> ProviderError 
 pub struct Provider<'a> {
     pub ec2: &'a dyn Ec2,
     pub deadline: Deadline,
+    /// The CloudFormation request being served, for ClientTokens.
+    pub request_id: &'a str,
 }
 
 impl Provider<'_> {
@@ -76,8 +79,8 @@ impl Provider<'_> {
         let adopt = adopt.map_err(ec2_error("NetworkInterfaceIds"))?;
 
         let slots = declaration::slots(props, &subnets).map_err(ProviderError::Refused)?;
-        check_name_free(props, physical_id, &named)?;
-        check_adoptable(props, physical_id, &adopt)?;
+        changes::check_name_free(props, physical_id, &named).map_err(ProviderError::Refused)?;
+        changes::check_adoptable(props, physical_id, &adopt).map_err(ProviderError::Refused)?;
 
         let by_slot: BTreeMap<&str, &NetworkInterface> = owned
             .iter()
@@ -121,7 +124,7 @@ impl Provider<'_> {
             .iter()
             .filter_map(|s| interfaces.get(s.key.as_str()).copied())
             .chain(adopt.iter());
-        Ok(pool_data(props, in_order))
+        Ok(changes::pool_data(props, in_order))
     }
 
     /// After the creates: updates what is kept, removes what is no longer
@@ -184,7 +187,7 @@ impl Provider<'_> {
             private_ip: slot.private_ip.clone(),
             security_groups: props.security_group_ids.clone(),
             description: props.description.clone(),
-            client_token: declaration::client_token(physical_id, slot, props),
+            client_token: declaration::client_token(physical_id, self.request_id, slot, props),
             tags: declaration::created_tags(props, physical_id, &slot.key),
         };
         let results: Vec<_> = stream::iter(slots)
@@ -237,25 +240,23 @@ impl Provider<'_> {
         created: &[NetworkInterface],
         adopted: &[NetworkInterface],
     ) -> Result<(), ProviderError> {
-        let mut changes = Vec::new();
+        let mut writes = Vec::new();
         for iface in kept {
             let slot = &iface.tags[SLOT_TAG];
             let wanted = declaration::created_tags(props, physical_id, slot);
-            changes.extend(
-                attribute_changes(iface, props)
-                    .into_iter()
-                    .map(|c| Change::Modify(iface.id.clone(), c)),
-            );
-            changes.extend(tag_changes(iface, wanted, old, props));
+            let modify = changes::attribute_changes(iface, props).into_iter();
+            writes.extend(modify.map(|c| Change::Modify(iface.id.clone(), c)));
+            writes.extend(changes::tag_changes(iface, wanted, old, props));
         }
+        // Adopted interfaces carry only the pool's tags (kept in step on rename).
         for iface in adopted
             .iter()
             .filter(|a| !created.iter().any(|c| c.id == a.id))
         {
             let wanted = declaration::pool_tags(props, physical_id, ADOPTED);
-            changes.extend(tag_changes(iface, wanted, None, props));
+            writes.extend(changes::tag_changes(iface, wanted, None, props));
         }
-        let results: Vec<Result<(), Ec2Error>> = stream::iter(changes)
+        let results: Vec<Result<(), Ec2Error>> = stream::iter(writes)
             .map(|change| async move {
                 match change {
                     Change::Modify(id, c) => self.ec2.modify_interface(&id, &c).await,
@@ -355,127 +356,4 @@ impl Provider<'_> {
             tracing::error!(error = %e, "could not release adopted interfaces after a failure");
         }
     }
-}
-
-enum Change {
-    Modify(String, InterfaceChange),
-    Tag(String, crate::ec2::Tags),
-    Untag(String, Vec<String>),
-}
-
-fn attribute_changes(iface: &NetworkInterface, props: &PoolProperties) -> Vec<InterfaceChange> {
-    let mut changes = Vec::new();
-    let sorted = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
-    let groups = &props.security_group_ids;
-    if !groups.is_empty() && sorted(groups) != sorted(&iface.security_groups) {
-        changes.push(InterfaceChange::SecurityGroups(groups.clone()));
-    }
-    if iface.description != props.description {
-        changes.push(InterfaceChange::Description(props.description.clone()));
-    }
-    if iface.source_dest_check != props.source_dest_check() {
-        changes.push(InterfaceChange::SourceDestCheck(props.source_dest_check()));
-    }
-    changes
-}
-
-/// Tags to set and user tags (named by the old declaration) to remove.
-fn tag_changes(
-    iface: &NetworkInterface,
-    wanted: crate::ec2::Tags,
-    old: Option<&PoolProperties>,
-    props: &PoolProperties,
-) -> Vec<Change> {
-    let mut changes = Vec::new();
-    let differ: crate::ec2::Tags = wanted
-        .into_iter()
-        .filter(|(k, v)| iface.tags.get(k) != Some(v))
-        .collect();
-    if !differ.is_empty() {
-        changes.push(Change::Tag(iface.id.clone(), differ));
-    }
-    let dropped: Vec<String> = old
-        .map(|o| o.tags.iter().map(|t| t.key.clone()).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|k| !props.tags.iter().any(|t| &t.key == k) && iface.tags.contains_key(k))
-        .collect();
-    if !dropped.is_empty() {
-        changes.push(Change::Untag(iface.id.clone(), dropped));
-    }
-    changes
-}
-
-/// Refuses a name that interfaces outside this declaration already carry.
-fn check_name_free(
-    props: &PoolProperties,
-    physical_id: &str,
-    named: &[NetworkInterface],
-) -> Result<(), ProviderError> {
-    let foreign: Vec<&str> = named
-        .iter()
-        .filter(|i| i.tags.get(OWNER_TAG).map(String::as_str) != Some(physical_id))
-        .filter(|i| !props.network_interface_ids.contains(&i.id))
-        .map(|i| i.id.as_str())
-        .collect();
-    if foreign.is_empty() {
-        return Ok(());
-    }
-    Err(ProviderError::Refused(format!(
-        "Name: pool '{}' already has interfaces not declared here ({}); \
-         list them in NetworkInterfaceIds to adopt them",
-        props.name,
-        foreign.join(", ")
-    )))
-}
-
-/// Refuses to adopt interfaces that are missing, managed by AWS, or members
-/// of another pool.
-fn check_adoptable(
-    props: &PoolProperties,
-    physical_id: &str,
-    found: &[NetworkInterface],
-) -> Result<(), ProviderError> {
-    let mut problems = Vec::new();
-    for id in &props.network_interface_ids {
-        let Some(iface) = found.iter().find(|i| &i.id == id) else {
-            problems.push(format!("{id} does not exist"));
-            continue;
-        };
-        let owner = iface.tags.get(OWNER_TAG);
-        let pool = iface.tags.get(POOL_TAG);
-        if iface.requester_managed {
-            problems.push(format!("{id} is managed by another AWS service"));
-        } else if owner.is_some_and(|o| o != physical_id) {
-            problems.push(format!(
-                "{id} belongs to another pool declaration ({})",
-                owner.unwrap()
-            ));
-        } else if owner.is_none() && pool.is_some_and(|p| p != &props.name) {
-            problems.push(format!("{id} belongs to pool '{}'", pool.unwrap()));
-        }
-    }
-    match problems.is_empty() {
-        true => Ok(()),
-        false => Err(ProviderError::Refused(format!(
-            "NetworkInterfaceIds: {}",
-            problems.join("; ")
-        ))),
-    }
-}
-
-fn pool_data<'a>(
-    props: &PoolProperties,
-    interfaces: impl Iterator<Item = &'a NetworkInterface>,
-) -> PoolData {
-    let mut data = PoolData {
-        name: props.name.clone(),
-        ..PoolData::default()
-    };
-    for i in interfaces {
-        data.network_interface_ids.push(i.id.clone());
-        data.private_ip_addresses
-            .push(i.private_ip.clone().unwrap_or_default());
-    }
-    data
 }

@@ -5,9 +5,11 @@ mod support;
 
 mod cli;
 mod custom_resource;
+mod custom_resource_faults;
 mod events;
 mod faults;
 mod planner;
+mod properties;
 mod scenarios;
 mod strict_model;
 mod sync;

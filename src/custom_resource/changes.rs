@@ -1,0 +1,131 @@
+//! Pure comparisons of what EC2 holds with what a declaration asks: the
+//! refusals, the changes to kept interfaces, the return values.
+
+use std::collections::BTreeSet;
+
+use super::properties::PoolProperties;
+use super::response::PoolData;
+use crate::ec2::{InterfaceChange, NetworkInterface, Tags, OWNER_TAG, POOL_TAG};
+
+/// One write to a kept interface.
+pub enum Change {
+    Modify(String, InterfaceChange),
+    Tag(String, Tags),
+    Untag(String, Vec<String>),
+}
+
+/// The attributes of `iface` that differ from the declaration.
+pub fn attribute_changes(iface: &NetworkInterface, props: &PoolProperties) -> Vec<InterfaceChange> {
+    let mut changes = Vec::new();
+    let sorted = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
+    let groups = &props.security_group_ids;
+    if !groups.is_empty() && sorted(groups) != sorted(&iface.security_groups) {
+        changes.push(InterfaceChange::SecurityGroups(groups.clone()));
+    }
+    if iface.description != props.description {
+        changes.push(InterfaceChange::Description(props.description.clone()));
+    }
+    if iface.source_dest_check != props.source_dest_check() {
+        changes.push(InterfaceChange::SourceDestCheck(props.source_dest_check()));
+    }
+    changes
+}
+
+/// Tags to set and user tags (named by the old declaration) to remove.
+pub fn tag_changes(
+    iface: &NetworkInterface,
+    wanted: Tags,
+    old: Option<&PoolProperties>,
+    props: &PoolProperties,
+) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let differ: Tags = wanted
+        .into_iter()
+        .filter(|(k, v)| iface.tags.get(k) != Some(v))
+        .collect();
+    if !differ.is_empty() {
+        changes.push(Change::Tag(iface.id.clone(), differ));
+    }
+    let dropped: Vec<String> = old
+        .map(|o| o.tags.iter().map(|t| t.key.clone()).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|k| !props.tags.iter().any(|t| &t.key == k) && iface.tags.contains_key(k))
+        .collect();
+    if !dropped.is_empty() {
+        changes.push(Change::Untag(iface.id.clone(), dropped));
+    }
+    changes
+}
+
+/// Refuses a name that interfaces outside this declaration already carry.
+pub fn check_name_free(
+    props: &PoolProperties,
+    physical_id: &str,
+    named: &[NetworkInterface],
+) -> Result<(), String> {
+    let foreign: Vec<&str> = named
+        .iter()
+        .filter(|i| i.tags.get(OWNER_TAG).map(String::as_str) != Some(physical_id))
+        .filter(|i| !props.network_interface_ids.contains(&i.id))
+        .map(|i| i.id.as_str())
+        .collect();
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "Name: pool '{}' already has interfaces not declared here ({}); \
+         list them in NetworkInterfaceIds to adopt them",
+        props.name,
+        foreign.join(", ")
+    ))
+}
+
+/// Refuses to adopt interfaces that are missing, managed by AWS, or members
+/// of another pool.
+pub fn check_adoptable(
+    props: &PoolProperties,
+    physical_id: &str,
+    found: &[NetworkInterface],
+) -> Result<(), String> {
+    let mut problems = Vec::new();
+    for id in &props.network_interface_ids {
+        let Some(iface) = found.iter().find(|i| &i.id == id) else {
+            problems.push(format!("{id} does not exist"));
+            continue;
+        };
+        let owner = iface.tags.get(OWNER_TAG);
+        let pool = iface.tags.get(POOL_TAG);
+        if iface.requester_managed {
+            problems.push(format!("{id} is managed by another AWS service"));
+        } else if owner.is_some_and(|o| o != physical_id) {
+            problems.push(format!(
+                "{id} belongs to another pool declaration ({})",
+                owner.unwrap()
+            ));
+        } else if owner.is_none() && pool.is_some_and(|p| p != &props.name) {
+            problems.push(format!("{id} belongs to pool '{}'", pool.unwrap()));
+        }
+    }
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(format!("NetworkInterfaceIds: {}", problems.join("; "))),
+    }
+}
+
+/// The return values, in the order given.
+pub fn pool_data<'a>(
+    props: &PoolProperties,
+    interfaces: impl Iterator<Item = &'a NetworkInterface>,
+) -> PoolData {
+    let mut data = PoolData {
+        name: props.name.clone(),
+        ..PoolData::default()
+    };
+    for i in interfaces {
+        data.network_interface_ids.push(i.id.clone());
+        data.private_ip_addresses
+            .push(i.private_ip.clone().unwrap_or_default());
+    }
+    data
+}

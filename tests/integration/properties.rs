@@ -1,0 +1,109 @@
+//! The pool declaration's schema and its typed struct (C1).
+
+use network_interface_manager::custom_resource::properties::{
+    parse, schema_property_names, PoolProperties, UserTag,
+};
+use serde_json::json;
+
+#[test]
+fn the_struct_and_the_schema_name_the_same_properties() {
+    let every_field = PoolProperties {
+        interfaces_per_subnet: Some(1),
+        source_dest_check: Some(true),
+        device_index: Some(1),
+        service_token: Some(String::new()),
+        service_timeout: Some(json!(1)),
+        ..PoolProperties::default()
+    };
+    let value = serde_json::to_value(every_field).unwrap();
+    let mut in_struct: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+    let mut in_schema = schema_property_names();
+    in_struct.sort();
+    in_schema.sort();
+    assert_eq!(in_struct, in_schema);
+}
+
+#[test]
+fn strings_are_read_as_the_declared_numbers_and_booleans() {
+    let cloudformation = json!({
+        "ServiceToken": "arn:aws:lambda:us-east-1:1:function:f",
+        "Name": "nat",
+        "SubnetIds": ["subnet-0a1"],
+        "InterfacesPerSubnet": "2",
+        "SourceDestCheck": "false",
+        "DeviceIndex": "3",
+        "Tags": [{"Key": "Team", "Value": "7"}],
+    });
+    let typed = json!({
+        "Name": "nat",
+        "SubnetIds": ["subnet-0a1"],
+        "InterfacesPerSubnet": 2,
+        "SourceDestCheck": false,
+        "DeviceIndex": 3,
+        "Tags": [{"Key": "Team", "Value": "7"}],
+    });
+    let from_strings = parse(Some(&cloudformation)).unwrap();
+    let from_types = parse(Some(&typed)).unwrap();
+    assert_eq!(from_strings.interfaces_per_subnet(), 2);
+    assert!(!from_strings.source_dest_check());
+    assert_eq!(from_strings.device_index(), 3);
+    assert_eq!(
+        from_strings.tags,
+        [UserTag {
+            key: "Team".into(),
+            value: "7".into()
+        }]
+    );
+    assert_eq!(
+        PoolProperties {
+            service_token: None,
+            ..from_strings
+        },
+        from_types,
+        "both forms read alike"
+    );
+}
+
+#[test]
+fn defaults_apply_when_properties_are_left_out() {
+    let props = parse(Some(&json!({"Name": "x", "SubnetIds": ["subnet-1"]}))).unwrap();
+    assert_eq!(props.interfaces_per_subnet(), 1);
+    assert_eq!(props.device_index(), 1);
+    assert!(props.source_dest_check());
+}
+
+#[test]
+fn each_problem_names_its_property() {
+    for (props, named) in [
+        (json!({"Name": "", "SubnetIds": ["subnet-1"]}), "Name"),
+        (json!({"Name": 5, "SubnetIds": ["subnet-1"]}), "Name"),
+        (json!({"Name": "x", "SubnetIds": "subnet-1"}), "SubnetIds"),
+        (json!({"Name": "x", "SubnetIds": ["vpc-1"]}), "SubnetIds.0"),
+        (
+            json!({"Name": "x", "SubnetIds": ["subnet-1"], "SourceDestCheck": "maybe"}),
+            "SourceDestCheck",
+        ),
+        (
+            json!({"Name": "x", "SubnetIds": ["subnet-1"], "SecurityGroupIds": ["default"]}),
+            "SecurityGroupIds.0",
+        ),
+        (
+            json!({"Name": "x", "SubnetIds": ["subnet-1"], "Tags": [{"Key": "k"}]}),
+            "Tags.0",
+        ),
+        (
+            json!({"Name": "x", "SubnetIds": ["subnet-1"], "Extra": 1}),
+            "Extra",
+        ),
+    ] {
+        let error = parse(Some(&props))
+            .expect_err(&props.to_string())
+            .to_string();
+        assert!(error.contains(named), "{props}: {error}");
+    }
+    let missing = parse(None).expect_err("no properties").to_string();
+    assert!(
+        missing.contains("Name") && missing.contains("SubnetIds"),
+        "{missing}"
+    );
+}
