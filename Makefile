@@ -5,16 +5,22 @@
 VENV := .venv
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/network-interface-manager/target
 export MOTO_SERVER := $(abspath $(VENV))/bin/moto_server
+export CARGO_LAMBDA := $(abspath $(VENV))/bin/cargo-lambda
 
-.PHONY: test lint venv
+.PHONY: test lint venv zip
+
+# The Lambda package: x86_64, linked for glibc 2.34 (Amazon Linux 2023).
+LAMBDA_TARGET := x86_64-unknown-linux-gnu.2.34
+MAX_GLIBC := 2.34
 
 ## Run the linters and every test (moto included).
 test: venv lint
 	cargo test
 
-lint:
+lint: venv
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+	$(VENV)/bin/cfn-lint --non-zero-exit-code error cloudformation/*.yaml
 
 venv: $(VENV)/.installed
 
@@ -22,3 +28,10 @@ $(VENV)/.installed: requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+
+## Build the Lambda package dist/bootstrap.zip (release, zig-linked for AL2023).
+zip: venv
+	PATH="$(abspath $(VENV))/bin:$$PATH" cargo lambda build --release \
+		--target $(LAMBDA_TARGET) --output-format zip --lambda-dir dist --flatten network-interface-manager
+	$(VENV)/bin/python scripts/check-glibc.py dist/bootstrap.zip $(MAX_GLIBC)
+	@ls -l dist/bootstrap.zip

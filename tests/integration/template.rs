@@ -1,0 +1,163 @@
+//! The deployment template (design.md T6): the IAM policy grants every EC2
+//! action the adapter calls and nothing more, nothing mutating on `*`, and the
+//! rules send exactly the events the handler acts on.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value as Json};
+use serde_norway::Value;
+
+use crate::support::world::{fixture, state_event};
+use network_interface_manager::ec2::InstanceState::*;
+
+fn template() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/cloudformation/network-interface-manager.yaml"
+    );
+    serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn resource<'a>(t: &'a Value, name: &str) -> &'a Value {
+    &t["Resources"][name]
+}
+
+/// A string or a list of strings, as IAM allows.
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Sequence(items) => items.iter().flat_map(strings).collect(),
+        Value::Tagged(t) => strings(&t.value),
+        _ => vec![],
+    }
+}
+
+/// The EC2 actions the adapter calls: every `calls.count("…")` in it.
+fn adapter_actions() -> BTreeSet<String> {
+    let source = include_str!("../../src/ec2/sdk.rs");
+    let calls = source.split("self.calls.count(\"").skip(1);
+    calls
+        .map(|rest| format!("ec2:{}", &rest[..rest.find('"').unwrap()]))
+        .collect()
+}
+
+fn statements(t: &Value) -> Vec<Value> {
+    let policies = resource(t, "Role")["Properties"]["Policies"]
+        .as_sequence()
+        .unwrap();
+    policies
+        .iter()
+        .flat_map(|p| {
+            p["PolicyDocument"]["Statement"]
+                .as_sequence()
+                .unwrap()
+                .clone()
+        })
+        .collect()
+}
+
+#[test]
+fn the_policy_grants_every_ec2_action_the_adapter_calls_and_no_other() {
+    let t = template();
+    let granted: BTreeSet<String> = statements(&t)
+        .iter()
+        .flat_map(|s| strings(&s["Action"]))
+        .filter(|a| a.starts_with("ec2:"))
+        .collect();
+    let called = adapter_actions();
+    assert!(
+        called.len() >= 10,
+        "the adapter's calls were found: {called:?}"
+    );
+    assert_eq!(granted, called);
+}
+
+#[test]
+fn nothing_mutating_is_granted_on_every_resource() {
+    for statement in statements(&template()) {
+        let resources = strings(&statement["Resource"]);
+        if resources.iter().any(|r| r == "*") {
+            for action in strings(&statement["Action"]) {
+                assert!(action.starts_with("ec2:Describe"), "{action} on *");
+            }
+        }
+    }
+}
+
+#[test]
+fn interface_writes_require_the_pool_tag() {
+    for statement in statements(&template()) {
+        let on_interfaces = strings(&statement["Resource"])
+            .iter()
+            .any(|r| r.contains(":network-interface/"));
+        let condition = serde_norway::to_string(&statement["Condition"]).unwrap();
+        if on_interfaces {
+            assert!(
+                condition.contains("network-interface-manager-pool")
+                    || condition.contains("ec2:CreateAction"),
+                "{statement:?}"
+            );
+        }
+    }
+}
+
+/// EventBridge's matching for the pattern forms the template uses: lists of
+/// allowed values, nested objects.
+fn matches(pattern: &Json, event: &Json) -> bool {
+    pattern
+        .as_object()
+        .unwrap()
+        .iter()
+        .all(|(key, want)| match want {
+            Json::Array(allowed) => allowed.contains(&event[key]),
+            Json::Object(_) => matches(want, &event[key]),
+            _ => false,
+        })
+}
+
+#[test]
+fn the_rules_send_the_events_the_handler_acts_on() {
+    let t = template();
+    let rule = &resource(&t, "StateChangeRule")["Properties"];
+    let pattern: Json = serde_json::to_value(&rule["EventPattern"]).unwrap();
+    for state in [Running, Stopping, Stopped, ShuttingDown, Terminated] {
+        assert!(
+            matches(&pattern, &state_event("i-1", state)),
+            "{state:?} is sent"
+        );
+    }
+    assert!(
+        !matches(&pattern, &state_event("i-1", Pending)),
+        "pending is not sent"
+    );
+    assert!(!matches(&pattern, &fixture("scheduled-event.json")));
+    let schedule = &resource(&t, "ScheduleRule")["Properties"]["ScheduleExpression"];
+    assert_eq!(schedule.as_str(), Some("rate(5 minutes)"));
+    for (rule, permission) in [
+        ("StateChangeRule", "StateChangePermission"),
+        ("ScheduleRule", "SchedulePermission"),
+    ] {
+        let source =
+            serde_json::to_value(&resource(&t, permission)["Properties"]["SourceArn"]).unwrap();
+        assert_eq!(
+            source,
+            json!({ "!GetAtt": format!("{rule}.Arn") }),
+            "{permission} names its rule"
+        );
+    }
+}
+
+#[test]
+fn the_function_is_deployable_as_documented() {
+    let t = template();
+    let f = &resource(&t, "Function")["Properties"];
+    assert_eq!(f["Runtime"].as_str(), Some("provided.al2023"));
+    assert_eq!(f["Handler"].as_str(), Some("bootstrap"));
+    assert!(
+        f.get("FunctionName").is_none(),
+        "no fixed name: two stacks fit in one account"
+    );
+    assert_eq!(f["LoggingConfig"]["LogFormat"].as_str(), Some("JSON"));
+    let export = serde_json::to_value(&t["Outputs"]["ServiceToken"]["Export"]["Name"]).unwrap();
+    assert_eq!(export, json!({"!Sub": "${AWS::StackName}-ServiceToken"}));
+}

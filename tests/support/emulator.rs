@@ -1,0 +1,121 @@
+//! The Lambda runtime emulator (design.md T4): `cargo lambda watch
+//! --only-lambda-apis` serves the Runtime API, the built binary runs against
+//! it as it runs on Lambda, and `cargo lambda invoke` sends the events.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct Emulator {
+    api: Child,
+    function: Child,
+    port: u16,
+}
+
+/// `CARGO_LAMBDA`, else the project's `.venv`, else the `PATH`.
+fn cargo_lambda() -> PathBuf {
+    if let Some(path) = std::env::var_os("CARGO_LAMBDA") {
+        return path.into();
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/cargo-lambda");
+    if venv.exists() {
+        return venv;
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("cargo-lambda"))
+            .find(|p| p.exists())
+    });
+    on_path.unwrap_or_else(|| {
+        panic!(
+            "cargo-lambda not found. Run `make test` (it installs cargo-lambda into .venv), \
+             or `pip install cargo-lambda`, or set CARGO_LAMBDA to its path."
+        )
+    })
+}
+
+impl Emulator {
+    /// Starts the emulator and the function, whose EC2 is `ec2_endpoint`.
+    pub fn start(ec2_endpoint: &str) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let api = Command::new(cargo_lambda())
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "-A",
+                "127.0.0.1",
+                "-P",
+            ])
+            .arg(port.to_string())
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cargo lambda watch starts");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "emulator did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let function = Command::new(env!("CARGO_BIN_EXE_network-interface-manager"))
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
+            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_ENDPOINT_URL", ec2_endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the function starts");
+        Self {
+            api,
+            function,
+            port,
+        }
+    }
+
+    /// Invokes the function with `event` through `cargo lambda invoke` and
+    /// returns what it answered.
+    pub fn invoke(&self, event: &Value) -> Value {
+        let out = Command::new(cargo_lambda())
+            .args(["lambda", "invoke", "-A", "127.0.0.1", "-P"])
+            .arg(self.port.to_string())
+            .arg("--data-ascii")
+            .arg(event.to_string())
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("cargo lambda invoke runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "invoke failed: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        for child in [&mut self.function, &mut self.api] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
