@@ -8,10 +8,11 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::deadline::Deadline;
-use crate::ec2::Ec2;
+use crate::ec2::{Ec2, Ec2Error};
 use crate::handler::{handle, Context, HandlerError};
 use crate::pool::apply::Settings;
 use crate::pool::plan::{Action, Plan};
+use crate::pool::status::PoolStatus;
 use crate::pool::Manager;
 
 /// Keeps a pool of tagged EC2 network interfaces attached to the running
@@ -29,6 +30,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Every pool: its members, who holds them, and the instances waiting.
+    Status {
+        /// Only this pool (repeatable).
+        #[arg(long)]
+        pool: Vec<String>,
+        /// `table` for people, `json` for scripts.
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
     /// Run one event (state change, schedule, custom resource) through the
     /// Lambda handler and print its outcome as JSON.
     Handle {
@@ -46,10 +56,24 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Output {
+    Table,
+    Json,
+}
+
 /// Runs the command; `Ok(false)` when it ran but did not fully succeed.
 pub async fn run(cli: Cli, ec2: &dyn Ec2) -> anyhow::Result<bool> {
     let deadline = Deadline::after(Duration::from_secs(cli.budget));
     match cli.command {
+        Command::Status { pool, output } => {
+            let pools = Manager::new(ec2, Settings::default()).status(&pool).await?;
+            match output {
+                Output::Json => print_json(&serde_json::json!({ "pools": pools }))?,
+                Output::Table => print!("{}", status_table(&pools)),
+            }
+            Ok(true)
+        }
         Command::Handle { file } => {
             let input = read_input(file)?;
             let input = serde_json::from_str(&input).context("the event is not JSON")?;
@@ -90,6 +114,98 @@ fn read_input(file: Option<PathBuf>) -> anyhow::Result<String> {
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+/// One line a person can act on, for an error that ended a command.
+pub fn explain(error: &anyhow::Error, endpoint: &str) -> String {
+    let Some(e) = error.downcast_ref::<Ec2Error>() else {
+        return format!("{error:#}");
+    };
+    let text = e.message.to_ascii_lowercase();
+    if e.is_access_denied() {
+        let action = e.operation.unwrap_or("the operation");
+        return format!(
+            "access denied: these credentials may not call ec2:{action} ({})",
+            e.code
+        );
+    }
+    if e.code != "Transport" {
+        return e.to_string();
+    }
+    if text.contains("credentials") {
+        return "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, \
+                or run with a role"
+            .to_string();
+    }
+    let reason = [
+        "connection refused",
+        "timed out",
+        "dns error",
+        "error trying to connect",
+    ]
+    .into_iter()
+    .find(|r| text.contains(r))
+    .unwrap_or("no answer");
+    format!("cannot reach EC2 at {endpoint}: {reason} (check AWS_ENDPOINT_URL, AWS_REGION and the network)")
+}
+
+/// The status as an aligned table, then the waiting instances and shortages.
+pub fn status_table(pools: &[PoolStatus]) -> String {
+    let mut table = comfy_table::Table::new();
+    table.load_style(comfy_table::presets::NOTHING);
+    table.set_header([
+        "POOL",
+        "INTERFACE",
+        "AZ",
+        "SUBNET",
+        "PRIVATE IP",
+        "STATUS",
+        "HOLDER",
+        "INDEX",
+    ]);
+    for p in pools {
+        for m in &p.members {
+            let status = serde_json::to_value(m.status).unwrap_or_default();
+            table.add_row([
+                p.pool.clone(),
+                m.interface_id.clone(),
+                m.availability_zone.clone(),
+                m.subnet_id.clone(),
+                m.private_ip.clone().unwrap_or_default(),
+                status.as_str().unwrap_or_default().to_string(),
+                m.holder
+                    .as_ref()
+                    .map(|h| h.instance_id.clone())
+                    .unwrap_or("-".into()),
+                m.holder
+                    .as_ref()
+                    .map(|h| h.device_index.to_string())
+                    .unwrap_or("-".into()),
+            ]);
+        }
+    }
+    let mut out = if pools.iter().any(|p| !p.members.is_empty()) {
+        format!("{table}\n")
+    } else {
+        "no pool members\n".to_string()
+    };
+    for p in pools {
+        for w in &p.waiting {
+            out.push_str(&format!(
+                "waiting: {} ({}) in pool {}\n",
+                w.instance_id, w.availability_zone, p.pool
+            ));
+        }
+        for s in &p.shortages {
+            out.push_str(&format!(
+                "shortage: pool {} in {}: {} wait and no member is free\n",
+                p.pool,
+                s.availability_zone,
+                s.instance_ids.join(", ")
+            ));
+        }
+    }
+    out
 }
 
 /// The plan as one line per action and shortage, with the reasons.

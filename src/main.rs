@@ -22,6 +22,17 @@ async fn main() -> ExitCode {
         .retry_config(retry_config())
         .load()
         .await;
+    if cli.is_some() && config.region().is_none() {
+        eprintln!("error: no AWS region: set AWS_REGION (or a region in your AWS profile)");
+        return ExitCode::FAILURE;
+    }
+    let endpoint = match (config.endpoint_url(), config.region()) {
+        (Some(url), _) => url.to_string(),
+        (None, region) => format!(
+            "the EC2 endpoint of {}",
+            region.map(|r| r.as_ref()).unwrap_or("?")
+        ),
+    };
     let ec2 = SdkEc2::new(aws_sdk_ec2::Client::new(&config));
     let result = match cli {
         None => {
@@ -35,7 +46,7 @@ async fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(2),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", cli::explain(&e, &endpoint));
             ExitCode::FAILURE
         }
     }

@@ -23,10 +23,15 @@ pub struct Ec2Error {
     pub kind: ErrorKind,
     pub code: String,
     pub message: String,
+    /// The EC2 operation that failed, when known (e.g. `AttachNetworkInterface`).
+    pub operation: Option<&'static str>,
 }
 
 impl fmt::Display for Ec2Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(op) = self.operation {
+            write!(f, "{op}: ")?;
+        }
         write!(f, "{}: {}", self.code, self.message)
     }
 }
@@ -38,7 +43,23 @@ impl Ec2Error {
             kind: classify(code, message),
             code: code.to_string(),
             message: message.to_string(),
+            operation: None,
         }
+    }
+
+    /// The same error, naming the operation that failed.
+    pub fn during(self, operation: &'static str) -> Self {
+        Self {
+            operation: Some(operation),
+            ..self
+        }
+    }
+
+    /// Whether the credentials may not call the operation.
+    pub fn is_access_denied(&self) -> bool {
+        self.code.starts_with("UnauthorizedOperation")
+            || self.code.starts_with("AccessDenied")
+            || self.code == "AuthFailure"
     }
 
     pub fn is(&self, kind: ErrorKind) -> bool {

@@ -64,7 +64,16 @@ fn pool_filter(pools: &[String]) -> Filter {
     }
 }
 
-fn to_error<E, R>(err: SdkError<E, R>) -> Ec2Error
+/// Maps an SDK error of `operation` to our error.
+fn to_error<E, R>(operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> Ec2Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    move |err| map_error(err).during(operation)
+}
+
+fn map_error<E, R>(err: SdkError<E, R>) -> Ec2Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -85,8 +94,7 @@ where
             }
             Ec2Error {
                 kind,
-                code: "Transport".into(),
-                message,
+                ..Ec2Error::from_code("Transport", &message)
             }
         }
     }
@@ -190,7 +198,7 @@ impl Ec2 for SdkEc2 {
         let mut found = Vec::new();
         while let Some(page) = pages.next().await {
             self.calls.count("DescribeNetworkInterfaces");
-            let page = page.map_err(to_error)?;
+            let page = page.map_err(to_error("DescribeNetworkInterfaces"))?;
             found.extend(page.network_interfaces().iter().map(interface));
         }
         Ok(found)
@@ -218,7 +226,7 @@ impl Ec2 for SdkEc2 {
         let mut found = Vec::new();
         while let Some(page) = pages.next().await {
             self.calls.count("DescribeInstances");
-            let page = page.map_err(to_error)?;
+            let page = page.map_err(to_error("DescribeInstances"))?;
             let instances = page.reservations().iter().flat_map(|r| r.instances());
             found.extend(instances.filter_map(instance));
         }
@@ -241,7 +249,7 @@ impl Ec2 for SdkEc2 {
             .network_card_index(0)
             .send()
             .await
-            .map_err(to_error)?;
+            .map_err(to_error("AttachNetworkInterface"))?;
         Ok(out.attachment_id().unwrap_or_default().to_string())
     }
 
@@ -253,7 +261,7 @@ impl Ec2 for SdkEc2 {
             .force(force)
             .send()
             .await
-            .map_err(to_error)?;
+            .map_err(to_error("DetachNetworkInterface"))?;
         Ok(())
     }
 
@@ -265,7 +273,7 @@ impl Ec2 for SdkEc2 {
             .set_subnet_ids(Some(ids.to_vec()))
             .send()
             .await
-            .map_err(to_error)?;
+            .map_err(to_error("DescribeSubnets"))?;
         let subnet = |s: &sdk::Subnet| Subnet {
             id: s.subnet_id().unwrap_or_default().to_string(),
             availability_zone: s.availability_zone().unwrap_or_default().to_string(),
@@ -292,7 +300,7 @@ impl Ec2 for SdkEc2 {
             .tag_specifications(tags)
             .send()
             .await
-            .map_err(to_error)?;
+            .map_err(to_error("CreateNetworkInterface"))?;
         let created = out.network_interface().ok_or_else(|| {
             Ec2Error::from_code(
                 "EmptyResponse",
@@ -309,7 +317,7 @@ impl Ec2 for SdkEc2 {
             .network_interface_id(interface_id)
             .send()
             .await
-            .map_err(to_error)?;
+            .map_err(to_error("DeleteNetworkInterface"))?;
         Ok(())
     }
 
@@ -332,7 +340,9 @@ impl Ec2 for SdkEc2 {
                 call.source_dest_check(AttributeBooleanValue::builder().value(*check).build())
             }
         };
-        call.send().await.map_err(to_error)?;
+        call.send()
+            .await
+            .map_err(to_error("ModifyNetworkInterfaceAttribute"))?;
         Ok(())
     }
 
@@ -344,7 +354,7 @@ impl Ec2 for SdkEc2 {
             .set_tags(Some(sdk_tags(tags)))
             .send()
             .await
-            .map_err(to_error)?;
+            .map_err(to_error("CreateTags"))?;
         Ok(())
     }
 
@@ -357,7 +367,7 @@ impl Ec2 for SdkEc2 {
             .set_tags(Some(keys))
             .send()
             .await
-            .map_err(to_error)?;
+            .map_err(to_error("DeleteTags"))?;
         Ok(())
     }
 

@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod plan;
+pub mod status;
 
 use std::collections::BTreeSet;
 
@@ -140,6 +141,12 @@ impl<'a> Manager<'a> {
     pub async fn plan_sync(&self, pools: &[String]) -> Result<Plan, Ec2Error> {
         let snapshot = self.read_pools(pools, Vec::new()).await?;
         Ok(plan::plan(&snapshot))
+    }
+
+    /// Every pool's members, holders and waiting instances (of `pools`, or all).
+    pub async fn status(&self, pools: &[String]) -> Result<Vec<status::PoolStatus>, Ec2Error> {
+        let snapshot = self.read_pools(pools, Vec::new()).await?;
+        Ok(status::status(&snapshot))
     }
 
     /// Members and instances of `pools` (all when empty), plus `known`

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use network_interface_manager::ec2::InstanceState::Running;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::support::world::{state_event, MotoWorld, World};
 
@@ -87,4 +87,137 @@ async fn sync_dry_run_prints_the_plan_and_changes_nothing() {
         member.as_str()
     );
     assert_eq!(w.holder(&member).await, Some((instance, 1)));
+}
+
+#[tokio::test]
+async fn status_shows_members_holders_waiting_instances_and_shortages() {
+    let w = MotoWorld::new().await;
+    let held = w.add_member("web", "a1").await;
+    let free = w.add_member("web", "b1").await;
+    let holder = w.launch(Some("web"), "a1").await;
+    crate::support::world::deliver_ok(&w, &state_event(&holder, Running)).await;
+    let waiting = w.launch(Some("web"), "a2").await;
+
+    let out = manager(&w)
+        .args(["status", "--output", "json"])
+        .output()
+        .unwrap();
+
+    let status = stdout_json(&out);
+    let pool = &status["pools"][0];
+    assert_eq!(status["pools"].as_array().unwrap().len(), 1);
+    assert_eq!(pool["pool"], "web");
+    let members = pool["members"].as_array().unwrap();
+    let member = |id: &str| {
+        members
+            .iter()
+            .find(|m| m["interface_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let h = member(&held);
+    assert_eq!(h["availability_zone"], "us-east-1a");
+    assert_eq!(h["subnet_id"], w.subnets["a1"].as_str());
+    assert_eq!(h["status"], "in-use");
+    assert_eq!(
+        h["holder"],
+        json!({"instance_id": holder, "device_index": 1})
+    );
+    assert!(h["private_ip"].as_str().unwrap().starts_with("10.0.1."));
+    let f = member(&free);
+    assert_eq!(f["status"], "available");
+    assert_eq!(f["holder"], Value::Null);
+    assert_eq!(pool["waiting"][0]["instance_id"], waiting.as_str());
+    assert_eq!(
+        pool["shortages"],
+        json!([{"pool": "web", "availability_zone": "us-east-1a", "instance_ids": [waiting]}])
+    );
+
+    let table = manager(&w).arg("status").output().unwrap();
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.contains("INTERFACE") && text.contains(&held) && text.contains(&holder));
+    assert!(
+        text.contains(&format!("shortage: pool web in us-east-1a: {waiting}")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_leaves_the_status_as_it_was() {
+    let w = MotoWorld::new().await;
+    w.add_member("web", "a1").await;
+    w.launch(Some("web"), "a1").await;
+    let status = || {
+        manager(&w)
+            .args(["status", "--output", "json"])
+            .output()
+            .unwrap()
+    };
+    let before = stdout_json(&status());
+    let dry = manager(&w).args(["sync", "--dry-run"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&dry.stdout).starts_with("attach "));
+    assert_eq!(stdout_json(&status()), before);
+}
+
+/// The error line of a failed command: one line, no panic, exit code 1.
+fn error_line(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    lines[0].to_string()
+}
+
+#[tokio::test]
+async fn errors_a_person_can_act_on() {
+    let w = MotoWorld::new().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{closed}");
+    let out = manager(&w)
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .arg("status")
+        .output()
+        .unwrap();
+    let line = error_line(&out);
+    assert!(
+        line.contains(&format!("cannot reach EC2 at {endpoint}")),
+        "{line}"
+    );
+
+    let out = manager(&w)
+        .env_remove("AWS_REGION")
+        .arg("status")
+        .output()
+        .unwrap();
+    assert!(error_line(&out).contains("no AWS region"));
+
+    let out = manager(&w)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("HOME", "/nonexistent")
+        .arg("status")
+        .output()
+        .unwrap();
+    assert!(error_line(&out).contains("no AWS credentials"));
+}
+
+#[test]
+fn access_denied_names_the_iam_action() {
+    use network_interface_manager::cli::explain;
+    use network_interface_manager::ec2::Ec2Error;
+    let denied = Ec2Error::from_code("UnauthorizedOperation", "You are not authorized")
+        .during("AttachNetworkInterface");
+    let line = explain(
+        &anyhow::Error::new(denied),
+        "https://ec2.eu-west-1.amazonaws.com",
+    );
+    assert!(line.contains("ec2:AttachNetworkInterface"), "{line}");
 }
