@@ -7,11 +7,16 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/network-interface-manager/target
 export MOTO_SERVER := $(abspath $(VENV))/bin/moto_server
 export CARGO_LAMBDA := $(abspath $(VENV))/bin/cargo-lambda
 
-.PHONY: test lint venv zip
+.PHONY: demo test lint venv zip
 
 # The Lambda package: x86_64, linked for glibc 2.34 (Amazon Linux 2023).
 LAMBDA_TARGET := x86_64-unknown-linux-gnu.2.34
 MAX_GLIBC := 2.34
+
+## Play the story locally: moto as EC2, the Lambda under the runtime emulator.
+demo: venv
+	cargo build
+	$(VENV)/bin/python scripts/demo.py --binary "$(CARGO_TARGET_DIR)/debug/network-interface-manager"
 
 ## Run the linters and every test (moto included).
 test: venv lint

@@ -185,7 +185,8 @@ pub fn status_table(pools: &[PoolStatus]) -> String {
         }
     }
     let mut out = if pools.iter().any(|p| !p.members.is_empty()) {
-        format!("{table}\n")
+        let lines = table.lines().map(|l| l.trim().to_string());
+        lines.collect::<Vec<_>>().join("\n") + "\n"
     } else {
         "no pool members\n".to_string()
     };

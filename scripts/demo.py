@@ -1,0 +1,264 @@
+"""The whole story, locally: moto plays EC2, the Lambda runs under cargo
+lambda's runtime emulator exactly as deployed, a local listener plays
+CloudFormation's response bucket. Each step checks what it claims; the
+script exits non-zero when one does not hold.
+
+Usage: demo.py --binary PATH [--cargo-lambda PATH] [--moto-server PATH]
+"""
+import argparse
+import http.server
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import boto3
+
+POOL = "bastion"
+POOL_TAG = "network-interface-manager-pool"
+
+
+class Failed(Exception):
+    pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, what, seconds=60):
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise Failed(f"{what} did not start on port {port}")
+
+
+def step(text):
+    print(f"\n==> {text}", flush=True)
+
+
+def check(condition, claim):
+    if not condition:
+        raise Failed(claim)
+    print(f"    ok: {claim}", flush=True)
+
+
+class Answers(http.server.BaseHTTPRequestHandler):
+    """Records CloudFormation answers (PUT bodies)."""
+
+    received = []
+
+    def do_PUT(self):
+        length = int(self.headers.get("Content-Length", 0))
+        Answers.received.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class Demo:
+    def __init__(self, args):
+        self.args = args
+        self.children = []
+        self.moto_port, self.api_port = free_port(), free_port()
+        self.endpoint = f"http://127.0.0.1:{self.moto_port}"
+        self.env = {
+            "PATH": os.environ.get("PATH", ""),
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "demo",
+            "AWS_SECRET_ACCESS_KEY": "demo",
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    def start(self, command, env=None):
+        child = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self.children.append(child)
+        return child
+
+    def stop(self):
+        for child in reversed(self.children):
+            child.terminate()
+        for child in self.children:
+            try:
+                child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    def boot(self):
+        self.start([self.args.moto_server, "-H", "127.0.0.1", "-p", str(self.moto_port)])
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answers)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.response_url = f"http://127.0.0.1:{server.server_port}/answer?X-Amz-Signature=demo"
+        self.start([self.args.cargo_lambda, "lambda", "watch", "--only-lambda-apis",
+                    "-A", "127.0.0.1", "-P", str(self.api_port)])
+        wait_for_port(self.moto_port, "moto_server")
+        wait_for_port(self.api_port, "the Lambda runtime emulator")
+        lambda_env = dict(self.env,
+                          AWS_LAMBDA_RUNTIME_API=f"http://127.0.0.1:{self.api_port}/.rt",
+                          AWS_LAMBDA_FUNCTION_NAME="_", AWS_LAMBDA_FUNCTION_VERSION="1",
+                          AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128")
+        self.start([self.args.binary], env=lambda_env)
+        self.ec2 = boto3.client("ec2", endpoint_url=self.endpoint, region_name="us-east-1",
+                                aws_access_key_id="demo", aws_secret_access_key="demo")
+
+    def invoke(self, event):
+        out = subprocess.run(
+            [self.args.cargo_lambda, "lambda", "invoke", "-A", "127.0.0.1",
+             "-P", str(self.api_port), "--data-ascii", json.dumps(event)],
+            capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise Failed(f"invoke failed: {out.stderr.strip()}")
+        return json.loads(out.stdout)
+
+    def cli(self, *args):
+        out = subprocess.run([self.args.binary, *args], env=self.env,
+                             capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise Failed(f"{' '.join(args)} failed: {out.stderr.strip()}")
+        return out.stdout
+
+    def show(self, *args):
+        print("    $ network-interface-manager " + " ".join(args))
+        for line in self.cli(*args).rstrip().splitlines():
+            print("      " + line)
+
+    def holder_of(self, ip):
+        found = self.ec2.describe_network_interfaces(
+            Filters=[{"Name": "addresses.private-ip-address", "Values": [ip]}])
+        attachment = found["NetworkInterfaces"][0].get("Attachment")
+        return attachment["InstanceId"] if attachment else None
+
+    def launch(self, subnet):
+        image = self.ec2.describe_images()["Images"][0]["ImageId"]
+        run = self.ec2.run_instances(
+            ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnet,
+            TagSpecifications=[{"ResourceType": "instance",
+                                "Tags": [{"Key": POOL_TAG, "Value": POOL}]}])
+        return run["Instances"][0]["InstanceId"]
+
+
+def state_event(instance, state):
+    return {
+        "version": "0", "id": f"demo-{instance}-{state}",
+        "detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2",
+        "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
+        "resources": [f"arn:aws:ec2:us-east-1:123456789012:instance/{instance}"],
+        "detail": {"instance-id": instance, "state": state},
+    }
+
+
+def pool_request(kind, url, subnets, physical_id=None):
+    request = {
+        "RequestType": kind, "ResponseURL": url,
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/1",
+        "RequestId": f"demo-{kind}", "ResourceType": "Custom::NetworkInterfacePool",
+        "LogicalResourceId": "BastionPool",
+        "ResourceProperties": {"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:nim",
+                               "Name": POOL, "SubnetIds": subnets,
+                               "PrivateIpAddresses": ["10.0.1.10", "10.0.2.10"],
+                               "Description": "bastion fixed address"},
+    }
+    if physical_id:
+        request["PhysicalResourceId"] = physical_id
+    return request
+
+
+def story(d):
+    step("1. a VPC with two subnets in two Availability Zones (moto plays EC2)")
+    vpc = d.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet_a = d.ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24",
+                                   AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    subnet_b = d.ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.2.0/24",
+                                   AvailabilityZone="us-east-1b")["Subnet"]["SubnetId"]
+    print(f"    {vpc}: {subnet_a} (us-east-1a), {subnet_b} (us-east-1b)")
+
+    step("2. CloudFormation creates Custom::NetworkInterfacePool with 10.0.1.10 and 10.0.2.10")
+    d.invoke(pool_request("Create", d.response_url, [subnet_a, subnet_b]))
+    answer = Answers.received[-1]
+    print(f"    answer: {answer['Status']} {answer['PhysicalResourceId']} "
+          f"{json.dumps(answer.get('Data'))}")
+    check(answer["Status"] == "SUCCESS", "CloudFormation got SUCCESS")
+    check(answer["Data"]["PrivateIpAddresses"] == ["10.0.1.10", "10.0.2.10"],
+          "the pool holds both fixed addresses")
+    physical_id = answer["PhysicalResourceId"]
+
+    step("3. two pool instances start, one per AZ; their `running` events reach the Lambda")
+    first_a, first_b = d.launch(subnet_a), d.launch(subnet_b)
+    for instance in (first_a, first_b):
+        d.invoke(state_event(instance, "running"))
+    d.show("status")
+    check(d.holder_of("10.0.1.10") == first_a, f"10.0.1.10 is on {first_a}")
+    check(d.holder_of("10.0.2.10") == first_b, f"10.0.2.10 is on {first_b}")
+
+    step("4. the instance in us-east-1a is replaced: the replacement starts, the old one terminates")
+    replacement = d.launch(subnet_a)
+    waited = d.invoke(state_event(replacement, "running"))
+    check(bool(waited["shortages"]), f"{replacement} waits while the old instance holds the address")
+    d.ec2.terminate_instances(InstanceIds=[first_a])
+    d.invoke(state_event(first_a, "terminated"))
+    check(d.holder_of("10.0.1.10") == replacement, f"10.0.1.10 moved to {replacement}")
+
+    step("5. the instance in us-east-1b stops, and its event is lost; the schedule repairs it")
+    d.ec2.stop_instances(InstanceIds=[first_b])
+    d.show("sync", "--dry-run")
+    check(d.holder_of("10.0.2.10") == first_b, "the dry run changed nothing")
+    d.invoke({"version": "0", "id": "demo-schedule", "detail-type": "Scheduled Event",
+              "source": "aws.events", "account": "123456789012",
+              "time": "2026-01-01T00:05:00Z", "region": "us-east-1",
+              "resources": ["arn:aws:events:us-east-1:123456789012:rule/schedule"], "detail": {}})
+    d.show("status")
+    check(d.holder_of("10.0.2.10") is None, "10.0.2.10 was taken back from the stopped instance")
+
+    step("6. CloudFormation deletes the pool")
+    d.invoke(pool_request("Delete", d.response_url, [subnet_a, subnet_b], physical_id))
+    answer = Answers.received[-1]
+    print(f"    answer: {answer['Status']} {answer['PhysicalResourceId']}")
+    check(answer["Status"] == "SUCCESS", "CloudFormation got SUCCESS")
+    left = d.ec2.describe_network_interfaces(
+        Filters=[{"Name": "tag-key", "Values": [POOL_TAG]}])["NetworkInterfaces"]
+    check(not left, "no pool interface is left")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    venv_bin = os.path.join(os.path.dirname(sys.executable))
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--cargo-lambda", default=os.path.join(venv_bin, "cargo-lambda"))
+    parser.add_argument("--moto-server", default=os.path.join(venv_bin, "moto_server"))
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+    started = time.time()
+    demo = Demo(args)
+    try:
+        demo.boot()
+        story(demo)
+    except Failed as failure:
+        print(f"\nDEMO FAILED: {failure}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    finally:
+        demo.stop()
+    print(f"\nThe demo passed in {time.time() - started:.1f} s.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
