@@ -235,6 +235,39 @@ impl StrictEc2 {
         w.enis[eni].iface.status
     }
 
+    pub fn instance_state(&self, instance: &str) -> InstanceState {
+        self.world.lock().unwrap().instances[instance].state
+    }
+
+    pub fn instance_pool(&self, instance: &str) -> Option<String> {
+        let w = self.world.lock().unwrap();
+        w.instances[instance].pool().map(str::to_string)
+    }
+
+    pub fn all_instances(&self) -> Vec<Instance> {
+        let mut w = self.world.lock().unwrap();
+        settle(&mut w);
+        w.instances.values().cloned().collect()
+    }
+
+    /// Non-primary members of `pool` attached to `instance`.
+    pub fn members_of_pool(&self, instance: &str, pool: &str) -> Vec<String> {
+        let mut w = self.world.lock().unwrap();
+        settle(&mut w);
+        let on = |e: &&Eni| {
+            e.iface.pool() == Some(pool)
+                && e.iface
+                    .attachment
+                    .as_ref()
+                    .is_some_and(|a| a.instance_id == instance && a.device_index != 0)
+        };
+        w.enis
+            .values()
+            .filter(on)
+            .map(|e| e.iface.id.clone())
+            .collect()
+    }
+
     /// The attachment id of an interface.
     pub fn attachment_of(&self, eni: &str) -> Option<String> {
         let w = self.world.lock().unwrap();
