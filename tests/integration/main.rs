@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod custom_resource;
 mod custom_resource_faults;
+mod declarations;
 mod events;
 mod faults;
 mod histories;
