@@ -52,6 +52,8 @@ pub struct Handled {
     pub response: Option<custom_resource::response::Response>,
     /// EC2 calls this input cost, by operation.
     pub ec2_calls: CallCounts,
+    /// How long handling took, in milliseconds.
+    pub duration_ms: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +76,7 @@ pub async fn handle(
     deadline: Deadline,
 ) -> Result<Handled, HandlerError> {
     let ec2 = ctx.ec2;
+    let started = std::time::Instant::now();
     let before = ec2.calls();
     let manager = Manager::new(ec2, ctx.settings.clone());
     let mut handled = match Event::parse(input) {
@@ -108,6 +111,7 @@ pub async fn handle(
             let mut handled = handled("custom-resource", outcome);
             handled.response = Some(served.response);
             handled.ec2_calls = calls_since(&before, ec2.calls());
+            handled.duration_ms = started.elapsed().as_millis() as u64;
             return Ok(handled);
         }
         Event::Malformed { kind, error } => {
@@ -123,6 +127,7 @@ pub async fn handle(
         }
     };
     handled.ec2_calls = calls_since(&before, ec2.calls());
+    handled.duration_ms = started.elapsed().as_millis() as u64;
     let failures = handled
         .outcome
         .report
@@ -147,6 +152,7 @@ fn handled(event: &'static str, outcome: Outcome) -> Handled {
         outcome,
         response: None,
         ec2_calls: CallCounts::new(),
+        duration_ms: 0,
     }
 }
 

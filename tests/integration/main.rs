@@ -13,6 +13,7 @@ mod histories;
 mod lambda_runtime;
 mod planner;
 mod properties;
+mod round_trips;
 mod scenarios;
 mod storm;
 mod strict_model;

@@ -67,6 +67,8 @@ pub struct StrictEc2 {
     pub faults: Mutex<Faults>,
     calls: CallCounter,
     rng: Mutex<u64>,
+    /// (calls in flight, sequential round trips so far).
+    in_flight: Mutex<(usize, u64)>,
 }
 
 fn err(code: &str, message: impl Into<String>) -> Ec2Error {
@@ -313,12 +315,26 @@ impl StrictEc2 {
         self.world.lock().unwrap().writes.clone()
     }
 
+    /// Sequential round trips so far: a call that starts while none is in
+    /// flight starts a new one; calls made at once share it.
+    pub fn round_trips(&self) -> u64 {
+        self.in_flight.lock().unwrap().1
+    }
+
     /// Whether the next call is throttled or has an injected error.
     async fn enter(&self, op: Op) -> Result<(), Ec2Error> {
         let latency = self.faults.lock().unwrap().latency;
+        {
+            let mut flight = self.in_flight.lock().unwrap();
+            if flight.0 == 0 {
+                flight.1 += 1;
+            }
+            flight.0 += 1;
+        }
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
+        self.in_flight.lock().unwrap().0 -= 1;
         let mut f = self.faults.lock().unwrap();
         if f.panic_on == Some(op) {
             drop(f);
