@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/network-interface-manager/target
 export MOTO_SERVER := $(abspath $(VENV))/bin/moto_server
 export CARGO_LAMBDA := $(abspath $(VENV))/bin/cargo-lambda
 
-.PHONY: demo test lint venv zip
+.PHONY: bench demo test lint venv zip
 
 # The Lambda package: x86_64, linked for glibc 2.34 (Amazon Linux 2023).
 LAMBDA_TARGET := x86_64-unknown-linux-gnu.2.34
@@ -40,3 +40,11 @@ zip: venv
 		--target $(LAMBDA_TARGET) --output-format zip --lambda-dir dist --flatten network-interface-manager
 	$(VENV)/bin/python scripts/check-glibc.py dist/bootstrap.zip $(MAX_GLIBC)
 	@ls -l dist/bootstrap.zip
+
+## Benchmarks of the release binary against moto; writes docs/benchmarks.md.
+bench: zip
+	$(VENV)/bin/python -m zipfile -e dist/bootstrap.zip dist/
+	chmod +x dist/bootstrap
+	cargo test --test integration round_trips -- --nocapture > dist/round-trips.txt
+	$(VENV)/bin/python scripts/bench.py --binary dist/bootstrap --zip dist/bootstrap.zip \
+		--round-trips dist/round-trips.txt --out docs/benchmarks.md
