@@ -11,7 +11,7 @@ use crate::deadline::Deadline;
 use crate::ec2::{Ec2, Ec2Error};
 use crate::handler::{handle, Context, HandlerError};
 use crate::pool::apply::Settings;
-use crate::pool::plan::{Action, Plan};
+use crate::pool::plan::{Action, Plan, Shortage};
 use crate::pool::status::PoolStatus;
 use crate::pool::Manager;
 
@@ -198,15 +198,16 @@ pub fn status_table(pools: &[PoolStatus]) -> String {
             ));
         }
         for s in &p.shortages {
-            out.push_str(&format!(
-                "shortage: pool {} in {}: {} wait and no member is free\n",
-                p.pool,
-                s.availability_zone,
-                s.instance_ids.join(", ")
-            ));
+            out.push_str(&shortage_line(s));
         }
     }
     out
+}
+
+fn shortage_line(s: &Shortage) -> String {
+    let waiting = s.instance_ids.join(", ");
+    let (pool, az) = (&s.pool, &s.availability_zone);
+    format!("shortage: pool {pool} in {az}: {waiting} wait and no member is free\n")
 }
 
 /// The plan as one line per action and shortage, with the reasons.
@@ -227,12 +228,7 @@ pub fn describe_plan(plan: &Plan) -> String {
         out.push('\n');
     }
     for s in &plan.shortages {
-        out.push_str(&format!(
-            "shortage in pool {} ({}): {} wait, no free member\n",
-            s.pool,
-            s.availability_zone,
-            s.instance_ids.join(", ")
-        ));
+        out.push_str(&shortage_line(s));
     }
     if out.is_empty() {
         out.push_str("nothing to do\n");

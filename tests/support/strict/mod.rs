@@ -254,10 +254,21 @@ impl StrictEc2 {
 
     /// Non-primary members of `pool` attached to `instance`.
     pub fn members_of_pool(&self, instance: &str, pool: &str) -> Vec<String> {
+        self.attached(instance, Some(pool))
+    }
+
+    /// Non-primary members of any pool attached to `instance`.
+    pub fn members_of(&self, instance: &str) -> Vec<String> {
+        self.attached(instance, None)
+    }
+
+    fn attached(&self, instance: &str, pool: Option<&str>) -> Vec<String> {
         let mut w = self.world.lock().unwrap();
         settle(&mut w);
         let on = |e: &&Eni| {
-            e.iface.pool() == Some(pool)
+            e.iface
+                .pool()
+                .is_some_and(|p| pool.is_none_or(|want| want == p))
                 && e.iface
                     .attachment
                     .as_ref()
@@ -284,23 +295,6 @@ impl StrictEc2 {
             .iter()
             .find(|n| n.device_index == 0);
         primary.unwrap().interface_id.clone()
-    }
-
-    /// Non-primary pool members attached to `instance`.
-    pub fn members_of(&self, instance: &str) -> Vec<String> {
-        let w = self.world.lock().unwrap();
-        let on = |e: &&Eni| {
-            e.iface.pool().is_some()
-                && e.iface
-                    .attachment
-                    .as_ref()
-                    .is_some_and(|a| a.instance_id == instance && a.device_index != 0)
-        };
-        w.enis
-            .values()
-            .filter(on)
-            .map(|e| e.iface.id.clone())
-            .collect()
     }
 
     /// Every interface, for assertions.
