@@ -2,6 +2,7 @@
 //! codes where moto is lax, and switches to inject faults.
 
 mod api;
+mod inspect;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
@@ -221,92 +222,6 @@ impl StrictEc2 {
             .entry(op)
             .or_default()
             .push_back((code.into(), message.into()));
-    }
-
-    /// The instance and device index an interface is attached to.
-    pub fn holder(&self, eni: &str) -> Option<(String, i32)> {
-        let mut w = self.world.lock().unwrap();
-        settle(&mut w);
-        let a = w.enis.get(eni)?.iface.attachment.clone()?;
-        Some((a.instance_id, a.device_index))
-    }
-
-    pub fn status(&self, eni: &str) -> InterfaceStatus {
-        let mut w = self.world.lock().unwrap();
-        settle(&mut w);
-        w.enis[eni].iface.status
-    }
-
-    pub fn instance_state(&self, instance: &str) -> InstanceState {
-        self.world.lock().unwrap().instances[instance].state
-    }
-
-    pub fn instance_pool(&self, instance: &str) -> Option<String> {
-        let w = self.world.lock().unwrap();
-        w.instances[instance].pool().map(str::to_string)
-    }
-
-    pub fn all_instances(&self) -> Vec<Instance> {
-        let mut w = self.world.lock().unwrap();
-        settle(&mut w);
-        w.instances.values().cloned().collect()
-    }
-
-    /// Non-primary members of `pool` attached to `instance`.
-    pub fn members_of_pool(&self, instance: &str, pool: &str) -> Vec<String> {
-        self.attached(instance, Some(pool))
-    }
-
-    /// Non-primary members of any pool attached to `instance`.
-    pub fn members_of(&self, instance: &str) -> Vec<String> {
-        self.attached(instance, None)
-    }
-
-    fn attached(&self, instance: &str, pool: Option<&str>) -> Vec<String> {
-        let mut w = self.world.lock().unwrap();
-        settle(&mut w);
-        let on = |e: &&Eni| {
-            e.iface
-                .pool()
-                .is_some_and(|p| pool.is_none_or(|want| want == p))
-                && e.iface
-                    .attachment
-                    .as_ref()
-                    .is_some_and(|a| a.instance_id == instance && a.device_index != 0)
-        };
-        w.enis
-            .values()
-            .filter(on)
-            .map(|e| e.iface.id.clone())
-            .collect()
-    }
-
-    /// The attachment id of an interface.
-    pub fn attachment_of(&self, eni: &str) -> Option<String> {
-        let w = self.world.lock().unwrap();
-        Some(w.enis.get(eni)?.iface.attachment.as_ref()?.id.clone())
-    }
-
-    /// The primary interface of an instance.
-    pub fn primary_of(&self, instance: &str) -> String {
-        let w = self.world.lock().unwrap();
-        let primary = w.instances[instance]
-            .interfaces
-            .iter()
-            .find(|n| n.device_index == 0);
-        primary.unwrap().interface_id.clone()
-    }
-
-    /// Every interface, for assertions.
-    pub fn interfaces(&self) -> Vec<NetworkInterface> {
-        let mut w = self.world.lock().unwrap();
-        settle(&mut w);
-        w.enis.values().map(|e| e.iface.clone()).collect()
-    }
-
-    /// Every successful write: (operation, interface, instance or "").
-    pub fn writes(&self) -> Vec<(Op, String, String)> {
-        self.world.lock().unwrap().writes.clone()
     }
 
     /// Sequential round trips so far: a call that starts while none is in
