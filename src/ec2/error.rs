@@ -37,7 +37,7 @@ impl fmt::Display for Ec2Error {
 }
 
 impl Ec2Error {
-    /// Classifies an EC2 error code and message (aws-reference.md §3.3).
+    /// Classifies an EC2 error code and message (EC2 API error codes).
     pub fn from_code(code: &str, message: &str) -> Self {
         Self {
             kind: classify(code, message),

@@ -1,4 +1,4 @@
-//! The built binary as an operator runs it, against moto (design.md I1, I2).
+//! The built binary as an operator runs it, against moto (docs/design.md, I1, I2).
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

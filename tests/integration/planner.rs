@@ -1,4 +1,4 @@
-//! The planner, table-driven and without I/O (design.md T1).
+//! The planner, table-driven and without I/O (docs/design.md, T1).
 
 use network_interface_manager::ec2::{
     Attachment, Instance, InstanceInterface, InstanceState, InterfaceStatus, NetworkInterface,

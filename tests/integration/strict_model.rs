@@ -1,5 +1,5 @@
 //! The strict EC2 model itself: the states and error codes the scenarios rely
-//! on (aws-reference.md §3), and each fault switch.
+//! on, and each fault switch.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! The deployment template (design.md T6): the IAM policy grants every EC2
+//! The deployment template (docs/design.md, T6): the IAM policy grants every EC2
 //! action the adapter calls and nothing more, nothing mutating on `*`, and the
 //! rules send exactly the events the handler acts on.
 

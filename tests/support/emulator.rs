@@ -1,4 +1,4 @@
-//! The Lambda runtime emulator (design.md T4): `cargo lambda watch
+//! The Lambda runtime emulator (docs/design.md, T4): `cargo lambda watch
 //! --only-lambda-apis` serves the Runtime API, the built binary runs against
 //! it as it runs on Lambda, and `cargo lambda invoke` sends the events.
 

@@ -1,4 +1,4 @@
-//! A local stand-in for CloudFormation's presigned S3 URL (design.md T5): it
+//! A local stand-in for CloudFormation's presigned S3 URL (docs/design.md, T5): it
 //! records every request (method, headers, body) and answers 200, or 500 for
 //! the first `failures` requests.
 

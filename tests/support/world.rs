@@ -1,5 +1,5 @@
 //! One test world, two EC2s: the strict in-memory model and moto through the
-//! real SDK, so a scenario is written once and run on both (design.md T3).
+//! real SDK, so a scenario is written once and run on both (docs/design.md, T3).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

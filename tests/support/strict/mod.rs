@@ -1,4 +1,4 @@
-//! A strict in-memory EC2 (design.md T2): the real service's states and error
+//! A strict in-memory EC2 (docs/design.md, T2): the real service's states and error
 //! codes where moto is lax, and switches to inject faults.
 
 mod api;
