@@ -152,6 +152,42 @@ def syncs(args):
     return lines
 
 
+def emulator_cold_start(args):
+    """Milliseconds from starting the function beside the runtime emulator to
+    the answer of its first invocation, and of a second (warm) one."""
+    cargo_lambda = os.path.join(os.path.dirname(sys.executable), "cargo-lambda")
+    port = free_port()
+    api = subprocess.Popen([cargo_lambda, "lambda", "watch", "--only-lambda-apis",
+                            "-A", "127.0.0.1", "-P", str(port)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    env = {"PATH": os.environ["PATH"], "AWS_REGION": "us-east-1",
+           "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+           "AWS_EC2_METADATA_DISABLED": "true", "RUST_LOG": "warn",
+           "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{port}/.rt",
+           "AWS_LAMBDA_FUNCTION_NAME": "_", "AWS_LAMBDA_FUNCTION_VERSION": "1",
+           "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128"}
+    event = json.dumps({"detail-type": "Something", "source": "bench", "detail": {}})
+    invoke = [cargo_lambda, "lambda", "invoke", "-A", "127.0.0.1", "-P", str(port), "--data-ascii", event]
+    started = time.perf_counter()
+    function = subprocess.Popen([args.binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(invoke, check=True, capture_output=True)
+    cold = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    subprocess.run(invoke, check=True, capture_output=True)
+    warm = (time.perf_counter() - started) * 1000
+    function.terminate()
+    api.terminate()
+    function.wait()
+    api.wait()
+    return cold, warm
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--binary", required=True)
@@ -160,6 +196,7 @@ def main():
     parser.add_argument("--round-trips", required=True, help="output of the round-trip test")
     parser.add_argument("--moto-server", default=os.path.join(os.path.dirname(sys.executable), "moto_server"))
     args = parser.parse_args()
+    emulator_cold, emulator_warm = emulator_cold_start(args)
     event_lines, cold, cold_rss = events(args)
     sync_lines = syncs(args)
     trips = [l.strip() for l in open(args.round_trips) if "round trips" in l and "calls" in l]
@@ -173,7 +210,8 @@ def main():
     doc = BODY.format(zipverdict=zipverdict, rssverdict=rssverdict,
         events="\n".join(event_lines), syncs="\n".join(sync_lines),
         trips="\n".join(f"    {t}" for t in trips), cold=cold, cold_rss=cold_rss,
-        zip=zip_mib, binary=bin_mib, date=time.strftime("%Y-%m-%d"), rounds=ROUNDS)
+        zip=zip_mib, binary=bin_mib, emulator_cold=emulator_cold, emulator_warm=emulator_warm,
+        emulator_init=emulator_cold - emulator_warm, date=time.strftime("%Y-%m-%d"), rounds=ROUNDS)
     with open(args.out, "w") as f:
         f.write(doc)
     print(doc)
@@ -217,8 +255,12 @@ calls at every size; every other call is an attach. Goal: peak RSS at most
 
 - Process start to a handled event (an unknown event, no EC2 call): {cold:.0f} ms
   median, peak RSS {cold_rss:.1f} MiB.
-- The Lambda emulator (`cargo lambda watch`) reports no init duration for a
-  function started beside it (`--only-lambda-apis`), so none is given here.
+- Under the Lambda runtime emulator (`cargo lambda watch --only-lambda-apis`),
+  from starting the function to the answer of its first invocation:
+  {emulator_cold:.0f} ms; a second invocation: {emulator_warm:.0f} ms. Both include
+  `cargo lambda invoke` starting; the emulator reports no init duration of
+  its own for a function started beside it, so the difference,
+  {emulator_init:.0f} ms, is the closest figure to Lambda's Init Duration.
 - `bootstrap.zip`: {zip:.2f} MiB; the binary: {binary:.1f} MiB. Goal: zip at most
   8 MiB. {zipverdict}
 """
