@@ -84,6 +84,10 @@ impl<'a> Manager<'a> {
             return self.instance_leaving(id, deadline).await;
         }
         let Some(pool) = instance.pool().map(str::to_string) else {
+            if instance.interfaces.iter().any(|i| i.device_index != 0) {
+                // It may hold a member from before it lost the tag (R4).
+                return self.instance_leaving(id, deadline).await;
+            }
             return Ok(Outcome::noted(format!("instance {id} is in no pool")));
         };
         if instance.state != InstanceState::Running {

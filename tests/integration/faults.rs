@@ -210,3 +210,17 @@ async fn throttling_on_30_percent_of_calls_changes_only_the_time() {
         "{throttled} of {requests} requests throttled"
     );
 }
+
+#[tokio::test]
+async fn a_running_instance_that_lost_the_tag_gives_its_member_back() {
+    let w = StrictWorld::new();
+    let member = w.0.add_member("web", "subnet-a1");
+    let untagged = w.0.launch(Some("web"), "subnet-a1");
+    deliver_ok(&w, &state_event(&untagged, Running)).await;
+    let waiting = w.0.launch(Some("web"), "subnet-a1");
+    w.0.set_tag(&untagged, network_interface_manager::ec2::POOL_TAG, None);
+
+    deliver_ok(&w, &state_event(&untagged, Running)).await;
+
+    assert_eq!(w.0.holder(&member), Some((waiting, 1)));
+}
