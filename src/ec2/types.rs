@@ -8,6 +8,13 @@ use super::POOL_TAG;
 
 pub type Tags = BTreeMap<String, String>;
 
+/// The pool named by a resource's tags, if any (an empty name is none).
+fn pool_of(tags: &Tags) -> Option<&str> {
+    tags.get(POOL_TAG)
+        .map(String::as_str)
+        .filter(|p| !p.is_empty())
+}
+
 /// An instance state as EC2 names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -105,10 +112,7 @@ pub struct NetworkInterface {
 impl NetworkInterface {
     /// The pool this interface belongs to, if any.
     pub fn pool(&self) -> Option<&str> {
-        self.tags
-            .get(POOL_TAG)
-            .map(String::as_str)
-            .filter(|p| !p.is_empty())
+        pool_of(&self.tags)
     }
 }
 
@@ -135,10 +139,7 @@ pub struct Instance {
 impl Instance {
     /// The pool this instance belongs to, if any.
     pub fn pool(&self) -> Option<&str> {
-        self.tags
-            .get(POOL_TAG)
-            .map(String::as_str)
-            .filter(|p| !p.is_empty())
+        pool_of(&self.tags)
     }
 }
 

@@ -40,9 +40,10 @@ async fn each_kind_of_event_is_served_through_the_runtime_api() {
     assert_eq!(running["attached"][0]["interface_id"], extra.as_str());
     assert_eq!(w.holder(&extra).await, Some((waiting.clone(), 1)));
 
-    w.client
-        .detach_network_interface()
-        .attachment_id(attachment(&w, &extra).await)
+    let attachment = w.attachment(&extra).await.unwrap();
+    let detach = w.client.detach_network_interface();
+    detach
+        .set_attachment_id(attachment.attachment_id)
         .send()
         .await
         .unwrap();
@@ -53,16 +54,4 @@ async fn each_kind_of_event_is_served_through_the_runtime_api() {
         Some((waiting, 1)),
         "the sync repaired it"
     );
-}
-
-async fn attachment(w: &MotoWorld, eni: &str) -> String {
-    let out = w
-        .client
-        .describe_network_interfaces()
-        .network_interface_ids(eni)
-        .send()
-        .await
-        .unwrap();
-    let a = out.network_interfaces()[0].attachment().unwrap();
-    a.attachment_id().unwrap().to_string()
 }

@@ -15,26 +15,8 @@ pub struct Emulator {
     port: u16,
 }
 
-/// `CARGO_LAMBDA`, else the project's `.venv`, else the `PATH`.
 fn cargo_lambda() -> PathBuf {
-    if let Some(path) = std::env::var_os("CARGO_LAMBDA") {
-        return path.into();
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/cargo-lambda");
-    if venv.exists() {
-        return venv;
-    }
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("cargo-lambda"))
-            .find(|p| p.exists())
-    });
-    on_path.unwrap_or_else(|| {
-        panic!(
-            "cargo-lambda not found. Run `make test` (it installs cargo-lambda into .venv), \
-             or `pip install cargo-lambda`, or set CARGO_LAMBDA to its path."
-        )
-    })
+    super::tool("CARGO_LAMBDA", "cargo-lambda", "cargo-lambda")
 }
 
 impl Emulator {

@@ -13,26 +13,8 @@ pub struct Moto {
     pub endpoint: String,
 }
 
-/// `MOTO_SERVER`, else the project's `.venv`, else the `PATH`.
 fn moto_server() -> PathBuf {
-    if let Some(path) = std::env::var_os("MOTO_SERVER") {
-        return path.into();
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
-    if venv.exists() {
-        return venv;
-    }
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("moto_server"))
-            .find(|p| p.exists())
-    });
-    on_path.unwrap_or_else(|| {
-        panic!(
-            "moto_server not found. Run `make test` (it installs moto[server] into .venv), \
-             or `pip install 'moto[server]'`, or set MOTO_SERVER to its path."
-        )
-    })
+    super::tool("MOTO_SERVER", "moto_server", "moto[server]")
 }
 
 impl Moto {

@@ -171,6 +171,20 @@ impl MotoWorld {
             .collect()
     }
 
+    /// The attachment of an interface, if attached.
+    pub async fn attachment(
+        &self,
+        eni: &str,
+    ) -> Option<aws_sdk_ec2::types::NetworkInterfaceAttachment> {
+        let out = self
+            .client
+            .describe_network_interfaces()
+            .network_interface_ids(eni)
+            .send()
+            .await;
+        out.unwrap().network_interfaces()[0].attachment().cloned()
+    }
+
     /// A new security group in the VPC.
     pub async fn security_group(&self, name: &str) -> String {
         let out = self
@@ -262,14 +276,7 @@ impl World for MotoWorld {
         }
     }
     async fn holder(&self, eni: &str) -> Option<(String, i32)> {
-        let out = self
-            .client
-            .describe_network_interfaces()
-            .network_interface_ids(eni)
-            .send()
-            .await
-            .unwrap();
-        let a = out.network_interfaces()[0].attachment()?;
+        let a = self.attachment(eni).await?;
         Some((a.instance_id()?.to_string(), a.device_index()?))
     }
 }
