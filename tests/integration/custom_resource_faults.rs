@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use network_interface_manager::ec2::{Ec2, InstanceState, OWNER_TAG};
 use serde_json::json;
 
-use crate::support::cfn::{answer, delete, request, update};
+use crate::support::cfn::{answer, delete, failure, request, update};
 use crate::support::listener::Listener;
 use crate::support::strict::Op;
 use crate::support::world::{deliver, deliver_ok, state_event, StrictWorld};
@@ -43,14 +43,8 @@ async fn a_duplicate_address_fails_the_create_and_leaves_nothing_behind() {
 
     let body = answer(&w, &cfn, &request("Create", &cfn.url, props)).await;
 
-    assert_eq!(body["Status"], "FAILED");
-    assert!(
-        body["Reason"]
-            .as_str()
-            .unwrap()
-            .contains("InvalidIPAddress.InUse"),
-        "{body}"
-    );
+    let reason = failure(&body);
+    assert!(reason.contains("InvalidIPAddress.InUse"), "{body}");
     assert!(owned(&w, body["PhysicalResourceId"].as_str().unwrap()).is_empty());
     assert_eq!(w.0.interfaces().len(), 1, "only the other pool's interface");
 }
@@ -140,11 +134,8 @@ async fn a_panic_in_the_provider_still_answers_failed() {
     )
     .await;
 
-    assert_eq!(body["Status"], "FAILED");
-    assert!(
-        body["Reason"].as_str().unwrap().contains("panicked"),
-        "{body}"
-    );
+    let reason = failure(&body);
+    assert!(reason.contains("panicked"), "{body}");
 }
 
 #[tokio::test]
@@ -225,8 +216,7 @@ async fn invalid_declarations_fail_naming_the_property_and_change_nothing() {
         ),
     ] {
         let body = answer(&w, &cfn, &request("Create", &cfn.url, props.clone())).await;
-        assert_eq!(body["Status"], "FAILED", "{props}");
-        let reason = body["Reason"].as_str().unwrap();
+        let reason = failure(&body);
         assert!(reason.contains(named), "{props}: {reason}");
         assert_eq!(writes(&w), 0, "{props} wrote to EC2");
     }
@@ -261,14 +251,8 @@ async fn adopting_an_interface_of_another_pool_is_refused() {
     let theirs = w.0.add_member("db", "subnet-a1");
     let props = json!({"Name": "web", "NetworkInterfaceIds": [theirs]});
     let body = answer(&w, &cfn, &request("Create", &cfn.url, props)).await;
-    assert_eq!(body["Status"], "FAILED");
-    assert!(
-        body["Reason"]
-            .as_str()
-            .unwrap()
-            .contains("belongs to pool 'db'"),
-        "{body}"
-    );
+    let reason = failure(&body);
+    assert!(reason.contains("belongs to pool 'db'"), "{body}");
 }
 
 #[tokio::test]
@@ -331,11 +315,8 @@ async fn a_rename_to_a_name_in_use_is_refused() {
         ),
     )
     .await;
-    assert_eq!(body["Status"], "FAILED");
-    assert!(
-        body["Reason"].as_str().unwrap().starts_with("Name:"),
-        "{body}"
-    );
+    let reason = failure(&body);
+    assert!(reason.starts_with("Name:"), "{body}");
 }
 
 #[tokio::test]

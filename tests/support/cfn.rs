@@ -89,3 +89,11 @@ pub async fn answer(w: &dyn World, listener: &Listener, request: &Value) -> Valu
     }
     body
 }
+
+/// The Reason of an answer that must be FAILED.
+pub fn failure(body: &Value) -> &str {
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    body["Reason"]
+        .as_str()
+        .expect("a FAILED answer has a Reason")
+}
