@@ -221,7 +221,11 @@ pub fn describe_plan(plan: &Plan) -> String {
             ),
             Action::Attach(a) => format!(
                 "attach {} to {} at index {} (pool {}): {}",
-                a.candidates[0], a.instance_id, a.device_index, a.pool, a.reason
+                a.candidates[0].interface_id, a.instance_id, a.device_index, a.pool, a.reason
+            ),
+            Action::KeepOnTermination(k) => format!(
+                "keep {} when {} terminates (pool {}): DeleteOnTermination is on",
+                k.interface_id, k.instance_id, k.pool
             ),
         };
         out.push_str(&line);
@@ -229,6 +233,10 @@ pub fn describe_plan(plan: &Plan) -> String {
     }
     for s in &plan.shortages {
         out.push_str(&shortage_line(s));
+    }
+    for u in &plan.unusable {
+        let (id, pool, why) = (&u.interface_id, &u.pool, &u.reason);
+        out.push_str(&format!("unusable: {id} (pool {pool}): {why}\n"));
     }
     if out.is_empty() {
         out.push_str("nothing to do\n");

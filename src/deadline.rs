@@ -1,6 +1,24 @@
 //! How long an invocation may still work (R8).
 
+use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The pauses of a bounded wait: `first`, then doubling up to `max`. Tests
+/// pass zero or a few milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    pub first: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            first: Duration::from_millis(250),
+            max: Duration::from_secs(2),
+        }
+    }
+}
 
 /// The moment work must stop, with the safety margin already taken off.
 #[derive(Clone, Copy, Debug)]
@@ -38,6 +56,30 @@ impl Deadline {
         tokio::time::sleep(wait.min(self.remaining())).await;
         !self.expired()
     }
+
+    /// Asks `check` until it answers `Some`, pausing as `backoff` says in
+    /// between; `Ok(None)` when the deadline comes first. The one bounded
+    /// wait of the crate (R8): no other loop sleeps.
+    pub async fn wait_for<T, E, F, Fut>(
+        &self,
+        backoff: Backoff,
+        mut check: F,
+    ) -> Result<Option<T>, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<T>, E>>,
+    {
+        let mut pause = backoff.first;
+        loop {
+            if let Some(done) = check().await? {
+                return Ok(Some(done));
+            }
+            if !self.sleep(pause).await {
+                return Ok(None);
+            }
+            pause = (pause * 2).min(backoff.max);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -61,6 +103,34 @@ mod tests {
         // The emulator sends a duration (600000) where an epoch time belongs.
         let d = Deadline::from_lambda(600_000, Duration::from_secs(10), Duration::from_secs(30));
         assert!(d.remaining() > Duration::from_secs(25));
+    }
+
+    #[tokio::test]
+    async fn wait_for_asks_until_an_answer() {
+        let mut asked = 0;
+        let backoff = Backoff {
+            first: Duration::ZERO,
+            max: Duration::ZERO,
+        };
+        let deadline = Deadline::after(Duration::from_secs(5));
+        let found: Result<_, ()> = deadline
+            .wait_for(backoff, || {
+                asked += 1;
+                std::future::ready(Ok((asked == 3).then_some(asked)))
+            })
+            .await;
+        assert_eq!(found, Ok(Some(3)));
+    }
+
+    #[tokio::test]
+    async fn wait_for_ends_at_the_deadline() {
+        let deadline = Deadline::after(Duration::from_millis(30));
+        let started = Instant::now();
+        let found: Result<Option<()>, ()> = deadline
+            .wait_for(Backoff::default(), || std::future::ready(Ok(None)))
+            .await;
+        assert_eq!(found, Ok(None));
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 
     #[test]

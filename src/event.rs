@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::ec2::InstanceState;
+use crate::pool::StateChange;
 
 pub const STATE_CHANGE: &str = "EC2 Instance State-change Notification";
 pub const SCHEDULED: &str = "Scheduled Event";
@@ -15,10 +16,7 @@ pub const POOL_RESOURCE_TYPE: &str = "Custom::NetworkInterfacePool";
 pub enum Event {
     /// A CloudFormation request for a `Custom::NetworkInterfacePool`.
     CustomResource(Value),
-    StateChange {
-        instance_id: String,
-        state: InstanceState,
-    },
+    StateChange(StateChange),
     Scheduled,
     /// A known kind whose body is not what it should be: a retry cannot fix it.
     Malformed {
@@ -54,7 +52,12 @@ impl Event {
             };
         };
         match (envelope.source.as_str(), envelope.detail_type.as_str()) {
-            ("aws.ec2", STATE_CHANGE) => state_change(envelope.detail),
+            ("aws.ec2", STATE_CHANGE) => {
+                let time = envelope
+                    .time
+                    .and_then(|t| u64::try_from(t.timestamp_millis()).ok());
+                state_change(envelope.detail, time)
+            }
             ("aws.events", SCHEDULED) => Self::Scheduled,
             (source, detail_type) => Self::Unknown {
                 description: format!("{detail_type:?} from {source:?}"),
@@ -63,17 +66,18 @@ impl Event {
     }
 }
 
-fn state_change(detail: Value) -> Event {
+fn state_change(detail: Value, time: Option<u64>) -> Event {
     let malformed = |error: String| Event::Malformed {
         kind: STATE_CHANGE,
         error,
     };
     match serde_json::from_value::<StateDetail>(detail) {
         Ok(d) => match InstanceState::parse(&d.state) {
-            Some(state) => Event::StateChange {
+            Some(state) => Event::StateChange(StateChange {
                 instance_id: d.instance_id,
                 state,
-            },
+                time,
+            }),
             None => malformed(format!("unknown state {:?}", d.state)),
         },
         Err(e) => malformed(format!("detail: {e}")),

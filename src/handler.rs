@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::custom_resource;
 use crate::deadline::Deadline;
+use crate::disposition::{self, Disposition};
 use crate::ec2::{CallCounts, Ec2, Ec2Error, InstanceState};
 use crate::event::Event;
 use crate::pool::apply::Settings;
@@ -58,7 +59,7 @@ pub struct Handled {
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
-    /// Reading EC2 failed; whether a retry may help is in the error's kind.
+    /// Reading EC2 failed before anything was done.
     #[error("reading EC2 failed: {0}")]
     Read(#[source] Ec2Error),
     /// Some actions failed for a reason that may pass; the rest is done.
@@ -69,7 +70,20 @@ pub enum HandlerError {
     },
 }
 
-/// Handles one input through exactly the path Lambda uses.
+impl HandlerError {
+    /// What this failure means for Lambda (see `disposition`).
+    pub fn disposition(&self) -> Disposition {
+        match self {
+            Self::Read(e) => disposition::of_read_error(e),
+            Self::Transient { failures, .. } => Disposition::Retry {
+                failures: *failures,
+            },
+        }
+    }
+}
+
+/// Handles one input through exactly the path Lambda uses: `Err` when the
+/// event should be delivered again, or when nothing could be read.
 pub async fn handle(
     ctx: &Context<'_>,
     input: &Value,
@@ -79,69 +93,69 @@ pub async fn handle(
     let started = std::time::Instant::now();
     let before = ec2.calls();
     let manager = Manager::new(ec2, ctx.settings.clone());
-    let mut handled = match Event::parse(input) {
-        Event::StateChange { instance_id, state } => {
+    let read = |e: Ec2Error| {
+        disposition::log_read_error(&e);
+        HandlerError::Read(e)
+    };
+    let (mut handled, verdict) = match Event::parse(input) {
+        Event::StateChange(change) => {
             let outcome = manager
-                .instance_changed(&instance_id, state, deadline)
+                .instance_changed(&change, deadline)
                 .await
-                .map_err(HandlerError::Read)?;
+                .map_err(read)?;
+            let verdict = disposition::of_report(&outcome.report);
             let mut handled = handled("state-change", outcome);
-            handled.instance_id = Some(instance_id);
-            handled.state = Some(state);
-            handled
+            handled.instance_id = Some(change.instance_id);
+            handled.state = Some(change.state);
+            (handled, verdict)
         }
         Event::Scheduled => {
-            let outcome = manager
-                .sync(&[], deadline)
-                .await
-                .map_err(HandlerError::Read)?;
-            handled("scheduled", outcome)
+            let outcome = manager.sync(&[], deadline).await.map_err(read)?;
+            let verdict = disposition::of_report(&outcome.report);
+            (handled("scheduled", outcome), verdict)
         }
         Event::CustomResource(request) => {
-            let served = custom_resource::serve(ec2, &ctx.http, &request, deadline).await;
+            let served =
+                custom_resource::serve(ec2, &ctx.http, &request, deadline, ctx.settings.backoff)
+                    .await;
             let mut outcome = Outcome::noted(served.note());
-            // C7: reconcile at once. A failure here is left to the schedule:
-            // CloudFormation has its answer, and a retry would answer twice.
+            // C7: reconcile at once, the declared members read by id (R16).
             if !served.reconcile.is_empty() {
-                match manager.sync(&served.reconcile, deadline).await {
+                let members = served.members();
+                match manager
+                    .sync_with(&served.reconcile, &members, deadline)
+                    .await
+                {
                     Ok(synced) => outcome.report = synced.report,
-                    Err(e) => tracing::warn!(error = %e, "reconcile after the pool change failed"),
+                    Err(e) => disposition::log_read_error(&e),
                 }
             }
+            let verdict = disposition::of_report(&outcome.report).after_answer();
             let mut handled = handled("custom-resource", outcome);
             handled.response = Some(served.response);
-            handled.ec2_calls = calls_since(&before, ec2.calls());
-            handled.duration_ms = started.elapsed().as_millis() as u64;
-            return Ok(handled);
+            (handled, verdict)
         }
         Event::Malformed { kind, error } => {
             tracing::warn!(kind, %error, "malformed event ignored");
-            handled("malformed", Outcome::noted(format!("{kind}: {error}")))
+            let outcome = Outcome::noted(format!("{kind}: {error}"));
+            (handled("malformed", outcome), Disposition::Done)
         }
         Event::Unknown { description } => {
             tracing::info!(%description, "unknown event ignored");
-            handled(
-                "ignored",
-                Outcome::noted(format!("not handled: {description}")),
-            )
+            let outcome = Outcome::noted(format!("not handled: {description}"));
+            (handled("ignored", outcome), Disposition::Done)
         }
     };
+    disposition::log(&handled.outcome.report);
     handled.ec2_calls = calls_since(&before, ec2.calls());
     handled.duration_ms = started.elapsed().as_millis() as u64;
-    let failures = handled
-        .outcome
-        .report
-        .failed
-        .iter()
-        .filter(|f| f.transient)
-        .count();
-    if failures > 0 {
-        return Err(HandlerError::Transient {
+    match verdict {
+        Disposition::Retry { failures } => Err(HandlerError::Transient {
             failures,
             handled: Box::new(handled),
-        });
+        }),
+        Disposition::Done | Disposition::DoneWithPermanentFailure { .. } => Ok(handled),
     }
-    Ok(handled)
 }
 
 fn handled(event: &'static str, outcome: Outcome) -> Handled {

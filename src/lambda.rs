@@ -6,6 +6,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
 use crate::deadline::Deadline;
+use crate::disposition::Disposition;
 use crate::handler::{handle, Context, HandlerError};
 
 /// Work stops this long before Lambda's deadline, to answer in time.
@@ -27,8 +28,11 @@ pub async fn run(ctx: &Context<'_>) -> Result<(), lambda_runtime::Error> {
                 if let HandlerError::Transient { handled, .. } = &e {
                     tracing::warn!(outcome = %serde_json::to_string(handled)?, "partly handled");
                 }
-                tracing::error!(error = %e, "invocation failed; Lambda will retry it");
-                Err(e.into())
+                match e.disposition() {
+                    Disposition::Retry { .. } => Err(e.into()),
+                    // A retry cannot fix it: done, and logged at `error` already.
+                    _ => Ok(serde_json::json!({ "error": e.to_string() })),
+                }
             }
         }
     }))

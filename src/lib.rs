@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod custom_resource;
 pub mod deadline;
+pub mod disposition;
 pub mod ec2;
 pub mod event;
 pub mod handler;

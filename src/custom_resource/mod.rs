@@ -15,7 +15,7 @@ use futures::FutureExt;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::deadline::Deadline;
+use crate::deadline::{Backoff, Deadline};
 use crate::ec2::Ec2;
 use provider::{Provider, ProviderError};
 use response::{PoolData, Response, Status};
@@ -51,6 +51,15 @@ pub struct Served {
 }
 
 impl Served {
+    /// The interfaces of the pool as answered, to read by id (R16).
+    pub fn members(&self) -> Vec<String> {
+        self.response
+            .data
+            .as_ref()
+            .map(|d| d.network_interface_ids.clone())
+            .unwrap_or_default()
+    }
+
     /// One line for the outcome: the answer and whether it was delivered.
     pub fn note(&self) -> String {
         let status = match self.response.status {
@@ -70,6 +79,7 @@ pub async fn serve(
     http: &reqwest::Client,
     input: &Value,
     deadline: Deadline,
+    backoff: Backoff,
 ) -> Served {
     let request: Request = serde_json::from_value(input.clone()).unwrap_or_default();
     let physical_id = match (&request.physical_resource_id, request.request_type.as_str()) {
@@ -81,6 +91,7 @@ pub async fn serve(
     let provider = Provider {
         ec2,
         deadline: work_deadline,
+        backoff,
         request_id: &request.request_id,
     };
     let work = AssertUnwindSafe(run(&provider, &request, &physical_id)).catch_unwind();

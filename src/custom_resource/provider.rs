@@ -12,7 +12,7 @@ use super::changes::{self, Change};
 use super::declaration::{self, Slot, ADOPTED};
 use super::properties::PoolProperties;
 use super::response::PoolData;
-use crate::deadline::Deadline;
+use crate::deadline::{Backoff, Deadline};
 use crate::ec2::{
     Ec2, Ec2Error, ErrorKind, InterfaceChange, InterfaceQuery, InterfaceStatus, NetworkInterface,
     NewInterface, OWNER_TAG, SLOT_TAG,
@@ -46,6 +46,8 @@ fn ec2_error(step: impl Into<String>) -> impl FnOnce(Ec2Error) -> ProviderError 
 pub struct Provider<'a> {
     pub ec2: &'a dyn Ec2,
     pub deadline: Deadline,
+    /// Pauses while a detach settles.
+    pub backoff: Backoff,
     /// The CloudFormation request being served, for ClientTokens.
     pub request_id: &'a str,
 }
@@ -274,18 +276,30 @@ impl Provider<'_> {
     }
 
     /// Removes tags of the pool from adopted interfaces; gone ones are fine.
+    /// EC2 fails the whole batch when one id is gone, so after a NotFound
+    /// the ids that still exist are untagged again.
     async fn release(&self, ids: &[String]) -> Result<(), ProviderError> {
         if ids.is_empty() {
             return Ok(());
         }
-        match self
+        let keys = declaration::pool_tag_keys();
+        let failed = ec2_error("releasing adopted interfaces");
+        match self.ec2.delete_tags(ids, &keys).await {
+            Err(e) if e.is(ErrorKind::NotFound) => {}
+            other => return other.map_err(failed),
+        }
+        let found = self
             .ec2
-            .delete_tags(ids, &declaration::pool_tag_keys())
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(e) if e.is(ErrorKind::NotFound) => Ok(()),
-            Err(e) => Err(ec2_error("releasing adopted interfaces")(e)),
+            .describe_interfaces(&InterfaceQuery::ids(ids))
+            .await;
+        let left: Vec<String> = found
+            .map_err(ec2_error("reading adopted interfaces"))?
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        match left.is_empty() {
+            true => Ok(()),
+            false => self.ec2.delete_tags(&left, &keys).await.map_err(failed),
         }
     }
 
@@ -300,49 +314,56 @@ impl Provider<'_> {
 
     /// Detaches (forcing only when the deadline is close) and deletes.
     async fn remove(&self, iface: &NetworkInterface) -> Result<(), ProviderError> {
-        let step = format!("removing {}", iface.id);
-        if let Some(attachment) = &iface.attachment {
-            match self.ec2.detach(&attachment.id, false).await {
-                Err(e) if !e.is(ErrorKind::NotFound) => return Err(ec2_error(step)(e)),
-                _ => {}
-            }
-            let gentle = Deadline::after(self.deadline.remaining().saturating_sub(FORCE_WINDOW));
-            if !self.detached(&iface.id, gentle).await? {
-                tracing::warn!(interface = %iface.id, "detach is slow; forcing it");
-                let _ = self.ec2.detach(&attachment.id, true).await;
-                if !self.detached(&iface.id, self.deadline).await? {
-                    return Err(ProviderError::Deadline(format!(
-                        "{} was detached",
-                        iface.id
-                    )));
-                }
-            }
+        let gentle = Deadline::after(self.deadline.remaining().saturating_sub(FORCE_WINDOW));
+        if self.deleted(&iface.id, gentle, false).await? {
+            return Ok(());
         }
-        match self.ec2.delete_interface(&iface.id).await {
-            Err(e) if !e.is(ErrorKind::NotFound) => Err(ec2_error(step)(e)),
-            _ => Ok(()),
+        tracing::warn!(interface = %iface.id, "detach is slow; forcing it");
+        match self.deleted(&iface.id, self.deadline, true).await? {
+            true => Ok(()),
+            false => Err(ProviderError::Deadline(format!("{} was deleted", iface.id))),
         }
     }
 
-    /// Waits until the interface is available or gone; false at `deadline`.
-    async fn detached(&self, id: &str, deadline: Deadline) -> Result<bool, ProviderError> {
-        let mut pause = Duration::from_millis(250);
-        loop {
-            let found = self
-                .ec2
-                .describe_interfaces(&InterfaceQuery::ids(&[id.to_string()]))
-                .await
-                .map_err(ec2_error(format!("reading {id}")))?;
-            match found.first() {
-                None => return Ok(true),
-                Some(i) if i.status == InterfaceStatus::Available => return Ok(true),
-                _ => {}
-            }
-            if !deadline.sleep(pause).await {
-                return Ok(false);
-            }
-            pause = (pause * 2).min(Duration::from_secs(2));
-        }
+    /// Detaches the interface as a fresh read by id shows it, then deletes
+    /// it once it reads as free. EC2 refuses while it is still pending or in
+    /// use (reads lag: EC2 is the judge). False when `deadline` comes first.
+    async fn deleted(
+        &self,
+        id: &str,
+        deadline: Deadline,
+        force: bool,
+    ) -> Result<bool, ProviderError> {
+        let query = InterfaceQuery::ids(&[id.to_string()]);
+        let done = deadline
+            .wait_for(self.backoff, || async {
+                // A read that misses it may lag behind its creation: only
+                // the delete's own NotFound says it is gone.
+                let found = self.ec2.describe_interfaces(&query).await?.pop();
+                if let Some(a) = found.as_ref().and_then(|f| f.attachment.as_ref()) {
+                    if force || !a.is_detaching() {
+                        match self.ec2.detach(&a.id, force).await {
+                            Err(e) if !e.is(ErrorKind::NotFound) => return Err(e),
+                            _ => return Ok(None),
+                        }
+                    }
+                }
+                let busy = |f: &NetworkInterface| {
+                    f.status != InterfaceStatus::Available || f.attachment.is_some()
+                };
+                if found.as_ref().is_some_and(busy) {
+                    return Ok(None);
+                }
+                match self.ec2.delete_interface(id).await {
+                    Ok(()) => Ok(Some(())),
+                    Err(e) if e.is(ErrorKind::NotFound) => Ok(Some(())),
+                    Err(e) if e.is(ErrorKind::InUse) || e.code == "IncorrectState" => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .await
+            .map_err(ec2_error(format!("removing {id}")))?;
+        Ok(done.is_some())
     }
 
     /// Best effort after a failure: remove what this request created and

@@ -8,9 +8,10 @@ use aws_sdk_ec2::types::{
 use aws_sdk_ec2::Client;
 
 use super::{
-    Attachment, CallCounter, CallCounts, Ec2, Ec2Error, ErrorKind, Instance, InstanceInterface,
-    InstanceQuery, InstanceState, InterfaceChange, InterfaceQuery, InterfaceStatus,
-    NetworkInterface, NewInterface, Scope, Subnet, Tags, OWNER_TAG, POOL_TAG,
+    Attachment, AttachmentStatus, CallCounter, CallCounts, Ec2, Ec2Error, ErrorKind, Instance,
+    InstanceInterface, InstanceQuery, InstanceState, InterfaceChange, InterfaceQuery,
+    InterfaceStatus, NetworkInterface, NewInterface, Scope, Subnet, Tags, OWNER_TAG,
+    PLAIN_INTERFACE, POOL_TAG,
 };
 
 /// SDK attempts per call: throttling and server errors are retried with
@@ -113,14 +114,15 @@ fn tags(set: &[sdk::Tag]) -> Tags {
 
 fn interface(eni: &sdk::NetworkInterface) -> NetworkInterface {
     let attachment = eni.attachment().and_then(|a| {
-        let detached = a.status().is_some_and(|s| s.as_str() == "detached");
         Some(Attachment {
             id: a.attachment_id()?.to_string(),
             instance_id: a.instance_id()?.to_string(),
             device_index: a.device_index()?,
             network_card_index: a.network_card_index().unwrap_or(0),
+            status: AttachmentStatus::parse(a.status().map(|s| s.as_str()).unwrap_or_default())?,
+            delete_on_termination: a.delete_on_termination().unwrap_or(false),
+            attached_at: a.attach_time().and_then(millis),
         })
-        .filter(|_| !detached)
     });
     NetworkInterface {
         id: eni.network_interface_id().unwrap_or_default().to_string(),
@@ -139,7 +141,15 @@ fn interface(eni: &sdk::NetworkInterface) -> NetworkInterface {
         source_dest_check: eni.source_dest_check().unwrap_or(true),
         tags: tags(eni.tag_set()),
         attachment,
+        interface_type: eni
+            .interface_type()
+            .map_or(PLAIN_INTERFACE, |t| t.as_str())
+            .to_string(),
     }
+}
+
+fn millis(at: &aws_sdk_ec2::primitives::DateTime) -> Option<u64> {
+    at.to_millis().ok().and_then(|ms| u64::try_from(ms).ok())
 }
 
 fn instance(i: &sdk::Instance) -> Option<Instance> {
@@ -167,6 +177,7 @@ fn instance(i: &sdk::Instance) -> Option<Instance> {
                 })
             })
             .collect(),
+        launched_at: i.launch_time().and_then(millis),
     })
 }
 
@@ -339,6 +350,15 @@ impl Ec2 for SdkEc2 {
             InterfaceChange::SourceDestCheck(check) => {
                 call.source_dest_check(AttributeBooleanValue::builder().value(*check).build())
             }
+            InterfaceChange::DeleteOnTermination {
+                attachment_id,
+                delete,
+            } => call.attachment(
+                sdk::NetworkInterfaceAttachmentChanges::builder()
+                    .attachment_id(attachment_id)
+                    .delete_on_termination(*delete)
+                    .build(),
+            ),
         };
         call.send()
             .await

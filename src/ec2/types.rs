@@ -60,10 +60,12 @@ impl InstanceState {
     }
 }
 
-/// ENI status as EC2 names it.
+/// ENI status as EC2 names it. A new interface is `pending` until EC2 has
+/// set it up (CreateNetworkInterface answers `pending`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum InterfaceStatus {
+    Pending,
     Available,
     Associated,
     Attaching,
@@ -74,11 +76,35 @@ pub enum InterfaceStatus {
 impl InterfaceStatus {
     pub fn parse(name: &str) -> Self {
         match name {
+            "pending" => Self::Pending,
             "available" => Self::Available,
             "associated" => Self::Associated,
             "attaching" => Self::Attaching,
             "detaching" => Self::Detaching,
             _ => Self::InUse,
+        }
+    }
+}
+
+/// An attachment's own status, apart from the interface's: while EC2
+/// detaches the interface of a terminated instance, the interface stays
+/// `in-use` and its attachment is `detaching`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttachmentStatus {
+    Attaching,
+    Attached,
+    Detaching,
+}
+
+impl AttachmentStatus {
+    /// `detached` is no attachment at all (`None`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "attaching" => Some(Self::Attaching),
+            "detaching" => Some(Self::Detaching),
+            "detached" => None,
+            _ => Some(Self::Attached),
         }
     }
 }
@@ -90,6 +116,24 @@ pub struct Attachment {
     pub instance_id: String,
     pub device_index: i32,
     pub network_card_index: i32,
+    pub status: AttachmentStatus,
+    /// EC2 deletes the interface when the instance terminates (interfaces
+    /// attached at launch by a launch template; never set by an attach call).
+    pub delete_on_termination: bool,
+    /// When it was attached, in epoch milliseconds, when EC2 says.
+    pub attached_at: Option<u64>,
+}
+
+impl Attachment {
+    /// The instance's primary interface: card 0, index 0 (never touched, R5).
+    pub fn is_primary(&self) -> bool {
+        self.device_index == 0 && self.network_card_index == 0
+    }
+
+    /// Going away: the interface will be free once EC2 is done.
+    pub fn is_detaching(&self) -> bool {
+        self.status == AttachmentStatus::Detaching
+    }
 }
 
 /// A network interface as the manager sees it.
@@ -107,12 +151,32 @@ pub struct NetworkInterface {
     pub source_dest_check: bool,
     pub tags: Tags,
     pub attachment: Option<Attachment>,
+    /// EC2's `InterfaceType`: `interface` for a plain ENI, else `efa`,
+    /// `trunk`, `branch`, ... (only `interface` can be a pool member's).
+    pub interface_type: String,
 }
+
+/// The interface type a pool member must have.
+pub const PLAIN_INTERFACE: &str = "interface";
 
 impl NetworkInterface {
     /// The pool this interface belongs to, if any.
     pub fn pool(&self) -> Option<&str> {
         pool_of(&self.tags)
+    }
+
+    /// Attached as a secondary interface (not the primary).
+    pub fn is_secondary(&self) -> bool {
+        self.attachment.as_ref().is_some_and(|a| !a.is_primary())
+    }
+
+    /// Attached to `instance` as a secondary interface.
+    pub fn is_secondary_on(&self, instance_id: &str) -> bool {
+        self.is_secondary()
+            && self
+                .attachment
+                .as_ref()
+                .is_some_and(|a| a.instance_id == instance_id)
     }
 }
 
@@ -122,6 +186,12 @@ pub struct InstanceInterface {
     pub interface_id: String,
     pub device_index: i32,
     pub network_card_index: i32,
+}
+
+impl InstanceInterface {
+    pub fn is_primary(&self) -> bool {
+        self.device_index == 0 && self.network_card_index == 0
+    }
 }
 
 /// An EC2 instance as the manager sees it.
@@ -134,12 +204,28 @@ pub struct Instance {
     pub vpc_id: Option<String>,
     pub tags: Tags,
     pub interfaces: Vec<InstanceInterface>,
+    /// When it was last launched or started, in epoch milliseconds.
+    pub launched_at: Option<u64>,
 }
 
 impl Instance {
     /// The pool this instance belongs to, if any.
     pub fn pool(&self) -> Option<&str> {
         pool_of(&self.tags)
+    }
+
+    /// Whether it has any interface besides its primary: only then can it
+    /// hold a member.
+    pub fn has_secondary_interfaces(&self) -> bool {
+        self.interfaces.iter().any(|i| !i.is_primary())
+    }
+
+    /// The interface at `device_index` on network card 0, if any.
+    pub fn occupant(&self, device_index: i32) -> Option<&str> {
+        self.interfaces
+            .iter()
+            .find(|i| i.network_card_index == 0 && i.device_index == device_index)
+            .map(|i| i.interface_id.as_str())
     }
 }
 
@@ -172,4 +258,10 @@ pub enum InterfaceChange {
     SecurityGroups(Vec<String>),
     Description(String),
     SourceDestCheck(bool),
+    /// Whether EC2 deletes the interface when this attachment's instance
+    /// terminates.
+    DeleteOnTermination {
+        attachment_id: String,
+        delete: bool,
+    },
 }

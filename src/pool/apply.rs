@@ -1,27 +1,33 @@
 //! The executor: carries out a plan and handles EC2's answers. EC2 is the
-//! lock (R6): an interface taken meanwhile means the next candidate, a device
-//! index taken means a fresh read. Every wait is bounded by the deadline (R8).
+//! lock (R6): an interface taken meanwhile means the next candidate; a device
+//! index taken means reading who took it (R11). Every wait is bounded by the
+//! deadline (R8).
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use super::plan::{device_index, Action, Attach, Detach, Plan, Shortage};
-use crate::deadline::Deadline;
-use crate::ec2::{Ec2, Ec2Error, ErrorKind, InstanceQuery, InterfaceQuery, InterfaceStatus};
+use super::plan::{
+    device_index, Action, Attach, Candidate, Detach, KeepOnTermination, Plan, Shortage, Unusable,
+};
+use crate::deadline::{Backoff, Deadline};
+use crate::ec2::{
+    Ec2, Ec2Error, ErrorKind, InstanceQuery, InterfaceChange, InterfaceQuery, InterfaceStatus,
+};
 
 /// Bounds of the executor; tests pass small delays.
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// EC2 calls in flight at once.
     pub concurrency: usize,
-    /// Attach attempts per instance, over all candidates and indexes.
+    /// Attach calls per instance, over all candidates and indexes.
     pub max_attempts: u32,
-    /// First and longest pause while a freed interface settles.
-    pub poll_start: Duration,
-    pub poll_max: Duration,
+    /// Pauses while EC2 settles: a freed member, a fresh read.
+    pub backoff: Backoff,
+    /// How long an event waits for EC2's reads to catch up with it (R16).
+    pub fresh_wait: Duration,
 }
 
 impl Default for Settings {
@@ -29,8 +35,8 @@ impl Default for Settings {
         Self {
             concurrency: 8,
             max_attempts: 8,
-            poll_start: Duration::from_millis(250),
-            poll_max: Duration::from_secs(2),
+            backoff: Backoff::default(),
+            fresh_wait: Duration::from_secs(20),
         }
     }
 }
@@ -49,6 +55,9 @@ pub struct Failed {
     pub pool: String,
     pub instance_id: String,
     pub interface_id: Option<String>,
+    /// EC2's error code, when EC2 answered one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
     pub error: String,
     /// Worth trying again (throttling, server error, deadline).
     pub transient: bool,
@@ -59,8 +68,12 @@ pub struct Failed {
 pub struct Report {
     pub attached: Vec<Attached>,
     pub detached: Vec<Detach>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kept_on_termination: Vec<KeepOnTermination>,
     pub failed: Vec<Failed>,
     pub shortages: Vec<Shortage>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unusable: Vec<Unusable>,
 }
 
 impl Report {
@@ -76,42 +89,45 @@ enum AttachResult {
     Failed(Failed),
 }
 
-/// Carries out `plan`: detaches first, then attaches, each batch concurrently.
+/// Carries out `plan`: detaches, then DeleteOnTermination changes, then
+/// attaches, each batch concurrently.
 pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Settings) -> Report {
     let mut report = Report {
         shortages: plan.shortages,
+        unusable: plan.unusable,
         ..Report::default()
     };
-    let (mut detaches, mut attaches) = (Vec::new(), Vec::new());
+    let (mut detaches, mut keeps, mut attaches) = (Vec::new(), Vec::new(), Vec::new());
     for action in plan.actions {
         match action {
             Action::Detach(d) => detaches.push(d),
+            Action::KeepOnTermination(k) => keeps.push(k),
             Action::Attach(a) => attaches.push(a),
         }
     }
 
-    // Freed interface -> the instance it was detached from.
-    let mut freed = BTreeMap::new();
-    let detached: Vec<_> = stream::iter(detaches)
-        .map(|d| detach(ec2, d))
-        .buffer_unordered(settings.concurrency)
-        .collect()
-        .await;
-    for result in detached {
+    // Members whose detach failed are still held: no attach waits for them.
+    let mut stuck = BTreeSet::new();
+    for result in concurrently(settings, detaches, |d| detach(ec2, d)).await {
         match result {
-            Ok(d) => {
-                freed.insert(d.interface_id.clone(), d.instance_id.clone());
-                report.detached.push(d);
+            Ok(Some(d)) => report.detached.push(d),
+            Ok(None) => {}
+            Err(f) => {
+                stuck.extend(f.interface_id.clone());
+                report.failed.push(f);
             }
+        }
+    }
+    for result in concurrently(settings, keeps, |k| keep(ec2, k)).await {
+        match result {
+            Ok(k) => report.kept_on_termination.push(k),
             Err(f) => report.failed.push(f),
         }
     }
-
-    let attached: Vec<_> = stream::iter(attaches)
-        .map(|a| attach(ec2, a, &freed, deadline, settings))
-        .buffer_unordered(settings.concurrency)
-        .collect()
-        .await;
+    let attached = concurrently(settings, attaches, |a| {
+        attach(ec2, a, &stuck, deadline, settings)
+    })
+    .await;
     for result in attached {
         match result {
             AttachResult::Attached(a) => report.attached.push(a),
@@ -124,132 +140,207 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
     report
 }
 
-async fn detach(ec2: &dyn Ec2, d: Detach) -> Result<Detach, Failed> {
+async fn concurrently<T, R, F, Fut>(settings: &Settings, items: Vec<T>, f: F) -> Vec<R>
+where
+    F: FnMut(T) -> Fut,
+    Fut: std::future::Future<Output = R>,
+{
+    stream::iter(items)
+        .map(f)
+        .buffer_unordered(settings.concurrency)
+        .collect()
+        .await
+}
+
+/// `None` when it was detached already (a lagging read planned it).
+async fn detach(ec2: &dyn Ec2, d: Detach) -> Result<Option<Detach>, Failed> {
     match ec2.detach(&d.attachment_id, false).await {
-        // Already detached: the goal is reached.
-        Ok(()) => Ok(d),
-        Err(e) if e.is(ErrorKind::NotFound) => Ok(d),
+        Ok(()) => Ok(Some(d)),
+        Err(e) if e.is(ErrorKind::NotFound) => Ok(None),
         Err(e) => Err(failed(&d.pool, &d.instance_id, Some(&d.interface_id), &e)),
+    }
+}
+
+async fn keep(ec2: &dyn Ec2, k: KeepOnTermination) -> Result<KeepOnTermination, Failed> {
+    let change = InterfaceChange::DeleteOnTermination {
+        attachment_id: k.attachment_id.clone(),
+        delete: false,
+    };
+    match ec2.modify_interface(&k.interface_id, &change).await {
+        Ok(()) => Ok(k),
+        Err(e) => Err(failed(&k.pool, &k.instance_id, Some(&k.interface_id), &e)),
     }
 }
 
 async fn attach(
     ec2: &dyn Ec2,
     a: Attach,
-    freed: &BTreeMap<String, String>,
+    stuck: &BTreeSet<String>,
     deadline: Deadline,
     settings: &Settings,
 ) -> AttachResult {
     let mut index = a.device_index;
-    let mut candidates = a.candidates.iter();
+    let mut candidates = a
+        .candidates
+        .iter()
+        .filter(|c| !stuck.contains(&c.interface_id));
     let mut current = candidates.next();
-    for _ in 0..settings.max_attempts {
-        let Some(interface_id) = current else {
-            return AttachResult::NoCandidateLeft(a);
-        };
+    let mut attempts = 0;
+    while let Some(candidate) = current {
+        if attempts == settings.max_attempts {
+            return AttachResult::Failed(gave_up(&a, "attach attempts exhausted"));
+        }
         if deadline.expired() {
             return AttachResult::Failed(gave_up(&a, "the deadline came before the attach"));
         }
-        if let Some(former) = freed.get(interface_id) {
-            match settled(ec2, interface_id, former, deadline, settings).await {
-                Ok(Settled::Available) => {}
-                Ok(Settled::Gone) => {
+        let id = &candidate.interface_id;
+        if let Some(former) = &candidate.freed_from {
+            match settled(ec2, id, former, deadline, settings.backoff).await {
+                Ok(Some(true)) => {}
+                Ok(Some(false)) => {
                     current = candidates.next();
                     continue;
                 }
-                Ok(Settled::Late) => {
-                    let why = format!("the deadline came while {interface_id} was detaching");
+                Ok(None) => {
+                    let why = format!("the deadline came while {id} was detaching from {former}");
                     return AttachResult::Failed(gave_up(&a, &why));
                 }
                 Err(e) => return AttachResult::Failed(failed(&a.pool, &a.instance_id, None, &e)),
             }
         }
-        match ec2.attach(interface_id, &a.instance_id, index).await {
-            Ok(_) => {
-                return AttachResult::Attached(Attached {
-                    pool: a.pool.clone(),
-                    interface_id: interface_id.clone(),
-                    instance_id: a.instance_id.clone(),
-                    device_index: index,
-                    reason: a.reason.clone(),
-                })
-            }
+        attempts += 1;
+        match ec2.attach(id, &a.instance_id, index).await {
+            Ok(_) => return AttachResult::Attached(attached(&a, candidate, index)),
+            // A freed member read as available too early: wait for it again.
+            Err(e) if e.is(ErrorKind::InUse) && candidate.freed_from.is_some() => {}
             Err(e) if e.is(ErrorKind::InUse) => current = candidates.next(),
-            Err(e) if e.is(ErrorKind::DeviceIndexTaken) => match reread(ec2, &a).await {
-                Ok(Some(next)) => index = next,
-                Ok(None) => return AttachResult::AlreadyHeld,
-                Err(e) => return AttachResult::Failed(failed(&a.pool, &a.instance_id, None, &e)),
-            },
-            Err(e) => {
-                let f = failed(&a.pool, &a.instance_id, Some(interface_id), &e);
-                return AttachResult::Failed(f);
+            // R14: a candidate deleted meanwhile.
+            Err(e) if e.code == "InvalidNetworkInterfaceID.NotFound" => current = candidates.next(),
+            Err(e) if e.is(ErrorKind::DeviceIndexTaken) => {
+                match occupant(ec2, &a, index).await {
+                    Ok(Occupant::Member) => return AttachResult::AlreadyHeld,
+                    Ok(Occupant::Other { next_index }) => index = next_index,
+                    Ok(Occupant::Leaving(occupant_id)) => {
+                        let gone = settled(
+                            ec2,
+                            &occupant_id,
+                            &a.instance_id,
+                            deadline,
+                            settings.backoff,
+                        );
+                        match gone.await {
+                            Ok(Some(_)) => {}
+                            Ok(None) => {
+                                let why = format!("the deadline came while {occupant_id} left");
+                                return AttachResult::Failed(gave_up(&a, &why));
+                            }
+                            Err(e) => {
+                                return AttachResult::Failed(failed(
+                                    &a.pool,
+                                    &a.instance_id,
+                                    None,
+                                    &e,
+                                ))
+                            }
+                        }
+                    }
+                    // Retrying the same index is always safe: EC2 refuses it
+                    // while taken. Give the reads time to catch up.
+                    Ok(Occupant::Unseen) => {
+                        deadline.sleep(settings.backoff.first).await;
+                    }
+                    Err(e) => {
+                        return AttachResult::Failed(failed(&a.pool, &a.instance_id, None, &e))
+                    }
+                }
             }
+            Err(e) => return AttachResult::Failed(failed(&a.pool, &a.instance_id, Some(id), &e)),
         }
     }
-    AttachResult::Failed(gave_up(&a, "attach attempts exhausted"))
+    AttachResult::NoCandidateLeft(a)
 }
 
-/// After "device index taken": `None` when the instance now holds a member of
-/// the pool (another invocation won), else the next index to try.
-async fn reread(ec2: &dyn Ec2, a: &Attach) -> Result<Option<i32>, Ec2Error> {
-    let held = InterfaceQuery::pools(std::slice::from_ref(&a.pool)).attached_to(&a.instance_id);
+fn attached(a: &Attach, candidate: &Candidate, index: i32) -> Attached {
+    Attached {
+        pool: a.pool.clone(),
+        interface_id: candidate.interface_id.clone(),
+        instance_id: a.instance_id.clone(),
+        device_index: index,
+        reason: a.reason.clone(),
+    }
+}
+
+/// Who holds the device index an attach was refused.
+enum Occupant {
+    /// A member of the pool: the instance holds one already (another
+    /// invocation won).
+    Member,
+    /// An interface being detached from the instance, or a member of
+    /// another pool (which must leave, R4): wait for it.
+    Leaving(String),
+    /// An interface in no pool: the next free index.
+    Other { next_index: i32 },
+    /// The reads do not show it yet (or it left since).
+    Unseen,
+}
+
+/// R11: reads the instance, then the interface at `index` by id. Only when
+/// both agree that the occupant is not the pool's does the attach move to
+/// another index; a lagging read never does.
+async fn occupant(ec2: &dyn Ec2, a: &Attach, index: i32) -> Result<Occupant, Ec2Error> {
     let instance = InstanceQuery::Ids(vec![a.instance_id.clone()]);
-    let (held, instance) = tokio::join!(
-        ec2.describe_interfaces(&held),
-        ec2.describe_instances(&instance)
-    );
-    let holds = held?
-        .iter()
-        .any(|m| m.attachment.as_ref().is_some_and(|at| at.device_index != 0));
-    if holds {
-        return Ok(None);
-    }
-    match instance?.first() {
-        Some(i) => Ok(Some(device_index(i, a.device_index))),
-        None => Err(Ec2Error::from_code(
-            "InvalidInstanceID.NotFound",
-            &format!("instance {} is gone", a.instance_id),
-        )),
-    }
+    let Some(instance) = ec2.describe_instances(&instance).await?.pop() else {
+        return Ok(Occupant::Unseen);
+    };
+    let Some(occupant_id) = instance.occupant(index) else {
+        return Ok(Occupant::Unseen);
+    };
+    let query = InterfaceQuery::ids(&[occupant_id.to_string()]);
+    let Some(eni) = ec2.describe_interfaces(&query).await?.pop() else {
+        return Ok(Occupant::Unseen);
+    };
+    let here = eni.attachment.as_ref().filter(|at| {
+        at.instance_id == a.instance_id && at.device_index == index && !at.is_primary()
+    });
+    let Some(attachment) = here else {
+        return Ok(Occupant::Unseen);
+    };
+    // A member of another pool must leave this instance too (R4).
+    Ok(match eni.pool() {
+        _ if attachment.is_detaching() => Occupant::Leaving(eni.id),
+        Some(p) if p == a.pool => Occupant::Member,
+        Some(_) => Occupant::Leaving(eni.id),
+        None => Occupant::Other {
+            next_index: device_index(&instance, a.device_index, &BTreeSet::new()),
+        },
+    })
 }
 
-/// How the wait for a freed interface ended.
-enum Settled {
-    Available,
-    /// It went to someone else or vanished.
-    Gone,
-    /// Still detaching when the deadline came.
-    Late,
-}
-
-/// Waits until an interface detached from `former` is `available`, bounded
-/// by the deadline.
+/// Waits until a member detached from `former` is `available`: `Some(true)`
+/// then, `Some(false)` when it went elsewhere or vanished, `None` at the
+/// deadline.
 async fn settled(
     ec2: &dyn Ec2,
     interface_id: &str,
     former: &str,
     deadline: Deadline,
-    settings: &Settings,
-) -> Result<Settled, Ec2Error> {
+    backoff: Backoff,
+) -> Result<Option<bool>, Ec2Error> {
     let query = InterfaceQuery::ids(&[interface_id.to_string()]);
-    let mut pause = settings.poll_start;
-    loop {
-        let found = ec2.describe_interfaces(&query).await?;
-        let Some(eni) = found.first() else {
-            return Ok(Settled::Gone);
-        };
-        match (eni.status, &eni.attachment) {
-            (InterfaceStatus::Available, None) => return Ok(Settled::Available),
-            // Still detaching, whichever status EC2 shows meanwhile.
-            (InterfaceStatus::Detaching, _) => {}
-            (_, Some(a)) if a.instance_id == former => {}
-            _ => return Ok(Settled::Gone),
-        }
-        if !deadline.sleep(pause).await {
-            return Ok(Settled::Late);
-        }
-        pause = (pause * 2).min(settings.poll_max);
-    }
+    deadline
+        .wait_for(backoff, || async {
+            let Some(eni) = ec2.describe_interfaces(&query).await?.pop() else {
+                return Ok(Some(false));
+            };
+            Ok(match &eni.attachment {
+                None if eni.status == InterfaceStatus::Available => Some(true),
+                None => None,
+                // Still detaching, whichever status EC2 shows meanwhile.
+                Some(at) if at.instance_id == former => None,
+                Some(_) => Some(false),
+            })
+        })
+        .await
 }
 
 fn failed(pool: &str, instance_id: &str, interface_id: Option<&String>, e: &Ec2Error) -> Failed {
@@ -257,6 +348,7 @@ fn failed(pool: &str, instance_id: &str, interface_id: Option<&String>, e: &Ec2E
         pool: pool.to_string(),
         instance_id: instance_id.to_string(),
         interface_id: interface_id.cloned(),
+        code: Some(e.code.clone()),
         error: e.to_string(),
         transient: e.is(ErrorKind::Transient),
     }
@@ -267,6 +359,7 @@ fn gave_up(a: &Attach, why: &str) -> Failed {
         pool: a.pool.clone(),
         instance_id: a.instance_id.clone(),
         interface_id: None,
+        code: None,
         error: why.to_string(),
         transient: true,
     }
@@ -291,6 +384,9 @@ fn sort(report: &mut Report) {
         .sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
     report
         .detached
+        .sort_by(|a, b| a.interface_id.cmp(&b.interface_id));
+    report
+        .kept_on_termination
         .sort_by(|a, b| a.interface_id.cmp(&b.interface_id));
     report
         .failed

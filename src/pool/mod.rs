@@ -10,11 +10,16 @@ pub mod plan;
 pub mod status;
 
 use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::deadline::Deadline;
-use crate::ec2::{Ec2, Ec2Error, Instance, InstanceQuery, InstanceState, InterfaceQuery};
+use crate::ec2::{
+    Ec2, Ec2Error, Instance, InstanceQuery, InstanceState, InterfaceQuery, InterfaceStatus,
+    NetworkInterface,
+};
 use apply::{Report, Settings};
 use plan::{Plan, Snapshot};
 
@@ -43,6 +48,15 @@ pub struct Manager<'a> {
     settings: Settings,
 }
 
+/// An instance state change, as the event tells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateChange {
+    pub instance_id: String,
+    pub state: InstanceState,
+    /// When EventBridge saw it, in epoch milliseconds.
+    pub time: Option<u64>,
+}
+
 impl<'a> Manager<'a> {
     pub fn new(ec2: &'a dyn Ec2, settings: Settings) -> Self {
         Self { ec2, settings }
@@ -51,16 +65,15 @@ impl<'a> Manager<'a> {
     /// An instance changed state. `running` reads the instance and the free
     /// members at once and attaches (two round trips); any other state reads
     /// the instance and its members, then reconciles its pool and theirs, so
-    /// a freed member goes to a waiting instance at once (R4).
+    /// a freed member goes to a waiting instance at once (R4, R12).
     pub async fn instance_changed(
         &self,
-        instance_id: &str,
-        state: InstanceState,
+        change: &StateChange,
         deadline: Deadline,
     ) -> Result<Outcome, Ec2Error> {
-        match state {
-            InstanceState::Running => self.instance_running(instance_id, deadline).await,
-            s if s.releases() => self.instance_leaving(instance_id, deadline).await,
+        match change.state {
+            InstanceState::Running => self.instance_running(&change.instance_id, deadline).await,
+            s if s.releases() => self.instance_leaving(change, deadline).await,
             s => Ok(Outcome::noted(format!(
                 "nothing to do while {}",
                 s.as_str()
@@ -70,34 +83,52 @@ impl<'a> Manager<'a> {
 
     async fn instance_running(&self, id: &str, deadline: Deadline) -> Result<Outcome, Ec2Error> {
         let free = InterfaceQuery::pools(&[]).available();
-        let instance = InstanceQuery::Ids(vec![id.into()]);
-        let (instance, free) = tokio::join!(
-            self.ec2.describe_instances(&instance),
-            self.ec2.describe_interfaces(&free)
-        );
-        let (instance, mut members) = (instance?.pop(), free?);
-        let Some(instance) = instance else {
-            return Ok(Outcome::noted(format!("instance {id} not found")));
+        let (instance, free) =
+            tokio::join!(self.read_instance(id), self.ec2.describe_interfaces(&free));
+        let (mut instance, mut members) = (instance?, free?);
+        // R16: EC2's reads may not show the instance running yet.
+        let booted = |i: &Option<Instance>| {
+            i.as_ref()
+                .is_some_and(|i| i.state != InstanceState::Pending)
+        };
+        if !booted(&instance) {
+            instance = self.fresh_instance(id, deadline, booted).await?;
+        }
+        let Some(instance) = instance.filter(|i| i.state != InstanceState::Pending) else {
+            return Ok(not_yet(id, "the instance does not read as running yet"));
         };
         if instance.state.releases() {
             // A late `running` event: EC2 says the instance has gone since.
-            return self.instance_leaving(id, deadline).await;
+            let change = StateChange {
+                instance_id: id.to_string(),
+                state: instance.state,
+                time: None,
+            };
+            return self.instance_leaving(&change, deadline).await;
         }
-        let Some(pool) = instance.pool().map(str::to_string) else {
-            if instance.interfaces.iter().any(|i| i.device_index != 0) {
+        if instance.pool().is_none() {
+            if instance.has_secondary_interfaces() {
                 // It may hold a member from before it lost the tag (R4).
-                return self.instance_leaving(id, deadline).await;
+                let change = StateChange {
+                    instance_id: id.to_string(),
+                    state: instance.state,
+                    time: None,
+                };
+                return self.instance_leaving(&change, deadline).await;
             }
             return Ok(Outcome::noted(format!("instance {id} is in no pool")));
-        };
-        if instance.state != InstanceState::Running {
-            let state = instance.state.as_str();
-            return Ok(Outcome::noted(format!("instance {id} is {state}")));
         }
-        // Only an instance with secondary interfaces can hold a member already.
-        if instance.interfaces.iter().any(|i| i.device_index != 0) {
-            let held = InterfaceQuery::pools(&[pool]).attached_to(id);
-            members.extend(self.ec2.describe_interfaces(&held).await?);
+        // Only an instance with secondary interfaces can hold a member
+        // already. They are read by id, fresher than a filtered read, so that
+        // each interface the instance lists is known (R11).
+        if instance.has_secondary_interfaces() {
+            let own = secondary_ids(&instance);
+            let read = self
+                .ec2
+                .describe_interfaces(&InterfaceQuery::ids(&own))
+                .await?;
+            members.retain(|m| !own.contains(&m.id));
+            members.extend(read);
         }
         let snapshot = Snapshot {
             members,
@@ -106,22 +137,40 @@ impl<'a> Manager<'a> {
         Ok(self.carry_out(plan::plan(&snapshot), deadline).await)
     }
 
-    async fn instance_leaving(&self, id: &str, deadline: Deadline) -> Result<Outcome, Ec2Error> {
+    async fn instance_leaving(
+        &self,
+        change: &StateChange,
+        deadline: Deadline,
+    ) -> Result<Outcome, Ec2Error> {
+        let id = change.instance_id.as_str();
         let held = InterfaceQuery::pools(&[]).attached_to(id);
-        let instance = InstanceQuery::Ids(vec![id.into()]);
-        let (instance, held) = tokio::join!(
-            self.ec2.describe_instances(&instance),
-            self.ec2.describe_interfaces(&held)
-        );
-        let (instance, held) = (instance?, held?);
+        let (instance, held) =
+            tokio::join!(self.read_instance(id), self.ec2.describe_interfaces(&held));
+        let (mut instance, held) = (instance?, held?);
+        // R16: a read older than the event shows the instance still running.
+        // It is fresh once it shows the instance leaving, or started again
+        // after the event (whose time has whole seconds).
+        let fresh = |i: &Option<Instance>| {
+            i.as_ref().is_none_or(|i| {
+                let restarted =
+                    matches!((i.launched_at, change.time), (Some(l), Some(t)) if l >= t + 1000);
+                i.state.releases() || restarted
+            })
+        };
+        if change.state.releases() && !fresh(&instance) {
+            instance = self.fresh_instance(id, deadline, fresh).await?;
+            if !fresh(&instance) {
+                return Ok(not_yet(id, "the instance does not read as leaving yet"));
+            }
+        }
         // Its pool too: EC2 detaches members itself when an instance terminates.
         let own_pool = instance
-            .first()
+            .as_ref()
             .and_then(Instance::pool)
             .map(str::to_string);
         let pools: BTreeSet<String> = held
             .iter()
-            .filter(|m| m.attachment.as_ref().is_some_and(|a| a.device_index != 0))
+            .filter(|m| m.is_secondary())
             .filter_map(|m| m.pool().map(str::to_string))
             .chain(own_pool)
             .collect();
@@ -131,45 +180,117 @@ impl<'a> Manager<'a> {
             )));
         }
         let pools: Vec<String> = pools.into_iter().collect();
-        let snapshot = self.read_pools(&pools, instance).await?;
+        // Its interfaces by id: fresher than the filtered reads (R16).
+        let own = instance.as_ref().map(secondary_ids).unwrap_or_default();
+        let by_id = ById {
+            ids: &own,
+            await_pending: false,
+        };
+        let snapshot = self
+            .read_pools(&pools, instance.into_iter().collect(), by_id, deadline)
+            .await?;
         Ok(self.carry_out(plan::plan(&snapshot), deadline).await)
     }
 
     /// The full two-way reconcile (R10), of `pools` or of every pool.
     pub async fn sync(&self, pools: &[String], deadline: Deadline) -> Result<Outcome, Ec2Error> {
-        let plan = self.plan_sync(pools).await?;
-        Ok(self.carry_out(plan, deadline).await)
+        self.sync_with(pools, &[], deadline).await
+    }
+
+    /// A reconcile of `pools` that also reads `members` by id, waiting
+    /// (bounded) while any is `pending`: right after a pool declaration made
+    /// them, the tag-filtered read may not show them yet (R16, C7).
+    pub async fn sync_with(
+        &self,
+        pools: &[String],
+        members: &[String],
+        deadline: Deadline,
+    ) -> Result<Outcome, Ec2Error> {
+        let by_id = ById {
+            ids: members,
+            await_pending: true,
+        };
+        let snapshot = self.read_pools(pools, Vec::new(), by_id, deadline).await?;
+        Ok(self.carry_out(plan::plan(&snapshot), deadline).await)
     }
 
     /// What a sync would do, without doing it.
     pub async fn plan_sync(&self, pools: &[String]) -> Result<Plan, Ec2Error> {
-        let snapshot = self.read_pools(pools, Vec::new()).await?;
+        let snapshot = self
+            .read_pools(
+                pools,
+                Vec::new(),
+                ById::NONE,
+                Deadline::after(Duration::ZERO),
+            )
+            .await?;
         Ok(plan::plan(&snapshot))
     }
 
     /// Every pool's members, holders and waiting instances (of `pools`, or all).
     pub async fn status(&self, pools: &[String]) -> Result<Vec<status::PoolStatus>, Ec2Error> {
-        let snapshot = self.read_pools(pools, Vec::new()).await?;
+        let snapshot = self
+            .read_pools(
+                pools,
+                Vec::new(),
+                ById::NONE,
+                Deadline::after(Duration::ZERO),
+            )
+            .await?;
         Ok(status::status(&snapshot))
     }
 
+    async fn read_instance(&self, id: &str) -> Result<Option<Instance>, Ec2Error> {
+        let query = InstanceQuery::Ids(vec![id.into()]);
+        Ok(self.ec2.describe_instances(&query).await?.pop())
+    }
+
+    /// Reads the instance again until `fresh` holds, for at most
+    /// `settings.fresh_wait` (R16); the last read otherwise.
+    async fn fresh_instance(
+        &self,
+        id: &str,
+        deadline: Deadline,
+        fresh: impl Fn(&Option<Instance>) -> bool,
+    ) -> Result<Option<Instance>, Ec2Error> {
+        let budget = Deadline::after(self.settings.fresh_wait.min(deadline.remaining()));
+        let last = Mutex::new(None);
+        let found = budget
+            .wait_for(self.settings.backoff, || async {
+                let read = self.read_instance(id).await?;
+                let done = fresh(&read);
+                *last.lock().expect("not poisoned") = read.clone();
+                Ok::<_, Ec2Error>(done.then_some(read))
+            })
+            .await?;
+        Ok(found.unwrap_or_else(|| last.into_inner().expect("not poisoned")))
+    }
+
     /// Members and instances of `pools` (all when empty), plus `known`
-    /// instances, plus any holder the tag-filtered read missed.
+    /// instances, plus interfaces read by id, plus any holder the
+    /// tag-filtered read missed.
     async fn read_pools(
         &self,
         pools: &[String],
         known: Vec<Instance>,
+        by_id: ById<'_>,
+        deadline: Deadline,
     ) -> Result<Snapshot, Ec2Error> {
         let members = InterfaceQuery::pools(pools);
         let instances = InstanceQuery::Pools(pools.to_vec());
-        let (members, instances) = tokio::join!(
+        let (members, instances, by_id) = tokio::join!(
             self.ec2.describe_interfaces(&members),
-            self.ec2.describe_instances(&instances)
+            self.ec2.describe_instances(&instances),
+            self.read_by_id(by_id, deadline)
         );
         let mut snapshot = Snapshot {
             members: members?,
             instances: instances?,
         };
+        for member in by_id? {
+            snapshot.members.retain(|m| m.id != member.id);
+            snapshot.members.push(member);
+        }
         for instance in known {
             snapshot.instances.retain(|i| i.id != instance.id);
             snapshot.instances.push(instance);
@@ -185,6 +306,34 @@ impl<'a> Manager<'a> {
         Ok(snapshot)
     }
 
+    /// Interfaces read by id; when asked, again while any is `pending` or
+    /// not visible yet, for at most `fresh_wait`.
+    async fn read_by_id(
+        &self,
+        by_id: ById<'_>,
+        deadline: Deadline,
+    ) -> Result<Vec<NetworkInterface>, Ec2Error> {
+        if by_id.ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let query = InterfaceQuery::ids(by_id.ids);
+        if !by_id.await_pending {
+            return self.ec2.describe_interfaces(&query).await;
+        }
+        let budget = Deadline::after(self.settings.fresh_wait.min(deadline.remaining()));
+        let last = Mutex::new(Vec::new());
+        let settled = budget
+            .wait_for(self.settings.backoff, || async {
+                let read = self.ec2.describe_interfaces(&query).await?;
+                let pending = read.iter().any(|m| m.status == InterfaceStatus::Pending);
+                let complete = !pending && read.len() == by_id.ids.len();
+                *last.lock().expect("not poisoned") = read.clone();
+                Ok::<_, Ec2Error>(complete.then_some(read))
+            })
+            .await?;
+        Ok(settled.unwrap_or_else(|| last.into_inner().expect("not poisoned")))
+    }
+
     async fn carry_out(&self, plan: Plan, deadline: Deadline) -> Outcome {
         let report = apply::apply(self.ec2, plan, deadline, &self.settings).await;
         for shortage in &report.shortages {
@@ -197,4 +346,39 @@ impl<'a> Manager<'a> {
         }
         Outcome { note: None, report }
     }
+}
+
+/// The interfaces an instance lists besides its primary.
+fn secondary_ids(instance: &Instance) -> Vec<String> {
+    let secondary = instance.interfaces.iter().filter(|n| !n.is_primary());
+    secondary.map(|n| n.interface_id.clone()).collect()
+}
+
+/// Interfaces a reconcile reads by id, beside the filtered reads.
+#[derive(Clone, Copy)]
+struct ById<'a> {
+    ids: &'a [String],
+    /// Read again while any is `pending` or not visible yet (R16).
+    await_pending: bool,
+}
+
+impl ById<'_> {
+    const NONE: ById<'static> = ById {
+        ids: &[],
+        await_pending: false,
+    };
+}
+
+/// An outcome that asks for the event again: EC2's reads lag behind it.
+fn not_yet(instance_id: &str, why: &str) -> Outcome {
+    let mut outcome = Outcome::noted(format!("instance {instance_id}: {why}"));
+    outcome.report.failed.push(apply::Failed {
+        pool: String::new(),
+        instance_id: instance_id.to_string(),
+        interface_id: None,
+        code: None,
+        error: why.to_string(),
+        transient: true,
+    });
+    outcome
 }

@@ -1,11 +1,15 @@
 //! The planner: observed EC2 state in, the actions that restore the rules out.
 //! Pure and deterministic: no I/O, no clock, the same state gives the same plan.
+//! `plan` reads as its steps: survey who holds what, take members back,
+//! keep members from EC2's deletion, give free members to waiting instances.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::ec2::{Instance, InstanceState, InterfaceStatus, NetworkInterface, DEVICE_INDEX_TAG};
+use crate::ec2::{
+    Instance, InstanceState, InterfaceStatus, NetworkInterface, DEVICE_INDEX_TAG, PLAIN_INTERFACE,
+};
 
 /// Device index a pool uses when its members carry no device index tag (R3).
 pub const DEFAULT_DEVICE_INDEX: i32 = 1;
@@ -24,10 +28,11 @@ pub struct Snapshot {
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     Detach(Detach),
+    KeepOnTermination(KeepOnTermination),
     Attach(Attach),
 }
 
-/// Take a member back from an instance (R4).
+/// Take a member back from an instance (R4, R11).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Detach {
     pub pool: String,
@@ -35,6 +40,15 @@ pub struct Detach {
     pub attachment_id: String,
     pub instance_id: String,
     pub reason: String,
+}
+
+/// Turn off DeleteOnTermination on a held member's attachment (R13).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KeepOnTermination {
+    pub pool: String,
+    pub interface_id: String,
+    pub attachment_id: String,
+    pub instance_id: String,
 }
 
 /// Give a waiting instance a member (R1-R3).
@@ -45,8 +59,18 @@ pub struct Attach {
     pub instance_id: String,
     pub device_index: i32,
     /// Members to try in order; the first is the planned one.
-    pub candidates: Vec<String>,
+    pub candidates: Vec<Candidate>,
     pub reason: String,
+}
+
+/// A member an attach may use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Candidate {
+    pub interface_id: String,
+    /// The instance it is being detached from (by this plan or by EC2): the
+    /// attach waits until it is `available` (R12).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub freed_from: Option<String>,
 }
 
 /// Running pool instances that wait for a member none of which is free (R9).
@@ -57,10 +81,20 @@ pub struct Shortage {
     pub instance_ids: Vec<String>,
 }
 
+/// A member the manager cannot use, reported and never attached (R15).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unusable {
+    pub pool: String,
+    pub interface_id: String,
+    pub reason: String,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Plan {
     pub actions: Vec<Action>,
     pub shortages: Vec<Shortage>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unusable: Vec<Unusable>,
 }
 
 impl Plan {
@@ -71,10 +105,27 @@ impl Plan {
 
 /// Where a member can go: same pool, VPC and Availability Zone (R2).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Placement {
-    pool: String,
-    vpc_id: String,
-    availability_zone: String,
+pub struct Placement {
+    pub pool: String,
+    pub vpc_id: String,
+    pub availability_zone: String,
+}
+
+/// Who holds what, before any action: the first step of every plan.
+#[derive(Debug, Default)]
+pub struct Survey<'a> {
+    /// (instance, pool) -> the members it keeps, first attached first.
+    pub holds: BTreeMap<(&'a str, &'a str), Vec<&'a NetworkInterface>>,
+    /// Members that may go to a waiting instance, by placement.
+    free: BTreeMap<Placement, Vec<Free<'a>>>,
+    /// Running pool instances holding no member of their pool, by placement.
+    pub waiting: BTreeMap<Placement, Vec<&'a Instance>>,
+    releases: Vec<Detach>,
+    /// Members leaving their instance: released here, or being detached.
+    leaving: BTreeSet<&'a str>,
+    unusable: Vec<Unusable>,
+    /// The device index of each pool (R3).
+    device_index: BTreeMap<&'a str, i32>,
 }
 
 /// A member that can be given to a waiting instance.
@@ -100,8 +151,34 @@ pub fn unknown_holders(snapshot: &Snapshot) -> Vec<String> {
     unknown.into_iter().collect()
 }
 
-/// The plan that brings the snapshot in line with R1-R5 and R9.
+/// The plan that brings the snapshot in line with the R rules.
 pub fn plan(snapshot: &Snapshot) -> Plan {
+    let mut survey = survey(snapshot);
+    let mut plan = Plan {
+        unusable: std::mem::take(&mut survey.unusable),
+        ..Plan::default()
+    };
+    plan.actions
+        .extend(survey.releases.drain(..).map(Action::Detach));
+    release_double_holds(&mut survey, &mut plan);
+    keep_on_termination(&survey, &mut plan);
+    for (placement, waiters) in &survey.waiting {
+        let pool_free = survey.free.get(placement).map_or(&[][..], Vec::as_slice);
+        let index = survey.device_index[placement.pool.as_str()];
+        assign(
+            placement,
+            waiters,
+            pool_free,
+            (index, &survey.leaving),
+            &mut plan,
+        );
+    }
+    plan
+}
+
+/// Step 1: each member is held, free, leaving or unusable; each running pool
+/// instance that holds nothing waits.
+pub fn survey(snapshot: &Snapshot) -> Survey<'_> {
     let instances: BTreeMap<&str, &Instance> = snapshot
         .instances
         .iter()
@@ -113,87 +190,119 @@ pub fn plan(snapshot: &Snapshot) -> Plan {
         .filter(|m| is_manageable(m))
         .collect();
     members.sort_by(|a, b| a.id.cmp(&b.id));
-
-    let mut plan = Plan::default();
-    let mut free: BTreeMap<Placement, Vec<Free>> = BTreeMap::new();
-    let mut holds: BTreeMap<(&str, &str), Vec<&NetworkInterface>> = BTreeMap::new();
-
+    // Which instance lists which interface: evidence beside the members' own
+    // reads, which may lag behind (R11).
+    let listed: BTreeMap<&str, &Instance> = instances
+        .values()
+        .flat_map(|i| {
+            let secondary = i.interfaces.iter().filter(|n| !n.is_primary());
+            secondary.map(move |n| (n.interface_id.as_str(), *i))
+        })
+        .collect();
+    let mut s = Survey::default();
     for member in members {
         let pool = member.pool().expect("manageable members have a pool");
-        let placement = Placement {
-            pool: pool.to_string(),
-            vpc_id: member.vpc_id.clone(),
-            availability_zone: member.availability_zone.clone(),
-        };
-        let Some(attachment) = &member.attachment else {
-            if member.status == InterfaceStatus::Available {
-                let entry = Free {
-                    member,
-                    freed_from: None,
-                };
-                free.entry(placement).or_default().push(entry);
-            }
+        let index = s.device_index.entry(pool).or_insert(i32::MAX);
+        *index = (*index).min(pool_device_index(member));
+        if member.interface_type != PLAIN_INTERFACE {
+            s.unusable.push(Unusable {
+                pool: pool.to_string(),
+                interface_id: member.id.clone(),
+                reason: format!("its type is {}, not interface", member.interface_type),
+            });
             continue;
-        };
-        // A holder nobody can see yet is left alone (eventual consistency).
-        let Some(holder) = instances.get(attachment.instance_id.as_str()) else {
-            continue;
-        };
-        match release_reason(holder, pool) {
-            Some(reason) => {
-                plan.actions.push(Action::Detach(Detach {
-                    pool: pool.to_string(),
-                    interface_id: member.id.clone(),
-                    attachment_id: attachment.id.clone(),
-                    instance_id: holder.id.clone(),
-                    reason,
-                }));
-                let entry = Free {
-                    member,
-                    freed_from: Some(&holder.id),
-                };
-                free.entry(placement).or_default().push(entry);
-            }
-            None => holds.entry((&holder.id, pool)).or_default().push(member),
+        }
+        survey_member(&mut s, &instances, &listed, member, pool);
+    }
+    for index in s.device_index.values_mut() {
+        if *index == i32::MAX {
+            *index = DEFAULT_DEVICE_INDEX;
         }
     }
-
-    let mut waiting: BTreeMap<Placement, Vec<&Instance>> = BTreeMap::new();
+    for held in s.holds.values_mut() {
+        held.sort_by_key(|m| attached_first(m));
+    }
     for instance in instances.values() {
         let Some(pool) = instance.pool() else {
             continue;
         };
-        if instance.state != InstanceState::Running
-            || holds.contains_key(&(instance.id.as_str(), pool))
-        {
+        if instance.state != InstanceState::Running || s.holds.contains_key(&(&instance.id, pool)) {
             continue;
         }
+        s.device_index.entry(pool).or_insert(DEFAULT_DEVICE_INDEX);
         let placement = Placement {
             pool: pool.to_string(),
             vpc_id: instance.vpc_id.clone().unwrap_or_default(),
             availability_zone: instance.availability_zone.clone(),
         };
-        waiting.entry(placement).or_default().push(instance);
+        s.waiting.entry(placement).or_default().push(instance);
     }
+    s
+}
 
-    for (placement, waiters) in waiting {
-        let mut pool_free = free.remove(&placement).unwrap_or_default();
-        surplus_for(&placement, &holds, waiters.len(), &mut pool_free, &mut plan);
-        assign(&placement, &waiters, &pool_free, &mut plan);
+fn survey_member<'a>(
+    s: &mut Survey<'a>,
+    instances: &BTreeMap<&str, &'a Instance>,
+    listed: &BTreeMap<&str, &'a Instance>,
+    member: &'a NetworkInterface,
+    pool: &'a str,
+) {
+    let placement = Placement {
+        pool: pool.to_string(),
+        vpc_id: member.vpc_id.clone(),
+        availability_zone: member.availability_zone.clone(),
+    };
+    let free = |freed_from| Free { member, freed_from };
+    let Some(attachment) = &member.attachment else {
+        match listed.get(member.id.as_str()) {
+            // The instance read shows it attached, the member's read not yet:
+            // held, as far as choosing goes (R11); nothing is done to it.
+            Some(i) if i.pool() == Some(pool) && !i.state.releases() => {
+                s.holds.entry((&i.id, pool)).or_default().push(member);
+            }
+            Some(_) => {}
+            None if member.status == InterfaceStatus::Available => {
+                s.free.entry(placement).or_default().push(free(None));
+            }
+            None => {}
+        }
+        return;
+    };
+    if attachment.is_detaching() || member.status == InterfaceStatus::Detaching {
+        // EC2 (or another invocation) is detaching it: free once it settles (R12).
+        s.leaving.insert(&member.id);
+        let from = Some(attachment.instance_id.as_str());
+        s.free.entry(placement).or_default().push(free(from));
+        return;
     }
-    plan.actions.sort_by_key(|a| matches!(a, Action::Attach(_)));
-    plan
+    // A holder nobody can see yet is left alone (eventual consistency).
+    let Some(holder) = instances.get(attachment.instance_id.as_str()) else {
+        return;
+    };
+    match release_reason(holder, pool) {
+        Some(reason) => {
+            s.releases.push(Detach {
+                pool: pool.to_string(),
+                interface_id: member.id.clone(),
+                attachment_id: attachment.id.clone(),
+                instance_id: holder.id.clone(),
+                reason,
+            });
+            s.leaving.insert(&member.id);
+            s.free
+                .entry(placement)
+                .or_default()
+                .push(free(Some(&holder.id)));
+        }
+        None => s.holds.entry((&holder.id, pool)).or_default().push(member),
+    }
 }
 
 /// R5: never touch requester-managed or primary interfaces, nor untagged ones.
 fn is_manageable(member: &NetworkInterface) -> bool {
     member.pool().is_some()
         && !member.requester_managed
-        && member.status != InterfaceStatus::Detaching
-        && member
-            .attachment
-            .as_ref()
-            .is_none_or(|a| a.device_index != 0)
+        && member.attachment.as_ref().is_none_or(|a| !a.is_primary())
 }
 
 /// Why a member must leave its holder (R4), if it must.
@@ -208,44 +317,81 @@ fn release_reason(holder: &Instance, pool: &str) -> Option<String> {
     }
 }
 
-/// When instances would wait while others of their pool hold two members,
-/// the extra members are taken back for them (R1).
-fn surplus_for<'a>(
-    placement: &Placement,
-    holds: &BTreeMap<(&'a str, &'a str), Vec<&'a NetworkInterface>>,
-    waiting: usize,
-    pool_free: &mut Vec<Free<'a>>,
-    plan: &mut Plan,
-) {
-    let extras = holds
-        .iter()
-        .filter(|((_, pool), _)| *pool == placement.pool)
-        .flat_map(|((holder, _), held)| held.iter().skip(1).map(move |m| (*holder, *m)))
-        .filter(|(_, m)| {
-            m.vpc_id == placement.vpc_id && m.availability_zone == placement.availability_zone
-        });
-    for (holder, member) in extras.take(waiting.saturating_sub(pool_free.len())) {
-        let attachment = member
-            .attachment
-            .as_ref()
-            .expect("held members are attached");
-        plan.actions.push(Action::Detach(Detach {
-            pool: placement.pool.clone(),
-            interface_id: member.id.clone(),
-            attachment_id: attachment.id.clone(),
-            instance_id: holder.to_string(),
-            reason: "instance holds more than one member while others wait".into(),
-        }));
-        pool_free.push(Free {
-            member,
-            freed_from: Some(holder),
-        });
+/// The order in which an instance keeps its members: first attached first,
+/// then by device index and id when EC2 gives no time (R11).
+fn attached_first(member: &NetworkInterface) -> (u64, i32, String) {
+    let a = member.attachment.as_ref();
+    let at = a.and_then(|a| a.attached_at).unwrap_or(u64::MAX);
+    (
+        at,
+        a.map_or(i32::MAX, |a| a.device_index),
+        member.id.clone(),
+    )
+}
+
+/// Step 2: an instance holding two members of a pool keeps the one attached
+/// first; the others are taken back and may go to a waiting instance (R11).
+fn release_double_holds<'a>(survey: &mut Survey<'a>, plan: &mut Plan) {
+    for (&(holder, pool), held) in survey.holds.iter_mut() {
+        for extra in held.drain(1..) {
+            // Only listed by the instance so far: its own read will tell.
+            let Some(attachment) = extra.attachment.as_ref() else {
+                continue;
+            };
+            plan.actions.push(Action::Detach(Detach {
+                pool: pool.to_string(),
+                interface_id: extra.id.clone(),
+                attachment_id: attachment.id.clone(),
+                instance_id: holder.to_string(),
+                reason: "instance holds two members of its pool; the one attached first stays"
+                    .into(),
+            }));
+            let placement = Placement {
+                pool: pool.to_string(),
+                vpc_id: extra.vpc_id.clone(),
+                availability_zone: extra.availability_zone.clone(),
+            };
+            survey.leaving.insert(&extra.id);
+            let freed = Free {
+                member: extra,
+                freed_from: Some(holder),
+            };
+            survey.free.entry(placement).or_default().push(freed);
+        }
     }
 }
 
-/// Gives each waiting instance a free member, own subnet first (R2), and
-/// reports those left without one (R9).
-fn assign(placement: &Placement, waiters: &[&Instance], pool_free: &[Free], plan: &mut Plan) {
+/// Step 3: a kept member must not be deleted with its instance (R13).
+fn keep_on_termination(survey: &Survey, plan: &mut Plan) {
+    for (&(holder, pool), held) in &survey.holds {
+        let doomed = held
+            .iter()
+            .filter_map(|m| Some((m, m.attachment.as_ref()?)))
+            .filter(|(_, a)| a.delete_on_termination);
+        for (member, attachment) in doomed {
+            plan.actions
+                .push(Action::KeepOnTermination(KeepOnTermination {
+                    pool: pool.to_string(),
+                    interface_id: member.id.clone(),
+                    attachment_id: attachment.id.clone(),
+                    instance_id: holder.to_string(),
+                }));
+        }
+    }
+}
+
+/// Step 4: gives each waiting instance a free member, own subnet first (R2),
+/// and reports those left without one (R9).
+/// The pool's device index, and the members leaving their instances.
+type Indexes<'s, 'a> = (i32, &'s BTreeSet<&'a str>);
+
+fn assign(
+    placement: &Placement,
+    waiters: &[&Instance],
+    pool_free: &[Free],
+    (pool_index, leaving): Indexes,
+    plan: &mut Plan,
+) {
     let mut taken = vec![false; pool_free.len()];
     let mut chosen: Vec<Option<usize>> = vec![None; waiters.len()];
     // Pass 1: members in the instance's own subnet; pass 2: any in the AZ.
@@ -272,15 +418,17 @@ fn assign(placement: &Placement, waiters: &[&Instance], pool_free: &[Free], plan
         let spare = preference(waiter, pool_free)
             .into_iter()
             .filter(|&s| !taken[s]);
-        let candidates = std::iter::once(f).chain(spare);
-        let chosen = &pool_free[f];
+        let candidates = std::iter::once(f).chain(spare).map(|c| Candidate {
+            interface_id: pool_free[c].member.id.clone(),
+            freed_from: pool_free[c].freed_from.map(str::to_string),
+        });
         plan.actions.push(Action::Attach(Attach {
             pool: placement.pool.clone(),
             availability_zone: placement.availability_zone.clone(),
             instance_id: waiter.id.clone(),
-            device_index: device_index(waiter, pool_device_index(chosen.member)),
-            candidates: candidates.map(|c| pool_free[c].member.id.clone()).collect(),
-            reason: attach_reason(waiter, chosen),
+            device_index: device_index(waiter, pool_index, leaving),
+            candidates: candidates.collect(),
+            reason: attach_reason(waiter, &pool_free[f]),
         }));
     }
     if !short.is_empty() {
@@ -292,12 +440,19 @@ fn assign(placement: &Placement, waiters: &[&Instance], pool_free: &[Free], plan
     }
 }
 
-/// Indexes of `pool_free` in the order `instance` prefers them.
+/// Indexes of `pool_free` in the order `instance` prefers them: own subnet,
+/// members free now before those still detaching, then subnet and id.
 fn preference(instance: &Instance, pool_free: &[Free]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..pool_free.len()).collect();
     order.sort_by_key(|&f| {
         let m = pool_free[f].member;
-        (!same_subnet(instance, m), m.subnet_id.clone(), m.id.clone())
+        let settling = pool_free[f].freed_from.is_some();
+        (
+            !same_subnet(instance, m),
+            settling,
+            m.subnet_id.clone(),
+            m.id.clone(),
+        )
     });
     order
 }
@@ -318,7 +473,8 @@ fn attach_reason(waiter: &Instance, chosen: &Free) -> String {
     }
 }
 
-/// The device index a member asks for (tag, else the default).
+/// The device index a member asks for (tag, else the default). A pool whose
+/// members disagree uses the lowest index any of them asks for (R3).
 pub fn pool_device_index(member: &NetworkInterface) -> i32 {
     member
         .tags
@@ -328,16 +484,13 @@ pub fn pool_device_index(member: &NetworkInterface) -> i32 {
         .unwrap_or(DEFAULT_DEVICE_INDEX)
 }
 
-/// R3: the preferred index when free on network card 0, else the lowest free >= 1.
-pub fn device_index(instance: &Instance, preferred: i32) -> i32 {
-    let used: BTreeSet<i32> = instance
-        .interfaces
-        .iter()
-        .filter(|i| i.network_card_index == 0)
-        .map(|i| i.device_index)
-        .collect();
-    if !used.contains(&preferred) {
+/// R3: the preferred index when free on network card 0, else the lowest free
+/// one from 1. An index whose interface is `leaving` counts as free: the
+/// attach waits for it (R11), so that every invocation picks the same index.
+pub fn device_index(instance: &Instance, preferred: i32, leaving: &BTreeSet<&str>) -> i32 {
+    let free = |i: i32| instance.occupant(i).is_none_or(|o| leaving.contains(o));
+    if free(preferred) {
         return preferred;
     }
-    (1..).find(|i| !used.contains(i)).expect("an index is free")
+    (1..).find(|&i| free(i)).expect("an index is free")
 }

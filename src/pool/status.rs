@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::plan::{self, Shortage, Snapshot};
-use crate::ec2::{InstanceState, InterfaceStatus};
+use crate::ec2::InterfaceStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PoolStatus {
@@ -67,23 +67,16 @@ pub fn status(snapshot: &Snapshot) -> Vec<PoolStatus> {
             }),
         });
     }
-    for i in &snapshot.instances {
-        let Some(name) = i.pool() else { continue };
-        let holds = snapshot.members.iter().any(|m| {
-            m.pool() == Some(name)
-                && m.attachment
-                    .as_ref()
-                    .is_some_and(|a| a.instance_id == i.id && a.device_index != 0)
-        });
-        if i.state != InstanceState::Running || holds {
-            continue;
+    for waiters in plan::survey(snapshot).waiting.values() {
+        for i in waiters {
+            let name = i.pool().expect("waiting instances are in a pool");
+            entry(&mut pools, name);
+            pools.get_mut(name).unwrap().waiting.push(Waiting {
+                instance_id: i.id.clone(),
+                availability_zone: i.availability_zone.clone(),
+                subnet_id: i.subnet_id.clone(),
+            });
         }
-        entry(&mut pools, name);
-        pools.get_mut(name).unwrap().waiting.push(Waiting {
-            instance_id: i.id.clone(),
-            availability_zone: i.availability_zone.clone(),
-            subnet_id: i.subnet_id.clone(),
-        });
     }
     for shortage in plan::plan(snapshot).shortages {
         if let Some(p) = pools.get_mut(&shortage.pool) {

@@ -3,6 +3,7 @@
 
 use network_interface_manager::ec2::InstanceState;
 use network_interface_manager::event::Event;
+use network_interface_manager::pool::StateChange;
 use serde_json::json;
 
 use crate::support::world::{deliver_ok, fixture, state_event, StrictWorld, World};
@@ -12,10 +13,11 @@ fn documented_events_parse() {
     let state = Event::parse(&fixture("ec2-state-change.json"));
     assert_eq!(
         state,
-        Event::StateChange {
+        Event::StateChange(StateChange {
             instance_id: "i-abcd1111".into(),
             state: InstanceState::Pending,
-        }
+            time: Some(1_636_666_194_000),
+        })
     );
     assert_eq!(
         Event::parse(&fixture("scheduled-event.json")),

@@ -135,6 +135,7 @@ async fn a_holder_missing_from_the_tagged_list_is_read_by_id_and_kept() {
     let member = w.0.add_member("web", "subnet-a1");
     let fresh = w.0.launch(Some("web"), "subnet-a1");
     deliver_ok(&w, &state_event(&fresh, Running)).await;
+    w.0.settle_reads();
     w.0.faults.lock().unwrap().lagging.insert(fresh.clone());
 
     let handled = deliver_ok(&w, &fixture("scheduled-event.json")).await;
@@ -219,6 +220,8 @@ async fn a_running_instance_that_lost_the_tag_gives_its_member_back() {
     deliver_ok(&w, &state_event(&untagged, Running)).await;
     let waiting = w.0.launch(Some("web"), "subnet-a1");
     w.0.set_tag(&untagged, network_interface_manager::ec2::POOL_TAG, None);
+    // The tag went long before this event: the reads show it.
+    w.0.settle_reads();
 
     deliver_ok(&w, &state_event(&untagged, Running)).await;
 

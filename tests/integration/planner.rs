@@ -1,8 +1,8 @@
 //! The planner, table-driven and without I/O (docs/design.md, T1).
 
 use network_interface_manager::ec2::{
-    Attachment, Instance, InstanceInterface, InstanceState, InterfaceStatus, NetworkInterface,
-    DEVICE_INDEX_TAG, POOL_TAG,
+    Attachment, AttachmentStatus, Instance, InstanceInterface, InstanceState, InterfaceStatus,
+    NetworkInterface, DEVICE_INDEX_TAG, POOL_TAG,
 };
 use network_interface_manager::pool::plan::{plan, unknown_holders, Action, Plan, Snapshot};
 
@@ -21,6 +21,7 @@ fn instance(id: &str, pool: Option<&str>, subnet: &str, state: InstanceState) ->
             .into_iter()
             .collect(),
         interfaces: vec![iface(&format!("eni-primary-{id}"), 0)],
+        launched_at: None,
     }
 }
 
@@ -46,6 +47,7 @@ fn member(id: &str, pool: &str, subnet: &str) -> NetworkInterface {
         source_dest_check: true,
         tags: [(POOL_TAG.to_string(), pool.to_string())].into(),
         attachment: None,
+        interface_type: "interface".into(),
     }
 }
 
@@ -57,6 +59,9 @@ fn attach(mut m: NetworkInterface, holder: &mut Instance, index: i32) -> Network
         instance_id: holder.id.clone(),
         device_index: index,
         network_card_index: 0,
+        status: AttachmentStatus::Attached,
+        delete_on_termination: false,
+        attached_at: None,
     });
     holder.interfaces.push(iface(&m.id, index));
     m
@@ -69,19 +74,29 @@ fn render(plan: &Plan) -> Vec<String> {
         .iter()
         .map(|a| match a {
             Action::Detach(d) => format!("detach {} from {}", d.interface_id, d.instance_id),
+            Action::KeepOnTermination(k) => format!("keep {} on {}", k.interface_id, k.instance_id),
             Action::Attach(a) => {
+                let c = &a.candidates[0];
+                let after = match &c.freed_from {
+                    Some(from) => format!(" once free from {from}"),
+                    None => String::new(),
+                };
                 format!(
-                    "attach {} to {} at {}",
-                    a.candidates[0], a.instance_id, a.device_index
+                    "attach {} to {} at {}{after}",
+                    c.interface_id, a.instance_id, a.device_index
                 )
             }
         })
         .collect();
+
     for s in &plan.shortages {
         lines.push(format!(
             "short {} {} {:?}",
             s.pool, s.availability_zone, s.instance_ids
         ));
+    }
+    for u in &plan.unusable {
+        lines.push(format!("unusable {}", u.interface_id));
     }
     lines
 }
@@ -209,6 +224,9 @@ fn never_touched() {
         instance_id: "i-unseen".into(),
         device_index: 1,
         network_card_index: 0,
+        status: AttachmentStatus::Attached,
+        delete_on_termination: false,
+        attached_at: None,
     });
     let snapshot = Snapshot {
         members: vec![unknown],
@@ -261,7 +279,7 @@ fn holding_and_waiting() {
         ],
         &[
             "detach eni-1 from i-1",
-            "attach eni-1 to i-3 at 1",
+            "attach eni-1 to i-3 at 1 once free from i-1",
             "short p us-east-1b [\"i-2\"]",
         ],
     );
@@ -270,9 +288,133 @@ fn holding_and_waiting() {
     let second = attach(member("eni-2", "p", "subnet-a1"), &mut greedy, 2);
     case(
         "a second member is taken back for a waiting instance",
+        vec![first.clone(), second.clone()],
+        vec![
+            greedy.clone(),
+            instance("i-2", Some("p"), "subnet-a1", Running),
+        ],
+        &[
+            "detach eni-2 from i-1",
+            "attach eni-2 to i-2 at 1 once free from i-1",
+        ],
+    );
+    case(
+        "R11: a second member is taken back even when nobody waits",
         vec![first, second],
-        vec![greedy, instance("i-2", Some("p"), "subnet-a1", Running)],
-        &["detach eni-2 from i-1", "attach eni-2 to i-2 at 1"],
+        vec![greedy],
+        &["detach eni-2 from i-1"],
+    );
+}
+
+/// `m` attached to `holder` at `index`, at `at` epoch milliseconds.
+fn attach_at(m: NetworkInterface, holder: &mut Instance, index: i32, at: u64) -> NetworkInterface {
+    let mut m = attach(m, holder, index);
+    m.attachment.as_mut().unwrap().attached_at = Some(at);
+    m
+}
+
+#[test]
+fn one_instance_one_member() {
+    let mut twice = instance("i-1", Some("p"), "subnet-a1", Running);
+    let later = attach_at(member("eni-1", "p", "subnet-a1"), &mut twice, 1, 2_000);
+    let first = attach_at(member("eni-2", "p", "subnet-a1"), &mut twice, 2, 1_000);
+    case(
+        "R11: the member attached first stays, whatever its index or id",
+        vec![later, first],
+        vec![twice],
+        &["detach eni-1 from i-1"],
+    );
+    let mut lagging = member("eni-1", "p", "subnet-a1");
+    lagging.tags.insert(DEVICE_INDEX_TAG.into(), "2".into());
+    let mut low = member("eni-2", "p", "subnet-a1");
+    low.tags.insert(DEVICE_INDEX_TAG.into(), "1".into());
+    case(
+        "R3: members that disagree: the pool uses the lowest index any asks for",
+        vec![lagging, low],
+        vec![instance("i-1", Some("p"), "subnet-a1", Running)],
+        &["attach eni-1 to i-1 at 1"],
+    );
+}
+
+#[test]
+fn handover_waits_for_ec2() {
+    let mut old = instance("i-1", Some("p"), "subnet-a1", Terminated);
+    let mut leaving = attach(member("eni-1", "p", "subnet-a1"), &mut old, 1);
+    leaving.attachment.as_mut().unwrap().status = AttachmentStatus::Detaching;
+    let waiting = instance("i-2", Some("p"), "subnet-a1", Running);
+    case(
+        "R12: a member EC2 is detaching is awaited, not detached again",
+        vec![leaving.clone()],
+        vec![old.clone(), waiting.clone()],
+        &["attach eni-1 to i-2 at 1 once free from i-1"],
+    );
+    case(
+        "R12: a member free now is preferred to one still detaching",
+        vec![leaving, member("eni-2", "p", "subnet-a1")],
+        vec![old, waiting],
+        &["attach eni-2 to i-2 at 1"],
+    );
+}
+
+#[test]
+fn members_ec2_would_delete_are_kept() {
+    let mut holder = instance("i-1", Some("p"), "subnet-a1", Running);
+    let mut from_template = attach(member("eni-1", "p", "subnet-a1"), &mut holder, 1);
+    from_template
+        .attachment
+        .as_mut()
+        .unwrap()
+        .delete_on_termination = true;
+    case(
+        "R13: DeleteOnTermination is turned off on a held member",
+        vec![from_template.clone()],
+        vec![holder],
+        &["keep eni-1 on i-1"],
+    );
+    let mut stopped = instance("i-1", Some("p"), "subnet-a1", Stopped);
+    let mut leaving = from_template;
+    leaving.attachment.as_mut().unwrap().instance_id = stopped.id.clone();
+    stopped.interfaces.push(iface("eni-1", 1));
+    case(
+        "a member that leaves is detached, not kept",
+        vec![leaving],
+        vec![stopped],
+        &["detach eni-1 from i-1"],
+    );
+}
+
+#[test]
+fn network_cards_and_interface_types() {
+    let mut multi = instance("i-1", Some("p"), "subnet-a1", Running);
+    multi.interfaces.push(InstanceInterface {
+        interface_id: "eni-card1".into(),
+        device_index: 0,
+        network_card_index: 1,
+    });
+    let mut on_card1 = member("eni-card1", "p", "subnet-a1");
+    on_card1.status = InterfaceStatus::InUse;
+    on_card1.attachment = Some(Attachment {
+        id: "att-card1".into(),
+        instance_id: "i-1".into(),
+        device_index: 0,
+        network_card_index: 1,
+        status: AttachmentStatus::Attached,
+        delete_on_termination: false,
+        attached_at: None,
+    });
+    case(
+        "R15: index 0 on card 1 is not a primary: a member there is held",
+        vec![on_card1, member("eni-2", "p", "subnet-a1")],
+        vec![multi],
+        &[],
+    );
+    let mut efa = member("eni-1", "p", "subnet-a1");
+    efa.interface_type = "efa".into();
+    case(
+        "R15: a member of another type is reported, never attached",
+        vec![efa],
+        vec![instance("i-1", Some("p"), "subnet-a1", Running)],
+        &["short p us-east-1a [\"i-1\"]", "unusable eni-1"],
     );
 }
 
@@ -292,6 +434,14 @@ fn applied(mut s: Snapshot, plan: &Plan) -> Snapshot {
                     i.interfaces.retain(|n| n.interface_id != d.interface_id);
                 }
             }
+            Action::KeepOnTermination(k) => {
+                let m = s.members.iter_mut().find(|m| m.id == k.interface_id);
+                m.unwrap()
+                    .attachment
+                    .as_mut()
+                    .unwrap()
+                    .delete_on_termination = false;
+            }
             Action::Attach(a) => {
                 let holder = s
                     .instances
@@ -301,7 +451,7 @@ fn applied(mut s: Snapshot, plan: &Plan) -> Snapshot {
                 let m = s
                     .members
                     .iter_mut()
-                    .find(|m| m.id == a.candidates[0])
+                    .find(|m| m.id == a.candidates[0].interface_id)
                     .unwrap();
                 *m = attach(m.clone(), holder, a.device_index);
             }

@@ -7,7 +7,7 @@ use network_interface_manager::ec2::{
     Ec2, Ec2Error, ErrorKind, InstanceState, InterfaceQuery, InterfaceStatus,
 };
 
-use crate::support::strict::{Op, StrictEc2};
+use crate::support::strict::{Faults, Op, StrictEc2};
 
 fn code(result: Result<impl std::fmt::Debug, Ec2Error>) -> (String, ErrorKind) {
     let e = result.expect_err("the call should fail");
@@ -16,7 +16,7 @@ fn code(result: Result<impl std::fmt::Debug, Ec2Error>) -> (String, ErrorKind) {
 
 #[tokio::test]
 async fn attach_and_detach_go_through_their_transient_states() {
-    let ec2 = StrictEc2::new();
+    let ec2 = StrictEc2::with(Faults::calm());
     let eni = ec2.add_member("p", "subnet-a1");
     let instance = ec2.launch(Some("p"), "subnet-a1");
     ec2.faults.lock().unwrap().transition = Duration::from_millis(50);
@@ -27,7 +27,9 @@ async fn attach_and_detach_go_through_their_transient_states() {
     assert_eq!(ec2.status(&eni), InterfaceStatus::InUse);
 
     ec2.detach(&attachment, false).await.unwrap();
-    assert_eq!(ec2.status(&eni), InterfaceStatus::Detaching);
+    // [ISS-INUSE]: in use, the attachment detaching, until EC2 is done.
+    assert_eq!(ec2.status(&eni), InterfaceStatus::InUse);
+    assert_eq!(ec2.holder(&eni), None, "leaving");
     tokio::time::sleep(Duration::from_millis(60)).await;
     assert_eq!(ec2.status(&eni), InterfaceStatus::Available);
     assert_eq!(ec2.holder(&eni), None);
@@ -126,11 +128,109 @@ async fn fault_switches_fail_the_next_call_or_a_share_of_all() {
 }
 
 #[tokio::test]
-async fn termination_detaches_secondary_interfaces() {
-    let ec2 = StrictEc2::new();
+async fn termination_detaches_secondary_interfaces_after_a_while() {
+    let ec2 = StrictEc2::with(Faults::calm());
     let eni = ec2.add_member("p", "subnet-a1");
     let instance = ec2.launch(Some("p"), "subnet-a1");
     ec2.attach(&eni, &instance, 1).await.unwrap();
+    ec2.faults.lock().unwrap().termination_detach = Duration::from_millis(50);
     ec2.set_state(&instance, InstanceState::Terminated);
+    assert_eq!(ec2.status(&eni), InterfaceStatus::InUse);
+    let other = ec2.launch(Some("p"), "subnet-a1");
+    let meanwhile = code(ec2.attach(&eni, &other, 1).await);
+    assert_eq!(meanwhile.1, ErrorKind::InUse);
+    tokio::time::sleep(Duration::from_millis(60)).await;
     assert_eq!(ec2.status(&eni), InterfaceStatus::Available);
+}
+
+#[tokio::test]
+async fn termination_deletes_what_was_to_go_with_the_instance() {
+    let ec2 = StrictEc2::with(Faults::calm());
+    let instance = ec2.launch(Some("p"), "subnet-a1");
+    let kept = ec2.add_launch_interface(&instance, [], 1, 0, false);
+    let doomed = ec2.add_launch_interface(&instance, [], 2, 0, true);
+    ec2.set_state(&instance, InstanceState::Terminated);
+    assert!(ec2.exists(&kept));
+    assert!(!ec2.exists(&doomed));
+}
+
+#[tokio::test]
+async fn reads_lag_behind_writes() {
+    let ec2 = StrictEc2::with(Faults::calm());
+    let eni = ec2.add_member("p", "subnet-a1");
+    let instance = ec2.launch(Some("p"), "subnet-a1");
+    ec2.faults.lock().unwrap().filter_lag = Duration::from_secs(60);
+    ec2.faults.lock().unwrap().read_lag = Duration::from_secs(60);
+    ec2.attach(&eni, &instance, 1).await.unwrap();
+
+    // A read as far behind as the lag allows still shows the member free;
+    // the attach itself saw the truth.
+    let mut stale = 0;
+    for _ in 0..20 {
+        let members = ec2
+            .describe_interfaces(&InterfaceQuery::pools(&[]))
+            .await
+            .unwrap();
+        stale += usize::from(members[0].attachment.is_none());
+    }
+    assert!(stale > 0, "no read lagged");
+    ec2.settle_reads();
+    let members = ec2
+        .describe_interfaces(&InterfaceQuery::pools(&[]))
+        .await
+        .unwrap();
+    assert!(
+        members[0].attachment.is_some(),
+        "settled reads see the attach"
+    );
+}
+
+#[tokio::test]
+async fn new_interfaces_are_pending_at_first() {
+    let ec2 = StrictEc2::with(Faults::calm());
+    ec2.faults.lock().unwrap().create_pending = Duration::from_millis(50);
+    let new = network_interface_manager::ec2::NewInterface {
+        subnet_id: "subnet-a1".into(),
+        private_ip: None,
+        security_groups: vec![],
+        description: String::new(),
+        client_token: "t".into(),
+        tags: Default::default(),
+    };
+    let created = ec2.create_interface(&new).await.unwrap();
+    assert_eq!(created.status, InterfaceStatus::Pending);
+    let instance = ec2.launch(Some("p"), "subnet-a1");
+    assert_eq!(
+        code(ec2.attach(&created.id, &instance, 1).await).0,
+        "IncorrectState"
+    );
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert_eq!(ec2.status(&created.id), InterfaceStatus::Available);
+}
+
+#[tokio::test]
+async fn tag_calls_fail_the_whole_batch_when_one_id_is_gone() {
+    let ec2 = StrictEc2::with(Faults::calm());
+    let eni = ec2.add_member("p", "subnet-a1");
+    let ids = [eni.clone(), "eni-gone".to_string()];
+    let keys = [network_interface_manager::ec2::POOL_TAG.to_string()];
+    let gone = code(ec2.delete_tags(&ids, &keys).await);
+    assert_eq!(gone.1, ErrorKind::NotFound);
+    let untouched = ec2
+        .describe_interfaces(&InterfaceQuery::ids(&[eni]))
+        .await
+        .unwrap();
+    assert!(untouched[0].pool().is_some(), "nothing changed");
+}
+
+#[tokio::test]
+async fn an_instance_launched_now_reads_pending_for_a_while() {
+    let ec2 = StrictEc2::with(Faults::calm());
+    let instance = ec2.launch_booting(Some("p"), "subnet-a1", Duration::from_millis(50));
+    let query = network_interface_manager::ec2::InstanceQuery::Ids(vec![instance.clone()]);
+    let read = ec2.describe_instances(&query).await.unwrap();
+    assert_eq!(read[0].state, InstanceState::Pending);
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let read = ec2.describe_instances(&query).await.unwrap();
+    assert_eq!(read[0].state, InstanceState::Running);
 }

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-use network_interface_manager::deadline::Deadline;
+use network_interface_manager::deadline::{Backoff, Deadline};
 use network_interface_manager::ec2::sdk::SdkEc2;
-use network_interface_manager::ec2::{Ec2, InstanceState, POOL_TAG};
+use network_interface_manager::ec2::{CallCounts, Ec2, InstanceState, POOL_TAG};
 use network_interface_manager::handler::{handle, Context, Handled, HandlerError};
 use network_interface_manager::pool::apply::Settings;
 use serde_json::Value;
@@ -30,22 +30,48 @@ pub trait World: Send + Sync {
     async fn set_state(&self, instance: &str, state: InstanceState);
     /// The instance and device index an interface is attached to.
     async fn holder(&self, eni: &str) -> Option<(String, i32)>;
+    /// Whether reads lag behind writes (the strict model does, moto not).
+    fn reads_lag(&self) -> bool;
 }
 
-/// Settings for tests: short pauses while a freed interface settles.
+/// The calls an event cost: exactly `expected` where reads are consistent;
+/// where they lag, the same operations, each at least as often (a lagging
+/// read is read again).
+pub fn assert_calls(w: &dyn World, actual: &CallCounts, expected: &[(&'static str, u64)]) {
+    let expected: CallCounts = expected.iter().copied().collect();
+    if !w.reads_lag() {
+        assert_eq!(actual, &expected);
+        return;
+    }
+    let ops = |c: &CallCounts| c.keys().copied().collect::<Vec<_>>();
+    assert_eq!(ops(actual), ops(&expected), "{actual:?}");
+    for (op, n) in &expected {
+        assert!(actual[op] >= *n, "{op}: {actual:?}");
+    }
+}
+
+/// Settings for tests: short pauses while EC2 settles, and a wait for
+/// fresh reads that outlasts the strict model's lag many times over.
 pub fn fast() -> Settings {
     Settings {
-        poll_start: Duration::from_millis(10),
-        poll_max: Duration::from_millis(50),
+        backoff: Backoff {
+            first: Duration::from_millis(5),
+            max: Duration::from_millis(40),
+        },
+        fresh_wait: Duration::from_secs(1),
         ..Settings::default()
     }
 }
 
-/// The documented EC2 state-change event, for `instance` in `state`.
+/// The documented EC2 state-change event, for `instance` in `state`, sent
+/// now (EventBridge's `time` has whole seconds).
 pub fn state_event(instance: &str, state: InstanceState) -> Value {
     let mut event = fixture("ec2-state-change.json");
     event["detail"]["instance-id"] = instance.into();
     event["detail"]["state"] = state.as_str().into();
+    event["time"] = chrono::Utc::now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        .into();
     event
 }
 
@@ -90,6 +116,9 @@ impl World for StrictWorld {
     }
     async fn holder(&self, eni: &str) -> Option<(String, i32)> {
         self.0.holder(eni)
+    }
+    fn reads_lag(&self) -> bool {
+        true
     }
 }
 
@@ -278,5 +307,8 @@ impl World for MotoWorld {
     async fn holder(&self, eni: &str) -> Option<(String, i32)> {
         let a = self.attachment(eni).await?;
         Some((a.instance_id()?.to_string(), a.device_index()?))
+    }
+    fn reads_lag(&self) -> bool {
+        false
     }
 }

@@ -4,12 +4,15 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use network_interface_manager::ec2::{
-    Attachment, CallCounts, Ec2, Ec2Error, Instance, InstanceInterface, InstanceQuery,
-    InstanceState, InterfaceChange, InterfaceQuery, InterfaceStatus, NetworkInterface,
-    NewInterface, Scope, Subnet, Tags, OWNER_TAG,
+    Attachment, AttachmentStatus, CallCounts, Ec2, Ec2Error, Instance, InstanceInterface,
+    InstanceQuery, InstanceState, InterfaceChange, InterfaceQuery, InterfaceStatus,
+    NetworkInterface, NewInterface, Scope, Subnet, Tags, OWNER_TAG,
 };
 
-use super::{az_of, err, free_ip, in_pools, interface, prefix_of, settle, Eni, Op, StrictEc2};
+use super::{
+    az_of, epoch_ms, err, free_ip, in_pools, interface, prefix_of, settle, Eni, Op, StrictEc2,
+    World,
+};
 
 #[async_trait]
 impl Ec2 for StrictEc2 {
@@ -19,6 +22,8 @@ impl Ec2 for StrictEc2 {
     ) -> Result<Vec<NetworkInterface>, Ec2Error> {
         self.calls.count("DescribeNetworkInterfaces");
         self.enter(Op::DescribeInterfaces).await?;
+        let filtered = !matches!(q.scope, Scope::Ids(_)) || q.attached_to.is_some();
+        let cutoff = self.read_cutoff(filtered);
         let mut w = self.world.lock().unwrap();
         settle(&mut w);
         let matches = |e: &NetworkInterface| {
@@ -33,9 +38,8 @@ impl Ec2 for StrictEc2 {
                     .as_ref()
                     .is_none_or(|i| e.attachment.as_ref().is_some_and(|a| &a.instance_id == i))
         };
-        Ok(w.enis
-            .values()
-            .map(|e| &e.iface)
+        Ok(w.seen
+            .interfaces(cutoff)
             .filter(|e| matches(e))
             .cloned()
             .collect())
@@ -45,9 +49,10 @@ impl Ec2 for StrictEc2 {
         self.calls.count("DescribeInstances");
         self.enter(Op::DescribeInstances).await?;
         let lagging = self.faults.lock().unwrap().lagging.clone();
+        let cutoff = self.read_cutoff(matches!(q, InstanceQuery::Pools(_)));
         let mut w = self.world.lock().unwrap();
         settle(&mut w);
-        let found = w.instances.values().filter(|i| match q {
+        let found = w.seen.instances(cutoff).filter(|i| match q {
             InstanceQuery::Ids(ids) => ids.contains(&i.id),
             InstanceQuery::Pools(pools) => {
                 in_pools(&i.tags, pools)
@@ -77,6 +82,8 @@ impl Ec2 for StrictEc2 {
             let m = format!("The networkInterface ID '{interface_id}' does not exist");
             return Err(err("InvalidNetworkInterfaceID.NotFound", m));
         };
+        // [EC2-ENI]: hot (running) or warm (stopped) attach only; the code is
+        // [EC2-ERR]'s generic one (guess for this call).
         if !matches!(
             instance.state,
             InstanceState::Running | InstanceState::Stopped
@@ -85,19 +92,28 @@ impl Ec2 for StrictEc2 {
             let m = format!("The instance '{instance_id}' is not in a valid state ({state})");
             return Err(err("IncorrectInstanceState", m));
         }
+        if eni.iface.status == InterfaceStatus::Pending {
+            // Guess: a pending interface cannot be attached yet.
+            let m = format!("Interface '{interface_id}' is in an incorrect state (pending)");
+            return Err(err("IncorrectState", m));
+        }
         if eni.iface.status != InterfaceStatus::Available {
             let m = format!("Interface: [{interface_id}] in use.");
             return Err(err("InvalidNetworkInterface.InUse", m));
+        }
+        if matches!(eni.iface.interface_type.as_str(), "trunk" | "branch") {
+            // Guess: trunk and branch interfaces belong to ECS, not to an attach.
+            let m = format!(
+                "Interface '{interface_id}' of type {} cannot be attached",
+                eni.iface.interface_type
+            );
+            return Err(err("OperationNotPermitted", m));
         }
         if eni.iface.availability_zone != instance.availability_zone {
             let m = "The network interface and the instance must be in the same availability zone";
             return Err(err("InvalidParameterCombination", m));
         }
-        let taken = instance
-            .interfaces
-            .iter()
-            .any(|n| n.network_card_index == 0 && n.device_index == device_index);
-        if taken {
+        if instance.occupant(device_index).is_some() {
             let m = format!(
                 "Instance '{instance_id}' already has an interface attached at device index '{device_index}'."
             );
@@ -110,6 +126,10 @@ impl Ec2 for StrictEc2 {
             instance_id: instance_id.into(),
             device_index,
             network_card_index: 0,
+            status: AttachmentStatus::Attaching,
+            // [EC2-MOD]: an attach by the API never sets it.
+            delete_on_termination: false,
+            attached_at: Some(epoch_ms()),
         });
         eni.iface.status = InterfaceStatus::Attaching;
         eni.settles_at = Some(Instant::now() + transition);
@@ -124,7 +144,7 @@ impl Ec2 for StrictEc2 {
             });
         w.writes
             .push((Op::Attach, interface_id.into(), instance_id.into()));
-        settle(&mut w);
+        published(&mut w);
         Ok(attachment_id)
     }
 
@@ -145,20 +165,23 @@ impl Ec2 for StrictEc2 {
             return Err(err("InvalidAttachmentID.NotFound", m));
         };
         let a = eni.iface.attachment.clone().unwrap();
-        if a.device_index == 0 {
+        if a.is_primary() {
             return Err(err(
                 "OperationNotPermitted",
                 "The primary network interface cannot be detached",
             ));
         }
-        if force || eni.iface.status != InterfaceStatus::Detaching {
-            eni.iface.status = InterfaceStatus::Detaching;
+        // Guess: detaching what is already detaching is accepted, and
+        // `force` ends it at once.
+        if force || !a.is_detaching() {
+            eni.iface.attachment.as_mut().unwrap().status = AttachmentStatus::Detaching;
+            eni.iface.status = InterfaceStatus::InUse;
             let wait = if force { Duration::ZERO } else { transition };
             eni.settles_at = Some(Instant::now() + wait);
         }
         let id = eni.iface.id.clone();
         w.writes.push((Op::Detach, id, a.instance_id));
-        settle(&mut w);
+        published(&mut w);
         Ok(())
     }
 
@@ -184,7 +207,9 @@ impl Ec2 for StrictEc2 {
     async fn create_interface(&self, new: &NewInterface) -> Result<NetworkInterface, Ec2Error> {
         self.calls.count("CreateNetworkInterface");
         self.enter(Op::Create).await?;
+        let pending_for = self.faults.lock().unwrap().create_pending;
         let mut w = self.world.lock().unwrap();
+        settle(&mut w);
         if let Some((first, id)) = w.tokens.get(&new.client_token) {
             if first != new {
                 return Err(err(
@@ -229,16 +254,19 @@ impl Ec2 for StrictEc2 {
         if !new.security_groups.is_empty() {
             iface.security_groups = new.security_groups.clone();
         }
+        // [EC2-CNI]: the answer says `pending`; EC2 finishes it later.
+        iface.status = InterfaceStatus::Pending;
         w.tokens
             .insert(new.client_token.clone(), (new.clone(), id.clone()));
         w.enis.insert(
             id.clone(),
             Eni {
                 iface: iface.clone(),
-                settles_at: None,
+                settles_at: Some(Instant::now() + pending_for),
             },
         );
         w.writes.push((Op::Create, id, String::new()));
+        published(&mut w);
         Ok(iface)
     }
 
@@ -258,6 +286,7 @@ impl Ec2 for StrictEc2 {
         w.enis.remove(interface_id);
         w.writes
             .push((Op::Delete, interface_id.into(), String::new()));
+        published(&mut w);
         Ok(())
     }
 
@@ -269,6 +298,7 @@ impl Ec2 for StrictEc2 {
         self.calls.count("ModifyNetworkInterfaceAttribute");
         self.enter(Op::Modify).await?;
         let mut w = self.world.lock().unwrap();
+        settle(&mut w);
         let Some(eni) = w.enis.get_mut(interface_id) else {
             let m = format!("The networkInterface ID '{interface_id}' does not exist");
             return Err(err("InvalidNetworkInterfaceID.NotFound", m));
@@ -277,9 +307,20 @@ impl Ec2 for StrictEc2 {
             InterfaceChange::SecurityGroups(g) => eni.iface.security_groups = g.clone(),
             InterfaceChange::Description(d) => eni.iface.description = d.clone(),
             InterfaceChange::SourceDestCheck(c) => eni.iface.source_dest_check = *c,
+            InterfaceChange::DeleteOnTermination {
+                attachment_id,
+                delete,
+            } => match eni.iface.attachment.as_mut() {
+                Some(a) if &a.id == attachment_id => a.delete_on_termination = *delete,
+                _ => {
+                    let m = format!("The attachment ID '{attachment_id}' does not exist");
+                    return Err(err("InvalidAttachmentID.NotFound", m));
+                }
+            },
         }
         w.writes
             .push((Op::Modify, interface_id.into(), String::new()));
+        published(&mut w);
         Ok(())
     }
 
@@ -287,15 +328,14 @@ impl Ec2 for StrictEc2 {
         self.calls.count("CreateTags");
         self.enter(Op::CreateTags).await?;
         let mut w = self.world.lock().unwrap();
-        if let Some(missing) = interface_ids.iter().find(|id| !w.enis.contains_key(*id)) {
-            let m = format!("The networkInterface ID '{missing}' does not exist");
-            return Err(err("InvalidNetworkInterfaceID.NotFound", m));
-        }
+        settle(&mut w);
+        missing_fails_the_batch(&w, interface_ids)?;
         for id in interface_ids {
             let eni = w.enis.get_mut(id).unwrap();
             eni.iface.tags.extend(tags.clone());
             w.writes.push((Op::CreateTags, id.clone(), String::new()));
         }
+        published(&mut w);
         Ok(())
     }
 
@@ -303,16 +343,35 @@ impl Ec2 for StrictEc2 {
         self.calls.count("DeleteTags");
         self.enter(Op::DeleteTags).await?;
         let mut w = self.world.lock().unwrap();
+        settle(&mut w);
+        missing_fails_the_batch(&w, interface_ids)?;
         for id in interface_ids {
-            if let Some(eni) = w.enis.get_mut(id) {
-                eni.iface.tags.retain(|k, _| !keys.contains(k));
-                w.writes.push((Op::DeleteTags, id.clone(), String::new()));
-            }
+            let eni = w.enis.get_mut(id).unwrap();
+            eni.iface.tags.retain(|k, _| !keys.contains(k));
+            w.writes.push((Op::DeleteTags, id.clone(), String::new()));
         }
+        published(&mut w);
         Ok(())
     }
 
     fn calls(&self) -> CallCounts {
         self.calls.snapshot()
     }
+}
+
+/// Tag calls change nothing when one id does not exist (guess: EC2 answers
+/// the whole batch with the error).
+fn missing_fails_the_batch(w: &World, ids: &[String]) -> Result<(), Ec2Error> {
+    match ids.iter().find(|id| !w.enis.contains_key(*id)) {
+        Some(missing) => {
+            let m = format!("The networkInterface ID '{missing}' does not exist");
+            Err(err("InvalidNetworkInterfaceID.NotFound", m))
+        }
+        None => Ok(()),
+    }
+}
+
+/// Makes a write visible to the reads that come later than their lag.
+fn published(w: &mut World) {
+    super::publish(w, Instant::now());
 }

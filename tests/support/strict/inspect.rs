@@ -5,12 +5,29 @@ use network_interface_manager::ec2::{Instance, InstanceState, InterfaceStatus, N
 use super::{settle, Eni, Op, StrictEc2};
 
 impl StrictEc2 {
-    /// The instance and device index an interface is attached to.
+    /// The instance and device index an interface is attached to (and not
+    /// being detached from).
     pub fn holder(&self, eni: &str) -> Option<(String, i32)> {
         let mut w = self.world.lock().unwrap();
         settle(&mut w);
         let a = w.enis.get(eni)?.iface.attachment.clone()?;
-        Some((a.instance_id, a.device_index))
+        (!a.is_detaching()).then_some((a.instance_id, a.device_index))
+    }
+
+    /// Lets minutes pass: every transition under way ends, and every read
+    /// sees the world as it is then (the next schedule runs minutes later).
+    pub fn settle_reads(&self) {
+        let mut w = self.world.lock().unwrap();
+        let now = std::time::Instant::now();
+        for eni in w.enis.values_mut() {
+            eni.settles_at = eni.settles_at.map(|t| t.min(now));
+        }
+        for t in w.booting.values_mut() {
+            *t = (*t).min(now);
+        }
+        settle(&mut w);
+        super::publish(&mut w, std::time::Instant::now());
+        w.seen.catch_up();
     }
 
     pub fn status(&self, eni: &str) -> InterfaceStatus {
@@ -34,7 +51,21 @@ impl StrictEc2 {
         w.instances.values().cloned().collect()
     }
 
-    /// Non-primary members of `pool` attached to `instance`.
+    /// Whether the interface still exists.
+    pub fn exists(&self, eni: &str) -> bool {
+        let mut w = self.world.lock().unwrap();
+        settle(&mut w);
+        w.enis.contains_key(eni)
+    }
+
+    /// Whether EC2 would delete the interface with its instance.
+    pub fn deleted_on_termination(&self, eni: &str) -> bool {
+        let w = self.world.lock().unwrap();
+        let a = w.enis[eni].iface.attachment.as_ref();
+        a.is_some_and(|a| a.delete_on_termination)
+    }
+
+    /// Non-primary members of `pool` attached to `instance` (not leaving).
     pub fn members_of_pool(&self, instance: &str, pool: &str) -> Vec<String> {
         self.attached(instance, Some(pool))
     }
@@ -51,10 +82,9 @@ impl StrictEc2 {
             e.iface
                 .pool()
                 .is_some_and(|p| pool.is_none_or(|want| want == p))
-                && e.iface
-                    .attachment
-                    .as_ref()
-                    .is_some_and(|a| a.instance_id == instance && a.device_index != 0)
+                && e.iface.attachment.as_ref().is_some_and(|a| {
+                    a.instance_id == instance && !a.is_primary() && !a.is_detaching()
+                })
         };
         w.enis
             .values()
@@ -75,7 +105,7 @@ impl StrictEc2 {
         let primary = w.instances[instance]
             .interfaces
             .iter()
-            .find(|n| n.device_index == 0);
+            .find(|n| n.is_primary());
         primary.unwrap().interface_id.clone()
     }
 

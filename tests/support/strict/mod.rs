@@ -1,7 +1,27 @@
-//! A strict in-memory EC2 (docs/design.md, T2): the real service's states and error
-//! codes where moto is lax, and switches to inject faults.
+//! A strict in-memory EC2 (docs/design.md, T2, T7): the real service's states
+//! and error codes where moto is lax, as harsh as EC2 by default, and
+//! switches to inject faults. Each behaviour names its source; `guess` marks
+//! the harsher choice where no source settles it.
+//!
+//! - Eventual consistency [EC2-EC]: reads see the world as it was a random
+//!   while ago (`read_lag` by id, `filter_lag` with a tag or attachment
+//!   filter, which lag longer: guess); writes check the true state.
+//! - EC2's own detach takes time [ISS-INUSE]: a terminated instance's
+//!   secondary interfaces stay `in-use`, attachment `detaching`, for
+//!   `termination_detach`; those with DeleteOnTermination are then deleted
+//!   [EC2-MOD]. A stopped instance keeps its interfaces [EC2-ENI].
+//! - New interfaces are `pending` for `create_pending` [EC2-CNI].
+//! - Instances launched by `launch_booting` are `pending` for a while: a
+//!   `running` event can arrive before the reads say `running`.
+//! - Latency on every call, random (`latency` + up to `jitter`), so that
+//!   concurrent deliveries interleave.
+//!
+//! The world the test sets up before its story (`launch`, `add_member`, ...)
+//! is settled: every read sees it. What happens during the story (the
+//! manager's writes, `set_state`, `set_tag`, `launch_booting`) lags.
 
 mod api;
+mod clock;
 mod inspect;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -9,9 +29,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use network_interface_manager::ec2::{
-    Attachment, CallCounter, Ec2Error, Instance, InstanceInterface, InstanceState, InterfaceStatus,
-    NetworkInterface, NewInterface, Tags, POOL_TAG,
+    Attachment, AttachmentStatus, CallCounter, Ec2Error, Instance, InstanceInterface,
+    InstanceState, InterfaceStatus, NetworkInterface, NewInterface, Tags, PLAIN_INTERFACE,
+    POOL_TAG,
 };
+
+pub use clock::epoch_ms;
+use clock::Seen;
 
 /// The operations of the `Ec2` trait, to aim a fault at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -28,26 +52,73 @@ pub enum Op {
     DeleteTags,
 }
 
-/// Fault switches; all off by default.
-#[derive(Debug, Default)]
+/// How harsh EC2 is, and the faults to inject. `Faults::default()` is the
+/// harsh EC2 every strict-model test runs on; `Faults::calm()` turns the
+/// harshness off (and nothing else).
+#[derive(Debug)]
 pub struct Faults {
     /// Percentage of calls answered `RequestLimitExceeded`.
     pub throttle_percent: u32,
     /// Errors the next calls of an operation answer, in order (code, message).
     pub next: BTreeMap<Op, VecDeque<(String, String)>>,
-    /// How long attaching and detaching last (a slow attachment).
+    /// How long attaching and detaching by the API last.
     pub transition: Duration,
-    /// Added to every call (a far-away endpoint).
+    /// How long EC2 takes to detach a terminated instance's interfaces.
+    pub termination_detach: Duration,
+    /// How long a new interface stays `pending`.
+    pub create_pending: Duration,
+    /// Added to every call (a far-away endpoint), plus up to `jitter`.
     pub latency: Duration,
+    pub jitter: Duration,
+    /// How far behind the writes a read by id may be.
+    pub read_lag: Duration,
+    /// How far behind a filtered read may be.
+    pub filter_lag: Duration,
     /// Instances the tag-filtered reads do not show yet (eventual consistency).
     pub lagging: BTreeSet<String>,
     /// An operation that panics (a bug in the code under test, simulated).
     pub panic_on: Option<Op>,
 }
 
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            throttle_percent: 0,
+            next: BTreeMap::new(),
+            transition: Duration::from_millis(20),
+            termination_detach: Duration::from_millis(100),
+            create_pending: Duration::from_millis(50),
+            latency: Duration::from_millis(1),
+            jitter: Duration::from_millis(4),
+            read_lag: Duration::from_millis(20),
+            filter_lag: Duration::from_millis(60),
+            lagging: BTreeSet::new(),
+            panic_on: None,
+        }
+    }
+}
+
+impl Faults {
+    /// No lag, no delay, no latency: only for tests of the model's own
+    /// switches and exact call counts.
+    pub fn calm() -> Self {
+        Self {
+            transition: Duration::ZERO,
+            termination_detach: Duration::ZERO,
+            create_pending: Duration::ZERO,
+            latency: Duration::ZERO,
+            jitter: Duration::ZERO,
+            read_lag: Duration::ZERO,
+            filter_lag: Duration::ZERO,
+            ..Self::default()
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Eni {
     iface: NetworkInterface,
+    /// When its pending status, attaching or detaching ends.
     settles_at: Option<Instant>,
 }
 
@@ -55,6 +126,10 @@ struct Eni {
 struct World {
     enis: BTreeMap<String, Eni>,
     instances: BTreeMap<String, Instance>,
+    /// Instances still `pending`, until when.
+    booting: BTreeMap<String, Instant>,
+    /// What the reads see (eventual consistency).
+    seen: Seen,
     next_id: u64,
     /// Client token -> the interface it created.
     tokens: BTreeMap<String, (NewInterface, String)>,
@@ -62,7 +137,7 @@ struct World {
     writes: Vec<(Op, String, String)>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StrictEc2 {
     world: Mutex<World>,
     pub faults: Mutex<Faults>,
@@ -70,6 +145,12 @@ pub struct StrictEc2 {
     rng: Mutex<u64>,
     /// (calls in flight, sequential round trips so far).
     in_flight: Mutex<(usize, u64)>,
+}
+
+impl Default for StrictEc2 {
+    fn default() -> Self {
+        Self::with(Faults::default())
+    }
 }
 
 fn err(code: &str, message: impl Into<String>) -> Ec2Error {
@@ -98,8 +179,19 @@ fn prefix_of(subnet: &str) -> Option<&'static str> {
 }
 
 impl StrictEc2 {
+    /// The harsh EC2.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    pub fn with(faults: Faults) -> Self {
+        Self {
+            world: Mutex::default(),
+            faults: Mutex::new(faults),
+            calls: CallCounter::default(),
+            rng: Mutex::new(0),
+            in_flight: Mutex::default(),
+        }
     }
 
     fn id(world: &mut World, prefix: &str) -> String {
@@ -107,45 +199,24 @@ impl StrictEc2 {
         format!("{prefix}-{:017x}", world.next_id)
     }
 
-    /// A running instance in `subnet`, tagged into `pool` when given.
+    /// A running instance in `subnet`, tagged into `pool` when given;
+    /// settled (launched before the story began).
     pub fn launch(&self, pool: Option<&str>, subnet: &str) -> String {
         let mut w = self.world.lock().unwrap();
-        let id = Self::id(&mut w, "i");
-        let primary = Self::id(&mut w, "eni");
-        let mut tags = Tags::new();
-        if let Some(pool) = pool {
-            tags.insert(POOL_TAG.into(), pool.into());
-        }
-        let instance = Instance {
-            id: id.clone(),
-            state: InstanceState::Running,
-            availability_zone: az_of(subnet),
-            subnet_id: Some(subnet.into()),
-            vpc_id: Some("vpc-1".into()),
-            tags,
-            interfaces: vec![InstanceInterface {
-                interface_id: primary.clone(),
-                device_index: 0,
-                network_card_index: 0,
-            }],
-        };
-        let ip = free_ip(&w, subnet);
-        let mut eni = interface(&primary, subnet, ip, Tags::new());
-        eni.status = InterfaceStatus::InUse;
-        eni.attachment = Some(Attachment {
-            id: format!("eni-attach-{primary}"),
-            instance_id: id.clone(),
-            device_index: 0,
-            network_card_index: 0,
-        });
-        w.enis.insert(
-            primary,
-            Eni {
-                iface: eni,
-                settles_at: None,
-            },
-        );
-        w.instances.insert(id.clone(), instance);
+        let id = new_instance(&mut w, pool, subnet, InstanceState::Running);
+        settle_visible(&mut w);
+        id
+    }
+
+    /// An instance launched now: `pending` for `boot`, then `running`; the
+    /// reads lag behind it like any other write.
+    pub fn launch_booting(&self, pool: Option<&str>, subnet: &str, boot: Duration) -> String {
+        let mut w = self.world.lock().unwrap();
+        settle(&mut w);
+        let id = new_instance(&mut w, pool, subnet, InstanceState::Pending);
+        w.booting.insert(id.clone(), Instant::now() + boot);
+        publish(&mut w, Instant::now());
+        settle(&mut w);
         id
     }
 
@@ -154,7 +225,7 @@ impl StrictEc2 {
         self.add_interface(subnet, [(POOL_TAG, pool)])
     }
 
-    /// An interface with the given tags.
+    /// An interface with the given tags, settled.
     pub fn add_interface<'a>(
         &self,
         subnet: &str,
@@ -175,44 +246,104 @@ impl StrictEc2 {
                 settles_at: None,
             },
         );
+        settle_visible(&mut w);
         id
     }
 
-    /// Marks an interface as owned by another AWS service.
+    /// An interface attached to `instance` when it was launched (a launch
+    /// template's), settled: DeleteOnTermination as the template said.
+    pub fn add_launch_interface<'a>(
+        &self,
+        instance: &str,
+        tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+        device_index: i32,
+        network_card_index: i32,
+        delete_on_termination: bool,
+    ) -> String {
+        let subnet = self.world.lock().unwrap().instances[instance]
+            .subnet_id
+            .clone()
+            .unwrap();
+        let eni = self.add_interface(&subnet, tags);
+        let mut w = self.world.lock().unwrap();
+        let attachment = Attachment {
+            id: format!("eni-attach-{eni}"),
+            instance_id: instance.into(),
+            device_index,
+            network_card_index,
+            status: AttachmentStatus::Attached,
+            delete_on_termination,
+            attached_at: w.instances[instance].launched_at,
+        };
+        let e = w.enis.get_mut(&eni).unwrap();
+        e.iface.status = InterfaceStatus::InUse;
+        e.iface.attachment = Some(attachment);
+        w.instances
+            .get_mut(instance)
+            .unwrap()
+            .interfaces
+            .push(InstanceInterface {
+                interface_id: eni.clone(),
+                device_index,
+                network_card_index,
+            });
+        settle_visible(&mut w);
+        eni
+    }
+
+    /// Marks an interface as owned by another AWS service (settled).
     pub fn set_requester_managed(&self, eni: &str) {
         let mut w = self.world.lock().unwrap();
         w.enis.get_mut(eni).unwrap().iface.requester_managed = true;
+        settle_visible(&mut w);
     }
 
-    /// Changes an instance's state as EC2 would; termination detaches its
-    /// secondary interfaces (they were attached with DeleteOnTermination off).
-    pub fn set_state(&self, instance: &str, state: InstanceState) {
+    /// Gives an interface another type (`efa`, `trunk`, ...), settled.
+    pub fn set_interface_type(&self, eni: &str, interface_type: &str) {
         let mut w = self.world.lock().unwrap();
-        w.instances.get_mut(instance).unwrap().state = state;
+        w.enis.get_mut(eni).unwrap().iface.interface_type = interface_type.into();
+        settle_visible(&mut w);
+    }
+
+    /// Changes an instance's state as EC2 would, now (the reads lag).
+    /// Termination starts EC2's own detach of its secondary interfaces; a
+    /// start sets the launch time anew.
+    pub fn set_state(&self, instance: &str, state: InstanceState) {
+        let detach_for = self.faults.lock().unwrap().termination_detach;
+        let mut w = self.world.lock().unwrap();
+        settle(&mut w);
+        let now = Instant::now();
+        let i = w.instances.get_mut(instance).unwrap();
+        if state == InstanceState::Running && i.state != InstanceState::Running {
+            i.launched_at = Some(epoch_ms());
+        }
+        i.state = state;
         if state == InstanceState::Terminated {
             for eni in w.enis.values_mut() {
-                let on_it = eni
-                    .iface
-                    .attachment
-                    .as_ref()
-                    .is_some_and(|a| a.instance_id == instance);
-                if on_it && eni.iface.attachment.as_ref().unwrap().device_index != 0 {
-                    eni.iface.attachment = None;
-                    eni.iface.status = InterfaceStatus::Available;
+                let Some(a) = eni.iface.attachment.as_mut() else {
+                    continue;
+                };
+                if a.instance_id == instance && !a.is_primary() && !a.is_detaching() {
+                    a.status = AttachmentStatus::Detaching;
+                    eni.iface.status = InterfaceStatus::InUse;
+                    eni.settles_at = Some(now + detach_for);
                 }
             }
-            let i = w.instances.get_mut(instance).unwrap();
-            i.interfaces.retain(|n| n.device_index == 0);
         }
+        publish(&mut w, now);
+        settle(&mut w);
     }
 
+    /// Sets or removes an instance tag, now (the reads lag).
     pub fn set_tag(&self, instance: &str, key: &str, value: Option<&str>) {
         let mut w = self.world.lock().unwrap();
+        settle(&mut w);
         let tags = &mut w.instances.get_mut(instance).unwrap().tags;
         match value {
             Some(v) => tags.insert(key.into(), v.into()),
             None => tags.remove(key),
         };
+        publish(&mut w, Instant::now());
     }
 
     /// Makes the next call of `op` fail with `code`.
@@ -230,9 +361,14 @@ impl StrictEc2 {
         self.in_flight.lock().unwrap().1
     }
 
-    /// Whether the next call is throttled or has an injected error.
+    /// Waits out the call's latency; then whether it is throttled or has an
+    /// injected error.
     async fn enter(&self, op: Op) -> Result<(), Ec2Error> {
-        let latency = self.faults.lock().unwrap().latency;
+        let (latency, jitter) = {
+            let f = self.faults.lock().unwrap();
+            (f.latency, f.jitter)
+        };
+        let latency = latency + jitter.mul_f64(f64::from(self.roll()) / 100.0);
         {
             let mut flight = self.in_flight.lock().unwrap();
             if flight.0 == 0 {
@@ -258,6 +394,20 @@ impl StrictEc2 {
         }
     }
 
+    /// How far behind this read is: up to the lag of its kind, at random.
+    fn read_cutoff(&self, filtered: bool) -> Instant {
+        let lag = {
+            let f = self.faults.lock().unwrap();
+            if filtered {
+                f.filter_lag.max(f.read_lag)
+            } else {
+                f.read_lag
+            }
+        };
+        let behind = lag.mul_f64(f64::from(self.roll()) / 100.0);
+        Instant::now() - behind
+    }
+
     /// A deterministic 0..100 draw (xorshift), so failures are reproducible.
     fn roll(&self) -> u32 {
         let mut s = self.rng.lock().unwrap();
@@ -269,6 +419,53 @@ impl StrictEc2 {
         *s ^= *s << 17;
         (*s % 100) as u32
     }
+}
+
+/// A new instance with its primary interface, in the true world only.
+fn new_instance(w: &mut World, pool: Option<&str>, subnet: &str, state: InstanceState) -> String {
+    let id = StrictEc2::id(w, "i");
+    let primary = StrictEc2::id(w, "eni");
+    let mut tags = Tags::new();
+    if let Some(pool) = pool {
+        tags.insert(POOL_TAG.into(), pool.into());
+    }
+    let launched_at = Some(epoch_ms());
+    let instance = Instance {
+        id: id.clone(),
+        state,
+        availability_zone: az_of(subnet),
+        subnet_id: Some(subnet.into()),
+        vpc_id: Some("vpc-1".into()),
+        tags,
+        interfaces: vec![InstanceInterface {
+            interface_id: primary.clone(),
+            device_index: 0,
+            network_card_index: 0,
+        }],
+        launched_at,
+    };
+    let ip = free_ip(w, subnet);
+    let mut eni = interface(&primary, subnet, ip, Tags::new());
+    eni.status = InterfaceStatus::InUse;
+    eni.attachment = Some(Attachment {
+        id: format!("eni-attach-{primary}"),
+        instance_id: id.clone(),
+        device_index: 0,
+        network_card_index: 0,
+        status: AttachmentStatus::Attached,
+        // Guess: a primary interface made at launch goes with its instance.
+        delete_on_termination: true,
+        attached_at: launched_at,
+    });
+    w.enis.insert(
+        primary,
+        Eni {
+            iface: eni,
+            settles_at: None,
+        },
+    );
+    w.instances.insert(id.clone(), instance);
+    id
 }
 
 fn interface(id: &str, subnet: &str, ip: String, tags: Tags) -> NetworkInterface {
@@ -285,6 +482,7 @@ fn interface(id: &str, subnet: &str, ip: String, tags: Tags) -> NetworkInterface
         source_dest_check: true,
         tags,
         attachment: None,
+        interface_type: PLAIN_INTERFACE.into(),
     }
 }
 
@@ -302,29 +500,80 @@ fn free_ip(w: &World, subnet: &str) -> String {
     format!("{prefix}.{host}")
 }
 
-/// Finishes the attachments and detachments whose time has come.
+/// Finishes, in time order, the transitions whose time has come: each is
+/// published at the moment it happened, so lagging reads see it in order.
 fn settle(w: &mut World) {
     let now = Instant::now();
-    let mut detached = Vec::new();
-    for eni in w.enis.values_mut() {
-        if eni.settles_at.is_some_and(|t| t <= now) {
-            eni.settles_at = None;
-            match eni.iface.status {
-                InterfaceStatus::Attaching => eni.iface.status = InterfaceStatus::InUse,
-                InterfaceStatus::Detaching => {
-                    let a = eni.iface.attachment.take().unwrap();
-                    detached.push((a.instance_id, eni.iface.id.clone()));
-                    eni.iface.status = InterfaceStatus::Available;
+    loop {
+        let eni = w
+            .enis
+            .iter()
+            .filter_map(|(id, e)| Some((e.settles_at?, id.clone())))
+            .min();
+        let boot = w.booting.iter().map(|(id, t)| (*t, id.clone())).min();
+        let next = match (eni, boot) {
+            (Some(e), Some(b)) if b.0 < e.0 => Err(b),
+            (Some(e), _) => Ok(e),
+            (None, Some(b)) => Err(b),
+            (None, None) => return,
+        };
+        match next {
+            Ok((at, id)) if at <= now => settle_interface(w, &id, at),
+            Err((at, id)) if at <= now => {
+                w.booting.remove(&id);
+                if let Some(i) = w.instances.get_mut(&id) {
+                    if i.state == InstanceState::Pending {
+                        i.state = InstanceState::Running;
+                    }
                 }
-                _ => {}
+                publish(w, at);
             }
+            _ => return,
         }
     }
-    for (instance, eni) in detached {
-        if let Some(i) = w.instances.get_mut(&instance) {
-            i.interfaces.retain(|n| n.interface_id != eni);
+}
+
+fn settle_interface(w: &mut World, id: &str, at: Instant) {
+    let eni = w.enis.get_mut(id).unwrap();
+    eni.settles_at = None;
+    let mut detached = None;
+    match (eni.iface.status, eni.iface.attachment.as_mut()) {
+        (InterfaceStatus::Pending, _) => eni.iface.status = InterfaceStatus::Available,
+        (_, Some(a)) if a.status == AttachmentStatus::Attaching => {
+            a.status = AttachmentStatus::Attached;
+            eni.iface.status = InterfaceStatus::InUse;
+        }
+        (_, Some(a)) if a.is_detaching() => {
+            let a = eni.iface.attachment.take().unwrap();
+            eni.iface.status = InterfaceStatus::Available;
+            detached = Some(a);
+        }
+        _ => {}
+    }
+    if let Some(a) = detached {
+        let terminated = w
+            .instances
+            .get(&a.instance_id)
+            .is_some_and(|i| i.state == InstanceState::Terminated);
+        if let Some(i) = w.instances.get_mut(&a.instance_id) {
+            i.interfaces.retain(|n| n.interface_id != id);
+        }
+        // EC2 deletes what was to go with its instance [EC2-MOD].
+        if terminated && a.delete_on_termination {
+            w.enis.remove(id);
         }
     }
+    publish(w, at);
+}
+
+/// Makes the true state visible to reads later than their lag.
+fn publish(w: &mut World, at: Instant) {
+    w.seen.publish(&w.enis, &w.instances, at);
+}
+
+/// Makes what the test set up visible to every read.
+fn settle_visible(w: &mut World) {
+    w.seen.settle_all(&w.enis, &w.instances);
 }
 
 fn in_pools(tags: &Tags, pools: &[String]) -> bool {

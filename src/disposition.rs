@@ -1,0 +1,139 @@
+//! What an invocation's outcome means for Lambda, decided in one place (as
+//! kube-rs's `error_policy`): done, retry (Lambda delivers the event again),
+//! or done with a permanent failure (a retry cannot fix it). Every failure is
+//! logged here, once: transient ones at `warn`, permanent ones at `error`.
+
+use crate::ec2::{Ec2Error, ErrorKind};
+use crate::pool::apply::Report;
+
+/// The verdict on one invocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    Done,
+    /// Some work failed for a reason that may pass: deliver the event again.
+    Retry {
+        failures: usize,
+    },
+    /// Some work failed for good; the rest is done. Not retried.
+    DoneWithPermanentFailure {
+        failures: usize,
+    },
+}
+
+impl Disposition {
+    /// After CloudFormation got its answer, nothing is retried (C5): a
+    /// retry would answer twice. The schedule repairs the rest.
+    pub fn after_answer(self) -> Self {
+        match self {
+            Self::Retry { failures } => Self::DoneWithPermanentFailure { failures },
+            other => other,
+        }
+    }
+}
+
+/// Logs each failure of a report once; the handler calls it once.
+pub fn log(report: &Report) {
+    for f in &report.failed {
+        let code = f.code.as_deref().unwrap_or("-");
+        let interface = f.interface_id.as_deref().unwrap_or("-");
+        if f.transient {
+            tracing::warn!(pool = %f.pool, interface, instance = %f.instance_id, code, error = %f.error, "action failed; the event will be retried");
+        } else {
+            tracing::error!(pool = %f.pool, interface, instance = %f.instance_id, code, error = %f.error, "action failed");
+        }
+    }
+    for u in &report.unusable {
+        tracing::warn!(pool = %u.pool, interface = %u.interface_id, reason = %u.reason, "member cannot be used");
+    }
+}
+
+/// The verdict on a report.
+pub fn of_report(report: &Report) -> Disposition {
+    let transient = report.failed.iter().filter(|f| f.transient).count();
+    let permanent = report.failed.len() - transient;
+    match (transient, permanent) {
+        (0, 0) => Disposition::Done,
+        (0, failures) => Disposition::DoneWithPermanentFailure { failures },
+        (failures, _) => Disposition::Retry { failures },
+    }
+}
+
+/// The verdict on a read that failed before anything was done.
+pub fn of_read_error(error: &Ec2Error) -> Disposition {
+    if error.is(ErrorKind::Transient) {
+        Disposition::Retry { failures: 1 }
+    } else {
+        Disposition::DoneWithPermanentFailure { failures: 1 }
+    }
+}
+
+/// Logs a failed read once; the handler calls it once.
+pub fn log_read_error(error: &Ec2Error) {
+    match of_read_error(error) {
+        Disposition::Retry { .. } => {
+            tracing::warn!(code = %error.code, error = %error, "reading EC2 failed; the event will be retried")
+        }
+        _ => tracing::error!(code = %error.code, error = %error, "reading EC2 failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pool::apply::Failed;
+
+    fn failure(transient: bool) -> Failed {
+        Failed {
+            pool: "web".into(),
+            instance_id: "i-1".into(),
+            interface_id: None,
+            code: Some("X".into()),
+            error: "x".into(),
+            transient,
+        }
+    }
+
+    #[test]
+    fn a_transient_failure_asks_for_a_retry_even_beside_a_permanent_one() {
+        let table = [
+            (vec![], Disposition::Done),
+            (
+                vec![false],
+                Disposition::DoneWithPermanentFailure { failures: 1 },
+            ),
+            (vec![true, false], Disposition::Retry { failures: 1 }),
+            (vec![true, true], Disposition::Retry { failures: 2 }),
+        ];
+        for (failures, expected) in table {
+            let report = Report {
+                failed: failures.into_iter().map(failure).collect(),
+                ..Report::default()
+            };
+            assert_eq!(of_report(&report), expected);
+        }
+    }
+
+    #[test]
+    fn after_the_answer_nothing_is_retried() {
+        let retry = Disposition::Retry { failures: 1 };
+        assert_eq!(
+            retry.after_answer(),
+            Disposition::DoneWithPermanentFailure { failures: 1 }
+        );
+        assert_eq!(Disposition::Done.after_answer(), Disposition::Done);
+    }
+
+    #[test]
+    fn read_errors_retry_only_when_transient() {
+        let throttled = Ec2Error::from_code("RequestLimitExceeded", "slow down");
+        let denied = Ec2Error::from_code("UnauthorizedOperation", "no");
+        assert_eq!(
+            of_read_error(&throttled),
+            Disposition::Retry { failures: 1 }
+        );
+        assert_eq!(
+            of_read_error(&denied),
+            Disposition::DoneWithPermanentFailure { failures: 1 }
+        );
+    }
+}
