@@ -307,7 +307,7 @@ impl<'a> Manager<'a> {
     }
 
     /// Interfaces read by id; when asked, again while any is `pending` or
-    /// not visible yet, for at most `fresh_wait`.
+    /// not visible yet (until the deadline).
     async fn read_by_id(
         &self,
         by_id: ById<'_>,
@@ -320,9 +320,8 @@ impl<'a> Manager<'a> {
         if !by_id.await_pending {
             return self.ec2.describe_interfaces(&query).await;
         }
-        let budget = Deadline::after(self.settings.fresh_wait.min(deadline.remaining()));
         let last = Mutex::new(Vec::new());
-        let settled = budget
+        let settled = deadline
             .wait_for(self.settings.backoff, || async {
                 let read = self.ec2.describe_interfaces(&query).await?;
                 let pending = read.iter().any(|m| m.status == InterfaceStatus::Pending);

@@ -69,21 +69,6 @@ async fn two_invocations_for_one_instance_attach_one_member() {
 }
 
 #[tokio::test]
-async fn device_index_taken_rereads_and_uses_the_next_index() {
-    let w = StrictWorld::new();
-    let member = w.0.add_member("web", "subnet-a1");
-    let instance = w.0.launch(Some("web"), "subnet-a1");
-    let message =
-        format!("Instance '{instance}' already has an interface attached at device index '1'.");
-    w.0.fail_next(Op::Attach, "InvalidParameterValue", &message);
-
-    deliver_ok(&w, &state_event(&instance, Running)).await;
-
-    // The index was not really taken, so the fresh read offers 1 again.
-    assert_eq!(w.0.holder(&member), Some((instance, 1)));
-}
-
-#[tokio::test]
 async fn slow_detach_is_awaited_and_the_member_handed_over_in_the_same_invocation() {
     let w = StrictWorld::new();
     let member = w.0.add_member("db", "subnet-a1");

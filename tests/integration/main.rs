@@ -9,6 +9,7 @@ mod custom_resource_faults;
 mod declarations;
 mod events;
 mod faults;
+mod harsh;
 mod histories;
 mod lambda_runtime;
 mod planner;
