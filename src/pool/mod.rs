@@ -6,6 +6,7 @@
 //! nothing to do.
 
 pub mod apply;
+mod assign;
 pub mod plan;
 pub mod status;
 

@@ -23,15 +23,15 @@
 mod api;
 mod clock;
 mod inspect;
+mod setup;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use network_interface_manager::ec2::{
-    Attachment, AttachmentStatus, CallCounter, Ec2Error, Instance, InstanceInterface,
-    InstanceState, InterfaceStatus, NetworkInterface, NewInterface, Tags, PLAIN_INTERFACE,
-    POOL_TAG,
+    AttachmentStatus, CallCounter, Ec2Error, Instance, InstanceState, InterfaceStatus,
+    NetworkInterface, NewInterface, Tags, PLAIN_INTERFACE, POOL_TAG,
 };
 
 pub use clock::epoch_ms;
@@ -199,162 +199,6 @@ impl StrictEc2 {
         format!("{prefix}-{:017x}", world.next_id)
     }
 
-    /// A running instance in `subnet`, tagged into `pool` when given;
-    /// settled (launched before the story began).
-    pub fn launch(&self, pool: Option<&str>, subnet: &str) -> String {
-        let mut w = self.world.lock().unwrap();
-        let id = new_instance(&mut w, pool, subnet, InstanceState::Running);
-        settle_visible(&mut w);
-        id
-    }
-
-    /// An instance launched now: `pending` for `boot`, then `running`; the
-    /// reads lag behind it like any other write.
-    pub fn launch_booting(&self, pool: Option<&str>, subnet: &str, boot: Duration) -> String {
-        let mut w = self.world.lock().unwrap();
-        settle(&mut w);
-        let id = new_instance(&mut w, pool, subnet, InstanceState::Pending);
-        w.booting.insert(id.clone(), Instant::now() + boot);
-        publish(&mut w, Instant::now());
-        settle(&mut w);
-        id
-    }
-
-    /// A free member of `pool` in `subnet`.
-    pub fn add_member(&self, pool: &str, subnet: &str) -> String {
-        self.add_interface(subnet, [(POOL_TAG, pool)])
-    }
-
-    /// An interface with the given tags, settled.
-    pub fn add_interface<'a>(
-        &self,
-        subnet: &str,
-        tags: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> String {
-        let mut w = self.world.lock().unwrap();
-        let id = Self::id(&mut w, "eni");
-        let tags = tags
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        let ip = free_ip(&w, subnet);
-        let iface = interface(&id, subnet, ip, tags);
-        w.enis.insert(
-            id.clone(),
-            Eni {
-                iface,
-                settles_at: None,
-            },
-        );
-        settle_visible(&mut w);
-        id
-    }
-
-    /// An interface attached to `instance` when it was launched (a launch
-    /// template's), settled: DeleteOnTermination as the template said.
-    pub fn add_launch_interface<'a>(
-        &self,
-        instance: &str,
-        tags: impl IntoIterator<Item = (&'a str, &'a str)>,
-        device_index: i32,
-        network_card_index: i32,
-        delete_on_termination: bool,
-    ) -> String {
-        let subnet = self.world.lock().unwrap().instances[instance]
-            .subnet_id
-            .clone()
-            .unwrap();
-        let eni = self.add_interface(&subnet, tags);
-        let mut w = self.world.lock().unwrap();
-        let attachment = Attachment {
-            id: format!("eni-attach-{eni}"),
-            instance_id: instance.into(),
-            device_index,
-            network_card_index,
-            status: AttachmentStatus::Attached,
-            delete_on_termination,
-            attached_at: w.instances[instance].launched_at,
-        };
-        let e = w.enis.get_mut(&eni).unwrap();
-        e.iface.status = InterfaceStatus::InUse;
-        e.iface.attachment = Some(attachment);
-        w.instances
-            .get_mut(instance)
-            .unwrap()
-            .interfaces
-            .push(InstanceInterface {
-                interface_id: eni.clone(),
-                device_index,
-                network_card_index,
-            });
-        settle_visible(&mut w);
-        eni
-    }
-
-    /// Marks an interface as owned by another AWS service (settled).
-    pub fn set_requester_managed(&self, eni: &str) {
-        let mut w = self.world.lock().unwrap();
-        w.enis.get_mut(eni).unwrap().iface.requester_managed = true;
-        settle_visible(&mut w);
-    }
-
-    /// Gives an interface another type (`efa`, `trunk`, ...), settled.
-    pub fn set_interface_type(&self, eni: &str, interface_type: &str) {
-        let mut w = self.world.lock().unwrap();
-        w.enis.get_mut(eni).unwrap().iface.interface_type = interface_type.into();
-        settle_visible(&mut w);
-    }
-
-    /// Changes an instance's state as EC2 would, now (the reads lag).
-    /// Termination starts EC2's own detach of its secondary interfaces; a
-    /// start sets the launch time anew.
-    pub fn set_state(&self, instance: &str, state: InstanceState) {
-        let detach_for = self.faults.lock().unwrap().termination_detach;
-        let mut w = self.world.lock().unwrap();
-        settle(&mut w);
-        let now = Instant::now();
-        let i = w.instances.get_mut(instance).unwrap();
-        if state == InstanceState::Running && i.state != InstanceState::Running {
-            i.launched_at = Some(epoch_ms());
-        }
-        i.state = state;
-        if state == InstanceState::Terminated {
-            for eni in w.enis.values_mut() {
-                let Some(a) = eni.iface.attachment.as_mut() else {
-                    continue;
-                };
-                if a.instance_id == instance && !a.is_primary() && !a.is_detaching() {
-                    a.status = AttachmentStatus::Detaching;
-                    eni.iface.status = InterfaceStatus::InUse;
-                    eni.settles_at = Some(now + detach_for);
-                }
-            }
-        }
-        publish(&mut w, now);
-        settle(&mut w);
-    }
-
-    /// Sets or removes an instance tag, now (the reads lag).
-    pub fn set_tag(&self, instance: &str, key: &str, value: Option<&str>) {
-        let mut w = self.world.lock().unwrap();
-        settle(&mut w);
-        let tags = &mut w.instances.get_mut(instance).unwrap().tags;
-        match value {
-            Some(v) => tags.insert(key.into(), v.into()),
-            None => tags.remove(key),
-        };
-        publish(&mut w, Instant::now());
-    }
-
-    /// Makes the next call of `op` fail with `code`.
-    pub fn fail_next(&self, op: Op, code: &str, message: &str) {
-        let mut f = self.faults.lock().unwrap();
-        f.next
-            .entry(op)
-            .or_default()
-            .push_back((code.into(), message.into()));
-    }
-
     /// Sequential round trips so far: a call that starts while none is in
     /// flight starts a new one; calls made at once share it.
     pub fn round_trips(&self) -> u64 {
@@ -419,85 +263,6 @@ impl StrictEc2 {
         *s ^= *s << 17;
         (*s % 100) as u32
     }
-}
-
-/// A new instance with its primary interface, in the true world only.
-fn new_instance(w: &mut World, pool: Option<&str>, subnet: &str, state: InstanceState) -> String {
-    let id = StrictEc2::id(w, "i");
-    let primary = StrictEc2::id(w, "eni");
-    let mut tags = Tags::new();
-    if let Some(pool) = pool {
-        tags.insert(POOL_TAG.into(), pool.into());
-    }
-    let launched_at = Some(epoch_ms());
-    let instance = Instance {
-        id: id.clone(),
-        state,
-        availability_zone: az_of(subnet),
-        subnet_id: Some(subnet.into()),
-        vpc_id: Some("vpc-1".into()),
-        tags,
-        interfaces: vec![InstanceInterface {
-            interface_id: primary.clone(),
-            device_index: 0,
-            network_card_index: 0,
-        }],
-        launched_at,
-    };
-    let ip = free_ip(w, subnet);
-    let mut eni = interface(&primary, subnet, ip, Tags::new());
-    eni.status = InterfaceStatus::InUse;
-    eni.attachment = Some(Attachment {
-        id: format!("eni-attach-{primary}"),
-        instance_id: id.clone(),
-        device_index: 0,
-        network_card_index: 0,
-        status: AttachmentStatus::Attached,
-        // Guess: a primary interface made at launch goes with its instance.
-        delete_on_termination: true,
-        attached_at: launched_at,
-    });
-    w.enis.insert(
-        primary,
-        Eni {
-            iface: eni,
-            settles_at: None,
-        },
-    );
-    w.instances.insert(id.clone(), instance);
-    id
-}
-
-fn interface(id: &str, subnet: &str, ip: String, tags: Tags) -> NetworkInterface {
-    NetworkInterface {
-        id: id.into(),
-        availability_zone: az_of(subnet),
-        subnet_id: subnet.into(),
-        vpc_id: "vpc-1".into(),
-        private_ip: Some(ip),
-        status: InterfaceStatus::Available,
-        requester_managed: false,
-        security_groups: vec!["sg-default".into()],
-        description: String::new(),
-        source_dest_check: true,
-        tags,
-        attachment: None,
-        interface_type: PLAIN_INTERFACE.into(),
-    }
-}
-
-/// The lowest address of `subnet` no interface has (from .4, as in a VPC).
-fn free_ip(w: &World, subnet: &str) -> String {
-    let prefix = prefix_of(subnet).unwrap_or("10.0.9");
-    let taken = |ip: &str| {
-        w.enis
-            .values()
-            .any(|e| e.iface.private_ip.as_deref() == Some(ip))
-    };
-    let host = (4..255)
-        .find(|h| !taken(&format!("{prefix}.{h}")))
-        .expect("a free address");
-    format!("{prefix}.{host}")
 }
 
 /// Finishes, in time order, the transitions whose time has come: each is
@@ -574,6 +339,38 @@ fn publish(w: &mut World, at: Instant) {
 /// Makes what the test set up visible to every read.
 fn settle_visible(w: &mut World) {
     w.seen.settle_all(&w.enis, &w.instances);
+}
+
+fn interface(id: &str, subnet: &str, ip: String, tags: Tags) -> NetworkInterface {
+    NetworkInterface {
+        id: id.into(),
+        availability_zone: az_of(subnet),
+        subnet_id: subnet.into(),
+        vpc_id: "vpc-1".into(),
+        private_ip: Some(ip),
+        status: InterfaceStatus::Available,
+        requester_managed: false,
+        security_groups: vec!["sg-default".into()],
+        description: String::new(),
+        source_dest_check: true,
+        tags,
+        attachment: None,
+        interface_type: PLAIN_INTERFACE.into(),
+    }
+}
+
+/// The lowest address of `subnet` no interface has (from .4, as in a VPC).
+fn free_ip(w: &World, subnet: &str) -> String {
+    let prefix = prefix_of(subnet).unwrap_or("10.0.9");
+    let taken = |ip: &str| {
+        w.enis
+            .values()
+            .any(|e| e.iface.private_ip.as_deref() == Some(ip))
+    };
+    let host = (4..255)
+        .find(|h| !taken(&format!("{prefix}.{h}")))
+        .expect("a free address");
+    format!("{prefix}.{host}")
 }
 
 fn in_pools(tags: &Tags, pools: &[String]) -> bool {
