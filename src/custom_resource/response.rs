@@ -8,7 +8,7 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::Url;
 use serde::Serialize;
 
-use crate::deadline::Deadline;
+use crate::deadline::{Backoff, Deadline};
 
 /// CloudFormation refuses larger bodies ("Response object is too long").
 pub const MAX_BODY: usize = 4096;
@@ -108,29 +108,35 @@ pub async fn send(
     deadline: Deadline,
 ) -> Result<(), SendError> {
     let url = check_url(url)?;
-    let mut pause = Duration::from_millis(200);
-    loop {
-        let attempt = http
-            .put(url.clone())
-            .header(CONTENT_TYPE, "")
-            .body(body.clone())
-            .timeout(deadline.remaining().min(Duration::from_secs(10)))
-            .send()
-            .await;
-        let problem = match attempt {
-            Ok(r) if r.status().is_success() => return Ok(()),
-            Ok(r) if !r.status().is_server_error() => {
-                return Err(SendError::Delivery(format!("HTTP {}", r.status())));
-            }
-            Ok(r) => format!("HTTP {}", r.status()),
-            Err(e) => e.without_url().to_string(),
-        };
-        tracing::warn!(%problem, "answer to CloudFormation not delivered; retrying");
-        if !deadline.sleep(pause).await {
-            return Err(SendError::Delivery(problem));
-        }
-        pause = (pause * 2).min(Duration::from_secs(2));
-    }
+    let backoff = Backoff {
+        first: Duration::from_millis(200),
+        max: Duration::from_secs(2),
+    };
+    let last_problem = std::sync::Mutex::new(String::new());
+    let delivered = deadline
+        .wait_for(backoff, || async {
+            let attempt = http
+                .put(url.clone())
+                .header(CONTENT_TYPE, "")
+                .body(body.clone())
+                .timeout(deadline.remaining().min(Duration::from_secs(10)))
+                .send()
+                .await;
+            let problem = match attempt {
+                Ok(r) if r.status().is_success() => return Ok(Some(())),
+                Ok(r) if !r.status().is_server_error() => {
+                    return Err(SendError::Delivery(format!("HTTP {}", r.status())));
+                }
+                Ok(r) => format!("HTTP {}", r.status()),
+                Err(e) => e.without_url().to_string(),
+            };
+            tracing::warn!(%problem, "answer to CloudFormation not delivered; retrying");
+            *last_problem.lock().expect("not poisoned") = problem;
+            Ok(None)
+        })
+        .await?;
+    let problem = last_problem.into_inner().expect("not poisoned");
+    delivered.ok_or(SendError::Delivery(problem))
 }
 
 #[cfg(test)]
