@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 
 use crate::deadline::Deadline;
 use crate::ec2::{Ec2, Ec2Error};
-use crate::handler::{handle, Context, HandlerError};
+use crate::handler::{handle_measured, Context, HandlerError};
+use crate::metrics::{self, Invocation};
 use crate::pool::apply::Settings;
 use crate::pool::plan::{Action, Plan, Shortage};
 use crate::pool::status::PoolStatus;
@@ -26,6 +27,9 @@ pub struct Cli {
     /// How long a command may work, in seconds.
     #[arg(long, global = true, default_value_t = 300)]
     budget: u64,
+    /// The CloudWatch namespace of the metrics `--metrics` writes.
+    #[arg(long, global = true, env = "METRICS_NAMESPACE", default_value = metrics::DEFAULT_NAMESPACE)]
+    metrics_namespace: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,6 +48,10 @@ enum Command {
     Handle {
         /// The event's JSON file; `-` or nothing reads standard input.
         file: Option<PathBuf>,
+        /// Write the metrics the Lambda would print (EMF, one document a
+        /// line) to this file.
+        #[arg(long)]
+        metrics: Option<PathBuf>,
     },
     /// Reconcile every pool now, as the schedule does.
     Sync {
@@ -53,6 +61,10 @@ enum Command {
         /// Print the plan and change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Write the metrics the Lambda would print (EMF, one document a
+        /// line) to this file.
+        #[arg(long, conflicts_with = "dry_run")]
+        metrics: Option<PathBuf>,
     },
 }
 
@@ -74,11 +86,14 @@ pub async fn run(cli: Cli, ec2: &dyn Ec2) -> anyhow::Result<bool> {
             }
             Ok(true)
         }
-        Command::Handle { file } => {
+        Command::Handle { file, metrics } => {
             let input = read_input(file)?;
             let input = serde_json::from_str(&input).context("the event is not JSON")?;
-            let ctx = Context::new(ec2, Settings::default());
-            match handle(&ctx, &input, deadline).await {
+            let mut ctx = Context::new(ec2, Settings::default());
+            ctx.metrics_namespace = cli.metrics_namespace;
+            let (result, docs) = handle_measured(&ctx, &input, deadline).await;
+            write_metrics(metrics.as_deref(), &docs)?;
+            match result {
                 Ok(handled) => print_json(&handled).map(|()| true),
                 Err(HandlerError::Transient { handled, .. }) => {
                     print_json(&handled).map(|()| false)
@@ -86,13 +101,26 @@ pub async fn run(cli: Cli, ec2: &dyn Ec2) -> anyhow::Result<bool> {
                 Err(e) => Err(e.into()),
             }
         }
-        Command::Sync { pool, dry_run } => {
+        Command::Sync {
+            pool,
+            dry_run,
+            metrics,
+        } => {
             let manager = Manager::new(ec2, Settings::default());
             if dry_run {
                 print!("{}", describe_plan(&manager.plan_sync(&pool).await?));
                 return Ok(true);
             }
+            let before = ec2.throttled();
             let outcome = manager.sync(&pool, deadline).await?;
+            let invocation = Invocation {
+                outcome: &outcome,
+                event_time: None,
+                throttled: ec2.throttled().saturating_sub(before),
+            };
+            let now = metrics::now_ms();
+            let docs = metrics::documents(&cli.metrics_namespace, now, invocation);
+            write_metrics(metrics.as_deref(), &docs)?;
             print_json(&outcome)?;
             Ok(!outcome.report.has_transient_failure())
         }
@@ -109,6 +137,15 @@ fn read_input(file: Option<PathBuf>) -> anyhow::Result<String> {
             Ok(input)
         }
     }
+}
+
+/// The EMF documents, one a line, to `path` when given.
+fn write_metrics(path: Option<&std::path::Path>, docs: &[serde_json::Value]) -> anyhow::Result<()> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let lines: String = docs.iter().map(|d| format!("{d}\n")).collect();
+    std::fs::write(path, lines).with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {

@@ -9,8 +9,9 @@ use serde_json::Value;
 use crate::custom_resource;
 use crate::deadline::Deadline;
 use crate::disposition::{self, Disposition};
-use crate::ec2::{CallCounts, Ec2, Ec2Error, InstanceState};
+use crate::ec2::{CallCounts, Ec2, Ec2Error, ErrorKind, InstanceState};
 use crate::event::Event;
+use crate::metrics::{self, Invocation};
 use crate::pool::apply::Settings;
 use crate::pool::{Manager, Outcome};
 
@@ -20,6 +21,8 @@ pub struct Context<'a> {
     /// For the answers to CloudFormation.
     pub http: reqwest::Client,
     pub settings: Settings,
+    /// The CloudWatch namespace of the metrics (R18).
+    pub metrics_namespace: String,
 }
 
 impl<'a> Context<'a> {
@@ -32,6 +35,7 @@ impl<'a> Context<'a> {
             ec2,
             http,
             settings,
+            metrics_namespace: metrics::DEFAULT_NAMESPACE.to_string(),
         }
     }
 }
@@ -55,6 +59,9 @@ pub struct Handled {
     pub ec2_calls: CallCounts,
     /// How long handling took, in milliseconds.
     pub duration_ms: u64,
+    /// The event's time (epoch milliseconds), when it has one.
+    #[serde(skip)]
+    pub event_time: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +89,36 @@ impl HandlerError {
     }
 }
 
+/// `handle`, and the EMF documents of the invocation (R18): what Lambda
+/// prints, and `handle --metrics` writes.
+pub async fn handle_measured(
+    ctx: &Context<'_>,
+    input: &Value,
+    deadline: Deadline,
+) -> (Result<Handled, HandlerError>, Vec<Value>) {
+    let before = ctx.ec2.throttled();
+    let result = handle(ctx, input, deadline).await;
+    let throttled = ctx.ec2.throttled().saturating_sub(before);
+    let (namespace, now) = (&ctx.metrics_namespace, metrics::now_ms());
+    let handled = match &result {
+        Ok(handled) => Ok(handled),
+        Err(HandlerError::Transient { handled, .. }) => Ok(&**handled),
+        Err(HandlerError::Read(e)) => Err(e),
+    };
+    let docs = match handled {
+        Ok(handled) => {
+            let invocation = Invocation {
+                outcome: &handled.outcome,
+                event_time: handled.event_time,
+                throttled,
+            };
+            metrics::documents(namespace, now, invocation)
+        }
+        Err(e) => metrics::read_failure(namespace, now, e.is(ErrorKind::Transient), throttled),
+    };
+    (result, docs)
+}
+
 /// Handles one input through exactly the path Lambda uses: `Err` when the
 /// event should be delivered again, or when nothing could be read.
 pub async fn handle(
@@ -105,6 +142,7 @@ pub async fn handle(
                 .map_err(read)?;
             let verdict = disposition::of_report(&outcome.report);
             let mut handled = handled("state-change", outcome);
+            handled.event_time = change.time;
             handled.instance_id = Some(change.instance_id);
             handled.state = Some(change.state);
             (handled, verdict)
@@ -167,6 +205,7 @@ fn handled(event: &'static str, outcome: Outcome) -> Handled {
         response: None,
         ec2_calls: CallCounts::new(),
         duration_ms: 0,
+        event_time: None,
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::deadline::Deadline;
 use crate::disposition::Disposition;
-use crate::handler::{handle, Context, HandlerError};
+use crate::handler::{handle_measured, Context, HandlerError};
 
 /// Work stops this long before Lambda's deadline, to answer in time.
 pub const SAFETY_MARGIN: Duration = Duration::from_secs(5);
@@ -19,7 +19,12 @@ pub async fn run(ctx: &Context<'_>) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
         let deadline =
             Deadline::from_lambda(event.context.deadline, SAFETY_MARGIN, FALLBACK_BUDGET);
-        match handle(ctx, &event.payload, deadline).await {
+        let (result, metrics) = handle_measured(ctx, &event.payload, deadline).await;
+        // R18: standard output, one document a line; logs go to standard error.
+        for doc in metrics {
+            println!("{doc}");
+        }
+        match result {
             Ok(handled) => {
                 tracing::info!(outcome = %serde_json::to_string(&handled)?, "handled");
                 Ok::<_, lambda_runtime::Error>(serde_json::to_value(handled)?)

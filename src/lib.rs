@@ -9,4 +9,5 @@ pub mod ec2;
 pub mod event;
 pub mod handler;
 pub mod lambda;
+pub mod metrics;
 pub mod pool;

@@ -36,7 +36,10 @@ async fn main() -> ExitCode {
     let ec2 = SdkEc2::new(aws_sdk_ec2::Client::new(&config));
     let result = match cli {
         None => {
-            let ctx = Context::new(&ec2, Settings::default());
+            let mut ctx = Context::new(&ec2, Settings::default());
+            if let Ok(namespace) = std::env::var("METRICS_NAMESPACE") {
+                ctx.metrics_namespace = namespace;
+            }
             let served = lambda::run(&ctx).await;
             served.map(|()| true).map_err(|e| anyhow::anyhow!(e))
         }

@@ -119,6 +119,8 @@ pub trait Ec2: Send + Sync {
     async fn delete_tags(&self, interface_ids: &[String], keys: &[String]) -> Result<(), Ec2Error>;
     /// Calls made so far, by operation name.
     fn calls(&self) -> CallCounts;
+    /// Attempts EC2 answered as throttled so far, retried ones included.
+    fn throttled(&self) -> u64;
 }
 
 /// Calls made, by EC2 operation name: one per request (a page), SDK retries not counted.

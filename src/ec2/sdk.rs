@@ -1,11 +1,15 @@
 //! `Ec2` over aws-sdk-ec2: paginated reads, our types out, error codes mapped.
 
 use async_trait::async_trait;
+use aws_sdk_ec2::config::interceptors::FinalizerInterceptorContextRef;
+use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{
     self as sdk, AttributeBooleanValue, AttributeValue, Filter, ResourceType, Tag, TagSpecification,
 };
 use aws_sdk_ec2::Client;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::{
     Attachment, AttachmentStatus, CallCounter, CallCounts, Ec2, Ec2Error, ErrorKind, Instance,
@@ -23,19 +27,28 @@ pub fn retry_config() -> aws_config::retry::RetryConfig {
 /// Largest page EC2 accepts for both describe calls.
 const PAGE_SIZE: i32 = 1000;
 
-/// The adapter; counts one call per request (so one per page).
+/// The adapter; counts one call per request (so one per page), and every
+/// throttled attempt, the ones the SDK retried included.
 #[derive(Debug)]
 pub struct SdkEc2 {
     client: Client,
     calls: CallCounter,
+    throttled: Arc<AtomicU64>,
     page_size: i32,
 }
 
 impl SdkEc2 {
     pub fn new(client: Client) -> Self {
+        let throttled = Arc::new(AtomicU64::new(0));
+        let config = client
+            .config()
+            .to_builder()
+            .interceptor(ThrottleCounter(throttled.clone()))
+            .build();
         Self {
-            client,
+            client: Client::from_conf(config),
             calls: CallCounter::default(),
+            throttled,
             page_size: PAGE_SIZE,
         }
     }
@@ -46,6 +59,32 @@ impl SdkEc2 {
             page_size: size,
             ..self
         }
+    }
+}
+
+/// Counts the attempts EC2 throttled: HTTP 503, which is how EC2 answers
+/// `RequestLimitExceeded` [EC2-THR] (and rarely `Unavailable`).
+#[derive(Debug)]
+struct ThrottleCounter(Arc<AtomicU64>);
+
+impl Intercept for ThrottleCounter {
+    fn name(&self) -> &'static str {
+        "ThrottleCounter"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if context
+            .response()
+            .is_some_and(|r| r.status().as_u16() == 503)
+        {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
     }
 }
 
@@ -393,6 +432,10 @@ impl Ec2 for SdkEc2 {
 
     fn calls(&self) -> CallCounts {
         self.calls.snapshot()
+    }
+
+    fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
     }
 }
 

@@ -3,7 +3,7 @@
 //! index taken means reading who took it (R11). Every wait is bounded by the
 //! deadline (R8).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
@@ -48,6 +48,9 @@ pub struct Attached {
     pub instance_id: String,
     pub device_index: i32,
     pub reason: String,
+    /// When the instance was launched or started (epoch milliseconds).
+    #[serde(skip)]
+    pub waiting_since: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -74,6 +77,10 @@ pub struct Report {
     pub shortages: Vec<Shortage>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unusable: Vec<Unusable>,
+    /// Races lost to another invocation, by pool: a candidate taken
+    /// meanwhile, or an instance served meanwhile (R6, R11).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub claim_conflicts: BTreeMap<String, u32>,
 }
 
 impl Report {
@@ -84,9 +91,20 @@ impl Report {
 
 enum AttachResult {
     Attached(Attached),
-    AlreadyHeld,
+    AlreadyHeld(String),
     NoCandidateLeft(Attach),
     Failed(Failed),
+}
+
+impl AttachResult {
+    fn pool(&self) -> &str {
+        match self {
+            Self::Attached(a) => &a.pool,
+            Self::AlreadyHeld(pool) => pool,
+            Self::NoCandidateLeft(a) => &a.pool,
+            Self::Failed(f) => &f.pool,
+        }
+    }
 }
 
 /// Carries out `plan`: detaches, then DeleteOnTermination changes, then
@@ -128,10 +146,16 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
         attach(ec2, a, &stuck, deadline, settings)
     })
     .await;
-    for result in attached {
+    for (result, conflicts) in attached {
+        if conflicts > 0 {
+            *report
+                .claim_conflicts
+                .entry(result.pool().into())
+                .or_default() += conflicts;
+        }
         match result {
             AttachResult::Attached(a) => report.attached.push(a),
-            AttachResult::AlreadyHeld => {}
+            AttachResult::AlreadyHeld(_) => {}
             AttachResult::NoCandidateLeft(a) => add_shortage(&mut report.shortages, a),
             AttachResult::Failed(f) => report.failed.push(f),
         }
@@ -172,12 +196,26 @@ async fn keep(ec2: &dyn Ec2, k: KeepOnTermination) -> Result<KeepOnTermination, 
     }
 }
 
+/// The attach's result, and how many races it lost on the way.
 async fn attach(
     ec2: &dyn Ec2,
     a: Attach,
     stuck: &BTreeSet<String>,
     deadline: Deadline,
     settings: &Settings,
+) -> (AttachResult, u32) {
+    let mut conflicts = 0;
+    let result = attach_counting(ec2, a, stuck, deadline, settings, &mut conflicts).await;
+    (result, conflicts)
+}
+
+async fn attach_counting(
+    ec2: &dyn Ec2,
+    a: Attach,
+    stuck: &BTreeSet<String>,
+    deadline: Deadline,
+    settings: &Settings,
+    conflicts: &mut u32,
 ) -> AttachResult {
     let mut index = a.device_index;
     let mut candidates = a
@@ -213,12 +251,18 @@ async fn attach(
             Ok(_) => return AttachResult::Attached(attached(&a, candidate, index)),
             // A freed member read as available too early: wait for it again.
             Err(e) if e.is(ErrorKind::InUse) && candidate.freed_from.is_some() => {}
-            Err(e) if e.is(ErrorKind::InUse) => current = candidates.next(),
+            Err(e) if e.is(ErrorKind::InUse) => {
+                *conflicts += 1;
+                current = candidates.next();
+            }
             // R14: a candidate deleted meanwhile.
             Err(e) if e.code == "InvalidNetworkInterfaceID.NotFound" => current = candidates.next(),
             Err(e) if e.is(ErrorKind::DeviceIndexTaken) => {
                 match occupant(ec2, &a, index).await {
-                    Ok(Occupant::Member) => return AttachResult::AlreadyHeld,
+                    Ok(Occupant::Member) => {
+                        *conflicts += 1;
+                        return AttachResult::AlreadyHeld(a.pool.clone());
+                    }
                     Ok(Occupant::Other { next_index }) => index = next_index,
                     Ok(Occupant::Leaving(occupant_id)) => {
                         let gone = settled(
@@ -267,6 +311,7 @@ fn attached(a: &Attach, candidate: &Candidate, index: i32) -> Attached {
         instance_id: a.instance_id.clone(),
         device_index: index,
         reason: a.reason.clone(),
+        waiting_since: a.waiting_since,
     }
 }
 

@@ -57,6 +57,7 @@ pub(super) fn assign(
             device_index: device_index(waiter, pool_index, leaving),
             candidates: candidates.collect(),
             reason: attach_reason(waiter, &pool_free[f]),
+            waiting_since: waiter.launched_at,
         }));
     }
     if !short.is_empty() {

@@ -32,13 +32,24 @@ pub struct Outcome {
     pub note: Option<String>,
     #[serde(flatten)]
     pub report: Report,
+    /// The gauges a sync leaves (R18); none after a single instance's event.
+    #[serde(skip)]
+    pub census: Option<Census>,
+}
+
+/// A sync's gauges, per pool and Availability Zone.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Census {
+    /// The sync read every pool (not some of them).
+    pub all_pools: bool,
+    pub gauges: Vec<status::Gauge>,
 }
 
 impl Outcome {
     pub fn noted(note: impl Into<String>) -> Self {
         Self {
             note: Some(note.into()),
-            report: Report::default(),
+            ..Self::default()
         }
     }
 }
@@ -212,7 +223,12 @@ impl<'a> Manager<'a> {
             await_pending: true,
         };
         let snapshot = self.read_pools(pools, Vec::new(), by_id, deadline).await?;
-        Ok(self.carry_out(plan::plan(&snapshot), deadline).await)
+        let mut outcome = self.carry_out(plan::plan(&snapshot), deadline).await;
+        outcome.census = Some(Census {
+            all_pools: pools.is_empty(),
+            gauges: status::census(&snapshot, &outcome.report),
+        });
+        Ok(outcome)
     }
 
     /// What a sync would do, without doing it.
@@ -344,7 +360,10 @@ impl<'a> Manager<'a> {
                 "instances wait: no free member in their AZ"
             );
         }
-        Outcome { note: None, report }
+        Outcome {
+            report,
+            ..Outcome::default()
+        }
     }
 }
 

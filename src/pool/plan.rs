@@ -61,6 +61,9 @@ pub struct Attach {
     /// Members to try in order; the first is the planned one.
     pub candidates: Vec<Candidate>,
     pub reason: String,
+    /// When the instance was launched or started (epoch milliseconds).
+    #[serde(skip)]
+    pub waiting_since: Option<u64>,
 }
 
 /// A member an attach may use.
@@ -297,6 +300,11 @@ fn survey_member<'a>(
         }
         None => s.holds.entry((&holder.id, pool)).or_default().push(member),
     }
+}
+
+/// A member the manager may give to an instance (R5, R15).
+pub fn is_usable(member: &NetworkInterface) -> bool {
+    is_manageable(member) && member.interface_type == PLAIN_INTERFACE
 }
 
 /// R5: never touch requester-managed or primary interfaces, nor untagged ones.

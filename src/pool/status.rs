@@ -1,10 +1,12 @@
 //! What `status` shows: every pool, its members and holders, its waiting
-//! instances and shortages. Pure: computed from a snapshot.
+//! instances and shortages; and the gauges a sync leaves. Pure: computed
+//! from a snapshot.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use super::apply::Report;
 use super::plan::{self, Shortage, Snapshot};
 use crate::ec2::InterfaceStatus;
 
@@ -89,4 +91,75 @@ pub fn status(snapshot: &Snapshot) -> Vec<PoolStatus> {
         p.waiting.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
     }
     pools.into_values().collect()
+}
+
+/// The gauges of one pool in one Availability Zone, as a sync leaves it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Gauge {
+    pub pool: String,
+    pub availability_zone: String,
+    /// Usable members (R5, R15).
+    pub members: u32,
+    /// Members no instance holds, free now or once detached.
+    pub free: u32,
+    /// Members a running instance holds.
+    pub held: u32,
+    /// Running pool instances left holding nothing.
+    pub waiting: u32,
+}
+
+/// What a sync read, with what it did applied: the sync's gauges.
+pub fn census(snapshot: &Snapshot, report: &Report) -> Vec<Gauge> {
+    let attached: BTreeSet<&str> = report
+        .attached
+        .iter()
+        .map(|a| a.interface_id.as_str())
+        .collect();
+    let detached: BTreeSet<&str> = report
+        .detached
+        .iter()
+        .map(|d| d.interface_id.as_str())
+        .collect();
+    let mut gauges: BTreeMap<(String, String), Gauge> = BTreeMap::new();
+    for m in snapshot.members.iter().filter(|m| plan::is_usable(m)) {
+        let pool = m.pool().expect("usable members have a pool");
+        let g = gauge(&mut gauges, pool, &m.availability_zone);
+        g.members += 1;
+        let holding = m.attachment.as_ref().is_some_and(|a| !a.is_detaching());
+        let held =
+            attached.contains(m.id.as_str()) || (holding && !detached.contains(m.id.as_str()));
+        let leaving = detached.contains(m.id.as_str()) || m.attachment.is_some();
+        if held {
+            g.held += 1;
+        } else if m.status == InterfaceStatus::Available || leaving {
+            g.free += 1;
+        }
+    }
+    let zone_of: BTreeMap<&str, &str> = snapshot
+        .instances
+        .iter()
+        .map(|i| (i.id.as_str(), i.availability_zone.as_str()))
+        .collect();
+    for s in &report.shortages {
+        gauge(&mut gauges, &s.pool, &s.availability_zone).waiting += s.instance_ids.len() as u32;
+    }
+    for f in report.failed.iter().filter(|f| f.interface_id.is_none()) {
+        if let Some(az) = zone_of.get(f.instance_id.as_str()) {
+            gauge(&mut gauges, &f.pool, az).waiting += 1;
+        }
+    }
+    gauges.into_values().collect()
+}
+
+fn gauge<'g>(
+    gauges: &'g mut BTreeMap<(String, String), Gauge>,
+    pool: &str,
+    az: &str,
+) -> &'g mut Gauge {
+    let key = (pool.to_string(), az.to_string());
+    gauges.entry(key).or_insert_with(|| Gauge {
+        pool: pool.to_string(),
+        availability_zone: az.to_string(),
+        ..Gauge::default()
+    })
 }

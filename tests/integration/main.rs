@@ -12,6 +12,7 @@ mod faults;
 mod harsh;
 mod histories;
 mod lambda_runtime;
+mod metrics;
 mod planner;
 mod properties;
 mod round_trips;

@@ -357,6 +357,10 @@ impl Ec2 for StrictEc2 {
     fn calls(&self) -> CallCounts {
         self.calls.snapshot()
     }
+
+    fn throttled(&self) -> u64 {
+        self.throttled.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// Tag calls change nothing when one id does not exist (guess: EC2 answers

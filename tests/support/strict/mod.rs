@@ -142,6 +142,8 @@ pub struct StrictEc2 {
     world: Mutex<World>,
     pub faults: Mutex<Faults>,
     calls: CallCounter,
+    /// Calls answered `RequestLimitExceeded`.
+    throttled: std::sync::atomic::AtomicU64,
     rng: Mutex<u64>,
     /// (calls in flight, sequential round trips so far).
     in_flight: Mutex<(usize, u64)>,
@@ -189,6 +191,7 @@ impl StrictEc2 {
             world: Mutex::default(),
             faults: Mutex::new(faults),
             calls: CallCounter::default(),
+            throttled: Default::default(),
             rng: Mutex::new(0),
             in_flight: Mutex::default(),
         }
@@ -229,13 +232,22 @@ impl StrictEc2 {
             drop(f);
             panic!("injected panic in {op:?}");
         }
-        if f.throttle_percent > 0 && self.roll() < f.throttle_percent {
-            return Err(err("RequestLimitExceeded", "Request limit exceeded."));
+        let answer = if f.throttle_percent > 0 && self.roll() < f.throttle_percent {
+            Err(err("RequestLimitExceeded", "Request limit exceeded."))
+        } else {
+            match f.next.get_mut(&op).and_then(VecDeque::pop_front) {
+                Some((code, message)) => Err(err(&code, message)),
+                None => Ok(()),
+            }
+        };
+        if answer
+            .as_ref()
+            .is_err_and(|e| e.code == "RequestLimitExceeded")
+        {
+            self.throttled
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        match f.next.get_mut(&op).and_then(VecDeque::pop_front) {
-            Some((code, message)) => Err(err(&code, message)),
-            None => Ok(()),
-        }
+        answer
     }
 
     /// How far behind this read is: up to the lag of its kind, at random.
