@@ -26,6 +26,8 @@ lint: venv
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	$(VENV)/bin/cfn-lint --non-zero-exit-code error cloudformation/*.yaml
+	$(VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
+		$(addprefix -f ,$(wildcard cloudformation/*.yaml))
 
 venv: $(VENV)/.installed
 

@@ -161,3 +161,69 @@ fn the_function_is_deployable_as_documented() {
     let export = serde_json::to_value(&t["Outputs"]["ServiceToken"]["Export"]["Name"]).unwrap();
     assert_eq!(export, json!({"!Sub": "${AWS::StackName}-ServiceToken"}));
 }
+
+/// Fleet-ready: no reservation unless asked for, the ServiceToken under a
+/// fixed SSM name as well as the export, the metrics namespace passed on.
+#[test]
+fn the_template_deploys_in_any_account_and_in_a_stack_set() {
+    let t = template();
+    let f = &resource(&t, "Function")["Properties"];
+    let reserved = serde_json::to_value(&f["ReservedConcurrentExecutions"]).unwrap();
+    assert_eq!(
+        reserved,
+        json!({"!If": ["HasReservedConcurrency", {"!Ref": "ReservedConcurrency"}, {"!Ref": "AWS::NoValue"}]})
+    );
+    assert_eq!(
+        t["Parameters"]["ReservedConcurrency"]["Default"].as_i64(),
+        Some(-1)
+    );
+    let env = serde_json::to_value(&f["Environment"]["Variables"]["METRICS_NAMESPACE"]).unwrap();
+    assert_eq!(env, json!({"!Ref": "MetricsNamespace"}));
+    let ssm = &resource(&t, "ServiceTokenParameter")["Properties"];
+    assert_eq!(
+        serde_json::to_value(&ssm["Value"]).unwrap(),
+        json!({"!GetAtt": "Function.Arn"})
+    );
+    assert_eq!(
+        serde_json::to_value(&ssm["Name"]).unwrap(),
+        json!({"!Ref": "ServiceTokenParameterName"})
+    );
+}
+
+/// R18: four alarms, only when a topic is given, each telling what to do.
+#[test]
+fn the_alarms_exist_only_with_a_topic_and_say_what_to_do() {
+    let t = template();
+    let alarms: Vec<(&Value, &Value)> = t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .collect();
+    let names: Vec<&str> = alarms.iter().filter_map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "ShortageAlarm",
+            "ErrorsAlarm",
+            "DeadLetterAlarm",
+            "ScheduleAlarm"
+        ]
+    );
+    for (name, alarm) in alarms {
+        assert_eq!(alarm["Condition"].as_str(), Some("HasAlarms"), "{name:?}");
+        let p = &alarm["Properties"];
+        let description = p["AlarmDescription"].as_str().unwrap_or_default();
+        assert!(description.len() > 80, "{name:?} says what to do");
+        let topic = json!([{"!Ref": "AlarmTopicArn"}]);
+        assert_eq!(serde_json::to_value(&p["AlarmActions"]).unwrap(), topic);
+    }
+    let schedule = &resource(&t, "ScheduleAlarm")["Properties"];
+    assert_eq!(schedule["TreatMissingData"].as_str(), Some("breaching"));
+    let shortage = &resource(&t, "ShortageAlarm")["Properties"];
+    assert!(
+        shortage.get("Dimensions").is_none(),
+        "the account-wide series"
+    );
+    assert_eq!(shortage["MetricName"].as_str(), Some("WaitingInstances"));
+}
