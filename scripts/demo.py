@@ -6,6 +6,7 @@ script exits non-zero when one does not hold.
 Usage: demo.py --binary PATH [--cargo-lambda PATH] [--moto-server PATH]
 """
 import argparse
+import datetime
 import http.server
 import json
 import os
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import tempfile
 import time
 
 import boto3
@@ -138,6 +140,27 @@ class Demo:
         for line in self.cli(*args).rstrip().splitlines():
             print("      " + line)
 
+    def metrics_of_sync(self):
+        """Runs `sync --metrics FILE`, prints its EMF documents in short and
+        returns the gauges by (pool, AZ)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "metrics.jsonl")
+            print(f"    $ network-interface-manager sync --metrics {os.path.basename(path)}")
+            self.cli("sync", "--metrics", path)
+            with open(path) as f:
+                docs = [json.loads(line) for line in f]
+        gauges = {}
+        print("      (CloudWatch EMF: one JSON document a line, shown here in short)")
+        for doc in docs:
+            directive = doc["_aws"]["CloudWatchMetrics"][0]
+            dims = directive["Dimensions"][0]
+            where = " ".join(f"{k}={doc[k]}" for k in dims) or "account"
+            values = {m["Name"]: doc[m["Name"]] for m in directive["Metrics"]}
+            print(f"      {where}: " + " ".join(f"{k}={v}" for k, v in values.items()))
+            if dims == ["Pool", "AvailabilityZone"]:
+                gauges[(doc["Pool"], doc["AvailabilityZone"])] = values
+        return gauges
+
     def holder_of(self, ip):
         found = self.ec2.describe_network_interfaces(
             Filters=[{"Name": "addresses.private-ip-address", "Values": [ip]}])
@@ -153,11 +176,16 @@ class Demo:
         return run["Instances"][0]["InstanceId"]
 
 
+def now():
+    """EventBridge's time: UTC, whole seconds."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def state_event(instance, state):
     return {
         "version": "0", "id": f"demo-{instance}-{state}",
         "detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2",
-        "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
+        "account": "123456789012", "time": now(), "region": "us-east-1",
         "resources": [f"arn:aws:ec2:us-east-1:123456789012:instance/{instance}"],
         "detail": {"instance-id": instance, "state": state},
     }
@@ -220,10 +248,13 @@ def story(d):
     check(d.holder_of("10.0.2.10") == first_b, "the dry run changed nothing")
     d.invoke({"version": "0", "id": "demo-schedule", "detail-type": "Scheduled Event",
               "source": "aws.events", "account": "123456789012",
-              "time": "2026-01-01T00:05:00Z", "region": "us-east-1",
+              "time": now(), "region": "us-east-1",
               "resources": ["arn:aws:events:us-east-1:123456789012:rule/schedule"], "detail": {}})
     d.show("status")
     check(d.holder_of("10.0.2.10") is None, "10.0.2.10 was taken back from the stopped instance")
+    gauges = d.metrics_of_sync()
+    free_b = gauges.get((POOL, "us-east-1b"), {}).get("FreeMembers")
+    check(free_b == 1, "the sync's metrics count the member free again in us-east-1b")
 
     step("6. CloudFormation deletes the pool")
     d.invoke(pool_request("Delete", d.response_url, [subnet_a, subnet_b], physical_id))
