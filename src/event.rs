@@ -14,7 +14,7 @@ pub const POOL_RESOURCE_TYPE: &str = "Custom::NetworkInterfacePool";
 /// An input, parsed at the edge.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    /// A CloudFormation request for a `Custom::NetworkInterfacePool`.
+    /// A CloudFormation request (of any resource type: all are answered).
     CustomResource(Value),
     StateChange(StateChange),
     Scheduled,
@@ -38,13 +38,9 @@ struct StateDetail {
 
 impl Event {
     pub fn parse(input: &Value) -> Self {
+        // Any CloudFormation request is answered, whatever its type (C9).
         if input.get("RequestType").is_some() && input.get("ResponseURL").is_some() {
-            return match input.get("ResourceType").and_then(Value::as_str) {
-                Some(POOL_RESOURCE_TYPE) => Self::CustomResource(input.clone()),
-                other => Self::Unknown {
-                    description: format!("custom resource of type {other:?}"),
-                },
-            };
+            return Self::CustomResource(input.clone());
         }
         let Ok(envelope) = serde_json::from_value::<EventBridgeEvent>(input.clone()) else {
             return Self::Unknown {

@@ -27,8 +27,11 @@ pub struct Context<'a> {
 
 impl<'a> Context<'a> {
     pub fn new(ec2: &'a dyn Ec2, settings: Settings) -> Self {
+        // Answers go to CloudFormation's bucket only (C8): no redirect is
+        // followed elsewhere.
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("an HTTP client with default TLS");
         Self {

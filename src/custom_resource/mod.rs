@@ -12,11 +12,11 @@ use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use futures::FutureExt;
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::deadline::{Backoff, Deadline};
 use crate::ec2::Ec2;
+use crate::event::POOL_RESOURCE_TYPE;
 use provider::{Provider, ProviderError};
 use response::{PoolData, Response, Status};
 
@@ -24,20 +24,43 @@ use response::{PoolData, Response, Status};
 /// of what is left).
 const ANSWER_TIME: Duration = Duration::from_secs(4);
 
-/// A CloudFormation request, read leniently: whatever is missing, an answer
-/// can still be sent as long as there is a ResponseURL.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
+/// A CloudFormation request, read leniently: whatever is missing or of the
+/// wrong type, an answer can still be sent as long as there is a ResponseURL.
+#[derive(Clone, Debug, Default)]
 pub struct Request {
     pub request_type: String,
-    #[serde(rename = "ResponseURL")]
     pub response_url: String,
+    pub resource_type: String,
     pub stack_id: String,
     pub request_id: String,
     pub logical_resource_id: String,
     pub physical_resource_id: Option<String>,
     pub resource_properties: Option<Value>,
     pub old_resource_properties: Option<Value>,
+}
+
+impl Request {
+    /// Reads each field on its own (C5): a field of an unexpected type is
+    /// kept as its JSON text, so that it can still be echoed.
+    pub fn read(input: &Value) -> Self {
+        let text = |key: &str| match input.get(key) {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        let physical = text("PhysicalResourceId");
+        Self {
+            request_type: text("RequestType"),
+            response_url: text("ResponseURL"),
+            resource_type: text("ResourceType"),
+            stack_id: text("StackId"),
+            request_id: text("RequestId"),
+            logical_resource_id: text("LogicalResourceId"),
+            physical_resource_id: (!physical.is_empty()).then_some(physical),
+            resource_properties: input.get("ResourceProperties").cloned(),
+            old_resource_properties: input.get("OldResourceProperties").cloned(),
+        }
+    }
 }
 
 /// What serving a request did.
@@ -81,7 +104,7 @@ pub async fn serve(
     deadline: Deadline,
     backoff: Backoff,
 ) -> Served {
-    let request: Request = serde_json::from_value(input.clone()).unwrap_or_default();
+    let request = Request::read(input);
     let physical_id = match (&request.physical_resource_id, request.request_type.as_str()) {
         (Some(id), "Update" | "Delete") if !id.is_empty() => id.clone(),
         _ => declaration::physical_id(&request.stack_id, &request.logical_resource_id),
@@ -138,6 +161,17 @@ async fn run(
     physical_id: &str,
 ) -> Result<Answer, String> {
     let describe = |e: ProviderError| e.to_string();
+    if request.resource_type != POOL_RESOURCE_TYPE {
+        // Another type sent here (CDK's default, a typo): answered, never
+        // left to time out; a Delete has nothing of ours to remove (C9).
+        return match request.request_type.as_str() {
+            "Delete" => Ok((None, Vec::new())),
+            _ => Err(format!(
+                "ResourceType: this function serves {POOL_RESOURCE_TYPE}, not {:?}",
+                request.resource_type
+            )),
+        };
+    }
     match request.request_type.as_str() {
         "Create" | "Update" => {
             let props = properties::parse(request.resource_properties.as_ref())
@@ -153,7 +187,13 @@ async fn run(
             Ok((Some(data), pools))
         }
         "Delete" => {
+            // After a cancelled Create, CloudFormation deletes with an id it
+            // made up: the pool's own id (stack and logical id) goes too (C4).
+            let own = declaration::physical_id(&request.stack_id, &request.logical_resource_id);
             provider.delete(physical_id).await.map_err(describe)?;
+            if own != physical_id {
+                provider.delete(&own).await.map_err(describe)?;
+            }
             Ok((None, Vec::new()))
         }
         other => Err(format!("RequestType: unknown {other:?}")),

@@ -12,6 +12,12 @@ use crate::deadline::{Backoff, Deadline};
 
 /// CloudFormation refuses larger bodies ("Response object is too long").
 pub const MAX_BODY: usize = 4096;
+/// An echoed field longer than this is not CloudFormation's (ARNs, UUIDs and
+/// logical ids are far shorter; a physical id is at most 1 KB): it is cut,
+/// so that every body fits.
+const MAX_ECHO: usize = 512;
+/// The buckets CloudFormation's presigned response URLs point at.
+const RESPONSE_BUCKET: &str = "cloudformation-custom-resource-response-";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -44,32 +50,42 @@ pub struct Response {
 }
 
 impl Response {
-    /// The JSON body, `Reason` cut so that it fits in `MAX_BODY` bytes.
+    /// The JSON body, `Reason` cut so that it fits in `MAX_BODY` bytes,
+    /// whatever the request echoed.
     pub fn body(&self) -> String {
         let mut response = self.clone();
-        loop {
-            let body = serde_json::to_string(&response).expect("a response serialises");
-            let over = body.len().saturating_sub(MAX_BODY);
-            if over == 0 {
-                return body;
-            }
-            if response.reason.is_empty() {
-                // Only the data can be too long; it is bounded, but stay safe.
-                response.data = None;
-                response.status = Status::Failed;
-                response.reason = "the response data is too long".into();
-                continue;
-            }
-            let keep = response.reason.len().saturating_sub(over + 3);
-            let cut = (0..=keep)
-                .rev()
-                .find(|&i| response.reason.is_char_boundary(i));
-            response.reason.truncate(cut.unwrap_or(0));
-            response.reason.push_str("...");
-            if keep == 0 {
-                response.reason.clear();
-            }
+        for echoed in [
+            &mut response.stack_id,
+            &mut response.request_id,
+            &mut response.logical_resource_id,
+        ] {
+            cut(echoed, MAX_ECHO);
         }
+        cut(&mut response.physical_resource_id, 2 * MAX_ECHO);
+        let serialise = |r: &Response| serde_json::to_string(r).expect("a response serialises");
+        let over = |r: &Response| serialise(r).len().saturating_sub(MAX_BODY);
+        if over(&response) > 0 && response.reason.is_empty() {
+            // Only the data can be too long; it is bounded, but stay safe.
+            response.data = None;
+            response.status = Status::Failed;
+            response.reason = "the response data is too long".into();
+        }
+        let excess = over(&response);
+        if excess > 0 {
+            // With the echoed fields cut, the reason alone can make up for it.
+            let keep = response.reason.len().saturating_sub(excess + 3);
+            cut(&mut response.reason, keep);
+            response.reason.push_str("...");
+        }
+        serialise(&response)
+    }
+}
+
+/// Cuts `text` to at most `max` bytes, on a character boundary.
+fn cut(text: &mut String, max: usize) {
+    if text.len() > max {
+        let end = (0..=max).rev().find(|&i| text.is_char_boundary(i));
+        text.truncate(end.unwrap_or(0));
     }
 }
 
@@ -81,8 +97,9 @@ pub enum SendError {
     Delivery(String),
 }
 
-/// Checks the URL (C8). Errors carry the URL without its query string, which
-/// holds the presigned signature.
+/// Checks the URL (C8): CloudFormation's response bucket over `https`, in
+/// either S3 addressing style, or a loopback address for local runs. Errors
+/// carry the URL without its query string, which holds the signature.
 pub fn check_url(url: &str) -> Result<Url, SendError> {
     let refused = || SendError::Refused(url.split('?').next().unwrap_or_default().to_string());
     let parsed = Url::parse(url).map_err(|_| refused())?;
@@ -93,7 +110,11 @@ pub fn check_url(url: &str) -> Result<Url, SendError> {
             .parse::<IpAddr>()
             .is_ok_and(|ip| ip.is_loopback());
     let aws = host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn");
-    match (parsed.scheme(), aws, loopback) {
+    let s3 = host.starts_with("s3.") || host.starts_with("s3-");
+    let first_segment = parsed.path().trim_start_matches('/');
+    let bucket =
+        host.starts_with(RESPONSE_BUCKET) || (s3 && first_segment.starts_with(RESPONSE_BUCKET));
+    match (parsed.scheme(), aws && bucket, loopback) {
         ("https", true, _) | ("https" | "http", _, true) => Ok(parsed),
         _ => Err(refused()),
     }
@@ -157,6 +178,19 @@ mod tests {
     }
 
     #[test]
+    fn echoed_fields_of_any_size_still_give_a_body_that_fits() {
+        let mut huge = response("why".into());
+        huge.stack_id = "s".repeat(10_000);
+        huge.request_id = "r".repeat(10_000);
+        huge.logical_resource_id = "l".repeat(10_000);
+        huge.physical_resource_id = "p".repeat(10_000);
+        let body = huge.body();
+        assert!(body.len() <= MAX_BODY, "{}", body.len());
+        let normal = response("why".into());
+        assert_eq!(normal.body(), serde_json::to_string(&normal).unwrap());
+    }
+
+    #[test]
     fn a_long_reason_is_cut_to_fit() {
         let body = response("é".repeat(5000)).body();
         assert!(body.len() <= MAX_BODY, "{}", body.len());
@@ -168,7 +202,8 @@ mod tests {
     fn only_aws_https_and_loopback_urls_are_used() {
         let ok = [
             "https://cloudformation-custom-resource-response-euwest1.s3-eu-west-1.amazonaws.com/x?sig=1",
-            "https://s3.cn-north-1.amazonaws.com.cn/x",
+            "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/arn%3Ax?sig=1",
+            "https://s3.cn-north-1.amazonaws.com.cn/cloudformation-custom-resource-response-cnnorth1/x",
             "http://127.0.0.1:8080/r",
             "http://localhost:1/r",
             "http://[::1]:1/r",
@@ -177,7 +212,11 @@ mod tests {
             assert!(check_url(url).is_ok(), "{url}");
         }
         let refused = [
-            "http://bucket.s3.amazonaws.com/x",
+            "http://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x",
+            "https://my-bucket.s3.amazonaws.com/x",
+            "https://s3.amazonaws.com/my-bucket/cloudformation-custom-resource-response-x",
+            "https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/f/invocations",
+            "https://cloudformation-custom-resource-response-x.evil.example/x",
             "https://amazonaws.com.evil.example/x",
             "https://example.com/x?X-Amz-Signature=secret",
             "ftp://127.0.0.1/x",

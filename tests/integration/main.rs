@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod custom_resource;
 mod custom_resource_faults;
+mod custom_resource_lifecycle;
 mod declarations;
 mod events;
 mod faults;

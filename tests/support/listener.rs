@@ -1,6 +1,6 @@
 //! A local stand-in for CloudFormation's presigned S3 URL (docs/design.md, T5): it
 //! records every request (method, headers, body) and answers 200, or 500 for
-//! the first `failures` requests.
+//! the first `failures` requests, or a redirect.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,6 +37,15 @@ impl Listener {
 
     /// Answers 500 to the first `failures` requests.
     pub async fn failing_first(failures: usize) -> Self {
+        Self::answering(failures, None).await
+    }
+
+    /// Answers every request with a redirect to `location`.
+    pub async fn redirecting_to(location: &str) -> Self {
+        Self::answering(0, Some(location.to_string())).await
+    }
+
+    async fn answering(failures: usize, redirect: Option<String>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!(
             "http://{}/response?X-Amz-Signature=secret",
@@ -47,8 +56,15 @@ impl Listener {
         let log = recorded.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (log, seen) = (log.clone(), seen.clone());
-                tokio::spawn(async move { read(stream, &log, &seen, failures).await });
+                let (log, seen, redirect) = (log.clone(), seen.clone(), redirect.clone());
+                tokio::spawn(async move {
+                    let status = match (seen.fetch_add(1, Ordering::SeqCst) < failures, redirect) {
+                        (true, _) => "500 Internal Server Error".to_string(),
+                        (false, Some(to)) => format!("307 Temporary Redirect\r\nLocation: {to}"),
+                        (false, None) => "200 OK".to_string(),
+                    };
+                    read(stream, &log, &status).await
+                });
             }
         });
         Self {
@@ -71,12 +87,7 @@ impl Drop for Listener {
 
 /// Reads one request, records it, then answers (so a test that has its
 /// answer finds it recorded).
-async fn read(
-    mut stream: TcpStream,
-    log: &Mutex<Vec<Recorded>>,
-    seen: &AtomicUsize,
-    failures: usize,
-) -> Option<()> {
+async fn read(mut stream: TcpStream, log: &Mutex<Vec<Recorded>>, status: &str) -> Option<()> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let head_end = loop {
@@ -112,10 +123,6 @@ async fn read(
         buf.extend_from_slice(&chunk[..n]);
     }
     let body = String::from_utf8_lossy(&buf[head_end..]).to_string();
-    let status = match seen.fetch_add(1, Ordering::SeqCst) < failures {
-        true => "500 Internal Server Error",
-        false => "200 OK",
-    };
     log.lock().unwrap().push(Recorded {
         method,
         path,
