@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 
 use super::properties::PoolProperties;
 use super::response::PoolData;
-use crate::ec2::{InterfaceChange, NetworkInterface, Tags, OWNER_TAG, POOL_TAG};
+use crate::ec2::{
+    Instance, InterfaceChange, NetworkInterface, Tags, OWNER_TAG, PLAIN_INTERFACE,
+};
 
 /// One write to a kept interface.
 pub enum Change {
@@ -81,36 +83,63 @@ pub fn check_name_free(
     ))
 }
 
-/// Refuses to adopt interfaces that are missing, managed by AWS, or members
-/// of another pool.
+/// C10: adoption takes only what is free or already the pool's. Refuses,
+/// naming each, interfaces that are missing, managed by another AWS
+/// service, of another type, of another pool or declaration, a primary, or
+/// attached to an instance outside the pool (`holders`: the instances the
+/// candidates are attached to).
 pub fn check_adoptable(
     props: &PoolProperties,
     physical_id: &str,
     found: &[NetworkInterface],
+    holders: &[Instance],
 ) -> Result<(), String> {
-    let mut problems = Vec::new();
-    for id in &props.network_interface_ids {
-        let Some(iface) = found.iter().find(|i| &i.id == id) else {
-            problems.push(format!("{id} does not exist"));
-            continue;
-        };
-        let owner = iface.tags.get(OWNER_TAG);
-        let pool = iface.tags.get(POOL_TAG);
-        if iface.requester_managed {
-            problems.push(format!("{id} is managed by another AWS service"));
-        } else if owner.is_some_and(|o| o != physical_id) {
-            problems.push(format!(
-                "{id} belongs to another pool declaration ({})",
-                owner.unwrap()
-            ));
-        } else if owner.is_none() && pool.is_some_and(|p| p != &props.name) {
-            problems.push(format!("{id} belongs to pool '{}'", pool.unwrap()));
-        }
-    }
+    let problems: Vec<String> = props
+        .network_interface_ids
+        .iter()
+        .filter_map(|id| match found.iter().find(|i| &i.id == id) {
+            None => Some(format!("{id} does not exist")),
+            Some(iface) => adoption_problem(iface, props, physical_id, holders),
+        })
+        .collect();
     match problems.is_empty() {
         true => Ok(()),
         false => Err(format!("NetworkInterfaceIds: {}", problems.join("; "))),
     }
+}
+
+fn adoption_problem(
+    iface: &NetworkInterface,
+    props: &PoolProperties,
+    physical_id: &str,
+    holders: &[Instance],
+) -> Option<String> {
+    let id = &iface.id;
+    let owner = iface.tags.get(OWNER_TAG);
+    if owner.is_some_and(|o| o == physical_id) {
+        return None; // already this pool's
+    }
+    if iface.requester_managed {
+        return Some(format!("{id} is managed by another AWS service"));
+    }
+    if iface.interface_type != PLAIN_INTERFACE {
+        return Some(format!("{id} is of type {}", iface.interface_type));
+    }
+    if let Some(owner) = owner {
+        return Some(format!("{id} belongs to another pool declaration ({owner})"));
+    }
+    if let Some(pool) = iface.pool().filter(|p| *p != props.name) {
+        return Some(format!("{id} belongs to pool '{pool}'"));
+    }
+    let attachment = iface.attachment.as_ref()?;
+    let holder = &attachment.instance_id;
+    if attachment.is_primary() {
+        return Some(format!("{id} is the primary interface of {holder}"));
+    }
+    let in_pool = holders
+        .iter()
+        .any(|i| &i.id == holder && i.pool() == Some(props.name.as_str()));
+    (!in_pool).then(|| format!("{id} is attached to {holder}, which is not in pool '{}'", props.name))
 }
 
 /// The return values, in the order given.

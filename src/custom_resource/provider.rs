@@ -14,8 +14,8 @@ use super::properties::PoolProperties;
 use super::response::PoolData;
 use crate::deadline::{Backoff, Deadline};
 use crate::ec2::{
-    Ec2, Ec2Error, ErrorKind, InterfaceChange, InterfaceQuery, InterfaceStatus, NetworkInterface,
-    NewInterface, OWNER_TAG, SLOT_TAG,
+    Ec2, Ec2Error, ErrorKind, Instance, InstanceQuery, InterfaceChange, InterfaceQuery,
+    InterfaceStatus, NetworkInterface, NewInterface, OWNER_TAG, POOL_TAG, SLOT_TAG,
 };
 
 /// Writes in flight at once.
@@ -82,7 +82,9 @@ impl Provider<'_> {
 
         let slots = declaration::slots(props, &subnets).map_err(ProviderError::Refused)?;
         changes::check_name_free(props, physical_id, &named).map_err(ProviderError::Refused)?;
-        changes::check_adoptable(props, physical_id, &adopt).map_err(ProviderError::Refused)?;
+        let holders = self.holders(&adopt, physical_id).await?;
+        changes::check_adoptable(props, physical_id, &adopt, &holders)
+            .map_err(ProviderError::Refused)?;
 
         let by_slot: BTreeMap<&str, &NetworkInterface> = owned
             .iter()
@@ -160,6 +162,28 @@ impl Provider<'_> {
             .map(|i| i.id.clone())
             .collect();
         self.release(&released).await
+    }
+
+    /// The instances that interfaces to adopt are attached to (not those the
+    /// pool holds already): adoption checks their pool (C10).
+    async fn holders(
+        &self,
+        adopt: &[NetworkInterface],
+        physical_id: &str,
+    ) -> Result<Vec<Instance>, ProviderError> {
+        let ids: Vec<String> = adopt
+            .iter()
+            .filter(|i| i.tags.get(OWNER_TAG).map(String::as_str) != Some(physical_id))
+            .filter_map(|i| i.attachment.as_ref())
+            .map(|a| a.instance_id.clone())
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.ec2
+            .describe_instances(&InstanceQuery::Ids(ids))
+            .await
+            .map_err(ec2_error("reading the instances of NetworkInterfaceIds"))
     }
 
     /// Removes every interface the pool made and releases the adopted ones.
@@ -312,8 +336,17 @@ impl Provider<'_> {
         results.into_iter().collect()
     }
 
-    /// Detaches (forcing only when the deadline is close) and deletes.
+    /// Takes the interface out of the pool, so that no sync attaches it
+    /// again (C11), then detaches it (forcing only when the deadline is
+    /// close) and deletes it.
     async fn remove(&self, iface: &NetworkInterface) -> Result<(), ProviderError> {
+        let pool_tag = [POOL_TAG.to_string()];
+        let out_of_pool = self.ec2.delete_tags(std::slice::from_ref(&iface.id), &pool_tag);
+        match out_of_pool.await {
+            Err(e) if e.is(ErrorKind::NotFound) => return Ok(()),
+            Err(e) => return Err(ec2_error(format!("removing {}", iface.id))(e)),
+            Ok(()) => {}
+        }
         let gentle = Deadline::after(self.deadline.remaining().saturating_sub(FORCE_WINDOW));
         if self.deleted(&iface.id, gentle, false).await? {
             return Ok(());
@@ -335,13 +368,16 @@ impl Provider<'_> {
         force: bool,
     ) -> Result<bool, ProviderError> {
         let query = InterfaceQuery::ids(&[id.to_string()]);
+        // One detach call per phase: a lagging read may still show it attached.
+        let detach_sent = std::sync::atomic::AtomicBool::new(false);
         let done = deadline
             .wait_for(self.backoff, || async {
                 // A read that misses it may lag behind its creation: only
                 // the delete's own NotFound says it is gone.
                 let found = self.ec2.describe_interfaces(&query).await?.pop();
                 if let Some(a) = found.as_ref().and_then(|f| f.attachment.as_ref()) {
-                    if force || !a.is_detaching() {
+                    let sent = detach_sent.swap(true, std::sync::atomic::Ordering::Relaxed);
+                    if !sent && (force || !a.is_detaching()) {
                         match self.ec2.detach(&a.id, force).await {
                             Err(e) if !e.is(ErrorKind::NotFound) => return Err(e),
                             _ => return Ok(None),

@@ -196,7 +196,7 @@ impl<'a> Manager<'a> {
         let own = instance.as_ref().map(secondary_ids).unwrap_or_default();
         let by_id = ById {
             ids: &own,
-            await_pending: false,
+            declared_in: None,
         };
         let snapshot = self
             .read_pools(&pools, instance.into_iter().collect(), by_id, deadline)
@@ -220,7 +220,7 @@ impl<'a> Manager<'a> {
     ) -> Result<Outcome, Ec2Error> {
         let by_id = ById {
             ids: members,
-            await_pending: true,
+            declared_in: Some(pools),
         };
         let snapshot = self.read_pools(pools, Vec::new(), by_id, deadline).await?;
         let mut outcome = self.carry_out(plan::plan(&snapshot), deadline).await;
@@ -323,8 +323,8 @@ impl<'a> Manager<'a> {
         Ok(snapshot)
     }
 
-    /// Interfaces read by id; when asked, again while any is `pending` or
-    /// not visible yet (until the deadline).
+    /// Interfaces read by id; a declaration's, again until the reads show
+    /// the declaration's writes (bounded by the deadline).
     async fn read_by_id(
         &self,
         by_id: ById<'_>,
@@ -334,15 +334,18 @@ impl<'a> Manager<'a> {
             return Ok(Vec::new());
         }
         let query = InterfaceQuery::ids(by_id.ids);
-        if !by_id.await_pending {
+        let Some(pools) = by_id.declared_in else {
             return self.ec2.describe_interfaces(&query).await;
-        }
+        };
+        let declared = |m: &NetworkInterface| {
+            m.status != InterfaceStatus::Pending
+                && m.pool().is_some_and(|p| pools.iter().any(|want| want == p))
+        };
         let last = Mutex::new(Vec::new());
         let settled = deadline
             .wait_for(self.settings.backoff, || async {
                 let read = self.ec2.describe_interfaces(&query).await?;
-                let pending = read.iter().any(|m| m.status == InterfaceStatus::Pending);
-                let complete = !pending && read.len() == by_id.ids.len();
+                let complete = read.len() == by_id.ids.len() && read.iter().all(declared);
                 *last.lock().expect("not poisoned") = read.clone();
                 Ok::<_, Ec2Error>(complete.then_some(read))
             })
@@ -377,14 +380,15 @@ fn secondary_ids(instance: &Instance) -> Vec<String> {
 #[derive(Clone, Copy)]
 struct ById<'a> {
     ids: &'a [String],
-    /// Read again while any is `pending` or not visible yet (R16).
-    await_pending: bool,
+    /// Members of a declaration in these pools: read again until each is
+    /// visible, no longer `pending`, and carries the pool tag (R16).
+    declared_in: Option<&'a [String]>,
 }
 
 impl ById<'_> {
     const NONE: ById<'static> = ById {
         ids: &[],
-        await_pending: false,
+        declared_in: None,
     };
 }
 

@@ -101,7 +101,11 @@ async fn delete_while_attached_detaches_then_deletes() {
             .filter(|(_, eni, _)| *eni == member)
             .map(|(op, ..)| op)
             .collect();
-    assert_eq!(ops, [Op::Create, Op::Attach, Op::Detach, Op::Delete]);
+    // C11: out of the pool (pool tag off) before the detach.
+    assert_eq!(
+        ops,
+        [Op::Create, Op::Attach, Op::DeleteTags, Op::Detach, Op::Delete]
+    );
 }
 
 #[tokio::test]

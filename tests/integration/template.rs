@@ -85,7 +85,7 @@ fn nothing_mutating_is_granted_on_every_resource() {
 }
 
 #[test]
-fn interface_writes_require_the_pool_tag() {
+fn interface_writes_require_the_pool_or_owner_tag() {
     for statement in statements(&template()) {
         let on_interfaces = strings(&statement["Resource"])
             .iter()
@@ -94,6 +94,7 @@ fn interface_writes_require_the_pool_tag() {
         if on_interfaces {
             assert!(
                 condition.contains("network-interface-manager-pool")
+                    || condition.contains("network-interface-manager-owner")
                     || condition.contains("ec2:CreateAction"),
                 "{statement:?}"
             );
