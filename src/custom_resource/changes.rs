@@ -5,9 +5,7 @@ use std::collections::BTreeSet;
 
 use super::properties::PoolProperties;
 use super::response::PoolData;
-use crate::ec2::{
-    Instance, InterfaceChange, NetworkInterface, Tags, OWNER_TAG, PLAIN_INTERFACE,
-};
+use crate::ec2::{Instance, InterfaceChange, NetworkInterface, Tags, OWNER_TAG, PLAIN_INTERFACE};
 
 /// One write to a kept interface.
 pub enum Change {
@@ -126,7 +124,9 @@ fn adoption_problem(
         return Some(format!("{id} is of type {}", iface.interface_type));
     }
     if let Some(owner) = owner {
-        return Some(format!("{id} belongs to another pool declaration ({owner})"));
+        return Some(format!(
+            "{id} belongs to another pool declaration ({owner})"
+        ));
     }
     if let Some(pool) = iface.pool().filter(|p| *p != props.name) {
         return Some(format!("{id} belongs to pool '{pool}'"));
@@ -139,7 +139,12 @@ fn adoption_problem(
     let in_pool = holders
         .iter()
         .any(|i| &i.id == holder && i.pool() == Some(props.name.as_str()));
-    (!in_pool).then(|| format!("{id} is attached to {holder}, which is not in pool '{}'", props.name))
+    (!in_pool).then(|| {
+        format!(
+            "{id} is attached to {holder}, which is not in pool '{}'",
+            props.name
+        )
+    })
 }
 
 /// The return values, in the order given.

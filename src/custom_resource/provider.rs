@@ -341,7 +341,9 @@ impl Provider<'_> {
     /// close) and deletes it.
     async fn remove(&self, iface: &NetworkInterface) -> Result<(), ProviderError> {
         let pool_tag = [POOL_TAG.to_string()];
-        let out_of_pool = self.ec2.delete_tags(std::slice::from_ref(&iface.id), &pool_tag);
+        let out_of_pool = self
+            .ec2
+            .delete_tags(std::slice::from_ref(&iface.id), &pool_tag);
         match out_of_pool.await {
             Err(e) if e.is(ErrorKind::NotFound) => return Ok(()),
             Err(e) => return Err(ec2_error(format!("removing {}", iface.id))(e)),

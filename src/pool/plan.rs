@@ -264,7 +264,10 @@ fn survey_member<'a>(
             Some(i) if i.pool() == Some(pool) && !i.state.releases() => {
                 s.holds.entry((&i.id, pool)).or_default().push(member);
             }
-            Some(_) => {}
+            // On an instance that must give it back (R4): leaving.
+            Some(_) => {
+                s.leaving.insert(&member.id);
+            }
             None if member.status == InterfaceStatus::Available => {
                 s.free.entry(placement).or_default().push(free(None));
             }

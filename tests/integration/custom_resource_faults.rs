@@ -104,7 +104,13 @@ async fn delete_while_attached_detaches_then_deletes() {
     // C11: out of the pool (pool tag off) before the detach.
     assert_eq!(
         ops,
-        [Op::Create, Op::Attach, Op::DeleteTags, Op::Detach, Op::Delete]
+        [
+            Op::Create,
+            Op::Attach,
+            Op::DeleteTags,
+            Op::Detach,
+            Op::Delete
+        ]
     );
 }
 

@@ -328,6 +328,18 @@ fn one_instance_one_member() {
     lagging.tags.insert(DEVICE_INDEX_TAG.into(), "2".into());
     let mut low = member("eni-2", "p", "subnet-a1");
     low.tags.insert(DEVICE_INDEX_TAG.into(), "1".into());
+    let mut moved = instance("i-1", Some("p"), "subnet-a1", Running);
+    moved.interfaces.push(iface("eni-q", 1));
+    case(
+        "R11: a member of another pool the instance lists, its own read lagging: \
+         the pool's index, as every invocation would pick",
+        vec![
+            member("eni-q", "q", "subnet-a1"),
+            member("eni-p", "p", "subnet-a1"),
+        ],
+        vec![moved],
+        &["attach eni-p to i-1 at 1"],
+    );
     case(
         "R3: members that disagree: the pool uses the lowest index any asks for",
         vec![lagging, low],
