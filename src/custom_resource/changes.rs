@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 
 use super::properties::PoolProperties;
 use super::response::PoolData;
-use crate::ec2::{Instance, InterfaceChange, NetworkInterface, Tags, OWNER_TAG, PLAIN_INTERFACE};
+use crate::ec2::{
+    Instance, InterfaceChange, NetworkInterface, Tags, OWNER_TAG, PLAIN_INTERFACE, RETIRED_TAG,
+};
 
 /// One write to a kept interface.
 pub enum Change {
@@ -50,7 +52,10 @@ pub fn tag_changes(
         .map(|o| o.tags.iter().map(|t| t.key.clone()).collect::<Vec<_>>())
         .unwrap_or_default()
         .into_iter()
-        .filter(|k| !props.tags.iter().any(|t| &t.key == k) && iface.tags.contains_key(k))
+        .filter(|k| !props.tags.iter().any(|t| &t.key == k))
+        // A retired interface declared again (a rollback) is reinstated (C12).
+        .chain([RETIRED_TAG.to_string()])
+        .filter(|k| iface.tags.contains_key(k))
         .collect();
     if !dropped.is_empty() {
         changes.push(Change::Untag(iface.id.clone(), dropped));

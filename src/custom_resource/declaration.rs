@@ -8,7 +8,9 @@ use ipnet::Ipv4Net;
 use sha2::{Digest, Sha256};
 
 use super::properties::PoolProperties;
-use crate::ec2::{Subnet, Tags, DEVICE_INDEX_TAG, OWNER_TAG, POOL_TAG, SLOT_TAG};
+use crate::ec2::{
+    Subnet, Tags, DEVICE_INDEX_TAG, OWNER_TAG, POOL_TAG, RETIRED_TAG, SLOT_TAG, STACK_TAG,
+};
 
 /// Slot tag value of an adopted interface.
 pub const ADOPTED: &str = "adopted";
@@ -77,9 +79,18 @@ fn fixed_slot(ip: Ipv4Addr, props: &PoolProperties, subnets: &[Subnet]) -> Resul
     }
 }
 
+/// Who declared an interface: the pool (its physical id) and its stack.
+#[derive(Clone, Copy, Debug)]
+pub struct Declarer<'a> {
+    pub physical_id: &'a str,
+    pub stack_id: &'a str,
+}
+
 /// The tags that make an interface a member of the pool.
-pub fn pool_tags(props: &PoolProperties, physical_id: &str, slot: &str) -> Tags {
+pub fn pool_tags(props: &PoolProperties, by: Declarer, slot: &str) -> Tags {
+    let physical_id = by.physical_id;
     BTreeMap::from([
+        (STACK_TAG.to_string(), by.stack_id.to_string()),
         (POOL_TAG.to_string(), props.name.clone()),
         (
             DEVICE_INDEX_TAG.to_string(),
@@ -91,21 +102,28 @@ pub fn pool_tags(props: &PoolProperties, physical_id: &str, slot: &str) -> Tags 
 }
 
 /// Every tag of a created interface: the user's, then the pool's.
-pub fn created_tags(props: &PoolProperties, physical_id: &str, slot: &str) -> Tags {
+pub fn created_tags(props: &PoolProperties, by: Declarer, slot: &str) -> Tags {
     let mut tags: Tags = props
         .tags
         .iter()
         .map(|t| (t.key.clone(), t.value.clone()))
         .collect();
-    tags.extend(pool_tags(props, physical_id, slot));
+    tags.extend(pool_tags(props, by, slot));
     tags
 }
 
 /// The manager's own tag keys, removed when an adopted interface is released.
 pub fn pool_tag_keys() -> Vec<String> {
-    [POOL_TAG, DEVICE_INDEX_TAG, OWNER_TAG, SLOT_TAG]
-        .map(str::to_string)
-        .to_vec()
+    [
+        POOL_TAG,
+        DEVICE_INDEX_TAG,
+        OWNER_TAG,
+        SLOT_TAG,
+        STACK_TAG,
+        RETIRED_TAG,
+    ]
+    .map(str::to_string)
+    .to_vec()
 }
 
 /// The ClientToken of a create: a duplicate delivery of the same request

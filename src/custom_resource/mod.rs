@@ -116,6 +116,7 @@ pub async fn serve(
         deadline: work_deadline,
         backoff,
         request_id: &request.request_id,
+        stack_id: &request.stack_id,
     };
     let work = AssertUnwindSafe(run(&provider, &request, &physical_id)).catch_unwind();
     let result = match tokio::time::timeout(work_deadline.remaining(), work).await {

@@ -9,13 +9,14 @@ use std::time::Duration;
 use futures::stream::{self, StreamExt};
 
 use super::changes::{self, Change};
-use super::declaration::{self, Slot, ADOPTED};
+use super::declaration::{self, Declarer, Slot, ADOPTED};
 use super::properties::PoolProperties;
 use super::response::PoolData;
 use crate::deadline::{Backoff, Deadline};
 use crate::ec2::{
     Ec2, Ec2Error, ErrorKind, Instance, InstanceQuery, InterfaceChange, InterfaceQuery,
-    InterfaceStatus, NetworkInterface, NewInterface, OWNER_TAG, POOL_TAG, SLOT_TAG,
+    InterfaceStatus, NetworkInterface, NewInterface, Tags, OWNER_TAG, POOL_TAG, RETIRED_TAG,
+    SLOT_TAG,
 };
 
 /// Writes in flight at once.
@@ -50,9 +51,18 @@ pub struct Provider<'a> {
     pub backoff: Backoff,
     /// The CloudFormation request being served, for ClientTokens.
     pub request_id: &'a str,
+    /// The stack of the request, kept in a tag on every interface (C12).
+    pub stack_id: &'a str,
 }
 
 impl Provider<'_> {
+    fn by<'p>(&'p self, physical_id: &'p str) -> Declarer<'p> {
+        Declarer {
+            physical_id,
+            stack_id: self.stack_id,
+        }
+    }
+
     /// Brings the pool `physical_id` to `props`; `old` names user tags to
     /// remove. On failure, what this call created is removed again.
     pub async fn converge(
@@ -154,7 +164,7 @@ impl Provider<'_> {
             .filter(|(slot, _)| !desired.contains(*slot))
             .map(|(_, i)| *i)
             .collect();
-        self.remove_all(&removed).await?;
+        self.retire_all(&removed).await?;
         let released: Vec<String> = owned
             .iter()
             .filter(|i| i.tags.get(SLOT_TAG).map(String::as_str) == Some(ADOPTED))
@@ -214,7 +224,7 @@ impl Provider<'_> {
             security_groups: props.security_group_ids.clone(),
             description: props.description.clone(),
             client_token: declaration::client_token(physical_id, self.request_id, slot, props),
-            tags: declaration::created_tags(props, physical_id, &slot.key),
+            tags: declaration::created_tags(props, self.by(physical_id), &slot.key),
         };
         let results: Vec<_> = stream::iter(slots)
             .map(|slot| async move {
@@ -249,7 +259,7 @@ impl Provider<'_> {
         if ids.is_empty() {
             return Ok(());
         }
-        let tags = declaration::pool_tags(props, physical_id, ADOPTED);
+        let tags = declaration::pool_tags(props, self.by(physical_id), ADOPTED);
         self.ec2
             .create_tags(ids, &tags)
             .await
@@ -269,7 +279,7 @@ impl Provider<'_> {
         let mut writes = Vec::new();
         for iface in kept {
             let slot = &iface.tags[SLOT_TAG];
-            let wanted = declaration::created_tags(props, physical_id, slot);
+            let wanted = declaration::created_tags(props, self.by(physical_id), slot);
             let modify = changes::attribute_changes(iface, props).into_iter();
             writes.extend(modify.map(|c| Change::Modify(iface.id.clone(), c)));
             writes.extend(changes::tag_changes(iface, wanted, old, props));
@@ -279,7 +289,7 @@ impl Provider<'_> {
             .iter()
             .filter(|a| !created.iter().any(|c| c.id == a.id))
         {
-            let wanted = declaration::pool_tags(props, physical_id, ADOPTED);
+            let wanted = declaration::pool_tags(props, self.by(physical_id), ADOPTED);
             writes.extend(changes::tag_changes(iface, wanted, None, props));
         }
         let results: Vec<Result<(), Ec2Error>> = stream::iter(writes)
@@ -324,6 +334,48 @@ impl Provider<'_> {
         match left.is_empty() {
             true => Ok(()),
             false => self.ec2.delete_tags(&left, &keys).await.map_err(failed),
+        }
+    }
+
+    /// C12: what an Update no longer declares is retired, not deleted: out
+    /// of the pool and detached, kept with its owner and slot, so that a
+    /// rollback puts the same interface back. The schedule deletes it once
+    /// the stack operation is over; the pool's Delete always does.
+    async fn retire_all(&self, interfaces: &[&NetworkInterface]) -> Result<(), ProviderError> {
+        let results: Vec<_> = stream::iter(interfaces)
+            .map(|i| self.retire(i))
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    async fn retire(&self, iface: &NetworkInterface) -> Result<(), ProviderError> {
+        let failed = || ec2_error(format!("retiring {}", iface.id));
+        let id = std::slice::from_ref(&iface.id);
+        let retired = Tags::from([(RETIRED_TAG.to_string(), "true".to_string())]);
+        // Marked while the pool tag still lets the role tag it, then out of
+        // the pool (C11), then detached.
+        let steps = async {
+            self.ec2.create_tags(id, &retired).await?;
+            self.ec2.delete_tags(id, &[POOL_TAG.to_string()]).await?;
+            // Its attachment as a read by id shows it (the owner read lags).
+            let fresh = self
+                .ec2
+                .describe_interfaces(&InterfaceQuery::ids(id))
+                .await?;
+            let attachment = fresh.first().and_then(|i| i.attachment.as_ref());
+            if let Some(a) = attachment.filter(|a| !a.is_detaching()) {
+                match self.ec2.detach(&a.id, false).await {
+                    Err(e) if !e.is(ErrorKind::NotFound) => return Err(e),
+                    _ => {}
+                }
+            }
+            Ok(())
+        };
+        match steps.await {
+            Err(e) if e.code == "InvalidNetworkInterfaceID.NotFound" => Ok(()),
+            other => other.map_err(failed()),
         }
     }
 

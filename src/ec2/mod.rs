@@ -21,6 +21,11 @@ pub const DEVICE_INDEX_TAG: &str = "network-interface-manager-device-index";
 pub const OWNER_TAG: &str = "network-interface-manager-owner";
 /// Tag on such an interface: its slot in the declaration, or `adopted`.
 pub const SLOT_TAG: &str = "network-interface-manager-slot";
+/// Tag on such an interface: the id of the stack that declared it.
+pub const STACK_TAG: &str = "network-interface-manager-stack";
+/// Tag on such an interface an Update removed: out of the pool, kept until
+/// the stack operation is over, for a rollback to put back (C12).
+pub const RETIRED_TAG: &str = "network-interface-manager-retired";
 
 /// Which interfaces to read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +46,8 @@ pub enum Scope {
     Owner(String),
     /// These interfaces, whatever their tags; unknown ids are left out.
     Ids(Vec<String>),
+    /// Interfaces carrying this tag key, whatever its value.
+    TagKey(&'static str),
 }
 
 impl InterfaceQuery {
@@ -63,6 +70,10 @@ impl InterfaceQuery {
 
     pub fn owned_by(owner: &str) -> Self {
         Self::new(Scope::Owner(owner.to_string()))
+    }
+
+    pub fn tagged(key: &'static str) -> Self {
+        Self::new(Scope::TagKey(key))
     }
 
     pub fn available(self) -> Self {

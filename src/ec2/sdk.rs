@@ -231,6 +231,7 @@ impl Ec2 for SdkEc2 {
             Scope::Owner(owner) => filter(&format!("tag:{OWNER_TAG}"), [owner.clone()]),
             Scope::Ids(ids) if ids.is_empty() => return Ok(Vec::new()),
             Scope::Ids(ids) => filter("network-interface-id", ids.iter().cloned()),
+            Scope::TagKey(key) => filter("tag-key", [*key]),
         }];
         if query.available_only {
             filters.push(filter("status", ["available"]));

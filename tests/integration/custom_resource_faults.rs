@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use network_interface_manager::ec2::{Ec2, InstanceState, OWNER_TAG};
+use network_interface_manager::ec2::{Ec2, InstanceState, OWNER_TAG, RETIRED_TAG};
 use serde_json::json;
 
 use crate::support::cfn::{answer, delete, failure, request, update};
@@ -281,11 +281,7 @@ async fn an_update_and_its_rollback_restore_the_pool() {
     )
     .await;
     assert_eq!(updated["Status"], "SUCCESS", "{updated}");
-    let now =
-        w.0.interfaces()
-            .into_iter()
-            .filter(|i| i.tags.contains_key(OWNER_TAG))
-            .collect::<Vec<_>>();
+    let now = in_pool(&w);
     assert_eq!(now.len(), 1);
     assert_eq!(now[0].subnet_id, "subnet-a2");
     assert!(!now[0].source_dest_check);
@@ -293,17 +289,33 @@ async fn an_update_and_its_rollback_restore_the_pool() {
         !now[0].tags.contains_key("Team"),
         "removed user tag removed"
     );
+    let first = created["Data"]["NetworkInterfaceIds"][0].as_str().unwrap();
+    let retired =
+        w.0.interfaces()
+            .into_iter()
+            .find(|i| i.id == first)
+            .unwrap();
+    assert!(
+        retired.pool().is_none() && retired.tags.contains_key(RETIRED_TAG),
+        "C12: retired"
+    );
 
     let rolled_back = answer(&w, &cfn, &update(&cfn.url, physical, old, new)).await;
     assert_eq!(rolled_back["Status"], "SUCCESS", "{rolled_back}");
-    let back =
+    let back = in_pool(&w);
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].id, first, "C12: the same interface is back");
+    assert_eq!(back[0].tags["Team"], "ops");
+    assert!(!back[0].tags.contains_key(RETIRED_TAG));
+}
+
+/// The owned interfaces that are in the pool (not retired).
+fn in_pool(w: &StrictWorld) -> Vec<network_interface_manager::ec2::NetworkInterface> {
+    let owned =
         w.0.interfaces()
             .into_iter()
-            .filter(|i| i.tags.contains_key(OWNER_TAG))
-            .collect::<Vec<_>>();
-    assert_eq!(back.len(), 1);
-    assert_eq!(back[0].subnet_id, "subnet-a1");
-    assert_eq!(back[0].tags["Team"], "ops");
+            .filter(|i| i.tags.contains_key(OWNER_TAG));
+    owned.filter(|i| i.pool().is_some()).collect()
 }
 
 #[tokio::test]

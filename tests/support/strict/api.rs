@@ -31,6 +31,7 @@ impl Ec2 for StrictEc2 {
                 Scope::Pools(pools) => in_pools(&e.tags, pools),
                 Scope::Owner(owner) => e.tags.get(OWNER_TAG) == Some(owner),
                 Scope::Ids(ids) => ids.contains(&e.id),
+                Scope::TagKey(key) => e.tags.contains_key(*key),
             };
             in_scope
                 && (!q.available_only || e.status == InterfaceStatus::Available)
