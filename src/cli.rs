@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+use crate::custom_resource::cleanup;
 use crate::deadline::Deadline;
 use crate::ec2::{Ec2, Ec2Error};
 use crate::handler::{handle_measured, Context, HandlerError};
@@ -15,6 +16,7 @@ use crate::pool::apply::Settings;
 use crate::pool::plan::{Action, Plan, Shortage};
 use crate::pool::status::PoolStatus;
 use crate::pool::Manager;
+use crate::stacks::Stacks;
 
 /// Keeps a pool of tagged EC2 network interfaces attached to the running
 /// instances of the same pool. AWS settings come from the standard chain
@@ -75,7 +77,7 @@ enum Output {
 }
 
 /// Runs the command; `Ok(false)` when it ran but did not fully succeed.
-pub async fn run(cli: Cli, ec2: &dyn Ec2) -> anyhow::Result<bool> {
+pub async fn run(cli: Cli, ec2: &dyn Ec2, stacks: &dyn Stacks) -> anyhow::Result<bool> {
     let deadline = Deadline::after(Duration::from_secs(cli.budget));
     match cli.command {
         Command::Status { pool, output } => {
@@ -91,6 +93,7 @@ pub async fn run(cli: Cli, ec2: &dyn Ec2) -> anyhow::Result<bool> {
             let input = serde_json::from_str(&input).context("the event is not JSON")?;
             let mut ctx = Context::new(ec2, Settings::default());
             ctx.metrics_namespace = cli.metrics_namespace;
+            ctx.stacks = Some(stacks);
             let (result, docs) = handle_measured(&ctx, &input, deadline).await;
             write_metrics(metrics.as_deref(), &docs)?;
             match result {
@@ -112,7 +115,11 @@ pub async fn run(cli: Cli, ec2: &dyn Ec2) -> anyhow::Result<bool> {
                 return Ok(true);
             }
             let before = ec2.throttled();
-            let outcome = manager.sync(&pool, deadline).await?;
+            let mut outcome = manager.sync(&pool, deadline).await?;
+            if pool.is_empty() {
+                let backoff = Settings::default().backoff;
+                outcome.cleaned_up = cleanup::collect(ec2, stacks, deadline, backoff).await?;
+            }
             let invocation = Invocation {
                 outcome: &outcome,
                 event_time: None,

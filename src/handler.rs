@@ -13,7 +13,8 @@ use crate::ec2::{CallCounts, Ec2, Ec2Error, ErrorKind, InstanceState};
 use crate::event::Event;
 use crate::metrics::{self, Invocation};
 use crate::pool::apply::Settings;
-use crate::pool::{Manager, Outcome};
+use crate::pool::{ById, Manager, Outcome};
+use crate::stacks::Stacks;
 
 /// What a handler works with, built once per cold start.
 pub struct Context<'a> {
@@ -23,6 +24,9 @@ pub struct Context<'a> {
     pub settings: Settings,
     /// The CloudWatch namespace of the metrics (R18).
     pub metrics_namespace: String,
+    /// CloudFormation, for the schedule's cleanup of declared interfaces;
+    /// none: no cleanup (C12, C13).
+    pub stacks: Option<&'a dyn Stacks>,
 }
 
 impl<'a> Context<'a> {
@@ -39,6 +43,7 @@ impl<'a> Context<'a> {
             http,
             settings,
             metrics_namespace: metrics::DEFAULT_NAMESPACE.to_string(),
+            stacks: None,
         }
     }
 }
@@ -151,7 +156,14 @@ pub async fn handle(
             (handled, verdict)
         }
         Event::Scheduled => {
-            let outcome = manager.sync(&[], deadline).await.map_err(read)?;
+            let mut outcome = manager.sync(&[], deadline).await.map_err(read)?;
+            if let Some(stacks) = ctx.stacks {
+                let backoff = ctx.settings.backoff;
+                match custom_resource::cleanup::collect(ec2, stacks, deadline, backoff).await {
+                    Ok(done) => outcome.cleaned_up = done,
+                    Err(e) => disposition::log_read_error(&e),
+                }
+            }
             let verdict = disposition::of_report(&outcome.report);
             (handled("scheduled", outcome), verdict)
         }
@@ -161,12 +173,11 @@ pub async fn handle(
                     .await;
             let mut outcome = Outcome::noted(served.note());
             // C7: reconcile at once, the declared members read by id (R16).
-            if !served.reconcile.is_empty() {
+            let reconcile = &served.reconcile;
+            if !reconcile.pools.is_empty() {
                 let members = served.members();
-                match manager
-                    .sync_with(&served.reconcile, &members, deadline)
-                    .await
-                {
+                let by_id = ById::declared(&reconcile.pools, &members, &reconcile.taken_out);
+                match manager.sync_with(&reconcile.pools, by_id, deadline).await {
                     Ok(synced) => outcome.report = synced.report,
                     Err(e) => disposition::log_read_error(&e),
                 }

@@ -11,3 +11,4 @@ pub mod handler;
 pub mod lambda;
 pub mod metrics;
 pub mod pool;
+pub mod stacks;

@@ -11,6 +11,7 @@ use network_interface_manager::ec2::sdk::{retry_config, SdkEc2};
 use network_interface_manager::handler::Context;
 use network_interface_manager::lambda;
 use network_interface_manager::pool::apply::Settings;
+use network_interface_manager::stacks::SdkStacks;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -34,16 +35,18 @@ async fn main() -> ExitCode {
         ),
     };
     let ec2 = SdkEc2::new(aws_sdk_ec2::Client::new(&config));
+    let stacks = SdkStacks::new(aws_sdk_cloudformation::Client::new(&config));
     let result = match cli {
         None => {
             let mut ctx = Context::new(&ec2, Settings::default());
+            ctx.stacks = Some(&stacks);
             if let Ok(namespace) = std::env::var("METRICS_NAMESPACE") {
                 ctx.metrics_namespace = namespace;
             }
             let served = lambda::run(&ctx).await;
             served.map(|()| true).map_err(|e| anyhow::anyhow!(e))
         }
-        Some(cli) => cli::run(cli, &ec2).await,
+        Some(cli) => cli::run(cli, &ec2, &stacks).await,
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

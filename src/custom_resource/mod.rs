@@ -3,6 +3,7 @@
 //! whatever happens (C5): invalid input, EC2 errors, a panic, the deadline.
 
 pub mod changes;
+pub mod cleanup;
 pub mod declaration;
 pub mod properties;
 pub mod provider;
@@ -69,8 +70,8 @@ pub struct Served {
     pub response: Response,
     /// Whether the answer reached CloudFormation.
     pub delivered: Result<(), String>,
-    /// The pools to reconcile now (C7): after a successful Create or Update.
-    pub reconcile: Vec<String>,
+    /// What to reconcile now (C7): after a successful Create or Update.
+    pub reconcile: Reconcile,
 }
 
 impl Served {
@@ -94,6 +95,17 @@ impl Served {
             Err(e) => format!("{status}; {e}"),
         }
     }
+}
+
+/// What a successful Create or Update leaves for the reconcile (C7).
+#[derive(Clone, Debug, Default)]
+pub struct Reconcile {
+    /// The pool, and its old name after a rename.
+    pub pools: Vec<String>,
+    /// Interfaces the request took out of the pool (retired, released):
+    /// the reconcile reads them by id, so that a lagging tag read does not
+    /// give one to an instance.
+    pub taken_out: Vec<String>,
 }
 
 /// Serves one request and answers it.
@@ -126,7 +138,7 @@ pub async fn serve(
     };
     let (status, reason, data, reconcile) = match result {
         Ok((data, reconcile)) => (Status::Success, String::new(), data, reconcile),
-        Err(reason) => (Status::Failed, reason, None, Vec::new()),
+        Err(reason) => (Status::Failed, reason, None, Reconcile::default()),
     };
     let response = Response {
         status,
@@ -154,7 +166,7 @@ pub async fn serve(
     }
 }
 
-type Answer = (Option<PoolData>, Vec<String>);
+type Answer = (Option<PoolData>, Reconcile);
 
 async fn run(
     provider: &Provider<'_>,
@@ -166,7 +178,7 @@ async fn run(
         // Another type sent here (CDK's default, a typo): answered, never
         // left to time out; a Delete has nothing of ours to remove (C9).
         return match request.request_type.as_str() {
-            "Delete" => Ok((None, Vec::new())),
+            "Delete" => Ok((None, Reconcile::default())),
             _ => Err(format!(
                 "ResourceType: this function serves {POOL_RESOURCE_TYPE}, not {:?}",
                 request.resource_type
@@ -179,13 +191,13 @@ async fn run(
                 .map_err(|e| e.to_string())?;
             // Old properties only name user tags to remove; invalid ones name none.
             let old = properties::parse(request.old_resource_properties.as_ref()).ok();
-            let data = provider
+            let (data, taken_out) = provider
                 .converge(physical_id, &props, old.as_ref())
                 .await
                 .map_err(describe)?;
             let mut pools = vec![props.name.clone()];
             pools.extend(old.map(|o| o.name).filter(|n| n != &props.name));
-            Ok((Some(data), pools))
+            Ok((Some(data), Reconcile { pools, taken_out }))
         }
         "Delete" => {
             // After a cancelled Create, CloudFormation deletes with an id it
@@ -195,7 +207,7 @@ async fn run(
             if own != physical_id {
                 provider.delete(&own).await.map_err(describe)?;
             }
-            Ok((None, Vec::new()))
+            Ok((None, Reconcile::default()))
         }
         other => Err(format!("RequestType: unknown {other:?}")),
     }

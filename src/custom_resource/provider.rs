@@ -70,7 +70,7 @@ impl Provider<'_> {
         physical_id: &str,
         props: &PoolProperties,
         old: Option<&PoolProperties>,
-    ) -> Result<PoolData, ProviderError> {
+    ) -> Result<(PoolData, Vec<String>), ProviderError> {
         let owned = InterfaceQuery::owned_by(physical_id);
         let named = InterfaceQuery::pools(std::slice::from_ref(&props.name));
         let adopt = InterfaceQuery::ids(&props.network_interface_ids);
@@ -126,10 +126,13 @@ impl Provider<'_> {
             &created,
             &adopt,
         );
-        if let Err(e) = finish.await {
-            self.undo(&created, &newly_adopted).await;
-            return Err(e);
-        }
+        let taken_out = match finish.await {
+            Ok(ids) => ids,
+            Err(e) => {
+                self.undo(&created, &newly_adopted).await;
+                return Err(e);
+            }
+        };
         let mut interfaces: BTreeMap<&str, &NetworkInterface> = by_slot;
         for i in &created {
             interfaces.insert(i.tags[SLOT_TAG].as_str(), i);
@@ -138,11 +141,12 @@ impl Provider<'_> {
             .iter()
             .filter_map(|s| interfaces.get(s.key.as_str()).copied())
             .chain(adopt.iter());
-        Ok(changes::pool_data(props, in_order))
+        Ok((changes::pool_data(props, in_order), taken_out))
     }
 
-    /// After the creates: updates what is kept, removes what is no longer
-    /// declared, releases what is no longer adopted.
+    /// After the creates: updates what is kept, retires what is no longer
+    /// declared, releases what is no longer adopted. Returns the ids taken
+    /// out of the pool.
     #[allow(clippy::too_many_arguments)] // the state converge read, passed on whole
     async fn finish(
         &self,
@@ -154,7 +158,7 @@ impl Provider<'_> {
         by_slot: &BTreeMap<&str, &NetworkInterface>,
         created: &[NetworkInterface],
         adopt: &[NetworkInterface],
-    ) -> Result<(), ProviderError> {
+    ) -> Result<Vec<String>, ProviderError> {
         let kept: Vec<&NetworkInterface> = by_slot.values().copied().collect();
         self.update_kept(physical_id, props, old, &kept, created, adopt)
             .await?;
@@ -171,7 +175,9 @@ impl Provider<'_> {
             .filter(|i| !props.network_interface_ids.contains(&i.id))
             .map(|i| i.id.clone())
             .collect();
-        self.release(&released).await
+        self.release(&released).await?;
+        let retired = removed.iter().map(|i| i.id.clone());
+        Ok(retired.chain(released).collect())
     }
 
     /// The instances that interfaces to adopt are attached to (not those the
@@ -391,7 +397,7 @@ impl Provider<'_> {
     /// Takes the interface out of the pool, so that no sync attaches it
     /// again (C11), then detaches it (forcing only when the deadline is
     /// close) and deletes it.
-    async fn remove(&self, iface: &NetworkInterface) -> Result<(), ProviderError> {
+    pub(super) async fn remove(&self, iface: &NetworkInterface) -> Result<(), ProviderError> {
         let pool_tag = [POOL_TAG.to_string()];
         let out_of_pool = self
             .ec2

@@ -113,7 +113,8 @@ where
     move |err| map_error(err).during(operation)
 }
 
-fn map_error<E, R>(err: SdkError<E, R>) -> Ec2Error
+/// An SDK error reduced to our kinds (any AWS SDK's: the codes are AWS's).
+pub(crate) fn map_error<E, R>(err: SdkError<E, R>) -> Ec2Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,

@@ -35,6 +35,9 @@ pub struct Outcome {
     /// The gauges a sync leaves (R18); none after a single instance's event.
     #[serde(skip)]
     pub census: Option<Census>,
+    /// What the schedule's cleanup of declared interfaces did (C12, C13).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cleaned_up: Vec<String>,
 }
 
 /// A sync's gauges, per pool and Availability Zone.
@@ -196,7 +199,7 @@ impl<'a> Manager<'a> {
         let own = instance.as_ref().map(secondary_ids).unwrap_or_default();
         let by_id = ById {
             ids: &own,
-            declared_in: None,
+            ..ById::NONE
         };
         let snapshot = self
             .read_pools(&pools, instance.into_iter().collect(), by_id, deadline)
@@ -206,22 +209,18 @@ impl<'a> Manager<'a> {
 
     /// The full two-way reconcile (R10), of `pools` or of every pool.
     pub async fn sync(&self, pools: &[String], deadline: Deadline) -> Result<Outcome, Ec2Error> {
-        self.sync_with(pools, &[], deadline).await
+        self.sync_with(pools, ById::NONE, deadline).await
     }
 
-    /// A reconcile of `pools` that also reads `members` by id, waiting
-    /// (bounded) while any is `pending`: right after a pool declaration made
-    /// them, the tag-filtered read may not show them yet (R16, C7).
+    /// A reconcile of `pools` that also reads interfaces by id: right after
+    /// a pool declaration, the tag-filtered read may not show its writes yet
+    /// (R16, C7).
     pub async fn sync_with(
         &self,
         pools: &[String],
-        members: &[String],
+        by_id: ById<'_>,
         deadline: Deadline,
     ) -> Result<Outcome, Ec2Error> {
-        let by_id = ById {
-            ids: members,
-            declared_in: Some(pools),
-        };
         let snapshot = self.read_pools(pools, Vec::new(), by_id, deadline).await?;
         let mut outcome = self.carry_out(plan::plan(&snapshot), deadline).await;
         outcome.census = Some(Census {
@@ -330,22 +329,31 @@ impl<'a> Manager<'a> {
         by_id: ById<'_>,
         deadline: Deadline,
     ) -> Result<Vec<NetworkInterface>, Ec2Error> {
-        if by_id.ids.is_empty() {
+        let ids: Vec<String> = by_id.ids.iter().chain(by_id.taken_out).cloned().collect();
+        if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let query = InterfaceQuery::ids(by_id.ids);
+        let query = InterfaceQuery::ids(&ids);
         let Some(pools) = by_id.declared_in else {
             return self.ec2.describe_interfaces(&query).await;
         };
-        let declared = |m: &NetworkInterface| {
-            m.status != InterfaceStatus::Pending
-                && m.pool().is_some_and(|p| pools.iter().any(|want| want == p))
+        let shows_writes = |read: &[NetworkInterface]| {
+            let found = |id: &String| read.iter().find(|m| &m.id == id);
+            let declared = |m: &NetworkInterface| {
+                m.status != InterfaceStatus::Pending
+                    && m.pool().is_some_and(|p| pools.iter().any(|want| want == p))
+            };
+            by_id.ids.iter().all(|id| found(id).is_some_and(declared))
+                && by_id
+                    .taken_out
+                    .iter()
+                    .all(|id| found(id).is_none_or(|m| m.pool().is_none()))
         };
         let last = Mutex::new(Vec::new());
         let settled = deadline
             .wait_for(self.settings.backoff, || async {
                 let read = self.ec2.describe_interfaces(&query).await?;
-                let complete = read.len() == by_id.ids.len() && read.iter().all(declared);
+                let complete = shows_writes(&read);
                 *last.lock().expect("not poisoned") = read.clone();
                 Ok::<_, Ec2Error>(complete.then_some(read))
             })
@@ -377,19 +385,32 @@ fn secondary_ids(instance: &Instance) -> Vec<String> {
 }
 
 /// Interfaces a reconcile reads by id, beside the filtered reads.
-#[derive(Clone, Copy)]
-struct ById<'a> {
+#[derive(Clone, Copy, Debug)]
+pub struct ById<'a> {
     ids: &'a [String],
-    /// Members of a declaration in these pools: read again until each is
-    /// visible, no longer `pending`, and carries the pool tag (R16).
+    /// Interfaces a declaration took out of its pool.
+    taken_out: &'a [String],
+    /// After a declaration in these pools: read again until the reads show
+    /// its writes: each of `ids` visible, no longer `pending`, pool-tagged;
+    /// each of `taken_out` in no pool (R16, C7).
     declared_in: Option<&'a [String]>,
 }
 
-impl ById<'_> {
-    const NONE: ById<'static> = ById {
+impl<'a> ById<'a> {
+    pub const NONE: ById<'static> = ById {
         ids: &[],
+        taken_out: &[],
         declared_in: None,
     };
+
+    /// What a declaration in `pools` wrote: `members` in, `taken_out` out.
+    pub fn declared(pools: &'a [String], members: &'a [String], taken_out: &'a [String]) -> Self {
+        Self {
+            ids: members,
+            taken_out,
+            declared_in: Some(pools),
+        }
+    }
 }
 
 /// An outcome that asks for the event again: EC2's reads lag behind it.

@@ -4,11 +4,17 @@
 
 use std::time::Duration;
 
+use network_interface_manager::deadline::Deadline;
+use network_interface_manager::ec2::POOL_TAG;
+use network_interface_manager::handler::{handle, Context, Handled};
+use network_interface_manager::stacks::{SdkStacks, StackState, Stacks};
 use serde_json::json;
 
-use crate::support::cfn::{answer, delete, failure, request, STACK_ID};
+use crate::support::cfn::{answer, delete, failure, request, update, STACK_ID};
 use crate::support::listener::Listener;
-use crate::support::world::{deliver_ok, StrictWorld};
+use crate::support::moto::Moto;
+use crate::support::stacks::StrictStacks;
+use crate::support::world::{deliver_ok, fast, fixture, StrictWorld, World};
 
 /// C9: CDK's default type, or a typo, is answered rather than left to time
 /// out: FAILED naming the type for Create and Update, SUCCESS for Delete.
@@ -112,4 +118,210 @@ async fn a_delete_with_a_made_up_physical_id_removes_what_the_create_made() {
             })
             .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// The schedule, with CloudFormation as `stacks` says.
+async fn schedule(w: &StrictWorld, stacks: &StrictStacks) -> Handled {
+    let mut ctx = Context::new(w.ec2(), fast());
+    ctx.stacks = Some(stacks);
+    let deadline = Deadline::after(Duration::from_secs(30));
+    w.0.settle_reads();
+    handle(&ctx, &fixture("scheduled-event.json"), deadline)
+        .await
+        .expect("the schedule ran")
+}
+
+fn fixed(ips: &[&str]) -> serde_json::Value {
+    json!({"Name": "dns", "SubnetIds": ["subnet-a1", "subnet-b1"], "PrivateIpAddresses": ips})
+}
+
+/// C12: an Update removes a fixed-address slot, then CloudFormation rolls
+/// the stack back: the same interface holds the address again, and no
+/// sync in between attached the retired interface anywhere.
+#[tokio::test]
+async fn a_rollback_brings_back_the_same_interface_and_no_sync_meanwhile_used_it() {
+    let w = StrictWorld::new();
+    let cfn = Listener::start().await;
+    let stacks = StrictStacks::default();
+    let both = fixed(&["10.0.1.53", "10.0.3.53"]);
+    let created = answer(&w, &cfn, &request("Create", &cfn.url, both.clone())).await;
+    let physical = created["PhysicalResourceId"].as_str().unwrap();
+    let b_member = created["Data"]["NetworkInterfaceIds"][1]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let waiting_in_b = w.0.launch(Some("dns"), "subnet-b1");
+
+    let one = fixed(&["10.0.1.53"]);
+    let updated = answer(
+        &w,
+        &cfn,
+        &update(&cfn.url, physical, one.clone(), both.clone()),
+    )
+    .await;
+    assert_eq!(updated["Status"], "SUCCESS", "{updated}");
+    stacks.set(STACK_ID, "UPDATE_ROLLBACK_IN_PROGRESS");
+    schedule(&w, &stacks).await;
+    assert_eq!(
+        w.0.holder(&b_member),
+        None,
+        "a retired interface is in no pool"
+    );
+    assert!(w.0.exists(&b_member), "kept while the stack operation runs");
+
+    let rolled_back = answer(&w, &cfn, &update(&cfn.url, physical, both, one)).await;
+
+    assert_eq!(rolled_back["Data"], created["Data"], "{rolled_back}");
+    w.0.settle_reads();
+    schedule(&w, &stacks).await;
+    assert_eq!(w.0.holder(&b_member), Some((waiting_in_b, 1)));
+}
+
+/// C12: retired interfaces go once the stack reports its operation over,
+/// and stay while it runs or while CloudFormation does not know the stack.
+#[tokio::test]
+async fn retired_interfaces_are_deleted_only_once_the_stack_operation_is_over() {
+    let w = StrictWorld::new();
+    let cfn = Listener::start().await;
+    let stacks = StrictStacks::default();
+    let both = fixed(&["10.0.1.53", "10.0.3.53"]);
+    let created = answer(&w, &cfn, &request("Create", &cfn.url, both.clone())).await;
+    let physical = created["PhysicalResourceId"].as_str().unwrap();
+    let retired = created["Data"]["NetworkInterfaceIds"][1]
+        .as_str()
+        .unwrap()
+        .to_string();
+    answer(
+        &w,
+        &cfn,
+        &update(&cfn.url, physical, fixed(&["10.0.1.53"]), both),
+    )
+    .await;
+
+    schedule(&w, &stacks).await;
+    assert!(
+        w.0.exists(&retired),
+        "a stack CloudFormation does not know: left alone"
+    );
+    stacks.set(STACK_ID, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS");
+    schedule(&w, &stacks).await;
+    assert!(w.0.exists(&retired), "kept while the operation runs");
+
+    stacks.set(STACK_ID, "UPDATE_COMPLETE");
+    let handled = schedule(&w, &stacks).await;
+
+    assert!(!w.0.exists(&retired), "{:?}", handled.outcome.cleaned_up);
+    let kept = created["Data"]["NetworkInterfaceIds"][0].as_str().unwrap();
+    assert!(w.0.exists(kept), "the declared one stays");
+}
+
+/// C13: a pool whose stack was deleted without its Delete being served:
+/// the schedule deletes what it made and releases what it adopted.
+#[tokio::test]
+async fn the_schedule_removes_the_pools_of_a_deleted_stack() {
+    let w = StrictWorld::new();
+    let cfn = Listener::start().await;
+    let stacks = StrictStacks::default();
+    let adopted = w.0.add_interface("subnet-a1", [("Team", "ops")]);
+    let props =
+        json!({"Name": "web", "SubnetIds": ["subnet-a1"], "NetworkInterfaceIds": [adopted]});
+    let created = answer(&w, &cfn, &request("Create", &cfn.url, props)).await;
+    let made = created["Data"]["NetworkInterfaceIds"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    stacks.set(STACK_ID, "DELETE_COMPLETE");
+    schedule(&w, &stacks).await;
+
+    assert!(!w.0.exists(&made));
+    let released =
+        w.0.interfaces()
+            .into_iter()
+            .find(|i| i.id == adopted)
+            .unwrap();
+    assert_eq!(
+        released.tags,
+        [("Team".to_string(), "ops".to_string())].into()
+    );
+}
+
+/// C4, C11: a Delete removes an owned interface that lost its pool tag.
+#[tokio::test]
+async fn a_delete_removes_an_owned_interface_that_lost_its_pool_tag() {
+    let w = StrictWorld::new();
+    let cfn = Listener::start().await;
+    let props = json!({"Name": "web", "SubnetIds": ["subnet-a1"]});
+    let created = answer(&w, &cfn, &request("Create", &cfn.url, props.clone())).await;
+    let physical = created["PhysicalResourceId"].as_str().unwrap();
+    let member = created["Data"]["NetworkInterfaceIds"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ec2 = w.ec2();
+    ec2.delete_tags(std::slice::from_ref(&member), &[POOL_TAG.into()])
+        .await
+        .unwrap();
+
+    let body = answer(&w, &cfn, &delete(&cfn.url, physical, props)).await;
+
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert!(!w.0.exists(&member));
+}
+
+/// C4: one adopted interface deleted out of band; the others still lose
+/// every manager tag (the batch is retried without the missing id).
+#[tokio::test]
+async fn a_delete_releases_the_adopted_interfaces_left_when_one_is_gone() {
+    let w = StrictWorld::new();
+    let cfn = Listener::start().await;
+    let gone = w.0.add_interface("subnet-a1", []);
+    let left = w.0.add_interface("subnet-a1", [("Team", "ops")]);
+    let props = json!({"Name": "web", "NetworkInterfaceIds": [gone, left]});
+    let created = answer(&w, &cfn, &request("Create", &cfn.url, props.clone())).await;
+    let physical = created["PhysicalResourceId"].as_str().unwrap();
+    w.0.settle_reads();
+    w.ec2().delete_interface(&gone).await.unwrap();
+
+    let body = answer(&w, &cfn, &delete(&cfn.url, physical, props)).await;
+
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let released = w.0.interfaces().into_iter().find(|i| i.id == left).unwrap();
+    assert_eq!(
+        released.tags,
+        [("Team".to_string(), "ops".to_string())].into()
+    );
+}
+
+/// The adapter against moto's CloudFormation: a real stack's status by its
+/// id, after it is deleted too, and an id CloudFormation does not know.
+#[tokio::test]
+async fn stack_states_are_read_from_cloudformation() {
+    let moto = Moto::start();
+    let cfn = moto.cloudformation();
+    let template = r#"{"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}"#;
+    let stack = cfn
+        .create_stack()
+        .stack_name("pool")
+        .template_body(template)
+        .send()
+        .await
+        .unwrap();
+    let stack_id = stack.stack_id().unwrap().to_string();
+    let stacks = SdkStacks::new(cfn.clone());
+
+    let state = stacks.stack_state(&stack_id).await.unwrap();
+    assert_eq!(state, StackState::Settled("CREATE_COMPLETE".into()));
+    cfn.delete_stack()
+        .stack_name(&stack_id)
+        .send()
+        .await
+        .unwrap();
+    let state = stacks.stack_state(&stack_id).await.unwrap();
+    assert!(state.is_gone(), "{state:?}");
+    let unknown = stack_id.replace(&stack_id[stack_id.len() - 8..], "00000000");
+    assert_eq!(
+        stacks.stack_state(&unknown).await.unwrap(),
+        StackState::Unknown
+    );
 }

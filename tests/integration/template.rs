@@ -163,6 +163,20 @@ fn the_function_is_deployable_as_documented() {
     assert_eq!(export, json!({"!Sub": "${AWS::StackName}-ServiceToken"}));
 }
 
+/// C12, C13: the schedule may read stacks, and nothing else of CloudFormation.
+#[test]
+fn the_role_reads_stacks_and_nothing_else_of_cloudformation() {
+    let t = template();
+    let granted: Vec<(Vec<String>, Vec<String>)> = statements(&t)
+        .iter()
+        .map(|s| (strings(&s["Action"]), strings(&s["Resource"])))
+        .filter(|(actions, _)| actions.iter().any(|a| a.starts_with("cloudformation:")))
+        .collect();
+    assert_eq!(granted.len(), 1, "{granted:?}");
+    assert_eq!(granted[0].0, ["cloudformation:DescribeStacks"]);
+    assert!(granted[0].1[0].ends_with(":stack/*/*"), "{granted:?}");
+}
+
 /// Fleet-ready: no reservation unless asked for, the ServiceToken under a
 /// fixed SSM name as well as the export, the metrics namespace passed on.
 #[test]

@@ -5,6 +5,7 @@ pub mod cfn;
 pub mod emulator;
 pub mod listener;
 pub mod moto;
+pub mod stacks;
 pub mod strict;
 pub mod throttle;
 pub mod world;

@@ -49,6 +49,17 @@ impl Moto {
     pub fn client(&self) -> aws_sdk_ec2::Client {
         client_for(&self.endpoint)
     }
+
+    /// A CloudFormation client of the same server.
+    pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
+        let config = aws_sdk_cloudformation::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+            .build();
+        aws_sdk_cloudformation::Client::from_conf(config)
+    }
 }
 
 /// An SDK client for `endpoint`, with the manager's retry settings.
