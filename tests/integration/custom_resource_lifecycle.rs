@@ -325,3 +325,39 @@ async fn stack_states_are_read_from_cloudformation() {
         StackState::Unknown
     );
 }
+
+/// C10: an interface attached to an instance outside the pool is not
+/// adopted, and nothing is changed; one on a pool instance is.
+#[tokio::test]
+async fn adoption_takes_only_what_is_free_or_already_the_pools() {
+    let w = StrictWorld::new();
+    let cfn = Listener::start().await;
+    let outsider = w.0.launch(None, "subnet-a1");
+    let theirs =
+        w.0.add_launch_interface(&outsider, [("Team", "db")], 1, 0, false);
+    let primary = w.0.primary_of(&outsider);
+    let insider = w.0.launch(Some("web"), "subnet-a1");
+    let ours = w.0.add_launch_interface(&insider, [], 1, 0, false);
+    let efa = w.0.add_interface("subnet-a1", []);
+    w.0.set_interface_type(&efa, "efa");
+
+    for (eni, why) in [
+        (&theirs, "which is not in pool 'web'"),
+        (&primary, "is the primary interface"),
+        (&efa, "is of type efa"),
+    ] {
+        let props = json!({"Name": "web", "NetworkInterfaceIds": [ours, eni]});
+        let body = answer(&w, &cfn, &request("Create", &cfn.url, props)).await;
+        assert!(failure(&body).contains(why), "{body}");
+        assert!(
+            w.0.writes().is_empty(),
+            "nothing changed: {:?}",
+            w.0.writes()
+        );
+    }
+    assert_eq!(w.0.holder(&theirs), Some((outsider, 1)));
+
+    let props = json!({"Name": "web", "NetworkInterfaceIds": [ours]});
+    let body = answer(&w, &cfn, &request("Create", &cfn.url, props)).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+}
