@@ -12,6 +12,7 @@ mod events;
 mod faults;
 mod harsh;
 mod histories;
+mod iam;
 mod lambda_runtime;
 mod metrics;
 mod planner;
