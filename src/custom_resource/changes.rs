@@ -1,12 +1,14 @@
 //! Pure comparisons of what EC2 holds with what a declaration asks: the
 //! refusals, the changes to kept interfaces, the return values.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use super::declaration::{Slot, ADOPTED};
 use super::properties::PoolProperties;
 use super::response::PoolData;
 use crate::ec2::{
     Instance, InterfaceChange, NetworkInterface, Tags, OWNER_TAG, PLAIN_INTERFACE, RETIRED_TAG,
+    SLOT_TAG,
 };
 
 /// One write to a kept interface.
@@ -61,6 +63,61 @@ pub fn tag_changes(
         changes.push(Change::Untag(iface.id.clone(), dropped));
     }
     changes
+}
+
+/// The pool's own interfaces by the slot each fills. C3: a fixed address
+/// that one of them already holds under another slot (an EC2-chosen one, or
+/// one no longer declared) stays on that interface, whose slot moves, rather
+/// than a second interface being asked for the same address.
+pub fn slots_filled<'a>(
+    slots: &[Slot],
+    owned: &'a [NetworkInterface],
+) -> BTreeMap<String, &'a NetworkInterface> {
+    let mut by_slot: BTreeMap<String, &NetworkInterface> = owned
+        .iter()
+        .filter_map(|i| Some((i.tags.get(SLOT_TAG)?.clone(), i)))
+        .filter(|(slot, _)| slot != ADOPTED)
+        .collect();
+    let desired: BTreeSet<&str> = slots.iter().map(|s| s.key.as_str()).collect();
+    for slot in slots {
+        let Some(ip) = slot
+            .private_ip
+            .as_ref()
+            .filter(|_| !by_slot.contains_key(&slot.key))
+        else {
+            continue;
+        };
+        let holder = by_slot.iter().find(|(key, i)| {
+            !desired.contains(key.as_str())
+                && i.subnet_id == slot.subnet_id
+                && i.private_ip.as_ref() == Some(ip)
+        });
+        if let Some((key, iface)) = holder.map(|(k, i)| (k.clone(), *i)) {
+            by_slot.remove(&key);
+            by_slot.insert(slot.key.clone(), iface);
+        }
+    }
+    by_slot
+}
+
+/// C3: refuses, before anything is made, a fixed address that an interface
+/// outside the pool holds (EC2 would refuse it half-way through).
+pub fn check_addresses_free(physical_id: &str, holders: &[NetworkInterface]) -> Result<(), String> {
+    let taken: Vec<String> = holders
+        .iter()
+        .filter(|i| i.tags.get(OWNER_TAG).map(String::as_str) != Some(physical_id))
+        .map(|i| {
+            format!(
+                "{} is held by {}",
+                i.private_ip.as_deref().unwrap_or("?"),
+                i.id
+            )
+        })
+        .collect();
+    match taken.is_empty() {
+        true => Ok(()),
+        false => Err(format!("PrivateIpAddresses: {}", taken.join("; "))),
+    }
 }
 
 /// Refuses a name that interfaces outside this declaration already carry.

@@ -74,7 +74,13 @@ impl Provider<'_> {
         let owned = InterfaceQuery::owned_by(physical_id);
         let named = InterfaceQuery::pools(std::slice::from_ref(&props.name));
         let adopt = InterfaceQuery::ids(&props.network_interface_ids);
-        let (subnets, owned, named, adopt) = tokio::join!(
+        let fixed: Vec<String> = props
+            .private_ip_addresses
+            .iter()
+            .map(|ip| ip.to_string())
+            .collect();
+        let holding = InterfaceQuery::holding(&fixed);
+        let (subnets, owned, named, adopt, holding) = tokio::join!(
             async {
                 match props.subnet_ids.is_empty() {
                     true => Ok(Vec::new()),
@@ -84,23 +90,22 @@ impl Provider<'_> {
             self.ec2.describe_interfaces(&owned),
             self.ec2.describe_interfaces(&named),
             self.ec2.describe_interfaces(&adopt),
+            self.ec2.describe_interfaces(&holding),
         );
         let subnets = subnets.map_err(ec2_error("SubnetIds"))?;
         let owned = owned.map_err(ec2_error("reading the pool's interfaces"))?;
         let named = named.map_err(ec2_error("reading the pool's interfaces"))?;
         let adopt = adopt.map_err(ec2_error("NetworkInterfaceIds"))?;
+        let holding = holding.map_err(ec2_error("PrivateIpAddresses"))?;
 
         let slots = declaration::slots(props, &subnets).map_err(ProviderError::Refused)?;
         changes::check_name_free(props, physical_id, &named).map_err(ProviderError::Refused)?;
         let holders = self.holders(&adopt, physical_id).await?;
         changes::check_adoptable(props, physical_id, &adopt, &holders)
             .map_err(ProviderError::Refused)?;
+        changes::check_addresses_free(physical_id, &holding).map_err(ProviderError::Refused)?;
 
-        let by_slot: BTreeMap<&str, &NetworkInterface> = owned
-            .iter()
-            .filter_map(|i| Some((i.tags.get(SLOT_TAG)?.as_str(), i)))
-            .filter(|(slot, _)| *slot != ADOPTED)
-            .collect();
+        let by_slot = changes::slots_filled(&slots, &owned);
         let missing: Vec<&Slot> = slots
             .iter()
             .filter(|s| !by_slot.contains_key(s.key.as_str()))
@@ -133,7 +138,8 @@ impl Provider<'_> {
                 return Err(e);
             }
         };
-        let mut interfaces: BTreeMap<&str, &NetworkInterface> = by_slot;
+        let mut interfaces: BTreeMap<&str, &NetworkInterface> =
+            by_slot.iter().map(|(k, i)| (k.as_str(), *i)).collect();
         for i in &created {
             interfaces.insert(i.tags[SLOT_TAG].as_str(), i);
         }
@@ -155,17 +161,18 @@ impl Provider<'_> {
         old: Option<&PoolProperties>,
         slots: &[Slot],
         owned: &[NetworkInterface],
-        by_slot: &BTreeMap<&str, &NetworkInterface>,
+        by_slot: &BTreeMap<String, &NetworkInterface>,
         created: &[NetworkInterface],
         adopt: &[NetworkInterface],
     ) -> Result<Vec<String>, ProviderError> {
-        let kept: Vec<&NetworkInterface> = by_slot.values().copied().collect();
+        let kept: Vec<(&str, &NetworkInterface)> =
+            by_slot.iter().map(|(k, i)| (k.as_str(), *i)).collect();
         self.update_kept(physical_id, props, old, &kept, created, adopt)
             .await?;
         let desired: BTreeSet<&str> = slots.iter().map(|s| s.key.as_str()).collect();
         let removed: Vec<&NetworkInterface> = by_slot
             .iter()
-            .filter(|(slot, _)| !desired.contains(*slot))
+            .filter(|(slot, _)| !desired.contains(slot.as_str()))
             .map(|(_, i)| *i)
             .collect();
         self.retire_all(&removed).await?;
@@ -278,13 +285,12 @@ impl Provider<'_> {
         physical_id: &str,
         props: &PoolProperties,
         old: Option<&PoolProperties>,
-        kept: &[&NetworkInterface],
+        kept: &[(&str, &NetworkInterface)],
         created: &[NetworkInterface],
         adopted: &[NetworkInterface],
     ) -> Result<(), ProviderError> {
         let mut writes = Vec::new();
-        for iface in kept {
-            let slot = &iface.tags[SLOT_TAG];
+        for (slot, iface) in kept {
             let wanted = declaration::created_tags(props, self.by(physical_id), slot);
             let modify = changes::attribute_changes(iface, props).into_iter();
             writes.extend(modify.map(|c| Change::Modify(iface.id.clone(), c)));

@@ -48,6 +48,8 @@ pub enum Scope {
     Ids(Vec<String>),
     /// Interfaces carrying this tag key, whatever its value.
     TagKey(&'static str),
+    /// Interfaces holding any of these private addresses.
+    Addresses(Vec<String>),
 }
 
 impl InterfaceQuery {
@@ -74,6 +76,10 @@ impl InterfaceQuery {
 
     pub fn tagged(key: &'static str) -> Self {
         Self::new(Scope::TagKey(key))
+    }
+
+    pub fn holding(addresses: &[String]) -> Self {
+        Self::new(Scope::Addresses(addresses.to_vec()))
     }
 
     pub fn available(self) -> Self {

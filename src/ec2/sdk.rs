@@ -233,6 +233,8 @@ impl Ec2 for SdkEc2 {
             Scope::Ids(ids) if ids.is_empty() => return Ok(Vec::new()),
             Scope::Ids(ids) => filter("network-interface-id", ids.iter().cloned()),
             Scope::TagKey(key) => filter("tag-key", [*key]),
+            Scope::Addresses(ips) if ips.is_empty() => return Ok(Vec::new()),
+            Scope::Addresses(ips) => filter("addresses.private-ip-address", ips.iter().cloned()),
         }];
         if query.available_only {
             filters.push(filter("status", ["available"]));

@@ -44,7 +44,16 @@ async fn a_duplicate_address_fails_the_create_and_leaves_nothing_behind() {
     let body = answer(&w, &cfn, &request("Create", &cfn.url, props)).await;
 
     let reason = failure(&body);
-    assert!(reason.contains("InvalidIPAddress.InUse"), "{body}");
+    // C3: refused before anything is made, naming the holder.
+    assert!(
+        reason.contains(&format!("{taken_ip} is held by {taken}")),
+        "{body}"
+    );
+    assert!(
+        w.0.writes().is_empty(),
+        "nothing was made: {:?}",
+        w.0.writes()
+    );
     assert!(owned(&w, body["PhysicalResourceId"].as_str().unwrap()).is_empty());
     assert_eq!(w.0.interfaces().len(), 1, "only the other pool's interface");
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use network_interface_manager::deadline::Deadline;
-use network_interface_manager::ec2::POOL_TAG;
+use network_interface_manager::ec2::{Ec2, POOL_TAG, RETIRED_TAG, SLOT_TAG};
 use network_interface_manager::handler::{handle, Context, Handled};
 use network_interface_manager::stacks::{SdkStacks, StackState, Stacks};
 use serde_json::json;
@@ -360,4 +360,38 @@ async fn adoption_takes_only_what_is_free_or_already_the_pools() {
     let props = json!({"Name": "web", "NetworkInterfaceIds": [ours]});
     let body = answer(&w, &cfn, &request("Create", &cfn.url, props)).await;
     assert_eq!(body["Status"], "SUCCESS", "{body}");
+}
+
+/// C3: a slot changes from an address EC2 chose to that same address, now
+/// fixed: the interface stays, nothing is created or retired.
+#[tokio::test]
+async fn fixing_the_address_ec2_chose_keeps_the_interface() {
+    let w = StrictWorld::new();
+    let cfn = Listener::start().await;
+    let chosen = json!({"Name": "dns", "SubnetIds": ["subnet-a1"]});
+    let created = answer(&w, &cfn, &request("Create", &cfn.url, chosen.clone())).await;
+    let physical = created["PhysicalResourceId"].as_str().unwrap();
+    let ip = created["Data"]["PrivateIpAddresses"][0].as_str().unwrap();
+    let fixed = json!({"Name": "dns", "SubnetIds": ["subnet-a1"], "PrivateIpAddresses": [ip]});
+    let creates = w.0.calls()["CreateNetworkInterface"];
+
+    let updated = answer(&w, &cfn, &update(&cfn.url, physical, fixed, chosen)).await;
+
+    assert_eq!(updated["Status"], "SUCCESS", "{updated}");
+    assert_eq!(
+        updated["Data"], created["Data"],
+        "the same interface, the same address"
+    );
+    assert_eq!(
+        w.0.calls()["CreateNetworkInterface"],
+        creates,
+        "nothing created"
+    );
+    let iface =
+        w.0.interfaces()
+            .into_iter()
+            .find(|i| Some(i.private_ip.as_deref()) == Some(Some(ip)))
+            .unwrap();
+    assert_eq!(iface.tags[SLOT_TAG], format!("subnet-a1/{ip}"));
+    assert!(!iface.tags.contains_key(RETIRED_TAG));
 }

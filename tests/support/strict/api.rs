@@ -32,6 +32,7 @@ impl Ec2 for StrictEc2 {
                 Scope::Owner(owner) => e.tags.get(OWNER_TAG) == Some(owner),
                 Scope::Ids(ids) => ids.contains(&e.id),
                 Scope::TagKey(key) => e.tags.contains_key(*key),
+                Scope::Addresses(ips) => e.private_ip.as_ref().is_some_and(|ip| ips.contains(ip)),
             };
             in_scope
                 && (!q.available_only || e.status == InterfaceStatus::Available)
