@@ -167,6 +167,14 @@ fn check_always(ec2: &StrictEc2, untouchable: &BTreeSet<String>, members: usize)
     for i in ec2.all_instances() {
         let Some(pool) = i.pool() else { continue };
         let held = ec2.members_of_pool(&i.id, pool);
+        if held.len() > 1 {
+            // What the closing note of a failure needs: who holds what, and
+            // the writes that led there.
+            for m in ec2.interfaces().iter().filter(|m| m.pool().is_some()) {
+                eprintln!("member {} {:?} {:?}", m.id, m.tags, m.attachment);
+            }
+            eprintln!("writes {:?}", ec2.writes());
+        }
         assert!(held.len() <= 1, "{} holds {held:?} of {pool}", i.id);
     }
 }
