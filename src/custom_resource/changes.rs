@@ -12,6 +12,7 @@ use crate::ec2::{
 };
 
 /// One write to a kept interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
     Modify(String, InterfaceChange),
     Tag(String, Tags),

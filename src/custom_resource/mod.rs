@@ -5,6 +5,7 @@
 pub mod changes;
 pub mod cleanup;
 pub mod declaration;
+pub mod plan;
 pub mod properties;
 pub mod provider;
 pub mod response;

@@ -3,13 +3,14 @@
 //! what the declaration asks, so a repeated request, a rollback (an Update
 //! with old and new swapped) and a retry after a failure all work alike.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 
 use super::changes::{self, Change};
 use super::declaration::{self, Declarer, Slot, ADOPTED};
+use super::plan::{self, Observed};
 use super::properties::PoolProperties;
 use super::response::PoolData;
 use crate::deadline::{Backoff, Deadline};
@@ -64,23 +65,58 @@ impl Provider<'_> {
     }
 
     /// Brings the pool `physical_id` to `props`; `old` names user tags to
-    /// remove. On failure, what this call created is removed again.
+    /// remove. Returns the answer's data and the interfaces taken out of the
+    /// pool. On failure, what this call created is removed again.
     pub async fn converge(
         &self,
         physical_id: &str,
         props: &PoolProperties,
         old: Option<&PoolProperties>,
     ) -> Result<(PoolData, Vec<String>), ProviderError> {
+        let observed = self.observe(physical_id, props).await?;
+        let plan = plan::plan(props, self.by(physical_id), old, &observed)
+            .map_err(ProviderError::Refused)?;
+        let created = self.create_all(physical_id, props, &plan.create).await?;
+        let rest = async {
+            self.adopt(physical_id, props, &plan.adopt).await?;
+            self.write_all(&plan.update).await?;
+            self.retire_all(&plan.retire).await?;
+            self.release(&plan.release).await
+        };
+        if let Err(e) = rest.await {
+            self.undo(&created, &plan.adopt).await;
+            return Err(e);
+        }
+        let mut interfaces: BTreeMap<&str, &NetworkInterface> =
+            plan.filled.iter().map(|(k, i)| (k.as_str(), *i)).collect();
+        for i in &created {
+            interfaces.insert(i.tags[SLOT_TAG].as_str(), i);
+        }
+        let in_order = plan
+            .slots
+            .iter()
+            .filter_map(|s| interfaces.get(s.key.as_str()).copied())
+            .chain(observed.listed.iter());
+        Ok((changes::pool_data(props, in_order), plan.taken_out()))
+    }
+
+    /// What the plan needs to know, read at once (and the instances of
+    /// attached interfaces to adopt, after).
+    async fn observe(
+        &self,
+        physical_id: &str,
+        props: &PoolProperties,
+    ) -> Result<Observed, ProviderError> {
         let owned = InterfaceQuery::owned_by(physical_id);
         let named = InterfaceQuery::pools(std::slice::from_ref(&props.name));
-        let adopt = InterfaceQuery::ids(&props.network_interface_ids);
+        let listed = InterfaceQuery::ids(&props.network_interface_ids);
         let fixed: Vec<String> = props
             .private_ip_addresses
             .iter()
             .map(|ip| ip.to_string())
             .collect();
         let holding = InterfaceQuery::holding(&fixed);
-        let (subnets, owned, named, adopt, holding) = tokio::join!(
+        let (subnets, owned, named, listed, holding) = tokio::join!(
             async {
                 match props.subnet_ids.is_empty() {
                     true => Ok(Vec::new()),
@@ -89,102 +125,19 @@ impl Provider<'_> {
             },
             self.ec2.describe_interfaces(&owned),
             self.ec2.describe_interfaces(&named),
-            self.ec2.describe_interfaces(&adopt),
+            self.ec2.describe_interfaces(&listed),
             self.ec2.describe_interfaces(&holding),
         );
-        let subnets = subnets.map_err(ec2_error("SubnetIds"))?;
-        let owned = owned.map_err(ec2_error("reading the pool's interfaces"))?;
-        let named = named.map_err(ec2_error("reading the pool's interfaces"))?;
-        let adopt = adopt.map_err(ec2_error("NetworkInterfaceIds"))?;
-        let holding = holding.map_err(ec2_error("PrivateIpAddresses"))?;
-
-        let slots = declaration::slots(props, &subnets).map_err(ProviderError::Refused)?;
-        changes::check_name_free(props, physical_id, &named).map_err(ProviderError::Refused)?;
-        let holders = self.holders(&adopt, physical_id).await?;
-        changes::check_adoptable(props, physical_id, &adopt, &holders)
-            .map_err(ProviderError::Refused)?;
-        changes::check_addresses_free(physical_id, &holding).map_err(ProviderError::Refused)?;
-
-        let by_slot = changes::slots_filled(&slots, &owned);
-        let missing: Vec<&Slot> = slots
-            .iter()
-            .filter(|s| !by_slot.contains_key(s.key.as_str()))
-            .collect();
-        let created = self.create_all(physical_id, props, &missing).await?;
-        let newly_adopted: Vec<String> = adopt
-            .iter()
-            .filter(|i| i.tags.get(OWNER_TAG).map(String::as_str) != Some(physical_id))
-            .map(|i| i.id.clone())
-            .collect();
-        if let Err(e) = self.adopt(physical_id, props, &newly_adopted).await {
-            self.undo(&created, &newly_adopted).await;
-            return Err(e);
-        }
-
-        let finish = self.finish(
-            physical_id,
-            props,
-            old,
-            &slots,
-            &owned,
-            &by_slot,
-            &created,
-            &adopt,
-        );
-        let taken_out = match finish.await {
-            Ok(ids) => ids,
-            Err(e) => {
-                self.undo(&created, &newly_adopted).await;
-                return Err(e);
-            }
-        };
-        let mut interfaces: BTreeMap<&str, &NetworkInterface> =
-            by_slot.iter().map(|(k, i)| (k.as_str(), *i)).collect();
-        for i in &created {
-            interfaces.insert(i.tags[SLOT_TAG].as_str(), i);
-        }
-        let in_order = slots
-            .iter()
-            .filter_map(|s| interfaces.get(s.key.as_str()).copied())
-            .chain(adopt.iter());
-        Ok((changes::pool_data(props, in_order), taken_out))
-    }
-
-    /// After the creates: updates what is kept, retires what is no longer
-    /// declared, releases what is no longer adopted. Returns the ids taken
-    /// out of the pool.
-    #[allow(clippy::too_many_arguments)] // the state converge read, passed on whole
-    async fn finish(
-        &self,
-        physical_id: &str,
-        props: &PoolProperties,
-        old: Option<&PoolProperties>,
-        slots: &[Slot],
-        owned: &[NetworkInterface],
-        by_slot: &BTreeMap<String, &NetworkInterface>,
-        created: &[NetworkInterface],
-        adopt: &[NetworkInterface],
-    ) -> Result<Vec<String>, ProviderError> {
-        let kept: Vec<(&str, &NetworkInterface)> =
-            by_slot.iter().map(|(k, i)| (k.as_str(), *i)).collect();
-        self.update_kept(physical_id, props, old, &kept, created, adopt)
-            .await?;
-        let desired: BTreeSet<&str> = slots.iter().map(|s| s.key.as_str()).collect();
-        let removed: Vec<&NetworkInterface> = by_slot
-            .iter()
-            .filter(|(slot, _)| !desired.contains(slot.as_str()))
-            .map(|(_, i)| *i)
-            .collect();
-        self.retire_all(&removed).await?;
-        let released: Vec<String> = owned
-            .iter()
-            .filter(|i| i.tags.get(SLOT_TAG).map(String::as_str) == Some(ADOPTED))
-            .filter(|i| !props.network_interface_ids.contains(&i.id))
-            .map(|i| i.id.clone())
-            .collect();
-        self.release(&released).await?;
-        let retired = removed.iter().map(|i| i.id.clone());
-        Ok(retired.chain(released).collect())
+        let listed = listed.map_err(ec2_error("NetworkInterfaceIds"))?;
+        let holders = self.holders(&listed, physical_id).await?;
+        Ok(Observed {
+            subnets: subnets.map_err(ec2_error("SubnetIds"))?,
+            owned: owned.map_err(ec2_error("reading the pool's interfaces"))?,
+            named: named.map_err(ec2_error("reading the pool's interfaces"))?,
+            listed,
+            holders,
+            holding: holding.map_err(ec2_error("PrivateIpAddresses"))?,
+        })
     }
 
     /// The instances that interfaces to adopt are attached to (not those the
@@ -229,7 +182,7 @@ impl Provider<'_> {
         &self,
         physical_id: &str,
         props: &PoolProperties,
-        slots: &[&Slot],
+        slots: &[Slot],
     ) -> Result<Vec<NetworkInterface>, ProviderError> {
         let create = |slot: &Slot| NewInterface {
             subnet_id: slot.subnet_id.clone(),
@@ -279,37 +232,18 @@ impl Provider<'_> {
             .map_err(ec2_error("NetworkInterfaceIds"))
     }
 
-    /// Puts kept interfaces in line with the declaration: attributes and tags.
-    async fn update_kept(
-        &self,
-        physical_id: &str,
-        props: &PoolProperties,
-        old: Option<&PoolProperties>,
-        kept: &[(&str, &NetworkInterface)],
-        created: &[NetworkInterface],
-        adopted: &[NetworkInterface],
-    ) -> Result<(), ProviderError> {
-        let mut writes = Vec::new();
-        for (slot, iface) in kept {
-            let wanted = declaration::created_tags(props, self.by(physical_id), slot);
-            let modify = changes::attribute_changes(iface, props).into_iter();
-            writes.extend(modify.map(|c| Change::Modify(iface.id.clone(), c)));
-            writes.extend(changes::tag_changes(iface, wanted, old, props));
-        }
-        // Adopted interfaces carry only the pool's tags (kept in step on rename).
-        for iface in adopted
-            .iter()
-            .filter(|a| !created.iter().any(|c| c.id == a.id))
-        {
-            let wanted = declaration::pool_tags(props, self.by(physical_id), ADOPTED);
-            writes.extend(changes::tag_changes(iface, wanted, None, props));
-        }
+    /// The writes that put kept and adopted interfaces in line.
+    async fn write_all(&self, writes: &[Change]) -> Result<(), ProviderError> {
         let results: Vec<Result<(), Ec2Error>> = stream::iter(writes)
             .map(|change| async move {
                 match change {
-                    Change::Modify(id, c) => self.ec2.modify_interface(&id, &c).await,
-                    Change::Tag(id, tags) => self.ec2.create_tags(&[id], &tags).await,
-                    Change::Untag(id, keys) => self.ec2.delete_tags(&[id], &keys).await,
+                    Change::Modify(id, c) => self.ec2.modify_interface(id, c).await,
+                    Change::Tag(id, tags) => {
+                        self.ec2.create_tags(std::slice::from_ref(id), tags).await
+                    }
+                    Change::Untag(id, keys) => {
+                        self.ec2.delete_tags(std::slice::from_ref(id), keys).await
+                    }
                 }
             })
             .buffer_unordered(CONCURRENCY)

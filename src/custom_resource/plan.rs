@@ -1,0 +1,118 @@
+//! What converging a pool declaration takes, decided without I/O from what
+//! EC2 holds (C2, C3, C10-C12). The provider is its executor.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::changes::{self, Change};
+use super::declaration::{self, Declarer, Slot, ADOPTED};
+use super::properties::PoolProperties;
+use crate::ec2::{Instance, NetworkInterface, Subnet, OWNER_TAG, SLOT_TAG};
+
+/// What the provider read before planning.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    pub subnets: Vec<Subnet>,
+    /// Interfaces this declaration made or adopted (its owner tag).
+    pub owned: Vec<NetworkInterface>,
+    /// Interfaces that carry the pool's name.
+    pub named: Vec<NetworkInterface>,
+    /// The interfaces of `NetworkInterfaceIds`.
+    pub listed: Vec<NetworkInterface>,
+    /// The instances those are attached to.
+    pub holders: Vec<Instance>,
+    /// Interfaces that hold the declared fixed addresses.
+    pub holding: Vec<NetworkInterface>,
+}
+
+/// The changes that bring a pool to its declaration.
+#[derive(Debug)]
+pub struct PoolPlan<'a> {
+    /// The declaration's slots, in order.
+    pub slots: Vec<Slot>,
+    /// The pool's own interfaces, by the slot each fills.
+    pub filled: BTreeMap<String, &'a NetworkInterface>,
+    /// Slots no interface fills yet: created.
+    pub create: Vec<Slot>,
+    /// Listed interfaces that are not yet the pool's: adopted.
+    pub adopt: Vec<String>,
+    /// Writes that put the kept and adopted interfaces in line.
+    pub update: Vec<Change>,
+    /// Interfaces no longer declared: retired (C12).
+    pub retire: Vec<&'a NetworkInterface>,
+    /// Adopted interfaces no longer listed: released.
+    pub release: Vec<String>,
+}
+
+impl PoolPlan<'_> {
+    /// The interfaces taken out of the pool.
+    pub fn taken_out(&self) -> Vec<String> {
+        let retired = self.retire.iter().map(|i| i.id.clone());
+        retired.chain(self.release.iter().cloned()).collect()
+    }
+}
+
+/// The plan, or the refusal (naming the property) that changes nothing.
+pub fn plan<'a>(
+    props: &PoolProperties,
+    by: Declarer,
+    old: Option<&PoolProperties>,
+    observed: &'a Observed,
+) -> Result<PoolPlan<'a>, String> {
+    let physical_id = by.physical_id;
+    let slots = declaration::slots(props, &observed.subnets)?;
+    changes::check_name_free(props, physical_id, &observed.named)?;
+    changes::check_adoptable(props, physical_id, &observed.listed, &observed.holders)?;
+    changes::check_addresses_free(physical_id, &observed.holding)?;
+
+    let filled = changes::slots_filled(&slots, &observed.owned);
+    let desired: BTreeSet<&str> = slots.iter().map(|s| s.key.as_str()).collect();
+    let create = slots
+        .iter()
+        .filter(|s| !filled.contains_key(&s.key))
+        .cloned()
+        .collect();
+    let ours =
+        |i: &&NetworkInterface| i.tags.get(OWNER_TAG).map(String::as_str) == Some(physical_id);
+    let adopt = observed
+        .listed
+        .iter()
+        .filter(|i| !ours(i))
+        .map(|i| i.id.clone())
+        .collect();
+    let mut update = Vec::new();
+    for (slot, iface) in filled
+        .iter()
+        .filter(|(slot, _)| desired.contains(slot.as_str()))
+    {
+        let wanted = declaration::created_tags(props, by, slot);
+        let modify = changes::attribute_changes(iface, props).into_iter();
+        update.extend(modify.map(|c| Change::Modify(iface.id.clone(), c)));
+        update.extend(changes::tag_changes(iface, wanted, old, props));
+    }
+    // Adopted interfaces carry only the pool's tags (kept in step on rename).
+    for iface in observed.listed.iter().filter(ours) {
+        let wanted = declaration::pool_tags(props, by, ADOPTED);
+        update.extend(changes::tag_changes(iface, wanted, None, props));
+    }
+    let retire = filled
+        .iter()
+        .filter(|(slot, _)| !desired.contains(slot.as_str()))
+        .map(|(_, i)| *i)
+        .collect();
+    let release = observed
+        .owned
+        .iter()
+        .filter(|i| i.tags.get(SLOT_TAG).map(String::as_str) == Some(ADOPTED))
+        .filter(|i| !props.network_interface_ids.contains(&i.id))
+        .map(|i| i.id.clone())
+        .collect();
+    Ok(PoolPlan {
+        slots,
+        filled,
+        create,
+        adopt,
+        update,
+        retire,
+        release,
+    })
+}
