@@ -1,0 +1,122 @@
+//! The pool declaration's planner, without I/O (docs/design.md, T1, C2-C3,
+//! C10-C12): table rows of what EC2 holds in, changes out.
+
+use network_interface_manager::custom_resource::declaration::Declarer;
+use network_interface_manager::custom_resource::plan::{plan, Observed, PoolPlan};
+use network_interface_manager::custom_resource::properties;
+use network_interface_manager::ec2::{
+    InterfaceStatus, NetworkInterface, Subnet, OWNER_TAG, POOL_TAG, RETIRED_TAG, SLOT_TAG,
+};
+use serde_json::json;
+
+const BY: Declarer = Declarer {
+    physical_id: "pool-1",
+    stack_id: "arn:aws:cloudformation:us-east-1:1:stack/s/1",
+};
+
+fn subnet(id: &str, cidr: &str) -> Subnet {
+    Subnet {
+        id: id.into(),
+        availability_zone: "us-east-1a".into(),
+        vpc_id: "vpc-1".into(),
+        cidr: cidr.into(),
+    }
+}
+
+/// An interface the pool owns in `slot`, at `ip`.
+fn owned(id: &str, slot: &str, ip: &str) -> NetworkInterface {
+    NetworkInterface {
+        id: id.into(),
+        availability_zone: "us-east-1a".into(),
+        subnet_id: "subnet-a".into(),
+        vpc_id: "vpc-1".into(),
+        private_ip: Some(ip.into()),
+        status: InterfaceStatus::Available,
+        requester_managed: false,
+        security_groups: vec![],
+        description: String::new(),
+        source_dest_check: true,
+        tags: [
+            (POOL_TAG, "dns"),
+            (OWNER_TAG, BY.physical_id),
+            (SLOT_TAG, slot),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into(),
+        attachment: None,
+        interface_type: "interface".into(),
+    }
+}
+
+fn planned<'a>(props: serde_json::Value, observed: &'a Observed) -> Result<PoolPlan<'a>, String> {
+    let props = properties::parse(Some(&props)).unwrap();
+    plan(&props, BY, None, observed)
+}
+
+fn observed(owned: Vec<NetworkInterface>) -> Observed {
+    Observed {
+        subnets: vec![subnet("subnet-a", "10.0.1.0/24")],
+        owned,
+        ..Observed::default()
+    }
+}
+
+#[test]
+fn missing_slots_are_created_and_undeclared_ones_retired() {
+    let seen = observed(vec![owned("eni-old", "subnet-a/10.0.1.9", "10.0.1.9")]);
+    let p = planned(
+        json!({"Name": "dns", "SubnetIds": ["subnet-a"], "PrivateIpAddresses": ["10.0.1.10"]}),
+        &seen,
+    )
+    .unwrap();
+    let created: Vec<&str> = p.create.iter().map(|s| s.key.as_str()).collect();
+    assert_eq!(created, ["subnet-a/10.0.1.10"]);
+    assert_eq!(p.taken_out(), ["eni-old"]);
+}
+
+#[test]
+fn c3_a_fixed_address_the_pool_holds_moves_its_slot_not_its_interface() {
+    let seen = observed(vec![owned("eni-1", "subnet-a#0", "10.0.1.10")]);
+    let p = planned(
+        json!({"Name": "dns", "SubnetIds": ["subnet-a"], "PrivateIpAddresses": ["10.0.1.10"]}),
+        &seen,
+    )
+    .unwrap();
+    assert!(p.create.is_empty() && p.retire.is_empty(), "{p:?}");
+    assert_eq!(p.filled["subnet-a/10.0.1.10"].id, "eni-1");
+}
+
+#[test]
+fn c12_a_retired_interface_declared_again_is_reinstated() {
+    let mut retired = owned("eni-1", "subnet-a/10.0.1.10", "10.0.1.10");
+    retired.tags.remove(POOL_TAG);
+    retired.tags.insert(RETIRED_TAG.into(), "true".into());
+    let seen = observed(vec![retired]);
+    let p = planned(
+        json!({"Name": "dns", "SubnetIds": ["subnet-a"], "PrivateIpAddresses": ["10.0.1.10"]}),
+        &seen,
+    )
+    .unwrap();
+    assert!(p.create.is_empty(), "{p:?}");
+    let text = format!("{:?}", p.update);
+    assert!(
+        text.contains(POOL_TAG) && text.contains(RETIRED_TAG),
+        "pool tag back, retired tag off: {text}"
+    );
+}
+
+#[test]
+fn c3_an_address_held_outside_the_pool_is_refused_with_nothing_planned() {
+    let mut theirs = owned("eni-x", "x", "10.0.1.10");
+    theirs.tags.clear();
+    let seen = Observed {
+        holding: vec![theirs],
+        ..observed(vec![])
+    };
+    let refused = planned(
+        json!({"Name": "dns", "SubnetIds": ["subnet-a"], "PrivateIpAddresses": ["10.0.1.10"]}),
+        &seen,
+    )
+    .unwrap_err();
+    assert!(refused.contains("10.0.1.10 is held by eni-x"), "{refused}");
+}
