@@ -226,11 +226,20 @@ pub fn survey(snapshot: &Snapshot) -> Survey<'_> {
     for held in s.holds.values_mut() {
         held.sort_by_key(|m| attached_first(m));
     }
+    let member_pools: BTreeMap<&str, &str> = snapshot
+        .members
+        .iter()
+        .filter(|m| is_manageable(m))
+        .filter_map(|m| Some((m.id.as_str(), m.pool()?)))
+        .collect();
     for instance in instances.values() {
         let Some(pool) = instance.pool() else {
             continue;
         };
         if instance.state != InstanceState::Running || s.holds.contains_key(&(&instance.id, pool)) {
+            continue;
+        }
+        if lists_a_member(instance, pool, &member_pools, &mut s.leaving) {
             continue;
         }
         s.device_index.entry(pool).or_insert(DEFAULT_DEVICE_INDEX);
@@ -242,6 +251,30 @@ pub fn survey(snapshot: &Snapshot) -> Survey<'_> {
         s.waiting.entry(placement).or_default().push(instance);
     }
     s
+}
+
+/// R11: the members an instance lists, whatever their own reads say (they
+/// may lag, or show an older holder). One of its own pool: it holds one, as
+/// far as choosing goes. One of another pool: leaving (R4), so that its
+/// index stays the pool's.
+fn lists_a_member<'a>(
+    instance: &'a Instance,
+    pool: &str,
+    member_pools: &BTreeMap<&str, &str>,
+    leaving: &mut BTreeSet<&'a str>,
+) -> bool {
+    let mut holds = false;
+    for listed in instance.interfaces.iter().filter(|n| !n.is_primary()) {
+        let id = listed.interface_id.as_str();
+        match member_pools.get(id) {
+            Some(p) if *p == pool => holds |= !leaving.contains(id),
+            Some(_) => {
+                leaving.insert(id);
+            }
+            None => {}
+        }
+    }
+    holds
 }
 
 fn survey_member<'a>(

@@ -340,6 +340,28 @@ fn one_instance_one_member() {
         vec![moved],
         &["attach eni-p to i-1 at 1"],
     );
+    let mut moved = instance("i-1", Some("p"), "subnet-a1", Running);
+    let mut former = instance("i-2", Some("q"), "subnet-a1", Running);
+    let stale = attach(member("eni-q", "q", "subnet-a1"), &mut former, 1);
+    moved.interfaces.push(iface("eni-q", 1));
+    case(
+        "R11: the instance lists a member of another pool whose own read still \
+         shows its former holder: the pool's index all the same",
+        vec![stale, member("eni-p", "p", "subnet-a1")],
+        vec![moved, former],
+        &["attach eni-p to i-1 at 1"],
+    );
+    let mut listing = instance("i-1", Some("p"), "subnet-a1", Running);
+    let mut older = instance("i-2", Some("p"), "subnet-a2", Running);
+    let seen_on_older = attach(member("eni-p1", "p", "subnet-a1"), &mut older, 1);
+    listing.interfaces.push(iface("eni-p1", 1));
+    case(
+        "R11: the instance lists a member of its pool that a lagging read still \
+         shows on its former holder: it holds one, nothing is attached",
+        vec![seen_on_older, member("eni-p2", "p", "subnet-a1")],
+        vec![listing, older],
+        &[],
+    );
     case(
         "R3: members that disagree: the pool uses the lowest index any asks for",
         vec![lagging, low],
