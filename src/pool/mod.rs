@@ -311,14 +311,36 @@ impl<'a> Manager<'a> {
             snapshot.instances.retain(|i| i.id != instance.id);
             snapshot.instances.push(instance);
         }
+        // What the reads left out: holders the tag read missed, and the
+        // interfaces running pool instances list that the members read did
+        // not show (another pool's members, when only some pools are read):
+        // without them, an index could look taken by a stranger (R11).
         let missing = plan::unknown_holders(&snapshot);
-        if !missing.is_empty() {
-            let found = self
-                .ec2
-                .describe_instances(&InstanceQuery::Ids(missing))
-                .await?;
-            snapshot.instances.extend(found);
-        }
+        let unlisted = plan::unknown_interfaces(&snapshot);
+        let (holders, interfaces) = tokio::join!(
+            async {
+                match missing.is_empty() {
+                    true => Ok(Vec::new()),
+                    false => {
+                        self.ec2
+                            .describe_instances(&InstanceQuery::Ids(missing))
+                            .await
+                    }
+                }
+            },
+            async {
+                match unlisted.is_empty() {
+                    true => Ok(Vec::new()),
+                    false => {
+                        self.ec2
+                            .describe_interfaces(&InterfaceQuery::ids(&unlisted))
+                            .await
+                    }
+                }
+            }
+        );
+        snapshot.instances.extend(holders?);
+        snapshot.members.extend(interfaces?);
         Ok(snapshot)
     }
 

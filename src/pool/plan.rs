@@ -17,7 +17,8 @@ pub const DEFAULT_DEVICE_INDEX: i32 = 1;
 /// What the planner sees: pool members and the instances that matter to them.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
-    /// Interfaces carrying the pool tag.
+    /// Interfaces carrying the pool tag, and any other interface a running
+    /// pool instance lists (so that every device index's occupant is known).
     pub members: Vec<NetworkInterface>,
     /// Pool instances, and the instances members are attached to.
     pub instances: Vec<Instance>,
@@ -149,6 +150,23 @@ pub fn unknown_holders(snapshot: &Snapshot) -> Vec<String> {
         .filter_map(|m| m.attachment.as_ref());
     let unknown: BTreeSet<String> = holders
         .map(|a| a.instance_id.as_str())
+        .filter(|id| !known.contains(id))
+        .map(str::to_string)
+        .collect();
+    unknown.into_iter().collect()
+}
+
+/// The interfaces running pool instances list that the snapshot lacks:
+/// read them by id, so that every occupant of a device index is known.
+pub fn unknown_interfaces(snapshot: &Snapshot) -> Vec<String> {
+    let known: BTreeSet<&str> = snapshot.members.iter().map(|m| m.id.as_str()).collect();
+    let listed = snapshot
+        .instances
+        .iter()
+        .filter(|i| i.pool().is_some() && i.state == InstanceState::Running)
+        .flat_map(|i| i.interfaces.iter().filter(|n| !n.is_primary()));
+    let unknown: BTreeSet<String> = listed
+        .map(|n| n.interface_id.as_str())
         .filter(|id| !known.contains(id))
         .map(str::to_string)
         .collect();

@@ -224,3 +224,30 @@ async fn a_member_on_a_second_network_card_at_index_0_is_held() {
     assert!(handled.outcome.report.attached.is_empty(), "{handled:?}");
     assert_eq!(w.0.members_of(&instance), [on_card1]);
 }
+
+/// R11: an event that reads one pool meets an instance that moved to it
+/// and still lists a member of its old pool: that member is read by id,
+/// taken back, and the new member goes to the pool's index (had it looked
+/// like a stranger's, the new member would take the next index, and a
+/// later invocation the pool's index too).
+#[tokio::test]
+async fn an_instance_that_changed_pool_gets_the_pool_index_from_a_one_pool_read() {
+    let w = StrictWorld::new();
+    let blue = w.0.add_member("blue", "subnet-a1");
+    let red = w.0.add_member("red", "subnet-a1");
+    let moved = w.0.launch(Some("blue"), "subnet-a1");
+    deliver_ok(&w, &state_event(&moved, Running)).await;
+    let leaving = w.0.launch(Some("red"), "subnet-a1");
+    w.0.set_tag(&moved, POOL_TAG, Some("red"));
+    w.0.set_state(&leaving, Stopped);
+    w.0.settle_reads();
+
+    let handled = deliver_ok(&w, &state_event(&leaving, Stopped)).await;
+
+    assert_eq!(w.0.holder(&red), Some((moved.clone(), 1)), "{handled:?}");
+    assert_eq!(
+        w.0.holder(&blue),
+        None,
+        "the old pool's member is taken back"
+    );
+}
