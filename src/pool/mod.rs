@@ -232,28 +232,18 @@ impl<'a> Manager<'a> {
 
     /// What a sync would do, without doing it.
     pub async fn plan_sync(&self, pools: &[String]) -> Result<Plan, Ec2Error> {
-        let snapshot = self
-            .read_pools(
-                pools,
-                Vec::new(),
-                ById::NONE,
-                Deadline::after(Duration::ZERO),
-            )
-            .await?;
-        Ok(plan::plan(&snapshot))
+        Ok(plan::plan(&self.look(pools).await?))
     }
 
     /// Every pool's members, holders and waiting instances (of `pools`, or all).
     pub async fn status(&self, pools: &[String]) -> Result<Vec<status::PoolStatus>, Ec2Error> {
-        let snapshot = self
-            .read_pools(
-                pools,
-                Vec::new(),
-                ById::NONE,
-                Deadline::after(Duration::ZERO),
-            )
-            .await?;
-        Ok(status::status(&snapshot))
+        Ok(status::status(&self.look(pools).await?))
+    }
+
+    /// The reads of a sync, for looking only: nothing is awaited.
+    async fn look(&self, pools: &[String]) -> Result<Snapshot, Ec2Error> {
+        let now = Deadline::after(Duration::ZERO);
+        self.read_pools(pools, Vec::new(), ById::NONE, now).await
     }
 
     async fn read_instance(&self, id: &str) -> Result<Option<Instance>, Ec2Error> {
