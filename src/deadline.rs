@@ -57,28 +57,42 @@ impl Deadline {
         !self.expired()
     }
 
-    /// Asks `check` until it answers `Some`, pausing as `backoff` says in
-    /// between; `Ok(None)` when the deadline comes first. The one bounded
-    /// wait of the crate (R8): no other loop sleeps.
-    pub async fn wait_for<T, E, F, Fut>(
+    /// Reads with `read` until `done` holds of what it read, pausing as
+    /// `backoff` says in between: the last read, and whether `done` held
+    /// before the deadline. The one bounded wait of the crate (R8): no other
+    /// loop sleeps.
+    pub async fn read_until<T, E, F, Fut>(
         &self,
         backoff: Backoff,
-        mut check: F,
-    ) -> Result<Option<T>, E>
+        mut read: F,
+        done: impl Fn(&T) -> bool,
+    ) -> Result<(T, bool), E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let mut pause = backoff.first;
+        loop {
+            let value = read().await?;
+            if done(&value) {
+                return Ok((value, true));
+            }
+            if !self.sleep(pause).await {
+                return Ok((value, false));
+            }
+            pause = (pause * 2).min(backoff.max);
+        }
+    }
+
+    /// Asks `check` until it answers `Some`; `Ok(None)` when the deadline
+    /// comes first.
+    pub async fn wait_for<T, E, F, Fut>(&self, backoff: Backoff, check: F) -> Result<Option<T>, E>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Option<T>, E>>,
     {
-        let mut pause = backoff.first;
-        loop {
-            if let Some(done) = check().await? {
-                return Ok(Some(done));
-            }
-            if !self.sleep(pause).await {
-                return Ok(None);
-            }
-            pause = (pause * 2).min(backoff.max);
-        }
+        let (found, _) = self.read_until(backoff, check, Option::is_some).await?;
+        Ok(found)
     }
 }
 

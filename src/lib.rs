@@ -2,6 +2,7 @@
 //! attached to the running instances that carry the same pool tag.
 
 pub mod cli;
+mod concurrent;
 pub mod custom_resource;
 pub mod deadline;
 pub mod disposition;

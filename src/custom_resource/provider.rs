@@ -6,13 +6,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use futures::stream::{self, StreamExt};
-
 use super::changes::{self, Change};
 use super::declaration::{self, Declarer, Slot, ADOPTED};
 use super::plan::{self, Observed};
 use super::properties::PoolProperties;
 use super::response::PoolData;
+use crate::concurrent::concurrently;
 use crate::deadline::{Backoff, Deadline};
 use crate::ec2::{
     Ec2, Ec2Error, ErrorKind, Instance, InstanceQuery, InterfaceChange, InterfaceQuery,
@@ -153,9 +152,6 @@ impl Provider<'_> {
             .filter_map(|i| i.attachment.as_ref())
             .map(|a| a.instance_id.clone())
             .collect();
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
         self.ec2
             .describe_instances(&InstanceQuery::Ids(ids))
             .await
@@ -192,19 +188,16 @@ impl Provider<'_> {
             client_token: declaration::client_token(physical_id, self.request_id, slot, props),
             tags: declaration::created_tags(props, self.by(physical_id), &slot.key),
         };
-        let results: Vec<_> = stream::iter(slots)
-            .map(|slot| async move {
-                let new = create(slot);
-                let created = self.ec2.create_interface(&new).await?;
-                if !props.source_dest_check() {
-                    let change = InterfaceChange::SourceDestCheck(false);
-                    self.ec2.modify_interface(&created.id, &change).await?;
-                }
-                Ok::<_, Ec2Error>(created)
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+        let results = concurrently(CONCURRENCY, slots, |slot| async move {
+            let new = create(slot);
+            let created = self.ec2.create_interface(&new).await?;
+            if !props.source_dest_check() {
+                let change = InterfaceChange::SourceDestCheck(false);
+                self.ec2.modify_interface(&created.id, &change).await?;
+            }
+            Ok::<_, Ec2Error>(created)
+        })
+        .await;
         let (created, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
         let created: Vec<NetworkInterface> = created.into_iter().filter_map(Result::ok).collect();
         match failed.into_iter().find_map(Result::err) {
@@ -234,21 +227,16 @@ impl Provider<'_> {
 
     /// The writes that put kept and adopted interfaces in line.
     async fn write_all(&self, writes: &[Change]) -> Result<(), ProviderError> {
-        let results: Vec<Result<(), Ec2Error>> = stream::iter(writes)
-            .map(|change| async move {
-                match change {
-                    Change::Modify(id, c) => self.ec2.modify_interface(id, c).await,
-                    Change::Tag(id, tags) => {
-                        self.ec2.create_tags(std::slice::from_ref(id), tags).await
-                    }
-                    Change::Untag(id, keys) => {
-                        self.ec2.delete_tags(std::slice::from_ref(id), keys).await
-                    }
+        let results = concurrently(CONCURRENCY, writes, |change| async move {
+            match change {
+                Change::Modify(id, c) => self.ec2.modify_interface(id, c).await,
+                Change::Tag(id, tags) => self.ec2.create_tags(std::slice::from_ref(id), tags).await,
+                Change::Untag(id, keys) => {
+                    self.ec2.delete_tags(std::slice::from_ref(id), keys).await
                 }
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+            }
+        })
+        .await;
         results
             .into_iter()
             .collect::<Result<(), _>>()
@@ -288,11 +276,7 @@ impl Provider<'_> {
     /// rollback puts the same interface back. The schedule deletes it once
     /// the stack operation is over; the pool's Delete always does.
     async fn retire_all(&self, interfaces: &[&NetworkInterface]) -> Result<(), ProviderError> {
-        let results: Vec<_> = stream::iter(interfaces)
-            .map(|i| self.retire(i))
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+        let results = concurrently(CONCURRENCY, interfaces, |i| self.retire(i)).await;
         results.into_iter().collect()
     }
 
@@ -326,11 +310,7 @@ impl Provider<'_> {
     }
 
     async fn remove_all(&self, interfaces: &[&NetworkInterface]) -> Result<(), ProviderError> {
-        let results: Vec<_> = stream::iter(interfaces)
-            .map(|i| self.remove(i))
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+        let results = concurrently(CONCURRENCY, interfaces, |i| self.remove(i)).await;
         results.into_iter().collect()
     }
 

@@ -133,31 +133,28 @@ pub async fn send(
         first: Duration::from_millis(200),
         max: Duration::from_secs(2),
     };
-    let last_problem = std::sync::Mutex::new(String::new());
-    let delivered = deadline
-        .wait_for(backoff, || async {
-            let attempt = http
-                .put(url.clone())
-                .header(CONTENT_TYPE, "")
-                .body(body.clone())
-                .timeout(deadline.remaining().min(Duration::from_secs(10)))
-                .send()
-                .await;
-            let problem = match attempt {
-                Ok(r) if r.status().is_success() => return Ok(Some(())),
-                Ok(r) if !r.status().is_server_error() => {
-                    return Err(SendError::Delivery(format!("HTTP {}", r.status())));
-                }
-                Ok(r) => format!("HTTP {}", r.status()),
-                Err(e) => e.without_url().to_string(),
-            };
-            tracing::warn!(%problem, "answer to CloudFormation not delivered; retrying");
-            *last_problem.lock().expect("not poisoned") = problem;
-            Ok(None)
-        })
-        .await?;
-    let problem = last_problem.into_inner().expect("not poisoned");
-    delivered.ok_or(SendError::Delivery(problem))
+    // Each attempt: delivered, or the problem worth another try.
+    let attempt = || async {
+        let answer = http
+            .put(url.clone())
+            .header(CONTENT_TYPE, "")
+            .body(body.clone())
+            .timeout(deadline.remaining().min(Duration::from_secs(10)))
+            .send()
+            .await;
+        let problem = match answer {
+            Ok(r) if r.status().is_success() => return Ok(Ok(())),
+            Ok(r) if !r.status().is_server_error() => {
+                return Err(SendError::Delivery(format!("HTTP {}", r.status())));
+            }
+            Ok(r) => format!("HTTP {}", r.status()),
+            Err(e) => e.without_url().to_string(),
+        };
+        tracing::warn!(%problem, "answer to CloudFormation not delivered; retrying");
+        Ok(Err(problem))
+    };
+    let (last, _) = deadline.read_until(backoff, attempt, Result::is_ok).await?;
+    last.map_err(SendError::Delivery)
 }
 
 #[cfg(test)]

@@ -44,11 +44,13 @@ pub enum Scope {
     Pools(Vec<String>),
     /// Interfaces a pool declaration made or adopted (ownership tag).
     Owner(String),
-    /// These interfaces, whatever their tags; unknown ids are left out.
+    /// These interfaces, whatever their tags; unknown ids are left out, and
+    /// no ids is an empty answer without a call.
     Ids(Vec<String>),
     /// Interfaces carrying this tag key, whatever its value.
     TagKey(&'static str),
-    /// Interfaces holding any of these private addresses.
+    /// Interfaces holding any of these private addresses (none, without a
+    /// call, for no addresses).
     Addresses(Vec<String>),
 }
 
@@ -103,7 +105,8 @@ pub enum InstanceQuery {
     /// Instances carrying the pool tag (of these pools; all when empty), in
     /// every state but `terminated`.
     Pools(Vec<String>),
-    /// These instances, whatever their tags; unknown ids are left out.
+    /// These instances, whatever their tags; unknown ids are left out, and
+    /// no ids is an empty answer without a call.
     Ids(Vec<String>),
 }
 

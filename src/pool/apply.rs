@@ -6,12 +6,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::plan::{
     device_index, Action, Attach, Candidate, Detach, KeepOnTermination, Plan, Shortage, Unusable,
 };
+use crate::concurrent::concurrently;
 use crate::deadline::{Backoff, Deadline};
 use crate::ec2::{
     Ec2, Ec2Error, ErrorKind, InstanceQuery, InterfaceChange, InterfaceQuery, InterfaceStatus,
@@ -126,7 +126,7 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
 
     // Members whose detach failed are still held: no attach waits for them.
     let mut stuck = BTreeSet::new();
-    for result in concurrently(settings, detaches, |d| detach(ec2, d)).await {
+    for result in concurrently(settings.concurrency, detaches, |d| detach(ec2, d)).await {
         match result {
             Ok(Some(d)) => report.detached.push(d),
             Ok(None) => {}
@@ -136,13 +136,13 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
             }
         }
     }
-    for result in concurrently(settings, keeps, |k| keep(ec2, k)).await {
+    for result in concurrently(settings.concurrency, keeps, |k| keep(ec2, k)).await {
         match result {
             Ok(k) => report.kept_on_termination.push(k),
             Err(f) => report.failed.push(f),
         }
     }
-    let attached = concurrently(settings, attaches, |a| {
+    let attached = concurrently(settings.concurrency, attaches, |a| {
         attach(ec2, a, &stuck, deadline, settings)
     })
     .await;
@@ -162,18 +162,6 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
     }
     sort(&mut report);
     report
-}
-
-async fn concurrently<T, R, F, Fut>(settings: &Settings, items: Vec<T>, f: F) -> Vec<R>
-where
-    F: FnMut(T) -> Fut,
-    Fut: std::future::Future<Output = R>,
-{
-    stream::iter(items)
-        .map(f)
-        .buffer_unordered(settings.concurrency)
-        .collect()
-        .await
 }
 
 /// `None` when it was detached already (a lagging read planned it).

@@ -11,7 +11,6 @@ pub mod plan;
 pub mod status;
 
 use std::collections::BTreeSet;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -102,18 +101,18 @@ impl<'a> Manager<'a> {
             tokio::join!(self.read_instance(id), self.ec2.describe_interfaces(&free));
         let (mut instance, mut members) = (instance?, free?);
         // R16: EC2's reads may not show the instance running yet.
-        let booted = |i: &Option<Instance>| {
-            i.as_ref()
-                .is_some_and(|i| i.state != InstanceState::Pending)
-        };
+        let up = |i: &Instance| i.state != InstanceState::Pending;
+        let booted = |read: &Option<Instance>| read.as_ref().is_some_and(up);
         if !booted(&instance) {
             instance = self.fresh_instance(id, deadline, booted).await?;
         }
-        let Some(instance) = instance.filter(|i| i.state != InstanceState::Pending) else {
+        let Some(instance) = instance.filter(up) else {
             return Ok(not_yet(id, "the instance does not read as running yet"));
         };
-        if instance.state.releases() {
-            // A late `running` event: EC2 says the instance has gone since.
+        // A late `running` event (EC2 says the instance has gone since), or
+        // an instance that lost the tag but may still hold a member (R4).
+        let untagged = instance.pool().is_none();
+        if instance.state.releases() || (untagged && instance.has_secondary_interfaces()) {
             let change = StateChange {
                 instance_id: id.to_string(),
                 state: instance.state,
@@ -121,16 +120,7 @@ impl<'a> Manager<'a> {
             };
             return self.instance_leaving(&change, deadline).await;
         }
-        if instance.pool().is_none() {
-            if instance.has_secondary_interfaces() {
-                // It may hold a member from before it lost the tag (R4).
-                let change = StateChange {
-                    instance_id: id.to_string(),
-                    state: instance.state,
-                    time: None,
-                };
-                return self.instance_leaving(&change, deadline).await;
-            }
+        if untagged {
             return Ok(Outcome::noted(format!("instance {id} is in no pool")));
         }
         // Only an instance with secondary interfaces can hold a member
@@ -260,16 +250,11 @@ impl<'a> Manager<'a> {
         fresh: impl Fn(&Option<Instance>) -> bool,
     ) -> Result<Option<Instance>, Ec2Error> {
         let budget = Deadline::after(self.settings.fresh_wait.min(deadline.remaining()));
-        let last = Mutex::new(None);
-        let found = budget
-            .wait_for(self.settings.backoff, || async {
-                let read = self.read_instance(id).await?;
-                let done = fresh(&read);
-                *last.lock().expect("not poisoned") = read.clone();
-                Ok::<_, Ec2Error>(done.then_some(read))
-            })
+        let read = || self.read_instance(id);
+        let (last, _) = budget
+            .read_until(self.settings.backoff, read, fresh)
             .await?;
-        Ok(found.unwrap_or_else(|| last.into_inner().expect("not poisoned")))
+        Ok(last)
     }
 
     /// Members and instances of `pools` (all when empty), plus `known`
@@ -307,27 +292,11 @@ impl<'a> Manager<'a> {
         // without them, an index could look taken by a stranger (R11).
         let missing = plan::unknown_holders(&snapshot);
         let unlisted = plan::unknown_interfaces(&snapshot);
+        let holders = InstanceQuery::Ids(missing);
+        let interfaces = InterfaceQuery::ids(&unlisted);
         let (holders, interfaces) = tokio::join!(
-            async {
-                match missing.is_empty() {
-                    true => Ok(Vec::new()),
-                    false => {
-                        self.ec2
-                            .describe_instances(&InstanceQuery::Ids(missing))
-                            .await
-                    }
-                }
-            },
-            async {
-                match unlisted.is_empty() {
-                    true => Ok(Vec::new()),
-                    false => {
-                        self.ec2
-                            .describe_interfaces(&InterfaceQuery::ids(&unlisted))
-                            .await
-                    }
-                }
-            }
+            self.ec2.describe_instances(&holders),
+            self.ec2.describe_interfaces(&interfaces)
         );
         snapshot.instances.extend(holders?);
         snapshot.members.extend(interfaces?);
@@ -342,9 +311,6 @@ impl<'a> Manager<'a> {
         deadline: Deadline,
     ) -> Result<Vec<NetworkInterface>, Ec2Error> {
         let ids: Vec<String> = by_id.ids.iter().chain(by_id.taken_out).cloned().collect();
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
         let query = InterfaceQuery::ids(&ids);
         let Some(pools) = by_id.declared_in else {
             return self.ec2.describe_interfaces(&query).await;
@@ -361,16 +327,11 @@ impl<'a> Manager<'a> {
                     .iter()
                     .all(|id| found(id).is_none_or(|m| m.pool().is_none()))
         };
-        let last = Mutex::new(Vec::new());
-        let settled = deadline
-            .wait_for(self.settings.backoff, || async {
-                let read = self.ec2.describe_interfaces(&query).await?;
-                let complete = shows_writes(&read);
-                *last.lock().expect("not poisoned") = read.clone();
-                Ok::<_, Ec2Error>(complete.then_some(read))
-            })
+        let read = || self.ec2.describe_interfaces(&query);
+        let (last, _) = deadline
+            .read_until(self.settings.backoff, read, |r| shows_writes(r))
             .await?;
-        Ok(settled.unwrap_or_else(|| last.into_inner().expect("not poisoned")))
+        Ok(last)
     }
 
     async fn carry_out(&self, plan: Plan, deadline: Deadline) -> Outcome {

@@ -20,6 +20,10 @@ impl Ec2 for StrictEc2 {
         &self,
         q: &InterfaceQuery,
     ) -> Result<Vec<NetworkInterface>, Ec2Error> {
+        // As the trait says (and the adapter does): nothing asked, no call.
+        if matches!(&q.scope, Scope::Ids(v) | Scope::Addresses(v) if v.is_empty()) {
+            return Ok(Vec::new());
+        }
         self.calls.count("DescribeNetworkInterfaces");
         self.enter(Op::DescribeInterfaces).await?;
         let filtered = !matches!(q.scope, Scope::Ids(_)) || q.attached_to.is_some();
@@ -48,6 +52,9 @@ impl Ec2 for StrictEc2 {
     }
 
     async fn describe_instances(&self, q: &InstanceQuery) -> Result<Vec<Instance>, Ec2Error> {
+        if matches!(q, InstanceQuery::Ids(ids) if ids.is_empty()) {
+            return Ok(Vec::new());
+        }
         self.calls.count("DescribeInstances");
         self.enter(Op::DescribeInstances).await?;
         let lagging = self.faults.lock().unwrap().lagging.clone();
