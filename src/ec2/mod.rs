@@ -2,6 +2,7 @@
 //! error kinds it decides on, and the aws-sdk-ec2 adapter (`sdk`).
 
 mod error;
+mod from_sdk;
 pub mod sdk;
 mod types;
 

@@ -1,6 +1,8 @@
 //! `Ec2` over aws-sdk-ec2: paginated reads, our types out, error codes mapped.
 
 use async_trait::async_trait;
+
+use super::from_sdk::{instance, interface, sdk_tags};
 use aws_sdk_ec2::config::interceptors::FinalizerInterceptorContextRef;
 use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
@@ -12,10 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::{
-    Attachment, AttachmentStatus, CallCounter, CallCounts, Ec2, Ec2Error, ErrorKind, Instance,
-    InstanceInterface, InstanceQuery, InstanceState, InterfaceChange, InterfaceQuery,
-    InterfaceStatus, NetworkInterface, NewInterface, Scope, Subnet, Tags, OWNER_TAG,
-    PLAIN_INTERFACE, POOL_TAG,
+    CallCounter, CallCounts, Ec2, Ec2Error, ErrorKind, Instance, InstanceQuery, InterfaceChange,
+    InterfaceQuery, NetworkInterface, NewInterface, Scope, Subnet, Tags, OWNER_TAG, POOL_TAG,
 };
 
 /// SDK attempts per call: throttling and server errors are retried with
@@ -139,86 +139,6 @@ where
             }
         }
     }
-}
-
-fn tags(set: &[sdk::Tag]) -> Tags {
-    set.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect()
-}
-
-fn interface(eni: &sdk::NetworkInterface) -> NetworkInterface {
-    let attachment = eni.attachment().and_then(|a| {
-        Some(Attachment {
-            id: a.attachment_id()?.to_string(),
-            instance_id: a.instance_id()?.to_string(),
-            device_index: a.device_index()?,
-            network_card_index: a.network_card_index().unwrap_or(0),
-            status: AttachmentStatus::parse(a.status().map(|s| s.as_str()).unwrap_or_default())?,
-            delete_on_termination: a.delete_on_termination().unwrap_or(false),
-            attached_at: a.attach_time().and_then(millis),
-        })
-    });
-    NetworkInterface {
-        id: eni.network_interface_id().unwrap_or_default().to_string(),
-        availability_zone: eni.availability_zone().unwrap_or_default().to_string(),
-        subnet_id: eni.subnet_id().unwrap_or_default().to_string(),
-        vpc_id: eni.vpc_id().unwrap_or_default().to_string(),
-        private_ip: eni.private_ip_address().map(str::to_string),
-        status: InterfaceStatus::parse(eni.status().map(|s| s.as_str()).unwrap_or_default()),
-        requester_managed: eni.requester_managed().unwrap_or(false),
-        security_groups: eni
-            .groups()
-            .iter()
-            .filter_map(|g| g.group_id().map(str::to_string))
-            .collect(),
-        description: eni.description().unwrap_or_default().to_string(),
-        source_dest_check: eni.source_dest_check().unwrap_or(true),
-        tags: tags(eni.tag_set()),
-        attachment,
-        interface_type: eni
-            .interface_type()
-            .map_or(PLAIN_INTERFACE, |t| t.as_str())
-            .to_string(),
-    }
-}
-
-fn millis(at: &aws_sdk_ec2::primitives::DateTime) -> Option<u64> {
-    at.to_millis().ok().and_then(|ms| u64::try_from(ms).ok())
-}
-
-fn instance(i: &sdk::Instance) -> Option<Instance> {
-    let state = i.state()?.name()?.as_str();
-    Some(Instance {
-        id: i.instance_id()?.to_string(),
-        state: InstanceState::parse(state)?,
-        availability_zone: i
-            .placement()
-            .and_then(|p| p.availability_zone())
-            .unwrap_or_default()
-            .to_string(),
-        subnet_id: i.subnet_id().map(str::to_string),
-        vpc_id: i.vpc_id().map(str::to_string),
-        tags: tags(i.tags()),
-        interfaces: i
-            .network_interfaces()
-            .iter()
-            .filter_map(|n| {
-                let a = n.attachment()?;
-                Some(InstanceInterface {
-                    interface_id: n.network_interface_id()?.to_string(),
-                    device_index: a.device_index()?,
-                    network_card_index: a.network_card_index().unwrap_or(0),
-                })
-            })
-            .collect(),
-        launched_at: i.launch_time().and_then(millis),
-    })
 }
 
 #[async_trait]
@@ -441,10 +361,4 @@ impl Ec2 for SdkEc2 {
     fn throttled(&self) -> u64 {
         self.throttled.load(Ordering::Relaxed)
     }
-}
-
-fn sdk_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
 }

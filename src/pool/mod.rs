@@ -7,6 +7,7 @@
 
 pub mod apply;
 mod assign;
+mod claim;
 pub mod plan;
 pub mod status;
 

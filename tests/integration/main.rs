@@ -16,6 +16,7 @@ mod iam;
 mod lambda_runtime;
 mod metrics;
 mod planner;
+mod planner_harsh;
 mod pool_plan;
 mod properties;
 mod round_trips;

@@ -9,7 +9,12 @@ use network_interface_manager::pool::plan::{plan, unknown_holders, Action, Plan,
 use crate::support::strict::az_of;
 use InstanceState::*;
 
-fn instance(id: &str, pool: Option<&str>, subnet: &str, state: InstanceState) -> Instance {
+pub(super) fn instance(
+    id: &str,
+    pool: Option<&str>,
+    subnet: &str,
+    state: InstanceState,
+) -> Instance {
     Instance {
         id: id.into(),
         state,
@@ -25,7 +30,7 @@ fn instance(id: &str, pool: Option<&str>, subnet: &str, state: InstanceState) ->
     }
 }
 
-fn iface(id: &str, device_index: i32) -> InstanceInterface {
+pub(super) fn iface(id: &str, device_index: i32) -> InstanceInterface {
     InstanceInterface {
         interface_id: id.into(),
         device_index,
@@ -33,7 +38,7 @@ fn iface(id: &str, device_index: i32) -> InstanceInterface {
     }
 }
 
-fn member(id: &str, pool: &str, subnet: &str) -> NetworkInterface {
+pub(super) fn member(id: &str, pool: &str, subnet: &str) -> NetworkInterface {
     NetworkInterface {
         id: id.into(),
         availability_zone: az_of(subnet),
@@ -52,7 +57,11 @@ fn member(id: &str, pool: &str, subnet: &str) -> NetworkInterface {
 }
 
 /// `m` attached to `holder` at `index` (the instance lists it too).
-fn attach(mut m: NetworkInterface, holder: &mut Instance, index: i32) -> NetworkInterface {
+pub(super) fn attach(
+    mut m: NetworkInterface,
+    holder: &mut Instance,
+    index: i32,
+) -> NetworkInterface {
     m.status = InterfaceStatus::InUse;
     m.attachment = Some(Attachment {
         id: format!("att-{}", m.id),
@@ -101,7 +110,12 @@ fn render(plan: &Plan) -> Vec<String> {
     lines
 }
 
-fn case(name: &str, members: Vec<NetworkInterface>, instances: Vec<Instance>, want: &[&str]) {
+pub(super) fn case(
+    name: &str,
+    members: Vec<NetworkInterface>,
+    instances: Vec<Instance>,
+    want: &[&str],
+) {
     let snapshot = Snapshot { members, instances };
     assert_eq!(render(&plan(&snapshot)), want, "case: {name}");
 }
@@ -303,152 +317,6 @@ fn holding_and_waiting() {
         vec![first, second],
         vec![greedy],
         &["detach eni-2 from i-1"],
-    );
-}
-
-/// `m` attached to `holder` at `index`, at `at` epoch milliseconds.
-fn attach_at(m: NetworkInterface, holder: &mut Instance, index: i32, at: u64) -> NetworkInterface {
-    let mut m = attach(m, holder, index);
-    m.attachment.as_mut().unwrap().attached_at = Some(at);
-    m
-}
-
-#[test]
-fn one_instance_one_member() {
-    let mut twice = instance("i-1", Some("p"), "subnet-a1", Running);
-    let later = attach_at(member("eni-1", "p", "subnet-a1"), &mut twice, 1, 2_000);
-    let first = attach_at(member("eni-2", "p", "subnet-a1"), &mut twice, 2, 1_000);
-    case(
-        "R11: the member attached first stays, whatever its index or id",
-        vec![later, first],
-        vec![twice],
-        &["detach eni-1 from i-1"],
-    );
-    let mut lagging = member("eni-1", "p", "subnet-a1");
-    lagging.tags.insert(DEVICE_INDEX_TAG.into(), "2".into());
-    let mut low = member("eni-2", "p", "subnet-a1");
-    low.tags.insert(DEVICE_INDEX_TAG.into(), "1".into());
-    let mut moved = instance("i-1", Some("p"), "subnet-a1", Running);
-    moved.interfaces.push(iface("eni-q", 1));
-    case(
-        "R11: a member of another pool the instance lists, its own read lagging: \
-         the pool's index, as every invocation would pick",
-        vec![
-            member("eni-q", "q", "subnet-a1"),
-            member("eni-p", "p", "subnet-a1"),
-        ],
-        vec![moved],
-        &["attach eni-p to i-1 at 1"],
-    );
-    let mut moved = instance("i-1", Some("p"), "subnet-a1", Running);
-    let mut former = instance("i-2", Some("q"), "subnet-a1", Running);
-    let stale = attach(member("eni-q", "q", "subnet-a1"), &mut former, 1);
-    moved.interfaces.push(iface("eni-q", 1));
-    case(
-        "R11: the instance lists a member of another pool whose own read still \
-         shows its former holder: the pool's index all the same",
-        vec![stale, member("eni-p", "p", "subnet-a1")],
-        vec![moved, former],
-        &["attach eni-p to i-1 at 1"],
-    );
-    let mut listing = instance("i-1", Some("p"), "subnet-a1", Running);
-    let mut older = instance("i-2", Some("p"), "subnet-a2", Running);
-    let seen_on_older = attach(member("eni-p1", "p", "subnet-a1"), &mut older, 1);
-    listing.interfaces.push(iface("eni-p1", 1));
-    case(
-        "R11: the instance lists a member of its pool that a lagging read still \
-         shows on its former holder: it holds one, nothing is attached",
-        vec![seen_on_older, member("eni-p2", "p", "subnet-a1")],
-        vec![listing, older],
-        &[],
-    );
-    case(
-        "R3: members that disagree: the pool uses the lowest index any asks for",
-        vec![lagging, low],
-        vec![instance("i-1", Some("p"), "subnet-a1", Running)],
-        &["attach eni-1 to i-1 at 1"],
-    );
-}
-
-#[test]
-fn handover_waits_for_ec2() {
-    let mut old = instance("i-1", Some("p"), "subnet-a1", Terminated);
-    let mut leaving = attach(member("eni-1", "p", "subnet-a1"), &mut old, 1);
-    leaving.attachment.as_mut().unwrap().status = AttachmentStatus::Detaching;
-    let waiting = instance("i-2", Some("p"), "subnet-a1", Running);
-    case(
-        "R12: a member EC2 is detaching is awaited, not detached again",
-        vec![leaving.clone()],
-        vec![old.clone(), waiting.clone()],
-        &["attach eni-1 to i-2 at 1 once free from i-1"],
-    );
-    case(
-        "R12: a member free now is preferred to one still detaching",
-        vec![leaving, member("eni-2", "p", "subnet-a1")],
-        vec![old, waiting],
-        &["attach eni-2 to i-2 at 1"],
-    );
-}
-
-#[test]
-fn members_ec2_would_delete_are_kept() {
-    let mut holder = instance("i-1", Some("p"), "subnet-a1", Running);
-    let mut from_template = attach(member("eni-1", "p", "subnet-a1"), &mut holder, 1);
-    from_template
-        .attachment
-        .as_mut()
-        .unwrap()
-        .delete_on_termination = true;
-    case(
-        "R13: DeleteOnTermination is turned off on a held member",
-        vec![from_template.clone()],
-        vec![holder],
-        &["keep eni-1 on i-1"],
-    );
-    let mut stopped = instance("i-1", Some("p"), "subnet-a1", Stopped);
-    let mut leaving = from_template;
-    leaving.attachment.as_mut().unwrap().instance_id = stopped.id.clone();
-    stopped.interfaces.push(iface("eni-1", 1));
-    case(
-        "a member that leaves is detached, not kept",
-        vec![leaving],
-        vec![stopped],
-        &["detach eni-1 from i-1"],
-    );
-}
-
-#[test]
-fn network_cards_and_interface_types() {
-    let mut multi = instance("i-1", Some("p"), "subnet-a1", Running);
-    multi.interfaces.push(InstanceInterface {
-        interface_id: "eni-card1".into(),
-        device_index: 0,
-        network_card_index: 1,
-    });
-    let mut on_card1 = member("eni-card1", "p", "subnet-a1");
-    on_card1.status = InterfaceStatus::InUse;
-    on_card1.attachment = Some(Attachment {
-        id: "att-card1".into(),
-        instance_id: "i-1".into(),
-        device_index: 0,
-        network_card_index: 1,
-        status: AttachmentStatus::Attached,
-        delete_on_termination: false,
-        attached_at: None,
-    });
-    case(
-        "R15: index 0 on card 1 is not a primary: a member there is held",
-        vec![on_card1, member("eni-2", "p", "subnet-a1")],
-        vec![multi],
-        &[],
-    );
-    let mut efa = member("eni-1", "p", "subnet-a1");
-    efa.interface_type = "efa".into();
-    case(
-        "R15: a member of another type is reported, never attached",
-        vec![efa],
-        vec![instance("i-1", Some("p"), "subnet-a1", Running)],
-        &["short p us-east-1a [\"i-1\"]", "unusable eni-1"],
     );
 }
 
