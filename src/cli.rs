@@ -7,10 +7,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::custom_resource::cleanup;
 use crate::deadline::Deadline;
 use crate::ec2::{Ec2, Ec2Error};
-use crate::handler::{handle_measured, Context, HandlerError};
+use crate::handler::{handle_measured, scheduled, Context, HandlerError};
 use crate::metrics::{self, Invocation};
 use crate::pool::apply::Settings;
 use crate::pool::plan::{Action, Plan, Shortage};
@@ -115,11 +114,14 @@ pub async fn run(cli: Cli, ec2: &dyn Ec2, stacks: &dyn Stacks) -> anyhow::Result
                 return Ok(true);
             }
             let before = ec2.throttled();
-            let mut outcome = manager.sync(&pool, deadline).await?;
-            if pool.is_empty() {
-                let backoff = Settings::default().backoff;
-                outcome.cleaned_up = cleanup::collect(ec2, stacks, deadline, backoff).await?;
-            }
+            let outcome = match pool.is_empty() {
+                true => {
+                    let mut ctx = Context::new(ec2, Settings::default());
+                    ctx.stacks = Some(stacks);
+                    scheduled(&ctx, &manager, deadline).await?
+                }
+                false => manager.sync(&pool, deadline).await?,
+            };
             let invocation = Invocation {
                 outcome: &outcome,
                 event_time: None,

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::custom_resource;
 use crate::deadline::Deadline;
 use crate::disposition::{self, Disposition};
-use crate::ec2::{CallCounts, Ec2, Ec2Error, ErrorKind, InstanceState};
+use crate::ec2::{CallCounts, Ec2, Ec2Error, InstanceState};
 use crate::event::Event;
 use crate::metrics::{self, Invocation};
 use crate::pool::apply::Settings;
@@ -122,9 +122,31 @@ pub async fn handle_measured(
             };
             metrics::documents(namespace, now, invocation)
         }
-        Err(e) => metrics::read_failure(namespace, now, e.is(ErrorKind::Transient), throttled),
+        Err(e) => {
+            let retried = matches!(disposition::of_read_error(e), Disposition::Retry { .. });
+            metrics::read_failure(namespace, now, retried, throttled)
+        }
     };
     (result, docs)
+}
+
+/// The schedule's work: every pool reconciled (R10), then, with
+/// CloudFormation at hand, declared interfaces cleaned up (C12, C13). A
+/// failed cleanup is logged and left to the next schedule.
+pub async fn scheduled(
+    ctx: &Context<'_>,
+    manager: &Manager<'_>,
+    deadline: Deadline,
+) -> Result<Outcome, Ec2Error> {
+    let mut outcome = manager.sync(&[], deadline).await?;
+    if let Some(stacks) = ctx.stacks {
+        let backoff = ctx.settings.backoff;
+        match custom_resource::cleanup::collect(ctx.ec2, stacks, deadline, backoff).await {
+            Ok(done) => outcome.cleaned_up = done,
+            Err(e) => disposition::log_read_error(&e),
+        }
+    }
+    Ok(outcome)
 }
 
 /// Handles one input through exactly the path Lambda uses: `Err` when the
@@ -156,14 +178,7 @@ pub async fn handle(
             (handled, verdict)
         }
         Event::Scheduled => {
-            let mut outcome = manager.sync(&[], deadline).await.map_err(read)?;
-            if let Some(stacks) = ctx.stacks {
-                let backoff = ctx.settings.backoff;
-                match custom_resource::cleanup::collect(ec2, stacks, deadline, backoff).await {
-                    Ok(done) => outcome.cleaned_up = done,
-                    Err(e) => disposition::log_read_error(&e),
-                }
-            }
+            let outcome = scheduled(ctx, &manager, deadline).await.map_err(read)?;
             let verdict = disposition::of_report(&outcome.report);
             (handled("scheduled", outcome), verdict)
         }

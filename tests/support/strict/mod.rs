@@ -11,8 +11,9 @@
 //!   `termination_detach`; those with DeleteOnTermination are then deleted
 //!   [EC2-MOD]. A stopped instance keeps its interfaces [EC2-ENI].
 //! - New interfaces are `pending` for `create_pending` [EC2-CNI].
-//! - Instances launched by `launch_booting` are `pending` for a while: a
-//!   `running` event can arrive before the reads say `running`.
+//! - Instances launched by `launch_booting` are `pending` for a while
+//!   (launch goes pending, then running [EC2-STATE]): a `running` event can
+//!   arrive before the reads say `running` (how long: guess).
 //! - Latency on every call, random (`latency` + up to `jitter`), so that
 //!   concurrent deliveries interleave.
 //!
