@@ -8,14 +8,11 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::deadline::Deadline;
-use crate::ec2::{Ec2, Ec2Error};
+use crate::ec2::Ec2Error;
 use crate::handler::{handle_measured, scheduled, Context, HandlerError};
 use crate::metrics::{self, Invocation};
-use crate::pool::apply::Settings;
 use crate::pool::plan::{Action, Plan, Shortage};
 use crate::pool::status::PoolStatus;
-use crate::pool::Manager;
-use crate::stacks::Stacks;
 
 /// Keeps a pool of tagged EC2 network interfaces attached to the running
 /// instances of the same pool. AWS settings come from the standard chain
@@ -76,11 +73,16 @@ enum Output {
 }
 
 /// Runs the command; `Ok(false)` when it ran but did not fully succeed.
-pub async fn run(cli: Cli, ec2: &dyn Ec2, stacks: &dyn Stacks) -> anyhow::Result<bool> {
+pub async fn run(cli: Cli, ctx: Context<'_>) -> anyhow::Result<bool> {
     let deadline = Deadline::after(Duration::from_secs(cli.budget));
+    let ctx = Context {
+        metrics_namespace: cli.metrics_namespace.clone(),
+        ..ctx
+    };
+    let ec2 = ctx.ec2;
     match cli.command {
         Command::Status { pool, output } => {
-            let pools = Manager::new(ec2, Settings::default()).status(&pool).await?;
+            let pools = ctx.manager().status(&pool).await?;
             match output {
                 Output::Json => print_json(&serde_json::json!({ "pools": pools }))?,
                 Output::Table => print!("{}", status_table(&pools)),
@@ -90,9 +92,6 @@ pub async fn run(cli: Cli, ec2: &dyn Ec2, stacks: &dyn Stacks) -> anyhow::Result
         Command::Handle { file, metrics } => {
             let input = read_input(file)?;
             let input = serde_json::from_str(&input).context("the event is not JSON")?;
-            let mut ctx = Context::new(ec2, Settings::default());
-            ctx.metrics_namespace = cli.metrics_namespace;
-            ctx.stacks = Some(stacks);
             let (result, docs) = handle_measured(&ctx, &input, deadline).await;
             write_metrics(metrics.as_deref(), &docs)?;
             match result {
@@ -108,18 +107,14 @@ pub async fn run(cli: Cli, ec2: &dyn Ec2, stacks: &dyn Stacks) -> anyhow::Result
             dry_run,
             metrics,
         } => {
-            let manager = Manager::new(ec2, Settings::default());
+            let manager = ctx.manager();
             if dry_run {
                 print!("{}", describe_plan(&manager.plan_sync(&pool).await?));
                 return Ok(true);
             }
             let before = ec2.throttled();
             let outcome = match pool.is_empty() {
-                true => {
-                    let mut ctx = Context::new(ec2, Settings::default());
-                    ctx.stacks = Some(stacks);
-                    scheduled(&ctx, &manager, deadline).await?
-                }
+                true => scheduled(&ctx, &manager, deadline).await?,
                 false => manager.sync(&pool, deadline).await?,
             };
             let invocation = Invocation {

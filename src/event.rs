@@ -4,11 +4,15 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::autoscaling::{LifecycleAction, Transition};
 use crate::ec2::InstanceState;
+use crate::pool::proceed::Given;
 use crate::pool::StateChange;
 
 pub const STATE_CHANGE: &str = "EC2 Instance State-change Notification";
 pub const SCHEDULED: &str = "Scheduled Event";
+pub const LAUNCH_ACTION: &str = "EC2 Instance-launch Lifecycle Action";
+pub const TERMINATE_ACTION: &str = "EC2 Instance-terminate Lifecycle Action";
 pub const POOL_RESOURCE_TYPE: &str = "Custom::NetworkInterfacePool";
 
 /// An input, parsed at the edge.
@@ -17,6 +21,9 @@ pub enum Event {
     /// A CloudFormation request (of any resource type: all are answered).
     CustomResource(Value),
     StateChange(StateChange),
+    /// An Auto Scaling lifecycle action (of any hook: ours are told apart
+    /// by name, R20).
+    LifecycleAction(LifecycleEvent),
     Scheduled,
     /// A known kind whose body is not what it should be: a retry cannot fix it.
     Malformed {
@@ -27,6 +34,27 @@ pub enum Event {
     Unknown {
         description: String,
     },
+}
+
+/// A lifecycle action as the event tells it [ASG-EV].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LifecycleEvent {
+    pub given: Given,
+    /// A launch into the warm pool (`Destination` `WarmPool`).
+    pub into_warm_pool: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct LifecycleDetail {
+    lifecycle_action_token: String,
+    auto_scaling_group_name: String,
+    lifecycle_hook_name: String,
+    #[serde(rename = "EC2InstanceId")]
+    instance_id: String,
+    lifecycle_transition: String,
+    #[serde(default)]
+    destination: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -54,6 +82,14 @@ impl Event {
                     .and_then(|t| u64::try_from(t.timestamp_millis()).ok());
                 state_change(envelope.detail, time)
             }
+            ("aws.autoscaling", kind @ (LAUNCH_ACTION | TERMINATE_ACTION)) => {
+                let kind = if kind == LAUNCH_ACTION {
+                    LAUNCH_ACTION
+                } else {
+                    TERMINATE_ACTION
+                };
+                lifecycle_action(kind, envelope.detail)
+            }
             ("aws.events", SCHEDULED) => Self::Scheduled,
             (source, detail_type) => Self::Unknown {
                 description: format!("{detail_type:?} from {source:?}"),
@@ -78,6 +114,39 @@ fn state_change(detail: Value, time: Option<u64>) -> Event {
         },
         Err(e) => malformed(format!("detail: {e}")),
     }
+}
+
+fn lifecycle_action(kind: &'static str, detail: Value) -> Event {
+    let malformed = |error: String| Event::Malformed { kind, error };
+    let d = match serde_json::from_value::<LifecycleDetail>(detail) {
+        Ok(d) => d,
+        Err(e) => return malformed(format!("detail: {e}")),
+    };
+    let Some(transition) = Transition::parse(&d.lifecycle_transition) else {
+        return malformed(format!("unknown transition {:?}", d.lifecycle_transition));
+    };
+    let expected = match kind {
+        LAUNCH_ACTION => Transition::Launching,
+        _ => Transition::Terminating,
+    };
+    if transition != expected {
+        return malformed(format!(
+            "transition {:?} in a {kind:?}",
+            d.lifecycle_transition
+        ));
+    }
+    Event::LifecycleAction(LifecycleEvent {
+        given: Given {
+            action: LifecycleAction {
+                group: d.auto_scaling_group_name,
+                hook: d.lifecycle_hook_name,
+                instance_id: d.instance_id,
+                token: Some(d.lifecycle_action_token),
+            },
+            transition,
+        },
+        into_warm_pool: d.destination.as_deref() == Some("WarmPool"),
+    })
 }
 
 /// A short description of an unrecognised input for the log (its keys only:

@@ -6,6 +6,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::autoscaling::AutoScaling;
 use crate::custom_resource;
 use crate::deadline::Deadline;
 use crate::disposition::{self, Disposition};
@@ -27,6 +28,9 @@ pub struct Context<'a> {
     /// CloudFormation, for the schedule's cleanup of declared interfaces;
     /// none: no cleanup (C12, C13).
     pub stacks: Option<&'a dyn Stacks>,
+    /// Auto Scaling, for lifecycle states and hooks (R19-R22); none: every
+    /// instance counts as standalone.
+    pub auto_scaling: Option<&'a dyn AutoScaling>,
 }
 
 impl<'a> Context<'a> {
@@ -44,15 +48,21 @@ impl<'a> Context<'a> {
             settings,
             metrics_namespace: metrics::DEFAULT_NAMESPACE.to_string(),
             stacks: None,
+            auto_scaling: None,
         }
+    }
+
+    /// The manager, with this context's clients and settings.
+    pub fn manager(&self) -> Manager<'a> {
+        Manager::new(self.ec2, self.settings.clone()).with_auto_scaling(self.auto_scaling)
     }
 }
 
 /// What a handled input did, as printed by `handle` and returned to Lambda.
 #[derive(Clone, Debug, Serialize)]
 pub struct Handled {
-    /// The kind of input: `state-change`, `scheduled`, `custom-resource`,
-    /// `malformed` or `ignored`.
+    /// The kind of input: `state-change`, `lifecycle-action`, `scheduled`,
+    /// `custom-resource`, `malformed` or `ignored`.
     pub event: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance_id: Option<String>,
@@ -159,7 +169,7 @@ pub async fn handle(
     let ec2 = ctx.ec2;
     let started = std::time::Instant::now();
     let before = ec2.calls();
-    let manager = Manager::new(ec2, ctx.settings.clone());
+    let manager = ctx.manager();
     let read = |e: Ec2Error| {
         disposition::log_read_error(&e);
         HandlerError::Read(e)
@@ -175,6 +185,16 @@ pub async fn handle(
             handled.event_time = change.time;
             handled.instance_id = Some(change.instance_id);
             handled.state = Some(change.state);
+            (handled, verdict)
+        }
+        Event::LifecycleAction(action) => {
+            let outcome = manager
+                .lifecycle_action(&action, deadline)
+                .await
+                .map_err(read)?;
+            let verdict = disposition::of_report(&outcome.report);
+            let mut handled = handled("lifecycle-action", outcome);
+            handled.instance_id = Some(action.given.action.instance_id);
             (handled, verdict)
         }
         Event::Scheduled => {

@@ -1,6 +1,7 @@
 //! network-interface-manager: keeps a pool of tagged EC2 network interfaces
 //! attached to the running instances that carry the same pool tag.
 
+pub mod autoscaling;
 pub mod cli;
 mod concurrent;
 pub mod custom_resource;

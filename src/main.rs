@@ -6,6 +6,7 @@ use aws_config::BehaviorVersion;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+use network_interface_manager::autoscaling::sdk::SdkAutoScaling;
 use network_interface_manager::cli::{self, Cli};
 use network_interface_manager::ec2::sdk::{retry_config, SdkEc2};
 use network_interface_manager::handler::Context;
@@ -36,17 +37,19 @@ async fn main() -> ExitCode {
     };
     let ec2 = SdkEc2::new(aws_sdk_ec2::Client::new(&config));
     let stacks = SdkStacks::new(aws_sdk_cloudformation::Client::new(&config));
+    let auto_scaling = SdkAutoScaling::new(aws_sdk_autoscaling::Client::new(&config));
+    let mut ctx = Context::new(&ec2, settings());
+    ctx.stacks = Some(&stacks);
+    ctx.auto_scaling = Some(&auto_scaling);
     let result = match cli {
         None => {
-            let mut ctx = Context::new(&ec2, Settings::default());
-            ctx.stacks = Some(&stacks);
             if let Ok(namespace) = std::env::var("METRICS_NAMESPACE") {
                 ctx.metrics_namespace = namespace;
             }
             let served = lambda::run(&ctx).await;
             served.map(|()| true).map_err(|e| anyhow::anyhow!(e))
         }
-        Some(cli) => cli::run(cli, &ec2, &stacks).await,
+        Some(cli) => cli::run(cli, ctx).await,
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -55,6 +58,16 @@ async fn main() -> ExitCode {
             eprintln!("error: {}", cli::explain(&e, &endpoint));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The defaults, but for what the environment sets: `STANDBY_HOLDS_MEMBER`
+/// `false` keeps members off instances in `Standby` (R19).
+fn settings() -> Settings {
+    let standby = std::env::var("STANDBY_HOLDS_MEMBER");
+    Settings {
+        standby_holds: standby.map_or(true, |v| !v.eq_ignore_ascii_case("false")),
+        ..Settings::default()
     }
 }
 

@@ -81,7 +81,10 @@ fn classify(code: &str, message: &str) -> ErrorKind {
         | "InternalError"
         | "InternalFailure"
         | "ServiceUnavailable"
-        | "Unavailable" => ErrorKind::Transient,
+        | "Unavailable"
+        // Auto Scaling: "You already have a pending update to an Auto
+        // Scaling resource" [ASG-API].
+        | "ResourceContention" => ErrorKind::Transient,
         c if c.ends_with(".NotFound") => ErrorKind::NotFound,
         _ => ErrorKind::Other,
     }
@@ -115,6 +118,7 @@ mod tests {
             ("InvalidAttachmentID.NotFound", "", ErrorKind::NotFound),
             ("RequestLimitExceeded", "", ErrorKind::Transient),
             ("ServiceUnavailable", "", ErrorKind::Transient),
+            ("ResourceContention", "", ErrorKind::Transient),
             ("UnauthorizedOperation", "", ErrorKind::Other),
         ];
         for (code, message, kind) in table {

@@ -84,6 +84,7 @@ pub(super) fn instance(i: &sdk::Instance) -> Option<Instance> {
             })
             .collect(),
         launched_at: i.launch_time().and_then(millis),
+        group: None,
     })
 }
 

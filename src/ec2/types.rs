@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::POOL_TAG;
+use crate::autoscaling::{Membership, GROUP_TAG};
 
 pub type Tags = BTreeMap<String, String>;
 
@@ -206,12 +207,38 @@ pub struct Instance {
     pub interfaces: Vec<InstanceInterface>,
     /// When it was last launched or started, in epoch milliseconds.
     pub launched_at: Option<u64>,
+    /// Its Auto Scaling group and lifecycle state, read from Auto Scaling
+    /// for instances that carry the group tag (R19); `None`: standalone.
+    pub group: Option<Membership>,
 }
 
 impl Instance {
     /// The pool this instance belongs to, if any.
     pub fn pool(&self) -> Option<&str> {
         pool_of(&self.tags)
+    }
+
+    /// Whether it may hold a member: running, and serving when in a group
+    /// (R1, R19).
+    pub fn may_hold(&self) -> bool {
+        self.state == InstanceState::Running && self.group.as_ref().is_none_or(|g| g.serves)
+    }
+
+    /// Why it must give its members back, if it must (R4, R19).
+    pub fn leaving_reason(&self) -> Option<String> {
+        if self.state.releases() {
+            return Some(format!("instance is {}", self.state.as_str()));
+        }
+        let group = self.group.as_ref().filter(|g| !g.serves)?;
+        Some(format!(
+            "instance is {} in Auto Scaling group {}",
+            group.lifecycle_state, group.group
+        ))
+    }
+
+    /// Whether it carries Auto Scaling's group tag.
+    pub fn in_a_group(&self) -> bool {
+        self.tags.contains_key(GROUP_TAG)
     }
 
     /// Whether it has any interface besides its primary: only then can it

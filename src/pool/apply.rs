@@ -25,6 +25,8 @@ pub struct Settings {
     pub backoff: Backoff,
     /// How long an event waits for EC2's reads to catch up with it (R16).
     pub fresh_wait: Duration,
+    /// Whether instances in `Standby` may hold a member (R19).
+    pub standby_holds: bool,
 }
 
 impl Default for Settings {
@@ -34,6 +36,7 @@ impl Default for Settings {
             max_attempts: 8,
             backoff: Backoff::default(),
             fresh_wait: Duration::from_secs(20),
+            standby_holds: true,
         }
     }
 }
@@ -74,6 +77,9 @@ pub struct Report {
     pub shortages: Vec<Shortage>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unusable: Vec<Unusable>,
+    /// Lifecycle actions of our hooks completed with `CONTINUE` (R20, R21).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub continued: Vec<super::proceed::Continued>,
     /// Races lost to another invocation, by pool: a candidate taken
     /// meanwhile, or an instance served meanwhile (R6, R11).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

@@ -8,7 +8,9 @@
 pub mod apply;
 mod assign;
 mod claim;
+mod lifecycle;
 pub mod plan;
+pub mod proceed;
 pub mod status;
 
 use std::collections::BTreeSet;
@@ -16,6 +18,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::autoscaling::{AutoScaling, GroupInstance, Membership};
 use crate::deadline::Deadline;
 use crate::ec2::{
     Ec2, Ec2Error, Instance, InstanceQuery, InstanceState, InterfaceQuery, InterfaceStatus,
@@ -23,6 +26,7 @@ use crate::ec2::{
 };
 use apply::{Report, Settings};
 use plan::{Plan, Snapshot};
+use proceed::Given;
 
 /// What a handler did about one instance or one sync.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -57,9 +61,11 @@ impl Outcome {
     }
 }
 
-/// The manager: an EC2 client and the executor's bounds.
+/// The manager: an EC2 client, Auto Scaling when at hand (without it,
+/// every instance counts as standalone), and the executor's bounds.
 pub struct Manager<'a> {
     ec2: &'a dyn Ec2,
+    auto_scaling: Option<&'a dyn AutoScaling>,
     settings: Settings,
 }
 
@@ -74,7 +80,18 @@ pub struct StateChange {
 
 impl<'a> Manager<'a> {
     pub fn new(ec2: &'a dyn Ec2, settings: Settings) -> Self {
-        Self { ec2, settings }
+        Self {
+            ec2,
+            auto_scaling: None,
+            settings,
+        }
+    }
+
+    pub fn with_auto_scaling(self, auto_scaling: Option<&'a dyn AutoScaling>) -> Self {
+        Self {
+            auto_scaling,
+            ..self
+        }
     }
 
     /// An instance changed state. `running` reads the instance and the free
@@ -87,7 +104,10 @@ impl<'a> Manager<'a> {
         deadline: Deadline,
     ) -> Result<Outcome, Ec2Error> {
         match change.state {
-            InstanceState::Running => self.instance_running(&change.instance_id, deadline).await,
+            InstanceState::Running => {
+                self.instance_running(&change.instance_id, None, deadline)
+                    .await
+            }
             s if s.releases() => self.instance_leaving(change, deadline).await,
             s => Ok(Outcome::noted(format!(
                 "nothing to do while {}",
@@ -96,33 +116,55 @@ impl<'a> Manager<'a> {
         }
     }
 
-    async fn instance_running(&self, id: &str, deadline: Deadline) -> Result<Outcome, Ec2Error> {
+    /// A running instance gets its member; `given`: the launch action an
+    /// event named, completed once the instance holds one (R20).
+    async fn instance_running(
+        &self,
+        id: &str,
+        given: Option<&Given>,
+        deadline: Deadline,
+    ) -> Result<Outcome, Ec2Error> {
         let free = InterfaceQuery::pools(&[]).available();
-        let (instance, free) =
-            tokio::join!(self.read_instance(id), self.ec2.describe_interfaces(&free));
-        let (mut instance, mut members) = (instance?, free?);
+        // Its group's view in the same round: the id is all it needs (R19).
+        let ids = [id.to_string()];
+        let (instance, free, groups) = tokio::join!(
+            self.read_instance(id),
+            self.ec2.describe_interfaces(&free),
+            self.read_groups(&ids)
+        );
+        let (mut instance, mut members, groups) = (instance?, free?, groups?);
         // R16: EC2's reads may not show the instance running yet.
         let up = |i: &Instance| i.state != InstanceState::Pending;
         let booted = |read: &Option<Instance>| read.as_ref().is_some_and(up);
         if !booted(&instance) {
             instance = self.fresh_instance(id, deadline, booted).await?;
         }
-        let Some(instance) = instance.filter(up) else {
+        let Some(mut instance) = instance.filter(up) else {
+            if given.is_some() {
+                // R20: the `running` event or the sync completes it.
+                return Ok(Outcome::noted(format!(
+                    "instance {id} is not running yet: its launch action stays open"
+                )));
+            }
             return Ok(not_yet(id, "the instance does not read as running yet"));
         };
-        // A late `running` event (EC2 says the instance has gone since), or
-        // an instance that lost the tag but may still hold a member (R4).
+        // R16: Auto Scaling may not show a new instance of a group yet.
+        let shown = |read: &Vec<GroupInstance>| read.iter().any(|g| g.instance_id == id);
+        let groups = match instance.in_a_group() && given.is_none() && !shown(&groups) {
+            true => self.fresh_groups(&ids, deadline, shown).await?,
+            false => groups,
+        };
+        join_groups(&mut instance, &groups, given, self.settings.standby_holds);
+        // A late `running` event (EC2 says the instance has gone since), one
+        // that may not hold a member (R19), or one that lost the tag (R4).
         let untagged = instance.pool().is_none();
-        if instance.state.releases() || (untagged && instance.has_secondary_interfaces()) {
-            let change = StateChange {
-                instance_id: id.to_string(),
-                state: instance.state,
-                time: None,
-            };
-            return self.instance_leaving(&change, deadline).await;
-        }
-        if untagged {
-            return Ok(Outcome::noted(format!("instance {id} is in no pool")));
+        let leaves = instance.leaving_reason().is_some() || untagged;
+        if leaves && instance.has_secondary_interfaces() {
+            let held = InterfaceQuery::pools(&[]).attached_to(id);
+            let held = self.ec2.describe_interfaces(&held).await?;
+            return self
+                .hand_over(id, Some(instance), held, given, deadline)
+                .await;
         }
         // Only an instance with secondary interfaces can hold a member
         // already. They are read by id, fresher than a filtered read, so that
@@ -140,7 +182,11 @@ impl<'a> Manager<'a> {
             members,
             instances: vec![instance],
         };
-        Ok(self.carry_out(plan::plan(&snapshot), deadline).await)
+        let mut outcome = self.carry_out(plan::plan(&snapshot), given, deadline).await;
+        if untagged {
+            outcome.note = Some(format!("instance {id} is in no pool"));
+        }
+        Ok(outcome)
     }
 
     async fn instance_leaving(
@@ -163,12 +209,25 @@ impl<'a> Manager<'a> {
                 i.state.releases() || restarted
             })
         };
-        if change.state.releases() && !fresh(&instance) {
+        if !fresh(&instance) {
             instance = self.fresh_instance(id, deadline, fresh).await?;
             if !fresh(&instance) {
                 return Ok(not_yet(id, "the instance does not read as leaving yet"));
             }
         }
+        self.hand_over(id, instance, held, None, deadline).await
+    }
+
+    /// Reconciles the pools of a leaving instance and of the members it
+    /// `held`, so that they go to waiting instances at once (R4, R12).
+    async fn hand_over(
+        &self,
+        id: &str,
+        instance: Option<Instance>,
+        held: Vec<NetworkInterface>,
+        given: Option<&Given>,
+        deadline: Deadline,
+    ) -> Result<Outcome, Ec2Error> {
         // Its pool too: EC2 detaches members itself when an instance terminates.
         let own_pool = instance
             .as_ref()
@@ -181,9 +240,13 @@ impl<'a> Manager<'a> {
             .chain(own_pool)
             .collect();
         if pools.is_empty() {
-            return Ok(Outcome::noted(format!(
-                "instance {id} is in no pool and holds no member"
-            )));
+            let snapshot = Snapshot {
+                members: Vec::new(),
+                instances: instance.into_iter().collect(),
+            };
+            let mut outcome = self.carry_out(plan::plan(&snapshot), given, deadline).await;
+            outcome.note = Some(format!("instance {id} is in no pool and holds no member"));
+            return Ok(outcome);
         }
         let pools: Vec<String> = pools.into_iter().collect();
         // Its interfaces by id: fresher than the filtered reads (R16).
@@ -195,7 +258,7 @@ impl<'a> Manager<'a> {
         let snapshot = self
             .read_pools(&pools, instance.into_iter().collect(), by_id, deadline)
             .await?;
-        Ok(self.carry_out(plan::plan(&snapshot), deadline).await)
+        Ok(self.carry_out(plan::plan(&snapshot), given, deadline).await)
     }
 
     /// The full two-way reconcile (R10), of `pools` or of every pool.
@@ -213,7 +276,7 @@ impl<'a> Manager<'a> {
         deadline: Deadline,
     ) -> Result<Outcome, Ec2Error> {
         let snapshot = self.read_pools(pools, Vec::new(), by_id, deadline).await?;
-        let mut outcome = self.carry_out(plan::plan(&snapshot), deadline).await;
+        let mut outcome = self.carry_out(plan::plan(&snapshot), None, deadline).await;
         outcome.census = Some(Census {
             all_pools: pools.is_empty(),
             gauges: status::census(&snapshot, &outcome.report),
@@ -258,6 +321,22 @@ impl<'a> Manager<'a> {
         Ok(last)
     }
 
+    /// Reads the groups of `ids` again until `fresh` holds, for at most
+    /// `settings.fresh_wait` (R16); the last read otherwise.
+    async fn fresh_groups(
+        &self,
+        ids: &[String],
+        deadline: Deadline,
+        fresh: impl Fn(&Vec<GroupInstance>) -> bool,
+    ) -> Result<Vec<GroupInstance>, Ec2Error> {
+        let budget = Deadline::after(self.settings.fresh_wait.min(deadline.remaining()));
+        let read = || self.read_groups(ids);
+        let (last, _) = budget
+            .read_until(self.settings.backoff, read, fresh)
+            .await?;
+        Ok(last)
+    }
+
     /// Members and instances of `pools` (all when empty), plus `known`
     /// instances, plus interfaces read by id, plus any holder the
     /// tag-filtered read missed.
@@ -291,17 +370,40 @@ impl<'a> Manager<'a> {
         // interfaces running pool instances list that the members read did
         // not show (another pool's members, when only some pools are read):
         // without them, an index could look taken by a stranger (R11).
+        // And the group instances' lifecycle states (R19).
         let missing = plan::unknown_holders(&snapshot);
         let unlisted = plan::unknown_interfaces(&snapshot);
         let holders = InstanceQuery::Ids(missing);
         let interfaces = InterfaceQuery::ids(&unlisted);
-        let (holders, interfaces) = tokio::join!(
+        let in_groups = unread_group_instances(&snapshot.instances);
+        let (holders, interfaces, groups) = tokio::join!(
             self.ec2.describe_instances(&holders),
-            self.ec2.describe_interfaces(&interfaces)
+            self.ec2.describe_interfaces(&interfaces),
+            self.read_groups(&in_groups)
         );
-        snapshot.instances.extend(holders?);
+        let mut holders = holders?;
         snapshot.members.extend(interfaces?);
+        // Holders the tag read missed, in a group: rare, one more round.
+        let groups = [
+            groups?,
+            self.read_groups(&unread_group_instances(&holders)).await?,
+        ];
+        snapshot.instances.append(&mut holders);
+        let standby_holds = self.settings.standby_holds;
+        for instance in snapshot.instances.iter_mut().filter(|i| i.group.is_none()) {
+            for read in &groups {
+                join_groups(instance, read, None, standby_holds);
+            }
+        }
         Ok(snapshot)
+    }
+
+    /// The groups and lifecycle states of `ids` (none without Auto Scaling).
+    async fn read_groups(&self, ids: &[String]) -> Result<Vec<GroupInstance>, Ec2Error> {
+        match self.auto_scaling {
+            Some(asg) if !ids.is_empty() => asg.describe_instances(ids).await,
+            _ => Ok(Vec::new()),
+        }
     }
 
     /// Interfaces read by id; a declaration's, again until the reads show
@@ -335,8 +437,30 @@ impl<'a> Manager<'a> {
         Ok(last)
     }
 
-    async fn carry_out(&self, plan: Plan, deadline: Deadline) -> Outcome {
-        let report = apply::apply(self.ec2, plan, deadline, &self.settings).await;
+    /// The plan's EC2 actions; then the lifecycle actions they let go on,
+    /// whose hooks are read meanwhile (R20, R21).
+    async fn carry_out(
+        &self,
+        mut plan: Plan,
+        given: Option<&Given>,
+        deadline: Deadline,
+    ) -> Outcome {
+        let proceeds = std::mem::take(&mut plan.proceeds);
+        let concurrency = self.settings.concurrency;
+        let read_hooks = async {
+            match self.auto_scaling {
+                Some(asg) if !proceeds.is_empty() => {
+                    let groups = proceed::groups_to_read(&proceeds, given);
+                    proceed::read_hooks(asg, groups, concurrency).await
+                }
+                _ => proceed::Hooks::new(),
+            }
+        };
+        let apply = apply::apply(self.ec2, plan, deadline, &self.settings);
+        let (mut report, hooks) = tokio::join!(apply, read_hooks);
+        if let Some(asg) = self.auto_scaling {
+            proceed::complete(asg, proceeds, &hooks, given, &mut report, concurrency).await;
+        }
         for shortage in &report.shortages {
             tracing::warn!(
                 pool = %shortage.pool,
@@ -350,6 +474,39 @@ impl<'a> Manager<'a> {
             ..Outcome::default()
         }
     }
+}
+
+/// Instances whose lifecycle state is wanted and not read: running ones
+/// that carry the group tag (R19).
+fn unread_group_instances(instances: &[Instance]) -> Vec<String> {
+    let unread = instances
+        .iter()
+        .filter(|i| i.group.is_none() && i.in_a_group() && i.state == InstanceState::Running);
+    unread.map(|i| i.id.clone()).collect()
+}
+
+/// Sets `instance.group` from what Auto Scaling `read`; an instance missing
+/// from the read that `given` names is where the event says (the read may
+/// lag behind the event).
+fn join_groups(
+    instance: &mut Instance,
+    read: &[GroupInstance],
+    given: Option<&Given>,
+    standby_holds: bool,
+) {
+    if !instance.in_a_group() {
+        return;
+    }
+    let found = read.iter().find(|g| g.instance_id == instance.id);
+    let (group, state) = match (found, given) {
+        (Some(g), _) => (g.group.clone(), g.lifecycle_state.clone()),
+        (None, Some(g)) if g.action.instance_id == instance.id => (
+            g.action.group.clone(),
+            g.transition.wait_state().to_string(),
+        ),
+        (None, _) => return,
+    };
+    instance.group = Some(Membership::new(group, state, standby_holds));
 }
 
 /// The interfaces an instance lists besides its primary.

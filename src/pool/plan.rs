@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::assign::assign;
 pub use super::assign::{device_index, pool_device_index};
+use crate::autoscaling::Transition;
 use crate::ec2::{Instance, InstanceState, InterfaceStatus, NetworkInterface, PLAIN_INTERFACE};
 
 /// Device index a pool uses when its members carry no device index tag (R3).
@@ -93,17 +94,30 @@ pub struct Unusable {
     pub reason: String,
 }
 
+/// A lifecycle action of our hooks that goes on once the plan's actions on
+/// its instance are done: an instance held at launch that holds its member
+/// now, gets one, or can get none now (R20); one held at termination whose
+/// member was handed over (R21).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Proceed {
+    pub group: String,
+    pub instance_id: String,
+    pub transition: Transition,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Plan {
     pub actions: Vec<Action>,
     pub shortages: Vec<Shortage>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unusable: Vec<Unusable>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub proceeds: Vec<Proceed>,
 }
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.actions.is_empty()
+        self.actions.is_empty() && self.proceeds.is_empty()
     }
 }
 
@@ -195,7 +209,34 @@ pub fn plan(snapshot: &Snapshot) -> Plan {
             &mut plan,
         );
     }
+    plan.proceeds = proceeds(snapshot);
     plan
+}
+
+/// Step 5: the instances our hooks hold (R20, R21). At launch, only once
+/// EC2 runs it: then it holds a member, is given one above, or waits in a
+/// shortage it cannot wait out (a replacement whose old instance still
+/// serves); never while a member is on its way to it.
+fn proceeds(snapshot: &Snapshot) -> Vec<Proceed> {
+    let held = snapshot.instances.iter().filter_map(|i| {
+        let group = i.group.as_ref()?;
+        let transition = if group.launch_waits() && i.state == InstanceState::Running {
+            Transition::Launching
+        } else if group.terminate_waits() {
+            Transition::Terminating
+        } else {
+            return None;
+        };
+        Some(Proceed {
+            group: group.group.clone(),
+            instance_id: i.id.clone(),
+            transition,
+        })
+    });
+    let mut proceeds: Vec<Proceed> = held.collect();
+    proceeds.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+    proceeds.dedup();
+    proceeds
 }
 
 /// Step 1: each member is held, free, leaving or unusable; each running pool
@@ -254,7 +295,7 @@ pub fn survey(snapshot: &Snapshot) -> Survey<'_> {
         let Some(pool) = instance.pool() else {
             continue;
         };
-        if instance.state != InstanceState::Running || s.holds.contains_key(&(&instance.id, pool)) {
+        if !instance.may_hold() || s.holds.contains_key(&(&instance.id, pool)) {
             continue;
         }
         if lists_a_member(instance, pool, &member_pools, &mut s.leaving) {
@@ -312,7 +353,7 @@ fn survey_member<'a>(
         match listed.get(member.id.as_str()) {
             // The instance read shows it attached, the member's read not yet:
             // held, as far as choosing goes (R11); nothing is done to it.
-            Some(i) if i.pool() == Some(pool) && !i.state.releases() => {
+            Some(i) if i.pool() == Some(pool) && i.leaving_reason().is_none() => {
                 s.holds.entry((&i.id, pool)).or_default().push(member);
             }
             // On an instance that must give it back (R4): leaving.
@@ -368,10 +409,10 @@ fn is_manageable(member: &NetworkInterface) -> bool {
         && member.attachment.as_ref().is_none_or(|a| !a.is_primary())
 }
 
-/// Why a member must leave its holder (R4), if it must.
+/// Why a member must leave its holder (R4, R19), if it must.
 fn release_reason(holder: &Instance, pool: &str) -> Option<String> {
-    if holder.state.releases() {
-        return Some(format!("instance is {}", holder.state.as_str()));
+    if let Some(reason) = holder.leaving_reason() {
+        return Some(reason);
     }
     match holder.pool() {
         Some(p) if p == pool => None,

@@ -14,6 +14,7 @@ mod harsh;
 mod histories;
 mod iam;
 mod lambda_runtime;
+mod lifecycle;
 mod metrics;
 mod planner;
 mod planner_harsh;

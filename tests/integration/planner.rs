@@ -27,6 +27,7 @@ pub(super) fn instance(
             .collect(),
         interfaces: vec![iface(&format!("eni-primary-{id}"), 0)],
         launched_at: None,
+        group: None,
     }
 }
 

@@ -37,7 +37,9 @@ impl StrictEc2 {
     }
 
     pub fn instance_state(&self, instance: &str) -> InstanceState {
-        self.world.lock().unwrap().instances[instance].state
+        let mut w = self.world.lock().unwrap();
+        settle(&mut w);
+        w.instances[instance].state
     }
 
     pub fn instance_pool(&self, instance: &str) -> Option<String> {

@@ -22,6 +22,7 @@
 //! manager's writes, `set_state`, `set_tag`, `launch_booting`) lags.
 
 mod api;
+pub mod autoscaling;
 mod clock;
 mod inspect;
 mod setup;
@@ -212,22 +213,7 @@ impl StrictEc2 {
     /// Waits out the call's latency; then whether it is throttled or has an
     /// injected error.
     async fn enter(&self, op: Op) -> Result<(), Ec2Error> {
-        let (latency, jitter) = {
-            let f = self.faults.lock().unwrap();
-            (f.latency, f.jitter)
-        };
-        let latency = latency + jitter.mul_f64(f64::from(self.roll()) / 100.0);
-        {
-            let mut flight = self.in_flight.lock().unwrap();
-            if flight.0 == 0 {
-                flight.1 += 1;
-            }
-            flight.0 += 1;
-        }
-        if !latency.is_zero() {
-            tokio::time::sleep(latency).await;
-        }
-        self.in_flight.lock().unwrap().0 -= 1;
+        self.travel().await;
         let mut f = self.faults.lock().unwrap();
         if f.panic_on == Some(op) {
             drop(f);
@@ -249,6 +235,27 @@ impl StrictEc2 {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         answer
+    }
+
+    /// A call's way there and back: its latency, counted in the round trips
+    /// (shared with the Auto Scaling model: one account, one clock).
+    async fn travel(&self) {
+        let (latency, jitter) = {
+            let f = self.faults.lock().unwrap();
+            (f.latency, f.jitter)
+        };
+        let latency = latency + jitter.mul_f64(f64::from(self.roll()) / 100.0);
+        {
+            let mut flight = self.in_flight.lock().unwrap();
+            if flight.0 == 0 {
+                flight.1 += 1;
+            }
+            flight.0 += 1;
+        }
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        self.in_flight.lock().unwrap().0 -= 1;
     }
 
     /// How far behind this read is: up to the lag of its kind, at random.

@@ -172,7 +172,12 @@ impl StrictEc2 {
 }
 
 /// A new instance with its primary interface, in the true world only.
-fn new_instance(w: &mut World, pool: Option<&str>, subnet: &str, state: InstanceState) -> String {
+pub(super) fn new_instance(
+    w: &mut World,
+    pool: Option<&str>,
+    subnet: &str,
+    state: InstanceState,
+) -> String {
     let id = StrictEc2::id(w, "i");
     let primary = StrictEc2::id(w, "eni");
     let mut tags = Tags::new();
@@ -193,6 +198,7 @@ fn new_instance(w: &mut World, pool: Option<&str>, subnet: &str, state: Instance
             network_card_index: 0,
         }],
         launched_at,
+        group: None,
     };
     let ip = free_ip(w, subnet);
     let mut eni = interface(&primary, subnet, ip, Tags::new());

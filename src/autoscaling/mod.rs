@@ -1,0 +1,190 @@
+//! Auto Scaling, as far as pools go: which group instances may hold a member
+//! (their lifecycle state, R19), and the lifecycle actions of our hooks
+//! (R20-R22). The calls sit behind a trait, like EC2's; their errors are
+//! reduced to the same kinds.
+
+pub mod sdk;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::ec2::{CallCounts, Ec2Error};
+
+/// The tag Auto Scaling puts on its instances [ASG-TAGS]: only instances
+/// that carry it are read from Auto Scaling.
+pub const GROUP_TAG: &str = "aws:autoscaling:groupName";
+
+/// The hooks that are ours start with this name; no other hook is ever
+/// completed (R20).
+pub const HOOK_PREFIX: &str = "network-interface-manager";
+
+/// At most this many instance ids per `DescribeAutoScalingInstances`.
+pub const DESCRIBE_BATCH: usize = 50;
+
+/// An instance's place in its group, as Auto Scaling reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Membership {
+    pub group: String,
+    /// `InService`, `Pending:Wait`, `Warmed:Running`, ... [ASG-STATES].
+    pub lifecycle_state: String,
+    /// Whether this state may hold a member (R19).
+    pub serves: bool,
+}
+
+impl Membership {
+    pub fn new(group: String, lifecycle_state: String, standby_holds: bool) -> Self {
+        let serves = serves(&lifecycle_state, standby_holds);
+        Self {
+            group,
+            lifecycle_state,
+            serves,
+        }
+    }
+
+    /// Held by a launch hook (R20).
+    pub fn launch_waits(&self) -> bool {
+        self.lifecycle_state == "Pending:Wait"
+    }
+
+    /// Held by a terminate hook (R21).
+    pub fn terminate_waits(&self) -> bool {
+        self.lifecycle_state == "Terminating:Wait"
+    }
+}
+
+/// R19: whether an instance in this lifecycle state may hold a member.
+/// Never while warmed, terminating or retained; standby by the setting;
+/// every other state (pending, in service, detaching, one AWS adds later)
+/// as if standalone.
+pub fn serves(lifecycle_state: &str, standby_holds: bool) -> bool {
+    let s = lifecycle_state;
+    if s.starts_with("Warmed:") || s.starts_with("Terminat") || s.ends_with(":Retained") {
+        return false;
+    }
+    standby_holds || !matches!(s, "Standby" | "EnteringStandby")
+}
+
+/// Which way a lifecycle action goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transition {
+    Launching,
+    Terminating,
+}
+
+impl Transition {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "autoscaling:EC2_INSTANCE_LAUNCHING" => Some(Self::Launching),
+            "autoscaling:EC2_INSTANCE_TERMINATING" => Some(Self::Terminating),
+            _ => None,
+        }
+    }
+
+    /// The lifecycle state in which an action of this transition waits.
+    pub fn wait_state(self) -> &'static str {
+        match self {
+            Self::Launching => "Pending:Wait",
+            Self::Terminating => "Terminating:Wait",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Launching => "autoscaling:EC2_INSTANCE_LAUNCHING",
+            Self::Terminating => "autoscaling:EC2_INSTANCE_TERMINATING",
+        }
+    }
+}
+
+/// An instance in a group, as `DescribeAutoScalingInstances` answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupInstance {
+    pub instance_id: String,
+    pub group: String,
+    pub lifecycle_state: String,
+}
+
+/// A lifecycle hook of a group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hook {
+    pub name: String,
+    /// `None`: a transition this manager has no part in.
+    pub transition: Option<Transition>,
+}
+
+impl Hook {
+    pub fn is_ours(name: &str) -> bool {
+        name.starts_with(HOOK_PREFIX)
+    }
+}
+
+/// A lifecycle action to complete with `CONTINUE` (never `ABANDON`, R22).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LifecycleAction {
+    pub group: String,
+    pub hook: String,
+    pub instance_id: String,
+    /// The event's token; without one, the action is named by instance id.
+    #[serde(skip)]
+    pub token: Option<String>,
+}
+
+/// What completing an action came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Completion {
+    Completed,
+    /// No such action is open: completed already, or timed out (R22).
+    AlreadyDone,
+}
+
+#[async_trait]
+pub trait AutoScaling: Send + Sync {
+    /// The groups and lifecycle states of `ids` that are in a group, in
+    /// batches of at most `DESCRIBE_BATCH`; an instance in no group is left
+    /// out of the answer.
+    async fn describe_instances(&self, ids: &[String]) -> Result<Vec<GroupInstance>, Ec2Error>;
+    async fn describe_hooks(&self, group: &str) -> Result<Vec<Hook>, Ec2Error>;
+    /// `CompleteLifecycleAction` with `CONTINUE`.
+    async fn proceed(&self, action: &LifecycleAction) -> Result<Completion, Ec2Error>;
+    /// Calls made so far, by operation name.
+    fn calls(&self) -> CallCounts;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_warm_terminating_and_retained_instances_never_serve() {
+        let table = [
+            ("Pending", true, true),
+            ("Pending:Wait", true, true),
+            ("Pending:Proceed", true, true),
+            ("InService", true, true),
+            ("Detaching", true, true),
+            ("Detached", true, true),
+            ("Standby", true, false),
+            ("EnteringStandby", true, false),
+            ("Warmed:Running", false, false),
+            ("Warmed:Pending:Wait", false, false),
+            ("Warmed:Pending:Retained", false, false),
+            ("Terminating", false, false),
+            ("Terminating:Wait", false, false),
+            ("Terminating:Retained", false, false),
+            ("Terminated", false, false),
+        ];
+        for (state, with_standby, without) in table {
+            assert_eq!(serves(state, true), with_standby, "{state}");
+            assert_eq!(serves(state, false), without, "{state} without standby");
+        }
+    }
+
+    #[test]
+    fn hooks_are_ours_by_prefix_only() {
+        assert!(Hook::is_ours("network-interface-manager-launch"));
+        assert!(Hook::is_ours("network-interface-manager"));
+        assert!(!Hook::is_ours("launch-network-interface-manager"));
+        assert!(!Hook::is_ours("Network-Interface-Manager-launch"));
+    }
+}

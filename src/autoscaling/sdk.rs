@@ -1,0 +1,112 @@
+//! `AutoScaling` over aws-sdk-autoscaling, through the same endpoint and
+//! retry settings as EC2 (so `AWS_ENDPOINT_URL` reaches a local server).
+
+use async_trait::async_trait;
+use aws_sdk_autoscaling::error::ProvideErrorMetadata;
+use aws_sdk_autoscaling::Client;
+
+use super::{
+    AutoScaling, Completion, GroupInstance, Hook, LifecycleAction, Transition, DESCRIBE_BATCH,
+};
+use crate::concurrent::concurrently;
+use crate::ec2::sdk::map_error;
+use crate::ec2::{CallCounter, CallCounts, Ec2Error};
+
+/// Batches read at once.
+const CONCURRENCY: usize = 4;
+
+#[derive(Debug)]
+pub struct SdkAutoScaling {
+    client: Client,
+    calls: CallCounter,
+}
+
+impl SdkAutoScaling {
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            calls: CallCounter::default(),
+        }
+    }
+
+    async fn describe_batch(&self, ids: &[String]) -> Result<Vec<GroupInstance>, Ec2Error> {
+        self.calls.count("DescribeAutoScalingInstances");
+        let answer = self
+            .client
+            .describe_auto_scaling_instances()
+            .set_instance_ids(Some(ids.to_vec()))
+            .max_records(DESCRIBE_BATCH as i32)
+            .send()
+            .await
+            .map_err(|e| map_error(e).during("DescribeAutoScalingInstances"))?;
+        let read = answer.auto_scaling_instances().iter().filter_map(|i| {
+            Some(GroupInstance {
+                instance_id: i.instance_id()?.to_string(),
+                group: i.auto_scaling_group_name()?.to_string(),
+                lifecycle_state: i.lifecycle_state()?.to_string(),
+            })
+        });
+        Ok(read.collect())
+    }
+}
+
+#[async_trait]
+impl AutoScaling for SdkAutoScaling {
+    async fn describe_instances(&self, ids: &[String]) -> Result<Vec<GroupInstance>, Ec2Error> {
+        let batches: Vec<Vec<String>> = ids.chunks(DESCRIBE_BATCH).map(<[_]>::to_vec).collect();
+        let read = |batch: Vec<String>| async move { self.describe_batch(&batch).await };
+        let answers = concurrently(CONCURRENCY, batches, read).await;
+        let mut all = Vec::new();
+        for answer in answers {
+            all.extend(answer?);
+        }
+        Ok(all)
+    }
+
+    async fn describe_hooks(&self, group: &str) -> Result<Vec<Hook>, Ec2Error> {
+        self.calls.count("DescribeLifecycleHooks");
+        let answer = self
+            .client
+            .describe_lifecycle_hooks()
+            .auto_scaling_group_name(group)
+            .send()
+            .await
+            .map_err(|e| map_error(e).during("DescribeLifecycleHooks"))?;
+        let hooks = answer.lifecycle_hooks().iter().filter_map(|h| {
+            Some(Hook {
+                name: h.lifecycle_hook_name()?.to_string(),
+                transition: h.lifecycle_transition().and_then(Transition::parse),
+            })
+        });
+        Ok(hooks.collect())
+    }
+
+    async fn proceed(&self, action: &LifecycleAction) -> Result<Completion, Ec2Error> {
+        self.calls.count("CompleteLifecycleAction");
+        let request = self
+            .client
+            .complete_lifecycle_action()
+            .auto_scaling_group_name(&action.group)
+            .lifecycle_hook_name(&action.hook)
+            .lifecycle_action_result("CONTINUE");
+        let request = match &action.token {
+            Some(token) => request.lifecycle_action_token(token),
+            None => request.instance_id(&action.instance_id),
+        };
+        match request.send().await {
+            Ok(_) => Ok(Completion::Completed),
+            Err(e) if is_no_active_action(e.code(), e.message()) => Ok(Completion::AlreadyDone),
+            Err(e) => Err(map_error(e).during("CompleteLifecycleAction")),
+        }
+    }
+
+    fn calls(&self) -> CallCounts {
+        self.calls.snapshot()
+    }
+}
+
+/// The answer for an action completed already or timed out [ISS-TOKEN].
+pub fn is_no_active_action(code: Option<&str>, message: Option<&str>) -> bool {
+    code == Some("ValidationError")
+        && message.is_some_and(|m| m.contains("No active Lifecycle Action"))
+}

@@ -1,0 +1,337 @@
+//! Auto Scaling lifecycle states and hooks (docs/design.md, R19-R22), on the
+//! strict EC2 and Auto Scaling models together.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use network_interface_manager::autoscaling::Transition::{Launching, Terminating};
+use network_interface_manager::deadline::Deadline;
+use network_interface_manager::ec2::InstanceState::{self, *};
+use network_interface_manager::handler::{handle, Context, Handled, HandlerError};
+use network_interface_manager::pool::apply::Settings;
+use serde_json::Value;
+
+use crate::support::strict::autoscaling::{HookSpec, StrictAutoScaling};
+use crate::support::strict::{Op, StrictEc2};
+use crate::support::world::{fast, fixture, state_event};
+
+const LAUNCH_HOOK: &str = "network-interface-manager-launch";
+const TERMINATE_HOOK: &str = "network-interface-manager-terminate";
+const BOOT: Duration = Duration::from_millis(30);
+
+pub(super) struct Fleet {
+    pub ec2: Arc<StrictEc2>,
+    pub asg: StrictAutoScaling,
+    pub settings: Settings,
+}
+
+impl Fleet {
+    /// Group `web-asg` of pool `web`, with the given hooks.
+    pub fn new(hooks: Vec<HookSpec>) -> Self {
+        let ec2 = Arc::new(StrictEc2::new());
+        let asg = StrictAutoScaling::new(ec2.clone());
+        asg.create_group("web-asg", hooks);
+        Self {
+            ec2,
+            asg,
+            settings: fast(),
+        }
+    }
+
+    pub fn with_launch_hook() -> Self {
+        Self::new(vec![HookSpec::new(LAUNCH_HOOK, Launching)])
+    }
+
+    pub async fn deliver(&self, event: &Value) -> Result<Handled, HandlerError> {
+        let mut ctx = Context::new(self.ec2.as_ref(), self.settings.clone());
+        ctx.auto_scaling = Some(&self.asg);
+        handle(&ctx, event, Deadline::after(Duration::from_secs(30))).await
+    }
+
+    pub async fn deliver_ok(&self, event: &Value) -> Handled {
+        self.deliver(event).await.expect("event handled")
+    }
+
+    /// A new instance of the group, and its launch lifecycle events.
+    pub fn launch(&self, subnet: &str) -> (String, Vec<Value>) {
+        self.asg.launch("web-asg", "web", subnet, BOOT, false)
+    }
+
+    pub fn in_service(&self, subnet: &str) -> String {
+        self.asg.in_service("web-asg", "web", subnet)
+    }
+
+    /// The instance's `running` event, once EC2 runs it.
+    pub async fn running(&self, instance: &str) -> Handled {
+        tokio::time::sleep(BOOT).await;
+        self.deliver_ok(&state_event(instance, Running)).await
+    }
+
+    pub async fn event(&self, instance: &str, state: InstanceState) -> Handled {
+        self.deliver_ok(&state_event(instance, state)).await
+    }
+}
+
+fn scheduled() -> Value {
+    fixture("scheduled-event.json")
+}
+
+/// R20: the launch action goes on only once the member is attached.
+#[tokio::test]
+async fn a_launch_hook_continues_once_the_member_is_attached() {
+    let f = Fleet::with_launch_hook();
+    let member = f.ec2.add_member("web", "subnet-a1");
+    let (instance, events) = f.launch("subnet-a1");
+    assert_eq!(f.asg.lifecycle(&instance), "Pending:Wait");
+
+    // The action's event comes while EC2 still boots the instance.
+    let handled = f.deliver_ok(&events[0]).await;
+
+    let completed = f.asg.completed(&instance);
+    assert_eq!(completed.len(), 1, "{completed:?}");
+    assert_eq!(completed[0].members_then, vec![member.clone()]);
+    assert_eq!(f.ec2.holder(&member), Some((instance.clone(), 1)));
+    assert_eq!(handled.outcome.report.continued.len(), 1);
+    assert_eq!(f.asg.lifecycle(&instance), "InService");
+}
+
+/// R20: the launch event and the `running` event both arrive, in either
+/// order or at once; the action is completed once, after the attach.
+#[tokio::test]
+async fn the_launch_action_is_completed_once_whichever_event_comes_first() {
+    for order in ["launch first", "running first", "at once"] {
+        let f = Fleet::with_launch_hook();
+        let member = f.ec2.add_member("web", "subnet-a1");
+        let (instance, events) = f.launch("subnet-a1");
+        match order {
+            "launch first" => {
+                f.deliver_ok(&events[0]).await;
+                f.running(&instance).await;
+            }
+            "running first" => {
+                f.running(&instance).await;
+                f.deliver_ok(&events[0]).await;
+            }
+            _ => {
+                let (a, b) = tokio::join!(f.deliver(&events[0]), f.running(&instance));
+                a.expect("launch action handled");
+                assert!(b.outcome.report.failed.is_empty(), "{b:?}");
+            }
+        }
+        let completed = f.asg.completed(&instance);
+        assert_eq!(completed.len(), 1, "{order}: {completed:?}");
+        assert_eq!(completed[0].members_then, vec![member.clone()], "{order}");
+        assert_eq!(f.ec2.members_of(&instance), vec![member], "{order}");
+        assert_eq!(f.asg.lifecycle(&instance), "InService", "{order}");
+    }
+}
+
+/// R19, R20: a launch into the warm pool goes on at once, without a
+/// member; a warmed instance that runs gets none.
+#[tokio::test]
+async fn a_launch_into_the_warm_pool_continues_without_an_attach() {
+    let f = Fleet::with_launch_hook();
+    let member = f.ec2.add_member("web", "subnet-a1");
+    let (instance, events) = f.asg.launch("web-asg", "web", "subnet-a1", BOOT, true);
+    assert_eq!(f.asg.lifecycle(&instance), "Warmed:Pending:Wait");
+
+    let handled = f.deliver_ok(&events[0]).await;
+    assert_eq!(handled.outcome.report.continued.len(), 1);
+    assert!(handled.ec2_calls.is_empty(), "{:?}", handled.ec2_calls);
+    assert_eq!(f.asg.lifecycle(&instance), "Warmed:Running");
+
+    let handled = f.running(&instance).await;
+    assert!(handled.outcome.report.attached.is_empty());
+    f.asg.settle_reads();
+    f.deliver_ok(&scheduled()).await;
+    assert_eq!(
+        f.ec2.holder(&member),
+        None,
+        "a warmed instance holds nothing"
+    );
+}
+
+/// R19: a member on an instance that no longer serves (warmed, retained,
+/// waiting to terminate) goes to a serving instance of its AZ.
+#[tokio::test]
+async fn a_member_on_a_warm_or_retained_instance_goes_to_a_serving_one() {
+    for state in ["Warmed:Running", "Terminating:Retained", "Terminating:Wait"] {
+        let f = Fleet::new(vec![]);
+        let member = f.ec2.add_member("web", "subnet-a1");
+        let old = f.in_service("subnet-a1");
+        f.event(&old, Running).await;
+        let serving = f.in_service("subnet-a1");
+        assert_eq!(f.ec2.holder(&member), Some((old.clone(), 1)), "{state}");
+
+        f.asg.set_lifecycle(&old, state);
+        f.asg.settle_reads();
+        let handled = f.deliver_ok(&scheduled()).await;
+
+        assert_eq!(f.ec2.holder(&member), Some((serving, 1)), "{state}");
+        assert!(
+            handled.outcome.report.detached[0].reason.contains(state),
+            "{state}: {:?}",
+            handled.outcome.report.detached
+        );
+    }
+}
+
+/// R20: one member per AZ and a launch-before-terminate replacement: the
+/// new instance goes on at once, then gets the member when the old leaves.
+#[tokio::test]
+async fn a_replacement_continues_at_once_and_gets_the_member_when_the_old_one_leaves() {
+    let f = Fleet::with_launch_hook();
+    let member = f.ec2.add_member("web", "subnet-a1");
+    let old = f.in_service("subnet-a1");
+    f.event(&old, Running).await;
+    let (new, events) = f.launch("subnet-a1");
+
+    let launch = f.deliver_ok(&events[0]).await;
+    let shortages = &launch.outcome.report.shortages;
+    assert_eq!(shortages[0].instance_ids, vec![new.clone()]);
+    let completed = f.asg.completed(&new);
+    assert_eq!(completed.len(), 1, "no deadlock: {completed:?}");
+    assert!(completed[0].members_then.is_empty());
+    assert_eq!(f.asg.lifecycle(&new), "InService");
+
+    f.asg.terminate(&old);
+    f.asg.settle_reads();
+    f.event(&old, Terminated).await;
+    assert_eq!(f.ec2.holder(&member), Some((new, 1)));
+}
+
+/// R21: the member moves to the waiting instance before the old instance
+/// is terminated; the termination goes on after.
+#[tokio::test]
+async fn a_terminate_hook_hands_the_member_over_before_the_instance_terminates() {
+    let f = Fleet::new(vec![HookSpec::new(TERMINATE_HOOK, Terminating)]);
+    let member = f.ec2.add_member("web", "subnet-a1");
+    let old = f.in_service("subnet-a1");
+    f.event(&old, Running).await;
+    let waiting = f.in_service("subnet-a1");
+
+    let events = f.asg.terminate(&old);
+    assert_eq!(f.asg.lifecycle(&old), "Terminating:Wait");
+    let handled = f.deliver_ok(&events[0]).await;
+
+    let completed = f.asg.completed(&old);
+    assert_eq!(completed.len(), 1, "{completed:?}");
+    assert!(completed[0].members_then.is_empty(), "handed over first");
+    assert_eq!(f.ec2.holder(&member), Some((waiting.clone(), 1)));
+    assert_eq!(handled.outcome.report.attached[0].instance_id, waiting);
+    assert_eq!(f.ec2.instance_state(&old), Terminated);
+}
+
+/// R20: a hook whose name lacks the prefix is never completed, not by its
+/// event, not by the sync.
+#[tokio::test]
+async fn a_hook_without_the_prefix_is_never_completed() {
+    let f = Fleet::new(vec![
+        HookSpec::new("their-launch-hook", Launching),
+        HookSpec::new(LAUNCH_HOOK, Launching),
+    ]);
+    f.ec2.add_member("web", "subnet-a1");
+    let (instance, events) = f.launch("subnet-a1");
+    let theirs = &events[0];
+    assert_eq!(theirs["detail"]["LifecycleHookName"], "their-launch-hook");
+
+    let handled = f.deliver_ok(theirs).await;
+    assert!(handled.ec2_calls.is_empty());
+    f.running(&instance).await;
+    f.asg.settle_reads();
+    f.deliver_ok(&scheduled()).await;
+
+    let completed = f.asg.completed(&instance);
+    let hooks: Vec<&str> = completed.iter().map(|a| a.hook.as_str()).collect();
+    assert_eq!(hooks, vec![LAUNCH_HOOK]);
+    assert_eq!(
+        f.asg.lifecycle(&instance),
+        "Pending:Wait",
+        "theirs stays open"
+    );
+}
+
+/// R20: both events lost; the sync attaches and lets the launch go on.
+#[tokio::test]
+async fn the_sync_completes_open_launch_actions() {
+    let f = Fleet::with_launch_hook();
+    let member = f.ec2.add_member("web", "subnet-a1");
+    let (instance, _lost) = f.launch("subnet-a1");
+    tokio::time::sleep(BOOT).await;
+    f.asg.settle_reads();
+
+    let handled = f.deliver_ok(&scheduled()).await;
+
+    assert_eq!(f.ec2.holder(&member), Some((instance.clone(), 1)));
+    assert_eq!(handled.outcome.report.continued.len(), 1);
+    assert_eq!(f.asg.completed(&instance).len(), 1);
+    assert_eq!(f.asg.lifecycle(&instance), "InService");
+}
+
+/// R22: `ResourceContention` is transient: the event is delivered again,
+/// and the retry completes the action.
+#[tokio::test]
+async fn resource_contention_is_retried() {
+    let f = Fleet::with_launch_hook();
+    f.ec2.add_member("web", "subnet-a1");
+    let (instance, events) = f.launch("subnet-a1");
+    f.asg.fail_next_complete(
+        "ResourceContention",
+        "You already have a pending update to an Auto Scaling resource",
+    );
+
+    let first = f.deliver(&events[0]).await;
+    assert!(
+        matches!(first, Err(HandlerError::Transient { .. })),
+        "{first:?}"
+    );
+    assert!(f.asg.completed(&instance).is_empty());
+
+    f.deliver_ok(&events[0]).await;
+    assert_eq!(f.asg.completed(&instance).len(), 1);
+}
+
+/// R19: standby instances keep their member, unless the setting says not.
+#[tokio::test]
+async fn standby_instances_hold_a_member_unless_excluded() {
+    for standby_holds in [true, false] {
+        let mut f = Fleet::new(vec![]);
+        f.settings.standby_holds = standby_holds;
+        let member = f.ec2.add_member("web", "subnet-a1");
+        let instance = f.in_service("subnet-a1");
+        f.event(&instance, Running).await;
+
+        f.asg.set_lifecycle(&instance, "Standby");
+        f.asg.settle_reads();
+        f.deliver_ok(&scheduled()).await;
+
+        let held = f.ec2.holder(&member).is_some();
+        assert_eq!(held, standby_holds, "standby_holds {standby_holds}");
+    }
+}
+
+/// R20: an attach that failed for a while leaves the action open: the
+/// event is delivered again, and the instance goes in service with its
+/// member.
+#[tokio::test]
+async fn a_launch_whose_attach_fails_transiently_stays_open() {
+    let f = Fleet::with_launch_hook();
+    let member = f.ec2.add_member("web", "subnet-a1");
+    let (instance, events) = f.launch("subnet-a1");
+    f.ec2.fail_next(
+        Op::Attach,
+        "RequestLimitExceeded",
+        "Request limit exceeded.",
+    );
+
+    let first = f.deliver(&events[0]).await;
+    assert!(
+        matches!(first, Err(HandlerError::Transient { .. })),
+        "{first:?}"
+    );
+    assert!(f.asg.completed(&instance).is_empty());
+    assert_eq!(f.asg.lifecycle(&instance), "Pending:Wait");
+
+    f.deliver_ok(&events[0]).await;
+    assert_eq!(f.asg.completed(&instance)[0].members_then, vec![member]);
+}

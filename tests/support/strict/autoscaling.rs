@@ -1,0 +1,506 @@
+//! A strict in-memory Auto Scaling beside the strict EC2 (docs/design.md,
+//! T8), on the same clock and round trips: moto has no
+//! `CompleteLifecycleAction` and no `Pending:Wait` or warm states.
+//!
+//! - Lifecycle states [ASG-STATES]: a launch with launch hooks waits in
+//!   `Pending:Wait` (into the warm pool: `Warmed:Pending:Wait`) until every
+//!   hook's action is completed, then goes `InService` (`Warmed:Running`);
+//!   without hooks, `InService` once EC2 runs it. A termination with
+//!   terminate hooks waits in `Terminating:Wait`; then EC2 terminates the
+//!   instance [ASG-HOOK].
+//! - Actions time out to their hook's default result [ASG-HOOK]; `ABANDON`
+//!   on launch terminates the instance.
+//! - Completing an action that is not open answers `ValidationError` "No
+//!   active Lifecycle Action found ..." [ISS-TOKEN]; `ResourceContention`
+//!   can be injected [ASG-API].
+//! - `DescribeAutoScalingInstances` takes at most 50 ids and answers only
+//!   instances in a group [ASG-TAGS]; its reads lag behind state changes
+//!   like EC2's filtered reads (guess).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use network_interface_manager::autoscaling::sdk::is_no_active_action;
+use network_interface_manager::autoscaling::{
+    AutoScaling, Completion, GroupInstance, Hook, LifecycleAction, Transition, GROUP_TAG,
+};
+use network_interface_manager::ec2::{CallCounter, CallCounts, Ec2Error, InstanceState};
+use serde_json::Value;
+
+use super::setup::new_instance;
+use super::{publish, settle, settle_visible, StrictEc2};
+
+/// A hook as the group declares it.
+#[derive(Clone, Debug)]
+pub struct HookSpec {
+    pub name: String,
+    pub transition: Transition,
+    pub heartbeat: Duration,
+    /// `CONTINUE` when true, else `ABANDON` (the API's default).
+    pub default_continue: bool,
+}
+
+impl HookSpec {
+    pub fn new(name: &str, transition: Transition) -> Self {
+        Self {
+            name: name.into(),
+            transition,
+            heartbeat: Duration::from_secs(30),
+            default_continue: true,
+        }
+    }
+}
+
+/// One lifecycle action, open until completed or timed out.
+#[derive(Clone, Debug)]
+pub struct Action {
+    pub token: String,
+    pub group: String,
+    pub hook: String,
+    pub instance_id: String,
+    pub transition: Transition,
+    expires: Instant,
+    /// How it ended: (`CONTINUE`?, when, by a timeout?).
+    pub ended: Option<(bool, Instant, bool)>,
+    /// The interfaces the instance had (true state) when it was completed.
+    pub members_then: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct Groups {
+    hooks: BTreeMap<String, Vec<HookSpec>>,
+    /// Instance -> its group and its lifecycle states, oldest first.
+    states: BTreeMap<String, (String, Vec<(Instant, String)>)>,
+    actions: Vec<Action>,
+    next_token: u64,
+}
+
+#[derive(Debug)]
+pub struct AsgFaults {
+    /// How far behind a `DescribeAutoScalingInstances` may be (guess).
+    pub read_lag: Duration,
+    /// Errors the next completions answer, in order (code, message).
+    pub next_complete: VecDeque<(String, String)>,
+}
+
+impl Default for AsgFaults {
+    fn default() -> Self {
+        Self {
+            read_lag: Duration::from_millis(60),
+            next_complete: VecDeque::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct StrictAutoScaling {
+    pub ec2: Arc<StrictEc2>,
+    groups: Mutex<Groups>,
+    pub faults: Mutex<AsgFaults>,
+    calls: CallCounter,
+}
+
+fn err(code: &str, message: impl Into<String>) -> Ec2Error {
+    Ec2Error::from_code(code, &message.into())
+}
+
+impl StrictAutoScaling {
+    pub fn new(ec2: Arc<StrictEc2>) -> Self {
+        Self {
+            ec2,
+            groups: Mutex::default(),
+            faults: Mutex::default(),
+            calls: CallCounter::default(),
+        }
+    }
+
+    pub fn create_group(&self, name: &str, hooks: Vec<HookSpec>) {
+        let mut g = self.groups.lock().unwrap();
+        g.hooks.insert(name.into(), hooks);
+    }
+
+    /// An instance of `group` in service before the story: running, settled.
+    pub fn in_service(&self, group: &str, pool: &str, subnet: &str) -> String {
+        let id = self.new_instance(group, pool, subnet, InstanceState::Running, true);
+        let long_ago = Instant::now() - Duration::from_secs(60);
+        self.set_state_at(&id, group, "InService", Some(long_ago));
+        id
+    }
+
+    /// The group launches an instance now: `pending` in EC2 for `boot`, in
+    /// `Pending:Wait` when the group has launch hooks (`Warmed:Pending:Wait`
+    /// into the warm pool). Returns it and the lifecycle events Auto Scaling
+    /// sends.
+    pub fn launch(
+        &self,
+        group: &str,
+        pool: &str,
+        subnet: &str,
+        boot: Duration,
+        warm: bool,
+    ) -> (String, Vec<Value>) {
+        let id = self.new_instance(group, pool, subnet, InstanceState::Pending, false);
+        self.ec2
+            .world
+            .lock()
+            .unwrap()
+            .booting
+            .insert(id.clone(), Instant::now() + boot);
+        let events = self.begin(&id, group, Transition::Launching, warm);
+        (id, events)
+    }
+
+    /// The group terminates an instance: `Terminating:Wait` while terminate
+    /// hooks are open, else EC2 terminates it at once.
+    pub fn terminate(&self, instance: &str) -> Vec<Value> {
+        let group = self.group_of(instance);
+        self.begin(instance, &group, Transition::Terminating, false)
+    }
+
+    /// Puts an instance in a lifecycle state now (standby, retained, ...).
+    pub fn set_lifecycle(&self, instance: &str, state: &str) {
+        let group = self.group_of(instance);
+        self.set_state_at(instance, &group, state, None);
+    }
+
+    /// The lifecycle state as it truly is.
+    pub fn lifecycle(&self, instance: &str) -> String {
+        self.tick();
+        let g = self.groups.lock().unwrap();
+        g.states[instance].1.last().unwrap().1.clone()
+    }
+
+    /// Every action so far, open and ended.
+    pub fn actions(&self) -> Vec<Action> {
+        self.tick();
+        self.groups.lock().unwrap().actions.clone()
+    }
+
+    /// Actions completed by a call (not by a timeout).
+    pub fn completed(&self, instance: &str) -> Vec<Action> {
+        let ended = self
+            .actions()
+            .into_iter()
+            .filter(|a| a.instance_id == instance);
+        ended
+            .filter(|a| matches!(a.ended, Some((_, _, false))))
+            .collect()
+    }
+
+    /// Every read sees the lifecycle states as they are now (see
+    /// `StrictEc2::settle_reads`).
+    pub fn settle_reads(&self) {
+        self.ec2.settle_reads();
+        self.tick();
+        let long_ago = Instant::now() - Duration::from_secs(60);
+        let mut g = self.groups.lock().unwrap();
+        for (_, states) in g.states.values_mut() {
+            let last = states.pop().unwrap().1;
+            *states = vec![(long_ago, last)];
+        }
+    }
+
+    pub fn fail_next_complete(&self, code: &str, message: &str) {
+        let mut f = self.faults.lock().unwrap();
+        f.next_complete.push_back((code.into(), message.into()));
+    }
+
+    fn group_of(&self, instance: &str) -> String {
+        self.groups.lock().unwrap().states[instance].0.clone()
+    }
+
+    fn new_instance(
+        &self,
+        group: &str,
+        pool: &str,
+        subnet: &str,
+        state: InstanceState,
+        settled: bool,
+    ) -> String {
+        let mut w = self.ec2.world.lock().unwrap();
+        settle(&mut w);
+        let id = new_instance(&mut w, Some(pool), subnet, state);
+        let tags = &mut w.instances.get_mut(&id).unwrap().tags;
+        tags.insert(GROUP_TAG.into(), group.into());
+        if settled {
+            settle_visible(&mut w);
+        } else {
+            publish(&mut w, Instant::now());
+        }
+        id
+    }
+
+    fn set_state_at(&self, instance: &str, group: &str, state: &str, at: Option<Instant>) {
+        let mut g = self.groups.lock().unwrap();
+        let at = at.unwrap_or_else(Instant::now);
+        let entry = g
+            .states
+            .entry(instance.into())
+            .or_insert_with(|| (group.into(), Vec::new()));
+        entry.1.push((at, state.into()));
+    }
+
+    /// Opens one action per hook of the transition; without any, the
+    /// transition goes straight on.
+    fn begin(&self, instance: &str, group: &str, transition: Transition, warm: bool) -> Vec<Value> {
+        let now = Instant::now();
+        let mut g = self.groups.lock().unwrap();
+        let hooks: Vec<HookSpec> = g.hooks[group]
+            .iter()
+            .filter(|h| h.transition == transition)
+            .cloned()
+            .collect();
+        let waiting = match (transition, warm) {
+            (Transition::Launching, true) => "Warmed:Pending:Wait",
+            (Transition::Launching, false) => "Pending:Wait",
+            (Transition::Terminating, _) => "Terminating:Wait",
+        };
+        let mut events = Vec::new();
+        for hook in &hooks {
+            g.next_token += 1;
+            let token = format!("token-{:08}", g.next_token);
+            events.push(event(&token, group, &hook.name, instance, transition, warm));
+            g.actions.push(Action {
+                token,
+                group: group.into(),
+                hook: hook.name.clone(),
+                instance_id: instance.into(),
+                transition,
+                expires: now + hook.heartbeat,
+                ended: None,
+                members_then: Vec::new(),
+            });
+        }
+        drop(g);
+        if hooks.is_empty() {
+            self.go_on(instance, group, transition, warm, true, now);
+        } else {
+            self.set_state_at(instance, group, waiting, Some(now));
+        }
+        events
+    }
+
+    /// Every hook of the transition is done: the instance goes on, or is
+    /// terminated (an abandoned launch).
+    fn go_on(
+        &self,
+        instance: &str,
+        group: &str,
+        transition: Transition,
+        warm: bool,
+        proceed: bool,
+        at: Instant,
+    ) {
+        let next = match (transition, warm, proceed) {
+            (Transition::Launching, true, true) => "Warmed:Running",
+            (Transition::Launching, false, true) => "InService",
+            (Transition::Launching, _, false) | (Transition::Terminating, _, _) => "Terminated",
+        };
+        // Without hooks, Pending until EC2 runs it (see `tick`).
+        let booting = self.ec2.instance_state(instance) == InstanceState::Pending;
+        let next = if next == "InService" && booting {
+            "Pending"
+        } else {
+            next
+        };
+        self.set_state_at(instance, group, next, Some(at));
+        if next == "Terminated" {
+            self.ec2.set_state(instance, InstanceState::Terminated);
+        }
+    }
+
+    /// Timeouts apply their default result; `Pending` instances whose
+    /// launch EC2 finished go in service.
+    fn tick(&self) {
+        let now = Instant::now();
+        let mut ended = Vec::new();
+        {
+            let mut g = self.groups.lock().unwrap();
+            let g = &mut *g;
+            for a in g.actions.iter_mut().filter(|a| a.ended.is_none()) {
+                if a.expires <= now {
+                    let hook = g.hooks[&a.group].iter().find(|h| h.name == a.hook).unwrap();
+                    a.ended = Some((hook.default_continue, a.expires, true));
+                    ended.push(a.clone());
+                }
+            }
+        }
+        for a in ended {
+            self.after_end(&a);
+        }
+        let pending: Vec<(String, String)> = {
+            let g = self.groups.lock().unwrap();
+            let last = |v: &Vec<(Instant, String)>| v.last().map(|s| s.1.clone());
+            g.states
+                .iter()
+                .filter(|(_, (_, v))| last(v).as_deref() == Some("Pending"))
+                .map(|(id, (group, _))| (id.clone(), group.clone()))
+                .collect()
+        };
+        for (id, group) in pending {
+            if self.ec2.instance_state(&id) == InstanceState::Running {
+                self.set_state_at(&id, &group, "InService", None);
+            }
+        }
+    }
+
+    /// After an action ended: when it was the transition's last open one,
+    /// the instance goes on (any `ABANDON` on launch: terminated).
+    fn after_end(&self, ended: &Action) {
+        let (all_done, proceed, warm) = {
+            let g = self.groups.lock().unwrap();
+            let same = g
+                .actions
+                .iter()
+                .filter(|a| a.instance_id == ended.instance_id && a.transition == ended.transition);
+            let same: Vec<&Action> = same.collect();
+            let all_done = same.iter().all(|a| a.ended.is_some());
+            let proceed = same.iter().all(|a| a.ended.is_some_and(|e| e.0));
+            let state = g.states[&ended.instance_id].1.last().unwrap().1.clone();
+            (all_done, proceed, state.starts_with("Warmed:"))
+        };
+        if all_done {
+            let at = ended.ended.unwrap().1;
+            let group = ended.group.clone();
+            self.go_on(
+                &ended.instance_id,
+                &group,
+                ended.transition,
+                warm,
+                proceed,
+                at,
+            );
+        }
+    }
+
+    fn read_state(&self, instance: &str, cutoff: Instant) -> Option<(String, String)> {
+        let g = self.groups.lock().unwrap();
+        let (group, states) = g.states.get(instance)?;
+        let known = states.partition_point(|(t, _)| *t <= cutoff);
+        // Before its first state, the instance is in no group yet.
+        let state = states[..known].last()?.1.clone();
+        Some((group.clone(), state))
+    }
+}
+
+/// The documented lifecycle action event [ASG-EV], sent now.
+fn event(
+    token: &str,
+    group: &str,
+    hook: &str,
+    instance: &str,
+    transition: Transition,
+    warm: bool,
+) -> Value {
+    let kind = match transition {
+        Transition::Launching => "EC2 Instance-launch Lifecycle Action",
+        Transition::Terminating => "EC2 Instance-terminate Lifecycle Action",
+    };
+    let destination = if warm { "WarmPool" } else { "AutoScalingGroup" };
+    serde_json::json!({
+        "version": "0",
+        "id": format!("event-{token}"),
+        "detail-type": kind,
+        "source": "aws.autoscaling",
+        "account": "123456789012",
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "region": "us-east-1",
+        "resources": [format!("arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:1:autoScalingGroupName/{group}")],
+        "detail": {
+            "LifecycleActionToken": token,
+            "AutoScalingGroupName": group,
+            "LifecycleHookName": hook,
+            "EC2InstanceId": instance,
+            "LifecycleTransition": transition.as_str(),
+            "Origin": "EC2",
+            "Destination": destination,
+        }
+    })
+}
+
+#[async_trait]
+impl AutoScaling for StrictAutoScaling {
+    async fn describe_instances(&self, ids: &[String]) -> Result<Vec<GroupInstance>, Ec2Error> {
+        self.calls.count("DescribeAutoScalingInstances");
+        self.ec2.travel().await;
+        if ids.len() > 50 {
+            return Err(err(
+                "ValidationError",
+                "The maximum number of instance IDs is 50",
+            ));
+        }
+        self.tick();
+        let lag = self.faults.lock().unwrap().read_lag;
+        let cutoff = Instant::now() - lag.mul_f64(f64::from(self.ec2.roll()) / 100.0);
+        let read = ids.iter().filter_map(|id| {
+            let (group, lifecycle_state) = self.read_state(id, cutoff)?;
+            Some(GroupInstance {
+                instance_id: id.clone(),
+                group,
+                lifecycle_state,
+            })
+        });
+        Ok(read.collect())
+    }
+
+    async fn describe_hooks(&self, group: &str) -> Result<Vec<Hook>, Ec2Error> {
+        self.calls.count("DescribeLifecycleHooks");
+        self.ec2.travel().await;
+        let g = self.groups.lock().unwrap();
+        let Some(hooks) = g.hooks.get(group) else {
+            return Err(err("ValidationError", format!("Group {group} not found")));
+        };
+        Ok(hooks
+            .iter()
+            .map(|h| Hook {
+                name: h.name.clone(),
+                transition: Some(h.transition),
+            })
+            .collect())
+    }
+
+    async fn proceed(&self, action: &LifecycleAction) -> Result<Completion, Ec2Error> {
+        self.calls.count("CompleteLifecycleAction");
+        self.ec2.travel().await;
+        if let Some((code, message)) = self.faults.lock().unwrap().next_complete.pop_front() {
+            return Err(err(&code, message));
+        }
+        self.tick();
+        let members = self.ec2.members_of(&action.instance_id);
+        let ended = {
+            let mut g = self.groups.lock().unwrap();
+            let open = g.actions.iter_mut().find(|a| {
+                a.ended.is_none()
+                    && a.group == action.group
+                    && a.hook == action.hook
+                    && match &action.token {
+                        Some(t) => &a.token == t,
+                        None => a.instance_id == action.instance_id,
+                    }
+            });
+            let Some(open) = open else {
+                let by = match &action.token {
+                    Some(t) => format!("token {t}"),
+                    None => format!("instance ID {}", action.instance_id),
+                };
+                let message = format!("No active Lifecycle Action found with {by}");
+                // What the SDK adapter reads as done already.
+                return match is_no_active_action(Some("ValidationError"), Some(&message)) {
+                    true => Ok(Completion::AlreadyDone),
+                    false => Err(err("ValidationError", message)),
+                };
+            };
+            open.ended = Some((true, Instant::now(), false));
+            open.members_then = members;
+            open.clone()
+        };
+        self.after_end(&ended);
+        Ok(Completion::Completed)
+    }
+
+    fn calls(&self) -> CallCounts {
+        self.calls.snapshot()
+    }
+}
