@@ -17,6 +17,8 @@ ACTIONS = {
             "DeleteNetworkInterface", "ModifyNetworkInterfaceAttribute", "CreateTags",
             "DeleteTags"],
     "cloudformation": ["DescribeStacks"],
+    "autoscaling": ["DescribeAutoScalingInstances", "DescribeLifecycleHooks",
+                    "CompleteLifecycleAction"],
     "logs": ["CreateLogStream", "PutLogEvents"],
     "sqs": ["SendMessage"],
 }
@@ -25,7 +27,7 @@ ACTIONS = {
 # The resource types the template can name; the others (CreateTags lists a
 # hundred) are left out.
 TYPES = {"", "network-interface", "instance", "subnet", "security-group", "stack",
-         "log-stream", "queue"}
+         "log-stream", "queue", "autoScalingGroup"}
 
 
 def main(wheel):

@@ -75,6 +75,9 @@ pub struct Handled {
     pub response: Option<custom_resource::response::Response>,
     /// EC2 calls this input cost, by operation.
     pub ec2_calls: CallCounts,
+    /// Auto Scaling calls this input cost, by operation.
+    #[serde(skip_serializing_if = "CallCounts::is_empty")]
+    pub auto_scaling_calls: CallCounts,
     /// How long handling took, in milliseconds.
     pub duration_ms: u64,
     /// The event's time (epoch milliseconds), when it has one.
@@ -169,6 +172,8 @@ pub async fn handle(
     let ec2 = ctx.ec2;
     let started = std::time::Instant::now();
     let before = ec2.calls();
+    let asg_calls = || ctx.auto_scaling.map(|a| a.calls()).unwrap_or_default();
+    let asg_before = asg_calls();
     let manager = ctx.manager();
     let read = |e: Ec2Error| {
         disposition::log_read_error(&e);
@@ -235,6 +240,7 @@ pub async fn handle(
     };
     disposition::log(&handled.outcome.report);
     handled.ec2_calls = calls_since(&before, ec2.calls());
+    handled.auto_scaling_calls = calls_since(&asg_before, asg_calls());
     handled.duration_ms = started.elapsed().as_millis() as u64;
     match verdict {
         Disposition::Retry { failures } => Err(HandlerError::Transient {
@@ -253,6 +259,7 @@ fn handled(event: &'static str, outcome: Outcome) -> Handled {
         outcome,
         response: None,
         ec2_calls: CallCounts::new(),
+        auto_scaling_calls: CallCounts::new(),
         duration_ms: 0,
         event_time: None,
     }

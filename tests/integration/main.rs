@@ -15,6 +15,7 @@ mod histories;
 mod iam;
 mod lambda_runtime;
 mod lifecycle;
+mod lifecycle_moto;
 mod metrics;
 mod planner;
 mod planner_harsh;

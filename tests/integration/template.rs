@@ -32,12 +32,11 @@ fn strings(v: &Value) -> Vec<String> {
     }
 }
 
-/// The EC2 actions the adapter calls: every `calls.count("…")` in it.
-fn adapter_actions() -> BTreeSet<String> {
-    let source = include_str!("../../src/ec2/sdk.rs");
-    let calls = source.split("self.calls.count(\"").skip(1);
+/// The actions an adapter calls: every `calls.count("…")` in it.
+fn adapter_actions(service: &str, source: &str) -> BTreeSet<String> {
+    let calls = source.split("calls.count(\"").skip(1);
     calls
-        .map(|rest| format!("ec2:{}", &rest[..rest.find('"').unwrap()]))
+        .map(|rest| format!("{service}:{}", &rest[..rest.find('"').unwrap()]))
         .collect()
 }
 
@@ -57,19 +56,29 @@ fn statements(t: &Value) -> Vec<Value> {
 }
 
 #[test]
-fn the_policy_grants_every_ec2_action_the_adapter_calls_and_no_other() {
+fn the_policy_grants_every_action_the_adapters_call_and_no_other() {
     let t = template();
-    let granted: BTreeSet<String> = statements(&t)
-        .iter()
-        .flat_map(|s| strings(&s["Action"]))
-        .filter(|a| a.starts_with("ec2:"))
-        .collect();
-    let called = adapter_actions();
-    assert!(
-        called.len() >= 10,
-        "the adapter's calls were found: {called:?}"
-    );
-    assert_eq!(granted, called);
+    let adapters = [
+        ("ec2", include_str!("../../src/ec2/sdk.rs"), 10),
+        (
+            "autoscaling",
+            include_str!("../../src/autoscaling/sdk.rs"),
+            3,
+        ),
+    ];
+    for (service, source, at_least) in adapters {
+        let granted: BTreeSet<String> = statements(&t)
+            .iter()
+            .flat_map(|s| strings(&s["Action"]))
+            .filter(|a| a.starts_with(&format!("{service}:")))
+            .collect();
+        let called = adapter_actions(service, source);
+        assert!(
+            called.len() >= at_least,
+            "the adapter's calls were found: {called:?}"
+        );
+        assert_eq!(granted, called);
+    }
 }
 
 #[test]
@@ -78,7 +87,9 @@ fn nothing_mutating_is_granted_on_every_resource() {
         let resources = strings(&statement["Resource"]);
         if resources.iter().any(|r| r == "*") {
             for action in strings(&statement["Action"]) {
-                assert!(action.starts_with("ec2:Describe"), "{action} on *");
+                let read = action.starts_with("ec2:Describe")
+                    || action.starts_with("autoscaling:Describe");
+                assert!(read, "{action} on *");
             }
         }
     }
@@ -103,14 +114,20 @@ fn interface_writes_require_the_pool_or_owner_tag() {
 }
 
 /// EventBridge's matching for the pattern forms the template uses: lists of
-/// allowed values, nested objects.
+/// allowed values or `{prefix: …}`, nested objects.
 fn matches(pattern: &Json, event: &Json) -> bool {
+    let allows = |allowed: &Json, value: &Json| match (allowed, value) {
+        (Json::Object(p), Json::String(v)) if p.contains_key("prefix") => {
+            v.starts_with(p["prefix"].as_str().unwrap())
+        }
+        _ => allowed == value,
+    };
     pattern
         .as_object()
         .unwrap()
         .iter()
         .all(|(key, want)| match want {
-            Json::Array(allowed) => allowed.contains(&event[key]),
+            Json::Array(allowed) => allowed.iter().any(|a| allows(a, &event[key])),
             Json::Object(_) => matches(want, &event[key]),
             _ => false,
         })
@@ -134,8 +151,21 @@ fn the_rules_send_the_events_the_handler_acts_on() {
     assert!(!matches(&pattern, &fixture("scheduled-event.json")));
     let schedule = &resource(&t, "ScheduleRule")["Properties"]["ScheduleExpression"];
     assert_eq!(schedule.as_str(), Some("rate(5 minutes)"));
+    // R20: the lifecycle actions of our hooks, launch and terminate, and
+    // no other hook's.
+    let rule = &resource(&t, "LifecycleActionRule")["Properties"];
+    let pattern: Json = serde_json::to_value(&rule["EventPattern"]).unwrap();
+    let mut launch = fixture("autoscaling-launch-lifecycle.json");
+    assert!(!matches(&pattern, &launch), "another hook's action");
+    launch["detail"]["LifecycleHookName"] = json!("network-interface-manager-launch");
+    assert!(matches(&pattern, &launch));
+    let mut terminate = launch.clone();
+    terminate["detail-type"] = json!("EC2 Instance-terminate Lifecycle Action");
+    assert!(matches(&pattern, &terminate));
+    assert!(!matches(&pattern, &state_event("i-1", Running)));
     for (rule, permission) in [
         ("StateChangeRule", "StateChangePermission"),
+        ("LifecycleActionRule", "LifecycleActionPermission"),
         ("ScheduleRule", "SchedulePermission"),
     ] {
         let source =

@@ -62,6 +62,19 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// An Auto Scaling client of the same server.
+    pub fn autoscaling(&self) -> aws_sdk_autoscaling::Client {
+        let config = aws_sdk_autoscaling::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+            .build();
+        aws_sdk_autoscaling::Client::from_conf(config)
+    }
+}
+
 /// An SDK client for `endpoint`, with the manager's retry settings.
 pub fn client_for(endpoint: &str) -> aws_sdk_ec2::Client {
     let config = aws_sdk_ec2::Config::builder()

@@ -128,7 +128,7 @@ pub struct MotoWorld {
     pub adapter: SdkEc2,
     pub subnets: BTreeMap<&'static str, String>,
     pub vpc: String,
-    image: String,
+    pub image: String,
 }
 
 fn tag_spec(kind: ResourceType, pool: Option<&str>) -> Option<TagSpecification> {
