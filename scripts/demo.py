@@ -17,6 +17,8 @@ import sys
 import threading
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 
 import boto3
 
@@ -71,6 +73,66 @@ class Answers(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class AutoScalingStandIn(http.server.BaseHTTPRequestHandler):
+    """In front of moto for the Lambda: moto has neither `Pending:Wait` nor
+    CompleteLifecycleAction. Instances in `held` read as `Pending:Wait`
+    until an action for them is completed; completions are recorded with
+    who held the group's address then. Every other call goes to moto."""
+
+    moto = None
+    held = set()
+    completed = []
+    on_complete = None
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        form = urllib.parse.parse_qs(body.decode())
+        action = form.get("Action", [""])[0]
+        if action == "CompleteLifecycleAction":
+            instance = form.get("InstanceId", [None])[0] or AutoScalingStandIn.held_by_token(form)
+            AutoScalingStandIn.held.discard(instance)
+            AutoScalingStandIn.completed.append(
+                (instance, form["LifecycleHookName"][0], form["LifecycleActionResult"][0],
+                 AutoScalingStandIn.on_complete()))
+            return self.answer(200, b"<CompleteLifecycleActionResponse xmlns=\"http://autoscaling"
+                               b".amazonaws.com/doc/2011-01-01/\"><CompleteLifecycleActionResult/>"
+                               b"<ResponseMetadata><RequestId>stand-in</RequestId>"
+                               b"</ResponseMetadata></CompleteLifecycleActionResponse>")
+        request = urllib.request.Request(AutoScalingStandIn.moto + self.path, data=body,
+                                         headers=dict(self.headers), method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as r:
+                status, answer = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, answer = e.code, e.read()
+        if action == "DescribeAutoScalingInstances":
+            answer = AutoScalingStandIn.waiting(answer.decode()).encode()
+        self.answer(status, answer)
+
+    @staticmethod
+    def held_by_token(form):
+        return form.get("LifecycleActionToken", [""])[0].removeprefix("token-")
+
+    @staticmethod
+    def waiting(xml):
+        parts = xml.split("<member>")
+        for n, part in enumerate(parts):
+            if any(f"<InstanceId>{i}</InstanceId>" in part for i in AutoScalingStandIn.held):
+                parts[n] = part.replace("<LifecycleState>InService</LifecycleState>",
+                                        "<LifecycleState>Pending:Wait</LifecycleState>")
+        return "<member>".join(parts)
+
+    def answer(self, status, body):
+        self.send_response(status)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
 class Demo:
     def __init__(self, args):
         self.args = args
@@ -107,17 +169,24 @@ class Demo:
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answers)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self.response_url = f"http://127.0.0.1:{server.server_port}/answer?X-Amz-Signature=demo"
+        AutoScalingStandIn.moto = self.endpoint
+        stand_in = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AutoScalingStandIn)
+        threading.Thread(target=stand_in.serve_forever, daemon=True).start()
         self.start([self.args.cargo_lambda, "lambda", "watch", "--only-lambda-apis",
                     "-A", "127.0.0.1", "-P", str(self.api_port)])
         wait_for_port(self.moto_port, "moto_server")
         wait_for_port(self.api_port, "the Lambda runtime emulator")
         lambda_env = dict(self.env,
+                          AWS_ENDPOINT_URL=f"http://127.0.0.1:{stand_in.server_port}",
                           AWS_LAMBDA_RUNTIME_API=f"http://127.0.0.1:{self.api_port}/.rt",
                           AWS_LAMBDA_FUNCTION_NAME="_", AWS_LAMBDA_FUNCTION_VERSION="1",
                           AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128")
         self.start([self.args.binary], env=lambda_env)
         self.ec2 = boto3.client("ec2", endpoint_url=self.endpoint, region_name="us-east-1",
                                 aws_access_key_id="demo", aws_secret_access_key="demo")
+        self.asg = boto3.client("autoscaling", endpoint_url=self.endpoint,
+                                region_name="us-east-1", aws_access_key_id="demo",
+                                aws_secret_access_key="demo")
 
     def invoke(self, event):
         out = subprocess.run(
@@ -191,6 +260,38 @@ def state_event(instance, state):
     }
 
 
+def launch_action(group, hook, instance):
+    """The documented launch lifecycle action event [ASG-EV]."""
+    return {
+        "version": "0", "id": f"demo-{instance}-launch",
+        "detail-type": "EC2 Instance-launch Lifecycle Action", "source": "aws.autoscaling",
+        "account": "123456789012", "time": now(), "region": "us-east-1",
+        "resources": [f"arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:1:"
+                      f"autoScalingGroupName/{group}"],
+        "detail": {"LifecycleActionToken": f"token-{instance}", "AutoScalingGroupName": group,
+                   "LifecycleHookName": hook, "EC2InstanceId": instance,
+                   "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+                   "Origin": "EC2", "Destination": "AutoScalingGroup"},
+    }
+
+
+def auto_scaling_group(d, subnet):
+    """A group of the pool in `subnet` with our launch hook; no instance yet."""
+    image = d.ec2.describe_images()["Images"][0]["ImageId"]
+    template = d.ec2.create_launch_template(
+        LaunchTemplateName="bastion", LaunchTemplateData={"ImageId": image,
+                                                          "InstanceType": "t3.micro"})
+    d.asg.create_auto_scaling_group(
+        AutoScalingGroupName="bastion", MinSize=0, MaxSize=2, DesiredCapacity=0,
+        VPCZoneIdentifier=subnet,
+        LaunchTemplate={"LaunchTemplateId": template["LaunchTemplate"]["LaunchTemplateId"]},
+        Tags=[{"Key": POOL_TAG, "Value": POOL, "PropagateAtLaunch": True}])
+    d.asg.put_lifecycle_hook(
+        AutoScalingGroupName="bastion", LifecycleHookName="network-interface-manager-launch",
+        LifecycleTransition="autoscaling:EC2_INSTANCE_LAUNCHING", DefaultResult="CONTINUE",
+        HeartbeatTimeout=120)
+
+
 def pool_request(kind, url, subnets, physical_id=None):
     request = {
         "RequestType": kind, "ResponseURL": url,
@@ -256,7 +357,29 @@ def story(d):
     free_b = gauges.get((POOL, "us-east-1b"), {}).get("FreeMembers")
     check(free_b == 1, "the sync's metrics count the member free again in us-east-1b")
 
-    step("6. CloudFormation deletes the pool")
+    step("6. an Auto Scaling group with a launch hook: its new instance waits in Pending:Wait "
+         "until its address is attached")
+    print("    (moto has neither Pending:Wait nor CompleteLifecycleAction: a small local stand-in\n"
+          "     in front of moto answers both for the Lambda; everything else is moto's)")
+    auto_scaling_group(d, subnet_b)
+    d.asg.set_desired_capacity(AutoScalingGroupName="bastion", DesiredCapacity=1)
+    group_instance = d.asg.describe_auto_scaling_instances()["AutoScalingInstances"][0]
+    new = group_instance["InstanceId"]
+    AutoScalingStandIn.held.add(new)
+    AutoScalingStandIn.on_complete = lambda: d.holder_of("10.0.2.10")
+    print(f"    the group launched {new}; it waits in Pending:Wait "
+          "(hook network-interface-manager-launch)")
+    handled = d.invoke(launch_action("bastion", "network-interface-manager-launch", new))
+    print(f"    attached: {[(a['interface_id'], a['instance_id']) for a in handled['attached']]}")
+    for instance, hook, result, holder in AutoScalingStandIn.completed:
+        print(f"    stand-in: CompleteLifecycleAction {result} for {instance} ({hook}); "
+              f"10.0.2.10 was on {holder} then")
+    check(AutoScalingStandIn.completed == [(new, "network-interface-manager-launch", "CONTINUE",
+                                            new)],
+          f"the launch went on (CONTINUE) once, with 10.0.2.10 already on {new}")
+    check(new not in AutoScalingStandIn.held, f"{new} goes in service with its address")
+
+    step("7. CloudFormation deletes the pool")
     d.invoke(pool_request("Delete", d.response_url, [subnet_a, subnet_b], physical_id))
     answer = Answers.received[-1]
     print(f"    answer: {answer['Status']} {answer['PhysicalResourceId']}")

@@ -1,4 +1,4 @@
-//! What arrived: the three kinds of input told apart by their shape (docs/design.md).
+//! What arrived: the four kinds of input told apart by their shape (docs/design.md).
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde::Deserialize;
