@@ -414,3 +414,47 @@ async fn a_terminate_action_hands_over_and_continues() {
     assert_eq!(asg_calls["CompleteLifecycleAction"], 1, "{asg_calls:?}");
     assert_eq!(f.ec2.holder(&member), Some((waiting, 1)));
 }
+
+/// R21: the terminate event lost: the sync hands the member over and lets
+/// the termination go on.
+#[tokio::test]
+async fn the_sync_completes_open_terminate_actions_after_the_handover() {
+    let f = Fleet::new(vec![HookSpec::new(TERMINATE_HOOK, Terminating)]);
+    let member = f.ec2.add_member("web", "subnet-a1");
+    let old = f.in_service("subnet-a1");
+    f.event(&old, Running).await;
+    let waiting = f.in_service("subnet-a1");
+    let _lost = f.asg.terminate(&old);
+    f.asg.settle_reads();
+
+    f.deliver_ok(&scheduled()).await;
+
+    assert_eq!(f.ec2.holder(&member), Some((waiting, 1)));
+    assert!(f.asg.completed(&old)[0].members_then.is_empty());
+    assert_eq!(f.ec2.instance_state(&old), Terminated);
+}
+
+/// R21, hostile caller: a made-up terminate action for an instance that
+/// serves takes nothing from it; the event fails (and is retried, then
+/// dead-lettered) and no action is completed.
+#[tokio::test]
+async fn a_made_up_terminate_action_takes_nothing_from_a_serving_instance() {
+    let f = Fleet::new(vec![HookSpec::new(TERMINATE_HOOK, Terminating)]);
+    let member = f.ec2.add_member("web", "subnet-a1");
+    let holder = f.in_service("subnet-a1");
+    f.event(&holder, Running).await;
+    f.in_service("subnet-a1");
+    let mut forged = fixture("autoscaling-launch-lifecycle.json");
+    forged["detail-type"] = "EC2 Instance-terminate Lifecycle Action".into();
+    forged["detail"]["LifecycleTransition"] = "autoscaling:EC2_INSTANCE_TERMINATING".into();
+    forged["detail"]["LifecycleHookName"] = TERMINATE_HOOK.into();
+    forged["detail"]["AutoScalingGroupName"] = "web-asg".into();
+    forged["detail"]["EC2InstanceId"] = holder.clone().into();
+
+    let handled = f.deliver(&forged).await;
+
+    assert!(matches!(handled, Err(HandlerError::Transient { .. })), "{handled:?}");
+    assert_eq!(f.ec2.holder(&member), Some((holder.clone(), 1)));
+    assert!(f.asg.actions().is_empty());
+    assert_eq!(f.asg.lifecycle(&holder), "InService");
+}
