@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::deadline::Deadline;
-use crate::ec2::Ec2Error;
+use crate::ec2::{Ec2, Ec2Error};
 use crate::handler::{handle_measured, scheduled, Context, HandlerError};
 use crate::metrics::{self, Invocation};
 use crate::pool::plan::{Action, Plan, Shortage};
@@ -79,10 +79,11 @@ pub async fn run(cli: Cli, ctx: Context<'_>) -> anyhow::Result<bool> {
         metrics_namespace: cli.metrics_namespace.clone(),
         ..ctx
     };
-    let ec2 = ctx.ec2;
+    let paced = ctx.pacer.pace(ctx.ec2, deadline);
+    let ec2: &dyn Ec2 = &paced;
     match cli.command {
         Command::Status { pool, output } => {
-            let pools = ctx.manager().status(&pool).await?;
+            let pools = ctx.manager(ec2).status(&pool).await?;
             match output {
                 Output::Json => print_json(&serde_json::json!({ "pools": pools }))?,
                 Output::Table => print!("{}", status_table(&pools)),
@@ -107,7 +108,7 @@ pub async fn run(cli: Cli, ctx: Context<'_>) -> anyhow::Result<bool> {
             dry_run,
             metrics,
         } => {
-            let manager = ctx.manager();
+            let manager = ctx.manager(ec2);
             if dry_run {
                 print!("{}", describe_plan(&manager.plan_sync(&pool).await?));
                 return Ok(true);

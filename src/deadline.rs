@@ -1,7 +1,10 @@
 //! How long an invocation may still work (R8).
 
 use std::future::Future;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+// Tokio's clock: the same as the system's, unless a benchmark pauses it.
+use tokio::time::Instant;
 
 /// The pauses of a bounded wait: `first`, then doubling up to `max`. Tests
 /// pass zero or a few milliseconds.

@@ -3,7 +3,7 @@
 //! or done with a permanent failure (a retry cannot fix it). Every failure is
 //! logged here, once: transient ones at `warn`, permanent ones at `error`.
 
-use crate::ec2::{Ec2Error, ErrorKind};
+use crate::ec2::Ec2Error;
 use crate::pool::apply::Report;
 
 /// The verdict on one invocation.
@@ -42,13 +42,31 @@ pub fn log(report: &Report) {
             tracing::error!(pool = %f.pool, interface, instance = %f.instance_id, code, error = %f.error, "action failed");
         }
     }
+    if !report.left.is_empty() {
+        tracing::info!(left = ?report.left, "actions left for later: the deadline came first");
+    }
     for u in &report.unusable {
         tracing::warn!(pool = %u.pool, interface = %u.interface_id, reason = %u.reason, "member cannot be used");
     }
 }
 
-/// The verdict on a report.
+/// The verdict on an event's report: work left undone is retried (R24).
 pub fn of_report(report: &Report) -> Disposition {
+    let left: u32 = report.left.values().sum();
+    match of_sync(report) {
+        Disposition::Retry { failures } => Disposition::Retry {
+            failures: failures + left as usize,
+        },
+        _ if left > 0 => Disposition::Retry {
+            failures: left as usize,
+        },
+        verdict => verdict,
+    }
+}
+
+/// The verdict on a sync's report: work left undone is the next sync's,
+/// which continues from fresh reads (R24).
+pub fn of_sync(report: &Report) -> Disposition {
     let transient = report.failed.iter().filter(|f| f.transient).count();
     let permanent = report.failed.len() - transient;
     match (transient, permanent) {
@@ -60,7 +78,7 @@ pub fn of_report(report: &Report) -> Disposition {
 
 /// The verdict on a read that failed before anything was done.
 pub fn of_read_error(error: &Ec2Error) -> Disposition {
-    if error.is(ErrorKind::Transient) {
+    if error.is_transient() {
         Disposition::Retry { failures: 1 }
     } else {
         Disposition::DoneWithPermanentFailure { failures: 1 }
@@ -111,6 +129,16 @@ mod tests {
             };
             assert_eq!(of_report(&report), expected);
         }
+    }
+
+    #[test]
+    fn work_left_is_retried_after_an_event_and_left_to_the_next_sync() {
+        let report = Report {
+            left: [("attach", 3)].into(),
+            ..Report::default()
+        };
+        assert_eq!(of_report(&report), Disposition::Retry { failures: 3 });
+        assert_eq!(of_sync(&report), Disposition::Done);
     }
 
     #[test]

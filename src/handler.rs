@@ -10,6 +10,7 @@ use crate::autoscaling::AutoScaling;
 use crate::custom_resource;
 use crate::deadline::Deadline;
 use crate::disposition::{self, Disposition};
+use crate::ec2::paced::Pacer;
 use crate::ec2::{CallCounts, Ec2, Ec2Error, InstanceState};
 use crate::event::Event;
 use crate::metrics::{self, Invocation};
@@ -31,6 +32,8 @@ pub struct Context<'a> {
     /// Auto Scaling, for lifecycle states and hooks (R19-R22); none: every
     /// instance counts as standalone.
     pub auto_scaling: Option<&'a dyn AutoScaling>,
+    /// The EC2 pacing, kept across invocations (R23).
+    pub pacer: Pacer,
 }
 
 impl<'a> Context<'a> {
@@ -45,6 +48,7 @@ impl<'a> Context<'a> {
         Self {
             ec2,
             http,
+            pacer: Pacer::new(settings.ec2_share),
             settings,
             metrics_namespace: metrics::DEFAULT_NAMESPACE.to_string(),
             stacks: None,
@@ -52,9 +56,10 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// The manager, with this context's clients and settings.
-    pub fn manager(&self) -> Manager<'a> {
-        Manager::new(self.ec2, self.settings.clone()).with_auto_scaling(self.auto_scaling)
+    /// The manager on `ec2` (this context's, paced), with Auto Scaling and
+    /// the settings.
+    pub fn manager<'b>(&'b self, ec2: &'b dyn Ec2) -> Manager<'b> {
+        Manager::new(ec2, self.settings.clone()).with_auto_scaling(self.auto_scaling)
     }
 }
 
@@ -154,7 +159,8 @@ pub async fn scheduled(
     let mut outcome = manager.sync(&[], deadline).await?;
     if let Some(stacks) = ctx.stacks {
         let backoff = ctx.settings.backoff;
-        match custom_resource::cleanup::collect(ctx.ec2, stacks, deadline, backoff).await {
+        let ec2 = manager.ec2();
+        match custom_resource::cleanup::collect(ec2, stacks, deadline, backoff).await {
             Ok(done) => outcome.cleaned_up = done,
             Err(e) => disposition::log_read_error(&e),
         }
@@ -169,12 +175,13 @@ pub async fn handle(
     input: &Value,
     deadline: Deadline,
 ) -> Result<Handled, HandlerError> {
-    let ec2 = ctx.ec2;
+    let paced = ctx.pacer.pace(ctx.ec2, deadline);
+    let ec2: &dyn Ec2 = &paced;
     let started = std::time::Instant::now();
     let before = ec2.calls();
     let asg_calls = || ctx.auto_scaling.map(|a| a.calls()).unwrap_or_default();
     let asg_before = asg_calls();
-    let manager = ctx.manager();
+    let manager = ctx.manager(ec2);
     let read = |e: Ec2Error| {
         disposition::log_read_error(&e);
         HandlerError::Read(e)
@@ -204,7 +211,7 @@ pub async fn handle(
         }
         Event::Scheduled => {
             let outcome = scheduled(ctx, &manager, deadline).await.map_err(read)?;
-            let verdict = disposition::of_report(&outcome.report);
+            let verdict = disposition::of_sync(&outcome.report);
             (handled("scheduled", outcome), verdict)
         }
         Event::CustomResource(request) => {

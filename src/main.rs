@@ -62,12 +62,16 @@ async fn main() -> ExitCode {
 }
 
 /// The defaults, but for what the environment sets: `STANDBY_HOLDS_MEMBER`
-/// `false` keeps members off instances in `Standby` (R19).
+/// `false` keeps members off instances in `Standby` (R19); `EC2_SHARE`, the
+/// share of each EC2 request bucket the manager may draw (R23).
 fn settings() -> Settings {
+    let defaults = Settings::default();
     let standby = std::env::var("STANDBY_HOLDS_MEMBER");
+    let share = std::env::var("EC2_SHARE").ok().and_then(|v| v.parse().ok());
     Settings {
         standby_holds: standby.map_or(true, |v| !v.eq_ignore_ascii_case("false")),
-        ..Settings::default()
+        ec2_share: share.filter(|s| *s > 0.0).unwrap_or(defaults.ec2_share),
+        ..defaults
     }
 }
 

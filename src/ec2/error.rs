@@ -13,6 +13,8 @@ pub enum ErrorKind {
     NotFound,
     /// Throttled or a transient server error: worth retrying later.
     Transient,
+    /// Not sent: the pacing's next token came after the deadline (R23).
+    Deferred,
     /// Anything else: permanent for this request.
     Other,
 }
@@ -64,6 +66,12 @@ impl Ec2Error {
 
     pub fn is(&self, kind: ErrorKind) -> bool {
         self.kind == kind
+    }
+
+    /// Worth trying again later: throttled, a server error, or not sent
+    /// before the deadline.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.kind, ErrorKind::Transient | ErrorKind::Deferred)
     }
 }
 

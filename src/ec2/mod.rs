@@ -3,6 +3,7 @@
 
 mod error;
 mod from_sdk;
+pub mod paced;
 pub mod sdk;
 mod types;
 

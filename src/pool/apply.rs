@@ -27,6 +27,8 @@ pub struct Settings {
     pub fresh_wait: Duration,
     /// Whether instances in `Standby` may hold a member (R19).
     pub standby_holds: bool,
+    /// The share of each EC2 request bucket the manager may draw (R23).
+    pub ec2_share: f64,
 }
 
 impl Default for Settings {
@@ -37,6 +39,7 @@ impl Default for Settings {
             backoff: Backoff::default(),
             fresh_wait: Duration::from_secs(20),
             standby_holds: true,
+            ec2_share: 0.5,
         }
     }
 }
@@ -77,6 +80,10 @@ pub struct Report {
     pub shortages: Vec<Shortage>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unusable: Vec<Unusable>,
+    /// Actions not started: the pacing's next token came after the
+    /// deadline (R24). By kind: `detach`, `keep_on_termination`, `attach`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub left: BTreeMap<&'static str, u32>,
     /// Lifecycle actions of our hooks completed with `CONTINUE` (R20, R21).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub continued: Vec<super::proceed::Continued>,
@@ -97,6 +104,8 @@ enum AttachResult {
     AlreadyHeld(String),
     NoCandidateLeft(Attach),
     Failed(Failed),
+    /// Not started, or stopped between calls: the deadline came (R24).
+    Left(String),
 }
 
 impl AttachResult {
@@ -106,6 +115,7 @@ impl AttachResult {
             Self::AlreadyHeld(pool) => pool,
             Self::NoCandidateLeft(a) => &a.pool,
             Self::Failed(f) => &f.pool,
+            Self::Left(pool) => pool,
         }
     }
 }
@@ -127,22 +137,29 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
         }
     }
 
+    // R24: the most urgent first: members taken back (their instances are
+    // gone or leaving), then the instances waiting longest.
+    attaches.sort_by_key(|a: &Attach| a.waiting_since.unwrap_or(u64::MAX));
     // Members whose detach failed are still held: no attach waits for them.
     let mut stuck = BTreeSet::new();
     for result in concurrently(settings.concurrency, detaches, |d| detach(ec2, d)).await {
         match result {
             Ok(Some(d)) => report.detached.push(d),
             Ok(None) => {}
-            Err(f) => {
+            Err((f, deferred)) => {
                 stuck.extend(f.interface_id.clone());
-                report.failed.push(f);
+                match deferred {
+                    true => *report.left.entry("detach").or_default() += 1,
+                    false => report.failed.push(f),
+                }
             }
         }
     }
     for result in concurrently(settings.concurrency, keeps, |k| keep(ec2, k)).await {
         match result {
             Ok(k) => report.kept_on_termination.push(k),
-            Err(f) => report.failed.push(f),
+            Err((_, true)) => *report.left.entry("keep_on_termination").or_default() += 1,
+            Err((f, false)) => report.failed.push(f),
         }
     }
     let attached = concurrently(settings.concurrency, attaches, |a| {
@@ -161,30 +178,39 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
             AttachResult::AlreadyHeld(_) => {}
             AttachResult::NoCandidateLeft(a) => add_shortage(&mut report.shortages, a),
             AttachResult::Failed(f) => report.failed.push(f),
+            AttachResult::Left(_) => *report.left.entry("attach").or_default() += 1,
         }
     }
     sort(&mut report);
     report
 }
 
+/// A failed action, and whether it was only deferred (R24).
+type Unfinished = (Failed, bool);
+
 /// `None` when it was detached already (a lagging read planned it).
-async fn detach(ec2: &dyn Ec2, d: Detach) -> Result<Option<Detach>, Failed> {
+async fn detach(ec2: &dyn Ec2, d: Detach) -> Result<Option<Detach>, Unfinished> {
     match ec2.detach(&d.attachment_id, false).await {
         Ok(()) => Ok(Some(d)),
         Err(e) if e.is(ErrorKind::NotFound) => Ok(None),
-        Err(e) => Err(failed(&d.pool, &d.instance_id, Some(&d.interface_id), &e)),
+        Err(e) => Err(unfinished(&d.pool, &d.instance_id, &d.interface_id, &e)),
     }
 }
 
-async fn keep(ec2: &dyn Ec2, k: KeepOnTermination) -> Result<KeepOnTermination, Failed> {
+async fn keep(ec2: &dyn Ec2, k: KeepOnTermination) -> Result<KeepOnTermination, Unfinished> {
     let change = InterfaceChange::DeleteOnTermination {
         attachment_id: k.attachment_id.clone(),
         delete: false,
     };
     match ec2.modify_interface(&k.interface_id, &change).await {
         Ok(()) => Ok(k),
-        Err(e) => Err(failed(&k.pool, &k.instance_id, Some(&k.interface_id), &e)),
+        Err(e) => Err(unfinished(&k.pool, &k.instance_id, &k.interface_id, &e)),
     }
+}
+
+fn unfinished(pool: &str, instance_id: &str, interface_id: &String, e: &Ec2Error) -> Unfinished {
+    let f = failed(pool, instance_id, Some(interface_id), e);
+    (f, e.is(ErrorKind::Deferred))
 }
 
 /// The attach's result, and how many races it lost on the way.
@@ -196,8 +222,13 @@ async fn attach(
     settings: &Settings,
 ) -> (AttachResult, u32) {
     let mut conflicts = 0;
+    let pool = a.pool.clone();
     let result = attach_counting(ec2, a, stuck, deadline, settings, &mut conflicts).await;
-    (result, conflicts)
+    let deferred = |f: &Failed| f.code.as_deref() == Some(crate::ec2::paced::DEFERRED);
+    match result {
+        AttachResult::Failed(f) if deferred(&f) => (AttachResult::Left(pool), conflicts),
+        result => (result, conflicts),
+    }
 }
 
 async fn attach_counting(
@@ -220,7 +251,7 @@ async fn attach_counting(
             return AttachResult::Failed(gave_up(&a, "attach attempts exhausted"));
         }
         if deadline.expired() {
-            return AttachResult::Failed(gave_up(&a, "the deadline came before the attach"));
+            return AttachResult::Left(a.pool.clone());
         }
         let id = &candidate.interface_id;
         if let Some(former) = &candidate.freed_from {
@@ -313,7 +344,7 @@ fn failed(pool: &str, instance_id: &str, interface_id: Option<&String>, e: &Ec2E
         interface_id: interface_id.cloned(),
         code: Some(e.code.clone()),
         error: e.to_string(),
-        transient: e.is(ErrorKind::Transient),
+        transient: e.is_transient(),
     }
 }
 

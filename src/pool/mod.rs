@@ -87,6 +87,11 @@ impl<'a> Manager<'a> {
         }
     }
 
+    /// The EC2 it works on.
+    pub fn ec2(&self) -> &'a dyn Ec2 {
+        self.ec2
+    }
+
     pub fn with_auto_scaling(self, auto_scaling: Option<&'a dyn AutoScaling>) -> Self {
         Self {
             auto_scaling,

@@ -128,6 +128,6 @@ fn failure(instance_id: &str, e: &Ec2Error) -> Failed {
         interface_id: None,
         code: Some(e.code.clone()),
         error: e.to_string(),
-        transient: e.is(crate::ec2::ErrorKind::Transient),
+        transient: e.is_transient(),
     }
 }

@@ -139,11 +139,14 @@ async fn throttling_past_the_sdk_retries_fails_the_event_for_lambda_to_retry() {
     let member = w.0.add_member("web", "subnet-a1");
     let instance = w.0.launch(Some("web"), "subnet-a1");
     let event = state_event(&instance, Running);
-    w.0.fail_next(
-        Op::Attach,
-        "RequestLimitExceeded",
-        "Request limit exceeded.",
-    );
+    // Past the SDK's retries and the pacing's (R23).
+    for _ in 0..4 {
+        w.0.fail_next(
+            Op::Attach,
+            "RequestLimitExceeded",
+            "Request limit exceeded.",
+        );
+    }
 
     let first = deliver(&w, &event).await;
     assert!(
@@ -160,11 +163,14 @@ async fn throttling_past_the_sdk_retries_fails_the_event_for_lambda_to_retry() {
 async fn a_throttled_read_fails_the_event_as_transient() {
     let w = StrictWorld::new();
     let instance = w.0.launch(Some("web"), "subnet-a1");
-    w.0.fail_next(
-        Op::DescribeInstances,
-        "RequestLimitExceeded",
-        "Request limit exceeded.",
-    );
+    // Past the SDK's retries and the pacing's (R23).
+    for _ in 0..4 {
+        w.0.fail_next(
+            Op::DescribeInstances,
+            "RequestLimitExceeded",
+            "Request limit exceeded.",
+        );
+    }
 
     let result = deliver(&w, &state_event(&instance, Running)).await;
 

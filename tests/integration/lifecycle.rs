@@ -318,11 +318,14 @@ async fn a_launch_whose_attach_fails_transiently_stays_open() {
     let f = Fleet::with_launch_hook();
     let member = f.ec2.add_member("web", "subnet-a1");
     let (instance, events) = f.launch("subnet-a1");
-    f.ec2.fail_next(
-        Op::Attach,
-        "RequestLimitExceeded",
-        "Request limit exceeded.",
-    );
+    // Past the SDK's retries and the pacing's (R23).
+    for _ in 0..4 {
+        f.ec2.fail_next(
+            Op::Attach,
+            "RequestLimitExceeded",
+            "Request limit exceeded.",
+        );
+    }
 
     let first = f.deliver(&events[0]).await;
     assert!(
@@ -453,7 +456,10 @@ async fn a_made_up_terminate_action_takes_nothing_from_a_serving_instance() {
 
     let handled = f.deliver(&forged).await;
 
-    assert!(matches!(handled, Err(HandlerError::Transient { .. })), "{handled:?}");
+    assert!(
+        matches!(handled, Err(HandlerError::Transient { .. })),
+        "{handled:?}"
+    );
     assert_eq!(f.ec2.holder(&member), Some((holder.clone(), 1)));
     assert!(f.asg.actions().is_empty());
     assert_eq!(f.asg.lifecycle(&holder), "InService");

@@ -83,7 +83,16 @@ pub fn fixture(name: &str) -> Value {
 
 /// Runs one event through the Lambda handler.
 pub async fn deliver(world: &dyn World, event: &Value) -> Result<Handled, HandlerError> {
-    let ctx = Context::new(world.ec2(), fast());
+    deliver_with(world, fast(), event).await
+}
+
+/// Runs one event through the Lambda handler with `settings`.
+pub async fn deliver_with(
+    world: &dyn World,
+    settings: Settings,
+    event: &Value,
+) -> Result<Handled, HandlerError> {
+    let ctx = Context::new(world.ec2(), settings);
     handle(&ctx, event, Deadline::after(Duration::from_secs(30))).await
 }
 

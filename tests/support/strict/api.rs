@@ -1,6 +1,8 @@
 //! The `Ec2` trait on the strict model, with EC2's checks and error codes.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use async_trait::async_trait;
 use network_interface_manager::ec2::{

@@ -3,7 +3,9 @@
 //! a while ago. Writes check the true state; only reads lag.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
 
 use network_interface_manager::ec2::{Instance, NetworkInterface};
 

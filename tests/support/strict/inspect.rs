@@ -18,7 +18,7 @@ impl StrictEc2 {
     /// sees the world as it is then (the next schedule runs minutes later).
     pub fn settle_reads(&self) {
         let mut w = self.world.lock().unwrap();
-        let now = std::time::Instant::now();
+        let now = tokio::time::Instant::now();
         for eni in w.enis.values_mut() {
             eni.settles_at = eni.settles_at.map(|t| t.min(now));
         }
@@ -26,7 +26,7 @@ impl StrictEc2 {
             *t = (*t).min(now);
         }
         settle(&mut w);
-        super::publish(&mut w, std::time::Instant::now());
+        super::publish(&mut w, tokio::time::Instant::now());
         w.seen.catch_up();
     }
 

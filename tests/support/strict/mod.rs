@@ -29,7 +29,9 @@ mod setup;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use network_interface_manager::ec2::{
     AttachmentStatus, CallCounter, Ec2Error, Instance, InstanceState, InterfaceStatus,

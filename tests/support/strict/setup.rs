@@ -2,7 +2,9 @@
 //! before its story (settled: every read sees them), and what happens during
 //! the story (state and tag changes, launches: the reads lag behind them).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use network_interface_manager::ec2::{
     Attachment, AttachmentStatus, Instance, InstanceInterface, InstanceState, InterfaceStatus,

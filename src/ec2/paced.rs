@@ -1,0 +1,278 @@
+//! Pacing (R23): the manager draws at most `share` of each of EC2's request
+//! token buckets, which every caller in the account and region shares
+//! [EC2-THR]. Each API gets a bucket of its own here, `share` of EC2's size
+//! and refill rate; a call waits for a token, and is not sent at all when
+//! the token would come after the invocation's deadline (`Deferred`). A
+//! throttled answer (after the SDK's own retries) empties the API's bucket
+//! here too, and the call is tried again on the next token.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+
+use super::{
+    CallCounts, Ec2, Ec2Error, ErrorKind, Instance, InstanceQuery, InterfaceChange, InterfaceQuery,
+    NetworkInterface, NewInterface, Subnet, Tags,
+};
+use crate::deadline::Deadline;
+
+/// EC2's request buckets for the APIs the manager calls: (size, refill per
+/// second), from the developer guide's "Request throttling for the Amazon
+/// EC2 API" tables, read 2026-11-27 [EC2-THR]. Reads are filtered and
+/// paginated, so they draw from the non-mutating bucket, not the smaller
+/// one of unfiltered reads.
+pub const EC2_BUCKETS: [(&str, f64, f64); 10] = [
+    ("DescribeInstances", 100.0, 20.0),
+    ("DescribeNetworkInterfaces", 100.0, 20.0),
+    ("DescribeSubnets", 100.0, 20.0),
+    ("AttachNetworkInterface", 50.0, 5.0),
+    ("DetachNetworkInterface", 50.0, 5.0),
+    ("CreateNetworkInterface", 100.0, 5.0),
+    ("DeleteNetworkInterface", 100.0, 5.0),
+    ("ModifyNetworkInterfaceAttribute", 100.0, 5.0),
+    ("CreateTags", 100.0, 10.0),
+    ("DeleteTags", 100.0, 10.0),
+];
+
+/// Throttled answers a call takes before it gives up (each after a token).
+const THROTTLED_TRIES: u32 = 4;
+
+/// The code of a call that was not sent: its token came after the deadline.
+pub const DEFERRED: &str = "Deferred";
+
+/// The manager's share of each bucket, kept across the invocations of one
+/// Lambda instance.
+#[derive(Debug)]
+pub struct Pacer {
+    share: f64,
+    buckets: Mutex<BTreeMap<&'static str, Tokens>>,
+}
+
+#[derive(Debug)]
+struct Tokens {
+    level: f64,
+    at: Instant,
+}
+
+impl Pacer {
+    /// `share` of each bucket's size (the burst) and refill rate; above 1
+    /// for an account whose limits AWS raised.
+    pub fn new(share: f64) -> Self {
+        Self {
+            share: share.max(0.01),
+            buckets: Mutex::default(),
+        }
+    }
+
+    fn size_and_rate(&self, api: &str) -> (f64, f64) {
+        let (_, size, rate) = EC2_BUCKETS
+            .iter()
+            .find(|(name, _, _)| *name == api)
+            .copied()
+            .unwrap_or(("", 50.0, 5.0));
+        ((size * self.share).max(1.0), rate * self.share)
+    }
+
+    /// Takes a token of `api` now, or says how long until the next one.
+    fn take(&self, api: &'static str) -> Result<(), Duration> {
+        let (size, rate) = self.size_and_rate(api);
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().expect("pacer poisoned");
+        let tokens = buckets.entry(api).or_insert(Tokens {
+            level: size,
+            at: now,
+        });
+        let refilled = now.saturating_duration_since(tokens.at).as_secs_f64() * rate;
+        tokens.level = (tokens.level + refilled).min(size);
+        tokens.at = now;
+        if tokens.level >= 1.0 {
+            tokens.level -= 1.0;
+            return Ok(());
+        }
+        Err(Duration::from_secs_f64((1.0 - tokens.level) / rate))
+    }
+
+    /// Waits for a token of `api`; false when it would come after `deadline`.
+    async fn acquire(&self, api: &'static str, deadline: Deadline) -> bool {
+        loop {
+            match self.take(api) {
+                Ok(()) => return true,
+                Err(wait) if wait >= deadline.remaining() => return false,
+                Err(wait) => tokio::time::sleep(wait).await,
+            }
+        }
+    }
+
+    /// EC2 throttled `api`: the account's bucket is empty, so is ours.
+    fn drained(&self, api: &'static str) {
+        let mut buckets = self.buckets.lock().expect("pacer poisoned");
+        if let Some(tokens) = buckets.get_mut(api) {
+            tokens.level = tokens.level.min(0.0);
+        }
+    }
+
+    /// `ec2`, paced, for one invocation.
+    pub fn pace<'a>(&'a self, ec2: &'a dyn Ec2, deadline: Deadline) -> Paced<'a> {
+        Paced {
+            inner: ec2,
+            pacer: self,
+            deadline,
+        }
+    }
+}
+
+/// An `Ec2` whose every call is paced (see `Pacer`).
+pub struct Paced<'a> {
+    inner: &'a dyn Ec2,
+    pacer: &'a Pacer,
+    deadline: Deadline,
+}
+
+impl Paced<'_> {
+    async fn call<T, F, Fut>(&self, api: &'static str, send: F) -> Result<T, Ec2Error>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Ec2Error>>,
+    {
+        let mut throttled = 0;
+        loop {
+            if !self.pacer.acquire(api, self.deadline).await {
+                return Err(deferred(api));
+            }
+            match send().await {
+                Err(e) if e.code == "RequestLimitExceeded" && throttled + 1 < THROTTLED_TRIES => {
+                    throttled += 1;
+                    self.pacer.drained(api);
+                }
+                answer => return answer,
+            }
+        }
+    }
+}
+
+fn deferred(api: &'static str) -> Ec2Error {
+    let message = "not sent: the pacing's next token comes after the deadline";
+    Ec2Error {
+        kind: ErrorKind::Deferred,
+        ..Ec2Error::from_code(DEFERRED, message).during(api)
+    }
+}
+
+#[async_trait]
+impl Ec2 for Paced<'_> {
+    async fn describe_interfaces(
+        &self,
+        query: &InterfaceQuery,
+    ) -> Result<Vec<NetworkInterface>, Ec2Error> {
+        let api = "DescribeNetworkInterfaces";
+        self.call(api, || self.inner.describe_interfaces(query))
+            .await
+    }
+
+    async fn describe_instances(&self, query: &InstanceQuery) -> Result<Vec<Instance>, Ec2Error> {
+        let api = "DescribeInstances";
+        self.call(api, || self.inner.describe_instances(query))
+            .await
+    }
+
+    async fn attach(
+        &self,
+        interface_id: &str,
+        instance_id: &str,
+        device_index: i32,
+    ) -> Result<String, Ec2Error> {
+        let api = "AttachNetworkInterface";
+        let send = || self.inner.attach(interface_id, instance_id, device_index);
+        self.call(api, send).await
+    }
+
+    async fn detach(&self, attachment_id: &str, force: bool) -> Result<(), Ec2Error> {
+        let api = "DetachNetworkInterface";
+        self.call(api, || self.inner.detach(attachment_id, force))
+            .await
+    }
+
+    async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<Subnet>, Ec2Error> {
+        self.call("DescribeSubnets", || self.inner.describe_subnets(ids))
+            .await
+    }
+
+    async fn create_interface(&self, new: &NewInterface) -> Result<NetworkInterface, Ec2Error> {
+        let api = "CreateNetworkInterface";
+        self.call(api, || self.inner.create_interface(new)).await
+    }
+
+    async fn delete_interface(&self, interface_id: &str) -> Result<(), Ec2Error> {
+        let api = "DeleteNetworkInterface";
+        self.call(api, || self.inner.delete_interface(interface_id))
+            .await
+    }
+
+    async fn modify_interface(
+        &self,
+        interface_id: &str,
+        change: &InterfaceChange,
+    ) -> Result<(), Ec2Error> {
+        let api = "ModifyNetworkInterfaceAttribute";
+        let send = || self.inner.modify_interface(interface_id, change);
+        self.call(api, send).await
+    }
+
+    async fn create_tags(&self, interface_ids: &[String], tags: &Tags) -> Result<(), Ec2Error> {
+        let send = || self.inner.create_tags(interface_ids, tags);
+        self.call("CreateTags", send).await
+    }
+
+    async fn delete_tags(&self, interface_ids: &[String], keys: &[String]) -> Result<(), Ec2Error> {
+        let send = || self.inner.delete_tags(interface_ids, keys);
+        self.call("DeleteTags", send).await
+    }
+
+    fn calls(&self) -> CallCounts {
+        self.inner.calls()
+    }
+
+    fn throttled(&self) -> u64 {
+        self.inner.throttled()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_share_gives_that_share_of_the_burst_then_of_the_refill() {
+        let pacer = Pacer::new(0.5);
+        let deadline = Deadline::after(Duration::from_secs(60));
+        let started = Instant::now();
+        // Attach: 50 tokens, 5 a second; half of it is 25, then 2.5 a second.
+        for _ in 0..25 {
+            assert!(pacer.acquire("AttachNetworkInterface", deadline).await);
+        }
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        for _ in 0..5 {
+            assert!(pacer.acquire("AttachNetworkInterface", deadline).await);
+        }
+        let took = started.elapsed().as_secs_f64();
+        assert!((1.9..2.1).contains(&took), "5 more in {took} s");
+        // Another API has its own bucket.
+        assert!(pacer.take("DescribeInstances").is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_after_the_deadline_is_not_waited_for() {
+        let pacer = Pacer::new(0.1);
+        let deadline = Deadline::after(Duration::from_secs(1));
+        for _ in 0..5 {
+            assert!(pacer.acquire("AttachNetworkInterface", deadline).await);
+        }
+        // 0.5 a second: the next token is 2 s away.
+        let started = Instant::now();
+        assert!(!pacer.acquire("AttachNetworkInterface", deadline).await);
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+}
