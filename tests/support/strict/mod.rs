@@ -23,6 +23,7 @@
 
 mod api;
 pub mod autoscaling;
+pub mod buckets;
 mod clock;
 mod inspect;
 mod setup;
@@ -39,6 +40,7 @@ use network_interface_manager::ec2::{
 };
 
 pub use clock::epoch_ms;
+pub use buckets::Buckets;
 use clock::Seen;
 
 /// The operations of the `Ec2` trait, to aim a fault at.
@@ -82,6 +84,8 @@ pub struct Faults {
     pub lagging: BTreeSet<String>,
     /// An operation that panics (a bug in the code under test, simulated).
     pub panic_on: Option<Op>,
+    /// EC2's request buckets [EC2-THR]; `None` only in the model's own tests.
+    pub buckets: Option<Buckets>,
 }
 
 impl Default for Faults {
@@ -98,6 +102,9 @@ impl Default for Faults {
             filter_lag: Duration::from_millis(60),
             lagging: BTreeSet::new(),
             panic_on: None,
+            // Ten times EC2's, and so is the tests' pacing share (`fast`):
+            // the same ratio, on a ten times faster clock.
+            buckets: Some(Buckets::scaled(10.0)),
         }
     }
 }
@@ -114,6 +121,7 @@ impl Faults {
             jitter: Duration::ZERO,
             read_lag: Duration::ZERO,
             filter_lag: Duration::ZERO,
+            buckets: None,
             ..Self::default()
         }
     }
@@ -221,7 +229,9 @@ impl StrictEc2 {
             drop(f);
             panic!("injected panic in {op:?}");
         }
-        let answer = if f.throttle_percent > 0 && self.roll() < f.throttle_percent {
+        let now = Instant::now();
+        let empty = f.buckets.as_mut().is_some_and(|b| !b.take(op, now));
+        let answer = if empty || (f.throttle_percent > 0 && self.roll() < f.throttle_percent) {
             Err(err("RequestLimitExceeded", "Request limit exceeded."))
         } else {
             match f.next.get_mut(&op).and_then(VecDeque::pop_front) {
