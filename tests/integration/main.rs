@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod budget;
 mod cli;
 mod custom_resource;
 mod custom_resource_faults;

@@ -257,7 +257,7 @@ impl Ec2 for StrictEc2 {
                 ));
             }
             Some(ip) => ip.clone(),
-            None => free_ip(&w, &new.subnet_id),
+            None => free_ip(&mut w, &new.subnet_id),
         };
         let id = Self::id(&mut w, "eni");
         let mut iface = interface(&id, &new.subnet_id, ip, new.tags.clone());

@@ -39,8 +39,8 @@ use network_interface_manager::ec2::{
     NetworkInterface, NewInterface, Tags, PLAIN_INTERFACE, POOL_TAG,
 };
 
-pub use clock::epoch_ms;
 pub use buckets::Buckets;
+pub use clock::epoch_ms;
 use clock::Seen;
 
 /// The operations of the `Ec2` trait, to aim a fault at.
@@ -56,6 +56,25 @@ pub enum Op {
     Modify,
     CreateTags,
     DeleteTags,
+}
+
+impl Op {
+    /// The operation of an EC2 Query API `Action`.
+    pub fn of_action(action: &str) -> Option<Self> {
+        Some(match action {
+            "DescribeNetworkInterfaces" => Self::DescribeInterfaces,
+            "DescribeInstances" => Self::DescribeInstances,
+            "AttachNetworkInterface" => Self::Attach,
+            "DetachNetworkInterface" => Self::Detach,
+            "DescribeSubnets" => Self::DescribeSubnets,
+            "CreateNetworkInterface" => Self::Create,
+            "DeleteNetworkInterface" => Self::Delete,
+            "ModifyNetworkInterfaceAttribute" => Self::Modify,
+            "CreateTags" => Self::CreateTags,
+            "DeleteTags" => Self::DeleteTags,
+            _ => return None,
+        })
+    }
 }
 
 /// How harsh EC2 is, and the faults to inject. `Faults::default()` is the
@@ -147,6 +166,8 @@ struct World {
     tokens: BTreeMap<String, (NewInterface, String)>,
     /// Every mutating call that succeeded: (operation, interface, instance).
     writes: Vec<(Op, String, String)>,
+    /// Addresses handed out by counter.
+    next_ip: u64,
 }
 
 #[derive(Debug)]
@@ -391,9 +412,14 @@ fn interface(id: &str, subnet: &str, ip: String, tags: Tags) -> NetworkInterface
     }
 }
 
-/// The lowest address of `subnet` no interface has (from .4, as in a VPC).
-fn free_ip(w: &World, subnet: &str) -> String {
-    let prefix = prefix_of(subnet).unwrap_or("10.0.9");
+/// The lowest address of a test subnet no interface has (from .4, as in a
+/// VPC); in any other subnet (the benchmarks' large fleets), the next of a
+/// counter.
+fn free_ip(w: &mut World, subnet: &str) -> String {
+    let Some(prefix) = prefix_of(subnet) else {
+        w.next_ip += 1;
+        return format!("10.9.{}.{}", w.next_ip / 250, w.next_ip % 250 + 4);
+    };
     let taken = |ip: &str| {
         w.enis
             .values()
@@ -403,6 +429,12 @@ fn free_ip(w: &World, subnet: &str) -> String {
         .find(|h| !taken(&format!("{prefix}.{h}")))
         .expect("a free address");
     format!("{prefix}.{host}")
+}
+
+/// An instance's primary address: apart from the members' subnets' ranges.
+fn primary_ip(w: &mut World) -> String {
+    w.next_ip += 1;
+    format!("100.64.{}.{}", w.next_ip / 250, w.next_ip % 250 + 4)
 }
 
 fn in_pools(tags: &Tags, pools: &[String]) -> bool {

@@ -12,7 +12,8 @@ use network_interface_manager::ec2::{
 };
 
 use super::{
-    az_of, epoch_ms, free_ip, interface, publish, settle, settle_visible, Eni, Op, StrictEc2, World,
+    az_of, epoch_ms, free_ip, interface, primary_ip, publish, settle, settle_visible, Eni, Op,
+    StrictEc2, World,
 };
 
 impl StrictEc2 {
@@ -54,7 +55,7 @@ impl StrictEc2 {
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
-        let ip = free_ip(&w, subnet);
+        let ip = free_ip(&mut w, subnet);
         let iface = interface(&id, subnet, ip, tags);
         w.enis.insert(
             id.clone(),
@@ -163,6 +164,13 @@ impl StrictEc2 {
         publish(&mut w, Instant::now());
     }
 
+    /// When an instance was launched (epoch milliseconds), settled.
+    pub fn set_launched_at(&self, instance: &str, at: u64) {
+        let mut w = self.world.lock().unwrap();
+        w.instances.get_mut(instance).unwrap().launched_at = Some(at);
+        settle_visible(&mut w);
+    }
+
     /// Makes the next call of `op` fail with `code`.
     pub fn fail_next(&self, op: Op, code: &str, message: &str) {
         let mut f = self.faults.lock().unwrap();
@@ -202,7 +210,7 @@ pub(super) fn new_instance(
         launched_at,
         group: None,
     };
-    let ip = free_ip(w, subnet);
+    let ip = primary_ip(w);
     let mut eni = interface(&primary, subnet, ip, Tags::new());
     eni.status = InterfaceStatus::InUse;
     eni.attachment = Some(Attachment {
