@@ -11,8 +11,11 @@ use crate::deadline::Deadline;
 use crate::ec2::{Ec2, Ec2Error};
 use crate::handler::{handle_measured, scheduled, Context, HandlerError};
 use crate::metrics::{self, Invocation};
+use crate::pool::apply::ProgressSink;
 use crate::pool::plan::{Action, Plan, Shortage};
 use crate::pool::status::PoolStatus;
+use crate::pool::Outcome;
+use crate::progress_bar::Bar;
 
 /// Keeps a pool of tagged EC2 network interfaces attached to the running
 /// instances of the same pool. AWS settings come from the standard chain
@@ -63,6 +66,10 @@ enum Command {
         /// line) to this file.
         #[arg(long, conflicts_with = "dry_run")]
         metrics: Option<PathBuf>,
+        /// `table`: a progress bar on a terminal, then a summary; `json`:
+        /// the outcome only, for scripts.
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        output: Output,
     },
 }
 
@@ -79,6 +86,19 @@ pub async fn run(cli: Cli, ctx: Context<'_>) -> anyhow::Result<bool> {
         metrics_namespace: cli.metrics_namespace.clone(),
         ..ctx
     };
+    // A progress bar for a sync on a terminal, unless scripts read it.
+    let bar = match &cli.command {
+        Command::Sync {
+            dry_run: false,
+            output: Output::Table,
+            ..
+        } => Bar::on_terminal(),
+        _ => None,
+    };
+    let mut ctx = ctx;
+    if let Some(bar) = &bar {
+        ctx.settings.progress = ProgressSink(Some(bar.clone()));
+    }
     let paced = ctx.pacer.pace(ctx.ec2, deadline);
     let ec2: &dyn Ec2 = &paced;
     match cli.command {
@@ -107,6 +127,7 @@ pub async fn run(cli: Cli, ctx: Context<'_>) -> anyhow::Result<bool> {
             pool,
             dry_run,
             metrics,
+            output,
         } => {
             let manager = ctx.manager(ec2);
             if dry_run {
@@ -126,7 +147,13 @@ pub async fn run(cli: Cli, ctx: Context<'_>) -> anyhow::Result<bool> {
             let now = metrics::now_ms();
             let docs = metrics::documents(&cli.metrics_namespace, now, invocation);
             write_metrics(metrics.as_deref(), &docs)?;
-            print_json(&outcome)?;
+            if let Some(bar) = &bar {
+                bar.finish();
+            }
+            match output {
+                Output::Json => print_json(&outcome)?,
+                Output::Table => print!("{}", sync_summary(&outcome, invocation.throttled)),
+            }
             Ok(!outcome.report.has_transient_failure())
         }
     }
@@ -253,6 +280,50 @@ fn shortage_line(s: &Shortage) -> String {
 }
 
 /// The plan as one line per action and shortage, with the reasons.
+/// What a sync did, in a few lines.
+pub fn sync_summary(outcome: &Outcome, throttled: u64) -> String {
+    let r = &outcome.report;
+    let mut lines = vec![
+        format!("attached {}", r.attached.len()),
+        format!("detached {}", r.detached.len()),
+    ];
+    if !r.kept_on_termination.is_empty() {
+        lines.push(format!(
+            "kept on termination {}",
+            r.kept_on_termination.len()
+        ));
+    }
+    if !r.continued.is_empty() {
+        lines.push(format!("lifecycle actions continued {}", r.continued.len()));
+    }
+    let left: u32 = r.left.values().sum();
+    if left > 0 {
+        lines.push(format!(
+            "left for the next sync {left} (the budget ran out)"
+        ));
+    }
+    let (transient, permanent) = r.failed.iter().partition::<Vec<_>, _>(|f| f.transient);
+    for (kind, failed) in [("transient", transient), ("permanent", permanent)] {
+        for f in failed {
+            let interface = f.interface_id.as_deref().unwrap_or("-");
+            lines.push(format!(
+                "failed ({kind}) {} {interface}: {}",
+                f.instance_id, f.error
+            ));
+        }
+    }
+    for s in &r.shortages {
+        lines.push(format!(
+            "waiting in {} (pool {}): {}",
+            s.availability_zone,
+            s.pool,
+            s.instance_ids.join(" ")
+        ));
+    }
+    lines.push(format!("throttled attempts {throttled}"));
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
 pub fn describe_plan(plan: &Plan) -> String {
     let mut out = String::new();
     for action in &plan.actions {

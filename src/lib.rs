@@ -13,4 +13,5 @@ pub mod handler;
 pub mod lambda;
 pub mod metrics;
 pub mod pool;
+mod progress_bar;
 pub mod stacks;

@@ -14,6 +14,25 @@ use crate::concurrent::concurrently;
 use crate::deadline::{Backoff, Deadline};
 use crate::ec2::{Ec2, Ec2Error, ErrorKind, InterfaceChange};
 
+/// Told of the executor's work as it goes (the CLI's progress bar).
+pub trait Progress: Send + Sync {
+    /// `actions` more are planned.
+    fn planned(&self, actions: u64);
+    /// One more is done (or failed, or left); EC2 has throttled `throttled`
+    /// attempts so far.
+    fn done(&self, throttled: u64);
+}
+
+/// Where progress goes, if anywhere.
+#[derive(Clone, Default)]
+pub struct ProgressSink(pub Option<std::sync::Arc<dyn Progress>>);
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Progress" } else { "None" })
+    }
+}
+
 /// Bounds of the executor; tests pass small delays.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -29,6 +48,7 @@ pub struct Settings {
     pub standby_holds: bool,
     /// The share of each EC2 request bucket the manager may draw (R23).
     pub ec2_share: f64,
+    pub progress: ProgressSink,
 }
 
 impl Default for Settings {
@@ -40,6 +60,7 @@ impl Default for Settings {
             fresh_wait: Duration::from_secs(20),
             standby_holds: true,
             ec2_share: 0.5,
+            progress: ProgressSink::default(),
         }
     }
 }
@@ -137,12 +158,26 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
         }
     }
 
+    let progress = settings.progress.0.as_deref();
+    let tick = || {
+        if let Some(p) = progress {
+            p.done(ec2.throttled());
+        }
+    };
+    if let Some(p) = progress {
+        p.planned((detaches.len() + keeps.len() + attaches.len()) as u64);
+    }
     // R24: the most urgent first: members taken back (their instances are
     // gone or leaving), then the instances waiting longest.
     attaches.sort_by_key(|a: &Attach| a.waiting_since.unwrap_or(u64::MAX));
     // Members whose detach failed are still held: no attach waits for them.
     let mut stuck = BTreeSet::new();
-    for result in concurrently(settings.concurrency, detaches, |d| detach(ec2, d)).await {
+    let detach = |d| async {
+        let result = detach(ec2, d).await;
+        tick();
+        result
+    };
+    for result in concurrently(settings.concurrency, detaches, detach).await {
         match result {
             Ok(Some(d)) => report.detached.push(d),
             Ok(None) => {}
@@ -155,17 +190,24 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
             }
         }
     }
-    for result in concurrently(settings.concurrency, keeps, |k| keep(ec2, k)).await {
+    let keep = |k| async {
+        let result = keep(ec2, k).await;
+        tick();
+        result
+    };
+    for result in concurrently(settings.concurrency, keeps, keep).await {
         match result {
             Ok(k) => report.kept_on_termination.push(k),
             Err((_, true)) => *report.left.entry("keep_on_termination").or_default() += 1,
             Err((f, false)) => report.failed.push(f),
         }
     }
-    let attached = concurrently(settings.concurrency, attaches, |a| {
-        attach(ec2, a, &stuck, deadline, settings)
-    })
-    .await;
+    let attach = |a| async {
+        let result = attach(ec2, a, &stuck, deadline, settings).await;
+        tick();
+        result
+    };
+    let attached = concurrently(settings.concurrency, attaches, attach).await;
     for (result, conflicts) in attached {
         if conflicts > 0 {
             *report

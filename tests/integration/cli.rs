@@ -79,7 +79,7 @@ async fn sync_dry_run_prints_the_plan_and_changes_nothing() {
     assert_eq!(w.holder(&member).await, None, "a dry run changes nothing");
 
     let out = manager(&w)
-        .args(["sync", "--pool", "web"])
+        .args(["sync", "--pool", "web", "--output", "json"])
         .output()
         .unwrap();
     assert_eq!(
@@ -220,4 +220,38 @@ fn access_denied_names_the_iam_action() {
         "https://ec2.eu-west-1.amazonaws.com",
     );
     assert!(line.contains("ec2:AttachNetworkInterface"), "{line}");
+}
+
+/// R24 on a terminal: `sync` draws a progress bar (actions done of those
+/// planned) on standard error, then a summary; not with `--output json`,
+/// and not when standard error is not a terminal.
+#[tokio::test]
+async fn sync_shows_progress_on_a_terminal_only() {
+    let w = MotoWorld::new().await;
+    for _ in 0..3 {
+        w.add_member("web", "a1").await;
+        w.launch(Some("web"), "a1").await;
+    }
+    let binary = env!("CARGO_BIN_EXE_network-interface-manager");
+    // `script` (util-linux) runs the command on a pseudo-terminal.
+    let out = Command::new("script")
+        .args(["-qec", &format!("{binary} sync"), "/dev/null"])
+        .envs(manager(&w).get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env("TERM", "xterm")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("3/3 actions"), "{shown}");
+    assert!(shown.contains("attached 3"), "{shown}");
+
+    // Not a terminal: the summary only.
+    w.launch(Some("web"), "a1").await;
+    let out = manager(&w).arg("sync").output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(stdout.contains("waiting in us-east-1a"), "{stdout}");
+    assert!(!stderr.contains("actions"), "{stderr}");
 }
