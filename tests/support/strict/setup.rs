@@ -38,6 +38,29 @@ impl StrictEc2 {
         id
     }
 
+    /// `n` running instances of `pool` and `n` free members, in `subnet`,
+    /// settled at once (the benchmarks' large fleets).
+    pub fn add_fleet(&self, pool: &str, subnet: &str, n: usize) -> Vec<String> {
+        let mut w = self.world.lock().unwrap();
+        let mut instances = Vec::new();
+        for _ in 0..n {
+            let id = Self::id(&mut w, "eni");
+            let ip = free_ip(&mut w, subnet);
+            let tags = [(POOL_TAG.to_string(), pool.to_string())].into();
+            let iface = interface(&id, subnet, ip, tags);
+            let settles_at = None;
+            w.enis.insert(id, Eni { iface, settles_at });
+            instances.push(new_instance(
+                &mut w,
+                Some(pool),
+                subnet,
+                InstanceState::Running,
+            ));
+        }
+        settle_visible(&mut w);
+        instances
+    }
+
     /// A free member of `pool` in `subnet`.
     pub fn add_member(&self, pool: &str, subnet: &str) -> String {
         self.add_interface(subnet, [(POOL_TAG, pool)])
