@@ -82,6 +82,11 @@ pub fn documents(namespace: &str, now: u64, invocation: Invocation) -> Vec<Value
             ("Ec2Throttled", "Count", json!(invocation.throttled)),
             ("TransientFailures", "Count", json!(transient)),
             ("PermanentFailures", "Count", json!(permanent)),
+            (
+                "ActionsLeft",
+                "Count",
+                json!(report.left.values().sum::<u32>()),
+            ),
         ],
     ));
     if let Some(census) = &invocation.outcome.census {

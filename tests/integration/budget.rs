@@ -10,7 +10,7 @@ use network_interface_manager::deadline::Deadline;
 use network_interface_manager::ec2::sdk::SdkEc2;
 use network_interface_manager::ec2::Ec2;
 use network_interface_manager::ec2::InstanceState::Running;
-use network_interface_manager::handler::{handle, Context, Handled, HandlerError};
+use network_interface_manager::handler::{handle, handle_measured, Context, Handled, HandlerError};
 use network_interface_manager::pool::apply::Settings;
 
 use crate::support::strict::{Buckets, Faults, Op, StrictEc2};
@@ -69,7 +69,11 @@ async fn a_sync_past_its_deadline_leaves_nothing_half_done_and_the_next_finishes
     let instances = fleet(&ec2, 400);
 
     // Pacing: 250 attaches at once, then 25 a second; 400 need 6 s.
-    let first = sync(&ec2, fast(), Duration::from_secs(2)).await;
+    let ctx = Context::new(&ec2, fast());
+    let event = fixture("scheduled-event.json");
+    let (first, docs) =
+        handle_measured(&ctx, &event, Deadline::after(Duration::from_secs(2))).await;
+    let first = first.expect("a sync with work left is done, not retried");
 
     let report = &first.outcome.report;
     let left = report.left.get("attach").copied().unwrap_or(0) as usize;
@@ -77,6 +81,12 @@ async fn a_sync_past_its_deadline_leaves_nothing_half_done_and_the_next_finishes
     assert_eq!(report.attached.len() + left, instances.len());
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_consistent(&ec2, &instances);
+    let metric = docs.iter().find_map(|d| d.get("ActionsLeft"));
+    assert_eq!(
+        metric,
+        Some(&serde_json::json!(left)),
+        "the metric says so too"
+    );
     let served: BTreeSet<&str> = report
         .attached
         .iter()
