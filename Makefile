@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/network-interface-manager/target
 export MOTO_SERVER := $(abspath $(VENV))/bin/moto_server
 export CARGO_LAMBDA := $(abspath $(VENV))/bin/cargo-lambda
 
-.PHONY: bench demo test lint venv zip
+.PHONY: bench demo test lint venv zip mutants
 
 # The Lambda package: x86_64, linked for glibc 2.34 (Amazon Linux 2023).
 LAMBDA_TARGET := x86_64-unknown-linux-gnu.2.34
@@ -50,3 +50,25 @@ bench: zip
 	cargo test --test integration round_trips -- --nocapture > dist/round-trips.txt
 	$(VENV)/bin/python scripts/bench.py --binary dist/bootstrap --zip dist/bootstrap.zip \
 		--round-trips dist/round-trips.txt --out docs/benchmarks.md
+	# The EC2 budget: pacing choices on moto behind EC2's buckets, then a
+	# 10,000-instance fleet on the strict model (release: the model is the
+	# heavy part; the clock is virtual).
+	cargo test --test pacing_bench >> docs/benchmarks.md
+	cargo test --release --test budget_bench >> docs/benchmarks.md
+
+## Mutation testing of the pure cores (not in CI: hours on two cores); see
+## docs/testing.md. Writes mutants.out/.
+CARGO_MUTANTS := $(HOME)/.cache/network-interface-manager/tools/bin/cargo-mutants
+MUTATED := src/pool/plan.rs src/pool/assign.rs src/pool/status.rs src/custom_resource/plan.rs \
+	src/custom_resource/changes.rs src/custom_resource/declaration.rs \
+	src/custom_resource/properties.rs src/custom_resource/response.rs src/event.rs \
+	src/disposition.rs
+MUTANT_TESTS := tests:: planner pool_plan properties declarations events custom_resource_lifecycle \
+	custom_resource_faults lifecycle:: metrics harsh scenarios --skip moto
+
+$(CARGO_MUTANTS):
+	cargo install --locked cargo-mutants@27.1.0 --root $(HOME)/.cache/network-interface-manager/tools
+
+mutants: venv $(CARGO_MUTANTS)
+	$(CARGO_MUTANTS) mutants $(addprefix -f ,$(MUTATED)) \
+		-- --lib --test integration -- $(MUTANT_TESTS)

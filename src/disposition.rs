@@ -133,12 +133,62 @@ mod tests {
 
     #[test]
     fn work_left_is_retried_after_an_event_and_left_to_the_next_sync() {
-        let report = Report {
+        let mut report = Report {
             left: [("attach", 3)].into(),
             ..Report::default()
         };
         assert_eq!(of_report(&report), Disposition::Retry { failures: 3 });
         assert_eq!(of_sync(&report), Disposition::Done);
+        report.failed.push(failure(true));
+        assert_eq!(of_report(&report), Disposition::Retry { failures: 4 });
+        assert_eq!(of_sync(&report), Disposition::Retry { failures: 1 });
+    }
+
+    /// The lines `log` writes for `report`, as an operator reads them.
+    fn logged(report: &Report) -> String {
+        use std::sync::{Arc, Mutex};
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || Writer(sink.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || log(report));
+        let bytes = buffer.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    struct Writer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Writer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn each_failure_is_logged_once_at_its_level_and_work_left_is_said() {
+        let report = Report {
+            failed: vec![failure(true), failure(false)],
+            ..Report::default()
+        };
+        let lines = logged(&report);
+        assert_eq!(lines.lines().count(), 2, "{lines}");
+        assert!(lines.contains("WARN") && lines.contains("the event will be retried"));
+        assert!(lines.contains("ERROR") && lines.contains("action failed"));
+        assert!(!lines.contains("left"), "{lines}");
+
+        let left = Report {
+            left: [("attach", 2)].into(),
+            ..Report::default()
+        };
+        let lines = logged(&left);
+        assert_eq!(lines.lines().count(), 1, "{lines}");
+        assert!(lines.contains("actions left for later"), "{lines}");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Which pacing (docs/design.md, R23): the SDK's adaptive retry mode (a
 //! client-side rate limiter that slows down after throttling), the
 //! manager's own token bucket, or neither, measured on moto behind a proxy
-//! that throttles as EC2's buckets would (ten times EC2's; the manager's
-//! share likewise). Figures for docs/benchmarks.md (`make bench`).
+//! that throttles as EC2's buckets would (`SCALE` times EC2's; the
+//! manager's share likewise). Figures for docs/benchmarks.md (`make bench`).
 //!
 //!     cargo test --test pacing_bench -- [instances]
 
@@ -21,6 +21,10 @@ use support::strict::Buckets;
 use support::throttle::ThrottlingProxy;
 use support::world::{fixture, MotoWorld, World};
 
+/// The proxy's buckets are this many times EC2's, and the manager's share
+/// likewise: the same ratios, on a faster clock.
+const SCALE: f64 = 4.0;
+
 struct Measured {
     attached: usize,
     left: u32,
@@ -32,7 +36,7 @@ struct Measured {
 async fn run(instances: usize, others: f64, adaptive: bool, share: f64) -> Measured {
     let mut w = MotoWorld::new().await;
     let proxy =
-        ThrottlingProxy::with_buckets(&w.moto.endpoint, Buckets::scaled(10.0).with_others(others))
+        ThrottlingProxy::with_buckets(&w.moto.endpoint, Buckets::scaled(SCALE).with_others(others))
             .await;
     let client = support::moto::client_for(&proxy.endpoint);
     let client = match adaptive {
@@ -85,15 +89,20 @@ async fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let instances = args.first().copied().unwrap_or(900);
-    println!("## Pacing: one sync of {instances} instances on moto behind EC2's buckets (ten times EC2's)\n");
+    // The test subnets are /24s: 120 instances and 120 members each.
+    let instances = args.first().copied().unwrap_or(360);
+    println!("## Pacing: one sync of {instances} instances on moto behind EC2's buckets ({SCALE} times EC2's)\n");
     println!("| rest of the account | pacing | attached | left | requests | throttled | seconds |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     for others in [0.0, 0.5] {
         for (name, adaptive, share) in [
             ("none (standard retry)", false, 1000.0),
             ("SDK adaptive retry mode", true, 1000.0),
-            ("the manager's buckets, share 0.5 (default)", false, 5.0),
+            (
+                "the manager's buckets, share 0.5 (default)",
+                false,
+                0.5 * SCALE,
+            ),
         ] {
             let m = run(instances, others, adaptive, share).await;
             println!(
