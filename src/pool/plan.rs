@@ -115,12 +115,6 @@ pub struct Plan {
     pub proceeds: Vec<Proceed>,
 }
 
-impl Plan {
-    pub fn is_empty(&self) -> bool {
-        self.actions.is_empty() && self.proceeds.is_empty()
-    }
-}
-
 /// Where a member can go: same pool, VPC and Availability Zone (R2).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Placement {

@@ -28,3 +28,4 @@ mod storm;
 mod strict_model;
 mod sync;
 mod template;
+mod updates;

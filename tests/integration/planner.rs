@@ -248,8 +248,9 @@ fn never_touched() {
         instances: vec![],
     };
     assert_eq!(unknown_holders(&snapshot), ["i-unseen"]);
-    assert!(
-        plan(&snapshot).is_empty(),
+    assert_eq!(
+        plan(&snapshot),
+        Plan::default(),
         "a holder nobody sees is left alone"
     );
 }

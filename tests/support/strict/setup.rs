@@ -187,6 +187,14 @@ impl StrictEc2 {
         publish(&mut w, Instant::now());
     }
 
+    /// Sets a tag on an interface, settled (set before the story).
+    pub fn tag_interface(&self, eni: &str, key: &str, value: &str) {
+        let mut w = self.world.lock().unwrap();
+        let tags = &mut w.enis.get_mut(eni).unwrap().iface.tags;
+        tags.insert(key.into(), value.into());
+        settle_visible(&mut w);
+    }
+
     /// When an instance was launched (epoch milliseconds), settled.
     pub fn set_launched_at(&self, instance: &str, at: u64) {
         let mut w = self.world.lock().unwrap();

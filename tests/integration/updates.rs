@@ -1,0 +1,71 @@
+//! What an Update of a pool declaration changes reaches EC2, and nothing
+//! else does (docs/design.md, C2): on the strict model, through the handler.
+
+use network_interface_manager::ec2::{NetworkInterface, POOL_TAG};
+use serde_json::{json, Value};
+
+use crate::support::cfn::{answer, request, update};
+use crate::support::listener::Listener;
+use crate::support::world::StrictWorld;
+
+/// Creates the pool `props` declares; its physical id.
+async fn create(w: &StrictWorld, cfn: &Listener, props: &Value) -> String {
+    let body = answer(w, cfn, &request("Create", &cfn.url, props.clone())).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    body["PhysicalResourceId"].as_str().unwrap().to_string()
+}
+
+fn members(w: &StrictWorld, pool: &str) -> Vec<NetworkInterface> {
+    let all = w.0.interfaces();
+    let members = all.into_iter().filter(|i| i.pool() == Some(pool));
+    members.collect()
+}
+
+#[tokio::test]
+async fn an_update_of_description_and_source_dest_check_reaches_every_interface() {
+    let w = StrictWorld::new();
+    let cfn = Listener::start().await;
+    let old = json!({"Name": "web", "SubnetIds": ["subnet-a1", "subnet-b1"],
+                     "Description": "before"});
+    let id = create(&w, &cfn, &old).await;
+    w.0.settle_reads();
+    let new = json!({"Name": "web", "SubnetIds": ["subnet-a1", "subnet-b1"],
+                     "Description": "after", "SourceDestCheck": "false"});
+
+    let body = answer(&w, &cfn, &update(&cfn.url, &id, new, old)).await;
+
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let members = members(&w, "web");
+    assert_eq!(members.len(), 2);
+    for m in &members {
+        assert_eq!(m.description, "after", "{}", m.id);
+        assert!(!m.source_dest_check, "{}", m.id);
+    }
+}
+
+#[tokio::test]
+async fn a_tag_dropped_from_the_declaration_is_removed_and_only_that_tag() {
+    let w = StrictWorld::new();
+    let cfn = Listener::start().await;
+    let tags = |t: Value| json!({"Name": "web", "SubnetIds": ["subnet-a1"], "Tags": t});
+    let old = tags(json!([{"Key": "team", "Value": "a"}, {"Key": "cost", "Value": "b"}]));
+    let id = create(&w, &cfn, &old).await;
+    w.0.settle_reads();
+    let member = members(&w, "web")[0].id.clone();
+    // A tag someone else put on the interface, not the declaration's.
+    w.0.tag_interface(&member, "backup", "daily");
+    let new = tags(json!([{"Key": "team", "Value": "a2"}]));
+
+    let body = answer(&w, &cfn, &update(&cfn.url, &id, new, old)).await;
+
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let tags = &members(&w, "web")[0].tags;
+    assert_eq!(tags.get("team").map(String::as_str), Some("a2"));
+    assert_eq!(tags.get("cost"), None, "dropped from the declaration");
+    assert_eq!(
+        tags.get("backup").map(String::as_str),
+        Some("daily"),
+        "not ours"
+    );
+    assert_eq!(tags.get(POOL_TAG).map(String::as_str), Some("web"));
+}
