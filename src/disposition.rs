@@ -146,6 +146,11 @@ mod tests {
 
     /// The lines `log` writes for `report`, as an operator reads them.
     fn logged(report: &Report) -> String {
+        logged_with(|| log(report))
+    }
+
+    /// The lines `write` logs.
+    fn logged_with(write: impl FnOnce()) -> String {
         use std::sync::{Arc, Mutex};
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let sink = buffer.clone();
@@ -153,7 +158,7 @@ mod tests {
             .with_ansi(false)
             .with_writer(move || Writer(sink.clone()))
             .finish();
-        tracing::subscriber::with_default(subscriber, || log(report));
+        tracing::subscriber::with_default(subscriber, write);
         let bytes = buffer.lock().unwrap().clone();
         String::from_utf8(bytes).unwrap()
     }
@@ -168,6 +173,20 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn a_failed_read_is_logged_once_as_retried_or_not() {
+        let lines = |e: &Ec2Error| logged_with(|| log_read_error(e));
+        let throttled = lines(&Ec2Error::from_code("RequestLimitExceeded", "slow down"));
+        assert_eq!(throttled.lines().count(), 1, "{throttled}");
+        assert!(throttled.contains("WARN") && throttled.contains("will be retried"));
+        let denied = lines(&Ec2Error::from_code("UnauthorizedOperation", "no"));
+        assert_eq!(denied.lines().count(), 1, "{denied}");
+        assert!(
+            denied.contains("ERROR") && !denied.contains("retried"),
+            "{denied}"
+        );
     }
 
     #[test]

@@ -82,13 +82,11 @@ impl Event {
                     .and_then(|t| u64::try_from(t.timestamp_millis()).ok());
                 state_change(envelope.detail, time)
             }
-            ("aws.autoscaling", kind @ (LAUNCH_ACTION | TERMINATE_ACTION)) => {
-                let kind = if kind == LAUNCH_ACTION {
-                    LAUNCH_ACTION
-                } else {
-                    TERMINATE_ACTION
-                };
-                lifecycle_action(kind, envelope.detail)
+            ("aws.autoscaling", LAUNCH_ACTION) => {
+                lifecycle_action(LAUNCH_ACTION, Transition::Launching, envelope.detail)
+            }
+            ("aws.autoscaling", TERMINATE_ACTION) => {
+                lifecycle_action(TERMINATE_ACTION, Transition::Terminating, envelope.detail)
             }
             ("aws.events", SCHEDULED) => Self::Scheduled,
             (source, detail_type) => Self::Unknown {
@@ -116,7 +114,7 @@ fn state_change(detail: Value, time: Option<u64>) -> Event {
     }
 }
 
-fn lifecycle_action(kind: &'static str, detail: Value) -> Event {
+fn lifecycle_action(kind: &'static str, expected: Transition, detail: Value) -> Event {
     let malformed = |error: String| Event::Malformed { kind, error };
     let d = match serde_json::from_value::<LifecycleDetail>(detail) {
         Ok(d) => d,
@@ -124,10 +122,6 @@ fn lifecycle_action(kind: &'static str, detail: Value) -> Event {
     };
     let Some(transition) = Transition::parse(&d.lifecycle_transition) else {
         return malformed(format!("unknown transition {:?}", d.lifecycle_transition));
-    };
-    let expected = match kind {
-        LAUNCH_ACTION => Transition::Launching,
-        _ => Transition::Terminating,
     };
     if transition != expected {
         return malformed(format!(

@@ -100,8 +100,9 @@ fn peak_rss_mib() -> f64 {
     kb / 1024.0
 }
 
-/// Per API: tokens per second the manager drew, mean over the seconds it
-/// drew any and peak, as shares of EC2's refill rate.
+/// Per API: tokens the manager drew in the first second (the burst), then
+/// per second on average over the seconds it drew any, as shares of EC2's
+/// refill rate.
 fn bucket_use(ec2: &StrictEc2) -> Vec<(Op, f64, f64, f64)> {
     let buckets = ec2.faults.lock().unwrap().buckets.clone().unwrap();
     let documented = Buckets::documented();
@@ -110,10 +111,15 @@ fn bucket_use(ec2: &StrictEc2) -> Vec<(Op, f64, f64, f64)> {
         .iter()
         .map(|(op, per_second)| {
             let (_, rate) = documented.size_and_rate(*op);
-            let busy: Vec<u32> = per_second.iter().copied().filter(|n| *n > 0).collect();
+            let burst = per_second.first().copied().unwrap_or(0) as f64;
+            let busy: Vec<u32> = per_second
+                .iter()
+                .skip(1)
+                .copied()
+                .filter(|n| *n > 0)
+                .collect();
             let mean = busy.iter().sum::<u32>() as f64 / busy.len().max(1) as f64;
-            let peak = busy.iter().copied().max().unwrap_or(0) as f64;
-            (*op, rate, mean / rate, peak / rate)
+            (*op, rate, burst / rate, mean / rate)
         })
         .collect()
 }

@@ -1,6 +1,7 @@
 //! Inputs told apart by their shape; unknown and malformed ones are answered
 //! with success and change nothing.
 
+use network_interface_manager::autoscaling::Transition;
 use network_interface_manager::ec2::InstanceState;
 use network_interface_manager::event::Event;
 use network_interface_manager::pool::StateChange;
@@ -36,12 +37,67 @@ fn documented_events_parse() {
 
 #[test]
 fn other_inputs_are_unknown() {
-    for input in [json!({"hello": "world"}), json!([1, 2, 3]), json!(null)] {
+    for input in [
+        json!({"hello": "world"}),
+        // Half a CloudFormation request: nowhere to answer, so not one.
+        json!({"RequestType": "Create"}),
+        json!({"ResponseURL": "https://example.com/r"}),
+        json!([1, 2, 3]),
+        json!(null),
+    ] {
         assert!(
             matches!(Event::parse(&input), Event::Unknown { .. }),
             "{input}"
         );
     }
+}
+
+/// R20: lifecycle actions, warm pool or not; a transition that does not
+/// match the kind, or a missing field, is malformed.
+#[test]
+fn lifecycle_actions_parse_with_their_token_and_destination() {
+    let launch = fixture("autoscaling-launch-lifecycle.json");
+    let Event::LifecycleAction(parsed) = Event::parse(&launch) else {
+        panic!("not a lifecycle action");
+    };
+    let action = &parsed.given.action;
+    assert_eq!(parsed.given.transition, Transition::Launching);
+    assert_eq!(
+        (action.group.as_str(), action.hook.as_str()),
+        ("my-asg", "my-lifecycle-hook")
+    );
+    assert_eq!(action.instance_id, "i-1234567890abcdef0");
+    assert_eq!(
+        action.token.as_deref(),
+        Some("87654321-4321-4321-4321-210987654321")
+    );
+    assert!(!parsed.into_warm_pool);
+
+    let mut warm = launch.clone();
+    warm["detail"]["Destination"] = "WarmPool".into();
+    let Event::LifecycleAction(parsed) = Event::parse(&warm) else {
+        panic!("not a lifecycle action");
+    };
+    assert!(parsed.into_warm_pool);
+
+    let mut terminate = launch.clone();
+    terminate["detail-type"] = "EC2 Instance-terminate Lifecycle Action".into();
+    assert!(
+        matches!(Event::parse(&terminate), Event::Malformed { .. }),
+        "a launch transition"
+    );
+    terminate["detail"]["LifecycleTransition"] = "autoscaling:EC2_INSTANCE_TERMINATING".into();
+    let Event::LifecycleAction(parsed) = Event::parse(&terminate) else {
+        panic!("not a lifecycle action");
+    };
+    assert_eq!(parsed.given.transition, Transition::Terminating);
+
+    let mut tokenless = launch;
+    tokenless["detail"]
+        .as_object_mut()
+        .unwrap()
+        .remove("LifecycleActionToken");
+    assert!(matches!(Event::parse(&tokenless), Event::Malformed { .. }));
 }
 
 #[test]
