@@ -62,10 +62,10 @@ async fn a_stop_hands_the_member_over_in_five_round_trips_and_more_while_ec2_set
 #[tokio::test]
 async fn a_termination_waits_for_ec2s_own_detach() {
     let w = StrictWorld::new();
-    w.0.add_member("web", "subnet-a1");
+    let member = w.0.add_member("web", "subnet-a1");
     let old = w.0.launch(Some("web"), "subnet-a1");
     deliver_ok(&w, &state_event(&old, Running)).await;
-    w.0.launch(Some("web"), "subnet-a1");
+    let replacement = w.0.launch(Some("web"), "subnet-a1");
     w.0.faults.lock().unwrap().termination_detach = Duration::from_millis(500);
     w.0.set_state(&old, Terminated);
     // The event arrives as EC2 starts detaching, before the reads show it.
@@ -73,4 +73,5 @@ async fn a_termination_waits_for_ec2s_own_detach() {
     // Two rounds of reads, status reads while EC2 detaches (500 ms at
     // 50 ms a read, backoff from 5 ms), attach.
     assert!((5..=16).contains(&trips), "{trips} round trips");
+    assert_eq!(w.0.holder(&member), Some((replacement, 1)), "handed over");
 }
