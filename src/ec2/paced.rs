@@ -4,7 +4,10 @@
 //! and refill rate; a call waits for a token, and is not sent at all when
 //! the token would come after the invocation's deadline (`Deferred`). A
 //! throttled answer (after the SDK's own retries) empties the API's bucket
-//! here too, and the call is tried again on the next token.
+//! here too, and the call is tried again after a backoff with full jitter
+//! (from one token's interval, doubling up to eight), so that many
+//! invocations throttled at once spread out instead of failing to Lambda's
+//! retry a minute later.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -37,8 +40,8 @@ pub const EC2_BUCKETS: [(&str, f64, f64); 10] = [
     ("DeleteTags", 100.0, 10.0),
 ];
 
-/// Throttled answers a call takes before it gives up (each after a token).
-const THROTTLED_TRIES: u32 = 4;
+/// Throttled answers a call takes before it gives up.
+pub const THROTTLED_TRIES: u32 = 8;
 
 /// The code of a call that was not sent: its token came after the deadline.
 pub const DEFERRED: &str = "Deferred";
@@ -106,12 +109,16 @@ impl Pacer {
         }
     }
 
-    /// EC2 throttled `api`: the account's bucket is empty, so is ours.
-    fn drained(&self, api: &'static str) {
+    /// EC2 throttled `api` for the `nth` time in a call: the account's
+    /// bucket is empty, so is ours; how long to back off.
+    fn drained(&self, api: &'static str, nth: u32) -> Duration {
         let mut buckets = self.buckets.lock().expect("pacer poisoned");
         if let Some(tokens) = buckets.get_mut(api) {
             tokens.level = tokens.level.min(0.0);
         }
+        let (_, rate) = self.size_and_rate(api);
+        let ceiling = f64::from(1u32 << nth.min(3)) / rate;
+        Duration::from_secs_f64(ceiling * jitter())
     }
 
     /// `ec2`, paced, for one invocation.
@@ -144,13 +151,24 @@ impl Paced<'_> {
             }
             match send().await {
                 Err(e) if e.code == "RequestLimitExceeded" && throttled + 1 < THROTTLED_TRIES => {
+                    let pause = self.pacer.drained(api, throttled);
                     throttled += 1;
-                    self.pacer.drained(api);
+                    if !self.deadline.sleep(pause).await {
+                        return Err(deferred(api));
+                    }
                 }
                 answer => return answer,
             }
         }
     }
+}
+
+/// A number in [0, 1), different at every call (full jitter).
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(Instant::now().elapsed().as_nanos());
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 fn deferred(api: &'static str) -> Ec2Error {

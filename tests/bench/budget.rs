@@ -150,13 +150,13 @@ fn report(title: &str, ec2: &StrictEc2, run: &Run, wall: Duration) {
         "| wall time of the benchmark (virtual clock) | {:.1} s |\n",
         wall.as_secs_f64()
     );
-    println!("| API | EC2 refill / s | mean share drawn / s | peak share drawn / s |");
+    println!("| API | EC2 refill / s | drawn in the first second (the burst) | then, per second |");
     println!("| --- | --- | --- | --- |");
-    for (op, rate, mean, peak) in bucket_use(ec2) {
+    for (op, rate, burst, mean) in bucket_use(ec2) {
         println!(
             "| {op:?} | {rate} | {:.0} % | {:.0} % |",
-            mean * 100.0,
-            peak * 100.0
+            burst * 100.0,
+            mean * 100.0
         );
     }
     println!();

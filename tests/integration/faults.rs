@@ -140,7 +140,7 @@ async fn throttling_past_the_sdk_retries_fails_the_event_for_lambda_to_retry() {
     let instance = w.0.launch(Some("web"), "subnet-a1");
     let event = state_event(&instance, Running);
     // Past the SDK's retries and the pacing's (R23).
-    for _ in 0..4 {
+    for _ in 0..network_interface_manager::ec2::paced::THROTTLED_TRIES {
         w.0.fail_next(
             Op::Attach,
             "RequestLimitExceeded",
@@ -164,7 +164,7 @@ async fn a_throttled_read_fails_the_event_as_transient() {
     let w = StrictWorld::new();
     let instance = w.0.launch(Some("web"), "subnet-a1");
     // Past the SDK's retries and the pacing's (R23).
-    for _ in 0..4 {
+    for _ in 0..network_interface_manager::ec2::paced::THROTTLED_TRIES {
         w.0.fail_next(
             Op::DescribeInstances,
             "RequestLimitExceeded",

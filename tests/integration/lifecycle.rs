@@ -319,7 +319,7 @@ async fn a_launch_whose_attach_fails_transiently_stays_open() {
     let member = f.ec2.add_member("web", "subnet-a1");
     let (instance, events) = f.launch("subnet-a1");
     // Past the SDK's retries and the pacing's (R23).
-    for _ in 0..4 {
+    for _ in 0..network_interface_manager::ec2::paced::THROTTLED_TRIES {
         f.ec2.fail_next(
             Op::Attach,
             "RequestLimitExceeded",

@@ -155,7 +155,8 @@ impl Ec2 for StrictEc2 {
             });
         w.writes
             .push((Op::Attach, interface_id.into(), instance_id.into()));
-        published(&mut w);
+        let (eni, instance) = (interface_id.to_string(), instance_id.to_string());
+        published(&mut w, &[&eni, &instance]);
         Ok(attachment_id)
     }
 
@@ -191,8 +192,9 @@ impl Ec2 for StrictEc2 {
             eni.settles_at = Some(Instant::now() + wait);
         }
         let id = eni.iface.id.clone();
-        w.writes.push((Op::Detach, id, a.instance_id));
-        published(&mut w);
+        w.writes
+            .push((Op::Detach, id.clone(), a.instance_id.clone()));
+        published(&mut w, &[&id, &a.instance_id]);
         Ok(())
     }
 
@@ -276,8 +278,8 @@ impl Ec2 for StrictEc2 {
                 settles_at: Some(Instant::now() + pending_for),
             },
         );
-        w.writes.push((Op::Create, id, String::new()));
-        published(&mut w);
+        w.writes.push((Op::Create, id.clone(), String::new()));
+        published(&mut w, &[&id]);
         Ok(iface)
     }
 
@@ -297,7 +299,7 @@ impl Ec2 for StrictEc2 {
         w.enis.remove(interface_id);
         w.writes
             .push((Op::Delete, interface_id.into(), String::new()));
-        published(&mut w);
+        published(&mut w, &[&interface_id.to_string()]);
         Ok(())
     }
 
@@ -331,7 +333,7 @@ impl Ec2 for StrictEc2 {
         }
         w.writes
             .push((Op::Modify, interface_id.into(), String::new()));
-        published(&mut w);
+        published(&mut w, &[&interface_id.to_string()]);
         Ok(())
     }
 
@@ -346,7 +348,7 @@ impl Ec2 for StrictEc2 {
             eni.iface.tags.extend(tags.clone());
             w.writes.push((Op::CreateTags, id.clone(), String::new()));
         }
-        published(&mut w);
+        published(&mut w, &interface_ids.iter().collect::<Vec<_>>());
         Ok(())
     }
 
@@ -361,7 +363,7 @@ impl Ec2 for StrictEc2 {
             eni.iface.tags.retain(|k, _| !keys.contains(k));
             w.writes.push((Op::DeleteTags, id.clone(), String::new()));
         }
-        published(&mut w);
+        published(&mut w, &interface_ids.iter().collect::<Vec<_>>());
         Ok(())
     }
 
@@ -386,7 +388,8 @@ fn missing_fails_the_batch(w: &World, ids: &[String]) -> Result<(), Ec2Error> {
     }
 }
 
-/// Makes a write visible to the reads that come later than their lag.
-fn published(w: &mut World) {
-    super::publish(w, Instant::now());
+/// Makes what a write changed (`ids`: interfaces and instances) visible
+/// to the reads that come later than their lag.
+fn published(w: &mut World, ids: &[&String]) {
+    super::publish_ids(w, ids, Instant::now());
 }

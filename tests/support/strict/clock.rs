@@ -54,6 +54,24 @@ impl Seen {
         publish(&mut self.instances, instances.iter(), at);
     }
 
+    /// Stamps `at` on the objects named by `ids` that differ from what reads
+    /// last saw (or are gone): a write knows what it changed, and comparing
+    /// every object would make a large fleet quadratic.
+    pub fn publish_ids<'a>(
+        &mut self,
+        enis: &BTreeMap<String, Eni>,
+        instances: &BTreeMap<String, Instance>,
+        ids: impl IntoIterator<Item = &'a String>,
+        at: Instant,
+    ) {
+        for id in ids {
+            let eni = enis.get(id).map(|e| &e.iface);
+            stamp_if_changed(self.enis.entry(id.clone()).or_default(), eni, at);
+            let instance = instances.get(id);
+            stamp_if_changed(self.instances.entry(id.clone()).or_default(), instance, at);
+        }
+    }
+
     /// Every object as it is now, seen by every read: the world the test set
     /// up before its story.
     pub fn settle_all(
@@ -125,6 +143,17 @@ fn publish<'a, T: Clone + PartialEq + 'a>(
             stamp(history, at, None);
         }
     }
+}
+
+/// A change is never stamped before the version it follows (a boot that
+/// ended before its own launch was published), or it would hide behind it.
+fn stamp_if_changed<T: Clone + PartialEq>(history: &mut History<T>, now: Option<&T>, at: Instant) {
+    let last = history.last();
+    if last.map(|v| v.1.as_ref()) == Some(now) || (last.is_none() && now.is_none()) {
+        return;
+    }
+    let at = last.map_or(at, |v| v.0.max(at));
+    stamp(history, at, now.cloned());
 }
 
 /// Adds a version in time order and forgets those no read can reach.

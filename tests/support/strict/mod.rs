@@ -344,7 +344,7 @@ fn settle(w: &mut World) {
                         i.state = InstanceState::Running;
                     }
                 }
-                publish(w, at);
+                publish_ids(w, &[&id], at);
             }
             _ => return,
         }
@@ -368,6 +368,8 @@ fn settle_interface(w: &mut World, id: &str, at: Instant) {
         }
         _ => {}
     }
+    let id = id.to_string();
+    let mut holder = None;
     if let Some(a) = detached {
         let terminated = w
             .instances
@@ -378,15 +380,24 @@ fn settle_interface(w: &mut World, id: &str, at: Instant) {
         }
         // EC2 deletes what was to go with its instance [EC2-MOD].
         if terminated && a.delete_on_termination {
-            w.enis.remove(id);
+            w.enis.remove(&id);
         }
+        holder = Some(a.instance_id);
     }
-    publish(w, at);
+    let changed: Vec<&String> = [Some(&id), holder.as_ref()].into_iter().flatten().collect();
+    publish_ids(w, &changed, at);
 }
 
 /// Makes the true state visible to reads later than their lag.
 fn publish(w: &mut World, at: Instant) {
     w.seen.publish(&w.enis, &w.instances, at);
+}
+
+/// The same, for the objects a write changed (`ids`: interfaces and
+/// instances).
+fn publish_ids(w: &mut World, ids: &[&String], at: Instant) {
+    w.seen
+        .publish_ids(&w.enis, &w.instances, ids.iter().copied(), at);
 }
 
 /// Makes what the test set up visible to every read.
