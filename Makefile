@@ -62,7 +62,7 @@ MUTATED := src/pool/plan.rs src/pool/assign.rs src/pool/status.rs src/custom_res
 	src/custom_resource/changes.rs src/custom_resource/declaration.rs \
 	src/custom_resource/properties.rs src/custom_resource/response.rs src/event.rs \
 	src/disposition.rs
-MUTANT_TESTS := tests:: planner pool_plan properties declarations events custom_resource_lifecycle \
+MUTANT_TESTS := tests:: planner pool_plan properties declarations events updates custom_resource_lifecycle \
 	custom_resource_faults lifecycle:: metrics harsh scenarios --skip moto
 
 $(CARGO_MUTANTS):

@@ -69,3 +69,49 @@ async fn a_tag_dropped_from_the_declaration_is_removed_and_only_that_tag() {
     );
     assert_eq!(tags.get(POOL_TAG).map(String::as_str), Some("web"));
 }
+
+/// C2: declared security groups reach every interface on Update; a
+/// declaration without `SecurityGroupIds` leaves the groups alone.
+#[tokio::test]
+async fn security_groups_change_only_when_declared() {
+    let w = StrictWorld::new();
+    let cfn = Listener::start().await;
+    let old = json!({"Name": "web", "SubnetIds": ["subnet-a1"]});
+    let id = create(&w, &cfn, &old).await;
+    w.0.settle_reads();
+    let groups_of = |w: &StrictWorld| members(w, "web")[0].security_groups.clone();
+    let before = groups_of(&w);
+    let described = json!({"Name": "web", "SubnetIds": ["subnet-a1"], "Description": "x"});
+
+    let body = answer(&w, &cfn, &update(&cfn.url, &id, described.clone(), old)).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(groups_of(&w), before, "not declared: left alone");
+
+    w.0.settle_reads();
+    let grouped = json!({"Name": "web", "SubnetIds": ["subnet-a1"], "Description": "x",
+                         "SecurityGroupIds": ["sg-0b0b", "sg-0a0a"]});
+    let body = answer(&w, &cfn, &update(&cfn.url, &id, grouped, described)).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let mut after = groups_of(&w);
+    after.sort();
+    assert_eq!(after, ["sg-0a0a", "sg-0b0b"]);
+}
+
+/// C10: an Update that lists the interfaces the pool adopted already is
+/// not refused as if they were another declaration's.
+#[tokio::test]
+async fn an_update_keeps_what_the_pool_adopted() {
+    let w = StrictWorld::new();
+    let cfn = Listener::start().await;
+    let free = w.0.add_interface("subnet-a1", []);
+    let old = json!({"Name": "web", "NetworkInterfaceIds": [free]});
+    let id = create(&w, &cfn, &old).await;
+    w.0.settle_reads();
+    let new = json!({"Name": "web", "NetworkInterfaceIds": [free], "Description": "kept"});
+
+    let body = answer(&w, &cfn, &update(&cfn.url, &id, new, old)).await;
+
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(body["Data"]["NetworkInterfaceIds"], json!([free]));
+    assert_eq!(members(&w, "web")[0].id, free, "still the pool's");
+}
