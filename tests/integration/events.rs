@@ -137,3 +137,24 @@ async fn a_pending_instance_costs_no_call() {
     let handled = deliver_ok(&w, &state_event(&instance, InstanceState::Pending)).await;
     assert!(handled.ec2_calls.is_empty());
 }
+
+/// An ignored input is described in its note by its shape only (its keys,
+/// or its JSON type), never its values: a payload may carry secrets.
+#[tokio::test]
+async fn an_ignored_input_is_described_by_its_shape_only() {
+    let w = StrictWorld::new();
+    for (input, note) in [
+        (
+            json!({"password": "hunter2"}),
+            r#"not handled: object with keys ["password"]"#,
+        ),
+        (json!([1, 2]), "not handled: JSON array"),
+        (json!("text"), "not handled: JSON string"),
+        (json!(7), "not handled: JSON number"),
+        (json!(true), "not handled: JSON boolean"),
+        (json!(null), "not handled: JSON null"),
+    ] {
+        let handled = deliver_ok(&w, &input).await;
+        assert_eq!(handled.outcome.note.as_deref(), Some(note), "{input}");
+    }
+}
