@@ -91,11 +91,14 @@ impl Pacer {
         let refilled = now.saturating_duration_since(tokens.at).as_secs_f64() * rate;
         tokens.level = (tokens.level + refilled).min(size);
         tokens.at = now;
-        if tokens.level >= 1.0 {
-            tokens.level -= 1.0;
+        // A token less a rounding error is a token: waiting for the last
+        // billionth of one would spin.
+        if tokens.level >= 1.0 - 1e-9 {
+            tokens.level = (tokens.level - 1.0).max(0.0);
             return Ok(());
         }
-        Err(Duration::from_secs_f64((1.0 - tokens.level) / rate))
+        let wait = Duration::from_secs_f64((1.0 - tokens.level) / rate);
+        Err(wait.max(Duration::from_millis(1)))
     }
 
     /// Waits for a token of `api`; false when it would come after `deadline`.

@@ -143,7 +143,7 @@ fn report(title: &str, ec2: &StrictEc2, run: &Run, wall: Duration) {
         ec2.throttled()
     );
     println!(
-        "| peak RSS of the process (model and manager) | {:.0} MiB |",
+        "| peak RSS of the process so far (model and manager) | {:.0} MiB |",
         peak_rss_mib()
     );
     println!(
