@@ -143,3 +143,24 @@ pub fn client_token(
     );
     format!("nim-{}", &hex(physical_id, &parameters)[..40])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two pools of one stack, or one logical id in two stacks, never share
+    /// an id (they would share interfaces); one resource keeps its id.
+    #[test]
+    fn each_resource_has_its_own_stable_physical_id() {
+        let stack = "arn:aws:cloudformation:us-east-1:1:stack/a/1";
+        let other = "arn:aws:cloudformation:us-east-1:1:stack/b/2";
+        let id = physical_id(stack, "Pool");
+        assert_eq!(id, physical_id(stack, "Pool"));
+        assert_ne!(id, physical_id(stack, "Pool2"));
+        assert_ne!(id, physical_id(other, "Pool"));
+        // The separator keeps ("ab", "c") apart from ("a", "bc").
+        assert_ne!(physical_id("ab", "c"), physical_id("a", "bc"));
+        assert!(id.starts_with("pool-") && id.len() == 25, "{id}");
+        assert!(id[5..].chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+    }
+}

@@ -115,3 +115,47 @@ fn the_readme_documents_every_property() {
         assert!(readme.contains(&format!("`{name}`")), "README lacks {name}");
     }
 }
+
+/// At most 64 interfaces a pool, counted over every way of asking for one:
+/// subnets times interfaces per subnet, plus fixed addresses, plus adopted
+/// interfaces.
+#[test]
+fn a_declaration_of_more_than_64_interfaces_is_refused() {
+    let addresses = |n: u8| {
+        (0..n)
+            .map(|i| format!("10.0.1.{}", i + 10))
+            .collect::<Vec<_>>()
+    };
+    let ids = |n: u8| (0..n).map(|i| format!("eni-{i:017x}")).collect::<Vec<_>>();
+    for (props, refused) in [
+        // Fixed addresses replace the per-subnet count.
+        (
+            json!({"Name": "p", "SubnetIds": ["subnet-a1"], "PrivateIpAddresses": addresses(64)}),
+            false,
+        ),
+        (
+            json!({"Name": "p", "SubnetIds": ["subnet-a1"], "PrivateIpAddresses": addresses(40),
+                   "NetworkInterfaceIds": ids(25)}),
+            true,
+        ),
+        (
+            json!({"Name": "p", "SubnetIds": ["subnet-a1"], "NetworkInterfaceIds": ids(64)}),
+            true,
+        ),
+        (
+            json!({"Name": "p", "SubnetIds": ["subnet-a1", "subnet-b1"], "InterfacesPerSubnet": "32"}),
+            false,
+        ),
+        (
+            json!({"Name": "p", "SubnetIds": ["subnet-a1", "subnet-b1"], "InterfacesPerSubnet": "32",
+                "NetworkInterfaceIds": ids(1)}),
+            true,
+        ),
+    ] {
+        let result = parse(Some(&props));
+        assert_eq!(result.is_err(), refused, "{props}: {result:?}");
+        if let Err(e) = result {
+            assert!(format!("{e:?}").contains("at most 64"), "{e:?}");
+        }
+    }
+}

@@ -115,3 +115,37 @@ async fn an_update_keeps_what_the_pool_adopted() {
     assert_eq!(body["Data"]["NetworkInterfaceIds"], json!([free]));
     assert_eq!(members(&w, "web")[0].id, free, "still the pool's");
 }
+
+/// C3: fewer interfaces per subnet retires the extra one (it keeps its
+/// address until the stack operation is over, C12); an adopted interface
+/// no longer listed is released: back out of the pool, untouched otherwise.
+#[tokio::test]
+async fn an_update_retires_what_is_no_longer_declared_and_releases_what_is_no_longer_listed() {
+    use network_interface_manager::ec2::RETIRED_TAG;
+    let w = StrictWorld::new();
+    let cfn = Listener::start().await;
+    let adopted = w.0.add_interface("subnet-a1", []);
+    let old = json!({"Name": "web", "SubnetIds": ["subnet-a1"], "InterfacesPerSubnet": "2",
+                     "NetworkInterfaceIds": [adopted]});
+    let id = create(&w, &cfn, &old).await;
+    w.0.settle_reads();
+    assert_eq!(members(&w, "web").len(), 3);
+    let new = json!({"Name": "web", "SubnetIds": ["subnet-a1"], "InterfacesPerSubnet": "1"});
+
+    let body = answer(&w, &cfn, &update(&cfn.url, &id, new, old)).await;
+
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(body["Data"]["Name"], "web");
+    let all = w.0.interfaces();
+    let retired: Vec<&NetworkInterface> = all
+        .iter()
+        .filter(|i| i.tags.contains_key(RETIRED_TAG))
+        .collect();
+    assert_eq!(retired.len(), 1, "one of the two made ones");
+    assert_ne!(retired[0].id, adopted);
+    let kept = members(&w, "web");
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(!kept[0].tags.contains_key(RETIRED_TAG));
+    let released = all.iter().find(|i| i.id == adopted).unwrap();
+    assert_eq!(released.pool(), None, "released from the pool");
+}
