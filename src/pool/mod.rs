@@ -318,24 +318,29 @@ impl<'a> Manager<'a> {
         deadline: Deadline,
         fresh: impl Fn(&Option<Instance>) -> bool,
     ) -> Result<Option<Instance>, Ec2Error> {
-        let budget = Deadline::after(self.settings.fresh_wait.min(deadline.remaining()));
-        let read = || self.read_instance(id);
-        let (last, _) = budget
-            .read_until(self.settings.backoff, read, fresh)
-            .await?;
-        Ok(last)
+        self.fresh(deadline, || self.read_instance(id), fresh).await
     }
 
-    /// Reads the groups of `ids` again until `fresh` holds, for at most
-    /// `settings.fresh_wait` (R16); the last read otherwise.
+    /// The same for the groups of `ids`.
     async fn fresh_groups(
         &self,
         ids: &[String],
         deadline: Deadline,
         fresh: impl Fn(&Vec<GroupInstance>) -> bool,
     ) -> Result<Vec<GroupInstance>, Ec2Error> {
+        self.fresh(deadline, || self.read_groups(ids), fresh).await
+    }
+
+    async fn fresh<T, Fut>(
+        &self,
+        deadline: Deadline,
+        read: impl FnMut() -> Fut,
+        fresh: impl Fn(&T) -> bool,
+    ) -> Result<T, Ec2Error>
+    where
+        Fut: std::future::Future<Output = Result<T, Ec2Error>>,
+    {
         let budget = Deadline::after(self.settings.fresh_wait.min(deadline.remaining()));
-        let read = || self.read_groups(ids);
         let (last, _) = budget
             .read_until(self.settings.backoff, read, fresh)
             .await?;

@@ -72,6 +72,17 @@ impl Fleet {
     }
 }
 
+/// A group with our terminate hook: `old` holds the one member of its AZ,
+/// `waiting` waits for it.
+async fn holder_and_waiting() -> (Fleet, String, String, String) {
+    let f = Fleet::new(vec![HookSpec::new(TERMINATE_HOOK, Terminating)]);
+    let member = f.ec2.add_member("web", "subnet-a1");
+    let old = f.in_service("subnet-a1");
+    f.event(&old, Running).await;
+    let waiting = f.in_service("subnet-a1");
+    (f, member, old, waiting)
+}
+
 fn scheduled() -> Value {
     fixture("scheduled-event.json")
 }
@@ -204,11 +215,7 @@ async fn a_replacement_continues_at_once_and_gets_the_member_when_the_old_one_le
 /// is terminated; the termination goes on after.
 #[tokio::test]
 async fn a_terminate_hook_hands_the_member_over_before_the_instance_terminates() {
-    let f = Fleet::new(vec![HookSpec::new(TERMINATE_HOOK, Terminating)]);
-    let member = f.ec2.add_member("web", "subnet-a1");
-    let old = f.in_service("subnet-a1");
-    f.event(&old, Running).await;
-    let waiting = f.in_service("subnet-a1");
+    let (f, member, old, waiting) = holder_and_waiting().await;
 
     let events = f.asg.terminate(&old);
     assert_eq!(f.asg.lifecycle(&old), "Terminating:Wait");
@@ -399,11 +406,7 @@ async fn a_held_launch_attaches_in_the_second_round_trip_and_continues_in_the_th
 /// settling, the attach, then the completion.
 #[tokio::test]
 async fn a_terminate_action_hands_over_and_continues() {
-    let f = Fleet::new(vec![HookSpec::new(TERMINATE_HOOK, Terminating)]);
-    let member = f.ec2.add_member("web", "subnet-a1");
-    let old = f.in_service("subnet-a1");
-    f.event(&old, Running).await;
-    let waiting = f.in_service("subnet-a1");
+    let (f, member, old, waiting) = holder_and_waiting().await;
     let events = f.asg.terminate(&old);
     f.asg.settle_reads();
 
@@ -422,11 +425,7 @@ async fn a_terminate_action_hands_over_and_continues() {
 /// the termination go on.
 #[tokio::test]
 async fn the_sync_completes_open_terminate_actions_after_the_handover() {
-    let f = Fleet::new(vec![HookSpec::new(TERMINATE_HOOK, Terminating)]);
-    let member = f.ec2.add_member("web", "subnet-a1");
-    let old = f.in_service("subnet-a1");
-    f.event(&old, Running).await;
-    let waiting = f.in_service("subnet-a1");
+    let (f, member, old, waiting) = holder_and_waiting().await;
     let _lost = f.asg.terminate(&old);
     f.asg.settle_reads();
 
