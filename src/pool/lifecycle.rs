@@ -79,7 +79,7 @@ impl Manager<'_> {
             }
         }
         let instance = instance.map(|mut i: Instance| {
-            super::join_groups(&mut i, &groups, Some(given), self.settings.standby_holds);
+            super::read::join_groups(&mut i, &groups, Some(given), self.settings.standby_holds);
             i
         });
         self.hand_over(id, instance, held, Some(given), deadline)

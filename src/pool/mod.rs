@@ -11,6 +11,7 @@ mod claim;
 mod lifecycle;
 pub mod plan;
 pub mod proceed;
+mod read;
 pub mod status;
 
 use std::collections::BTreeSet;
@@ -18,15 +19,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::autoscaling::{AutoScaling, GroupInstance, Membership};
+use crate::autoscaling::{AutoScaling, GroupInstance};
 use crate::deadline::Deadline;
-use crate::ec2::{
-    Ec2, Ec2Error, Instance, InstanceQuery, InstanceState, InterfaceQuery, InterfaceStatus,
-    NetworkInterface,
-};
+use crate::ec2::{Ec2, Ec2Error, Instance, InstanceState, InterfaceQuery, NetworkInterface};
 use apply::{Report, Settings};
 use plan::{Plan, Snapshot};
 use proceed::Given;
+use read::join_groups;
 
 /// What a handler did about one instance or one sync.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -305,148 +304,6 @@ impl<'a> Manager<'a> {
         self.read_pools(pools, Vec::new(), ById::NONE, now).await
     }
 
-    async fn read_instance(&self, id: &str) -> Result<Option<Instance>, Ec2Error> {
-        let query = InstanceQuery::Ids(vec![id.into()]);
-        Ok(self.ec2.describe_instances(&query).await?.pop())
-    }
-
-    /// Reads the instance again until `fresh` holds, for at most
-    /// `settings.fresh_wait` (R16); the last read otherwise.
-    async fn fresh_instance(
-        &self,
-        id: &str,
-        deadline: Deadline,
-        fresh: impl Fn(&Option<Instance>) -> bool,
-    ) -> Result<Option<Instance>, Ec2Error> {
-        self.fresh(deadline, || self.read_instance(id), fresh).await
-    }
-
-    /// The same for the groups of `ids`.
-    async fn fresh_groups(
-        &self,
-        ids: &[String],
-        deadline: Deadline,
-        fresh: impl Fn(&Vec<GroupInstance>) -> bool,
-    ) -> Result<Vec<GroupInstance>, Ec2Error> {
-        self.fresh(deadline, || self.read_groups(ids), fresh).await
-    }
-
-    async fn fresh<T, Fut>(
-        &self,
-        deadline: Deadline,
-        read: impl FnMut() -> Fut,
-        fresh: impl Fn(&T) -> bool,
-    ) -> Result<T, Ec2Error>
-    where
-        Fut: std::future::Future<Output = Result<T, Ec2Error>>,
-    {
-        let budget = Deadline::after(self.settings.fresh_wait.min(deadline.remaining()));
-        let (last, _) = budget
-            .read_until(self.settings.backoff, read, fresh)
-            .await?;
-        Ok(last)
-    }
-
-    /// Members and instances of `pools` (all when empty), plus `known`
-    /// instances, plus interfaces read by id, plus any holder the
-    /// tag-filtered read missed.
-    async fn read_pools(
-        &self,
-        pools: &[String],
-        known: Vec<Instance>,
-        by_id: ById<'_>,
-        deadline: Deadline,
-    ) -> Result<Snapshot, Ec2Error> {
-        let members = InterfaceQuery::pools(pools);
-        let instances = InstanceQuery::Pools(pools.to_vec());
-        let (members, instances, by_id) = tokio::join!(
-            self.ec2.describe_interfaces(&members),
-            self.ec2.describe_instances(&instances),
-            self.read_by_id(by_id, deadline)
-        );
-        let mut snapshot = Snapshot {
-            members: members?,
-            instances: instances?,
-        };
-        for member in by_id? {
-            snapshot.members.retain(|m| m.id != member.id);
-            snapshot.members.push(member);
-        }
-        for instance in known {
-            snapshot.instances.retain(|i| i.id != instance.id);
-            snapshot.instances.push(instance);
-        }
-        // What the reads left out: holders the tag read missed, and the
-        // interfaces running pool instances list that the members read did
-        // not show (another pool's members, when only some pools are read):
-        // without them, an index could look taken by a stranger (R11).
-        // And the group instances' lifecycle states (R19).
-        let missing = plan::unknown_holders(&snapshot);
-        let unlisted = plan::unknown_interfaces(&snapshot);
-        let holders = InstanceQuery::Ids(missing);
-        let interfaces = InterfaceQuery::ids(&unlisted);
-        let in_groups = unread_group_instances(&snapshot.instances);
-        let (holders, interfaces, groups) = tokio::join!(
-            self.ec2.describe_instances(&holders),
-            self.ec2.describe_interfaces(&interfaces),
-            self.read_groups(&in_groups)
-        );
-        let mut holders = holders?;
-        snapshot.members.extend(interfaces?);
-        // Holders the tag read missed, in a group: rare, one more round.
-        let groups = [
-            groups?,
-            self.read_groups(&unread_group_instances(&holders)).await?,
-        ];
-        snapshot.instances.append(&mut holders);
-        let standby_holds = self.settings.standby_holds;
-        for instance in snapshot.instances.iter_mut().filter(|i| i.group.is_none()) {
-            for read in &groups {
-                join_groups(instance, read, None, standby_holds);
-            }
-        }
-        Ok(snapshot)
-    }
-
-    /// The groups and lifecycle states of `ids` (none without Auto Scaling).
-    async fn read_groups(&self, ids: &[String]) -> Result<Vec<GroupInstance>, Ec2Error> {
-        match self.auto_scaling {
-            Some(asg) if !ids.is_empty() => asg.describe_instances(ids).await,
-            _ => Ok(Vec::new()),
-        }
-    }
-
-    /// Interfaces read by id; a declaration's, again until the reads show
-    /// the declaration's writes (bounded by the deadline).
-    async fn read_by_id(
-        &self,
-        by_id: ById<'_>,
-        deadline: Deadline,
-    ) -> Result<Vec<NetworkInterface>, Ec2Error> {
-        let ids: Vec<String> = by_id.ids.iter().chain(by_id.taken_out).cloned().collect();
-        let query = InterfaceQuery::ids(&ids);
-        let Some(pools) = by_id.declared_in else {
-            return self.ec2.describe_interfaces(&query).await;
-        };
-        let shows_writes = |read: &[NetworkInterface]| {
-            let found = |id: &String| read.iter().find(|m| &m.id == id);
-            let declared = |m: &NetworkInterface| {
-                m.status != InterfaceStatus::Pending
-                    && m.pool().is_some_and(|p| pools.iter().any(|want| want == p))
-            };
-            by_id.ids.iter().all(|id| found(id).is_some_and(declared))
-                && by_id
-                    .taken_out
-                    .iter()
-                    .all(|id| found(id).is_none_or(|m| m.pool().is_none()))
-        };
-        let read = || self.ec2.describe_interfaces(&query);
-        let (last, _) = deadline
-            .read_until(self.settings.backoff, read, |r| shows_writes(r))
-            .await?;
-        Ok(last)
-    }
-
     /// The plan's EC2 actions; then the lifecycle actions they let go on,
     /// whose hooks are read meanwhile (R20, R21).
     async fn carry_out(
@@ -484,39 +341,6 @@ impl<'a> Manager<'a> {
             ..Outcome::default()
         }
     }
-}
-
-/// Instances whose lifecycle state is wanted and not read: running ones
-/// that carry the group tag (R19).
-fn unread_group_instances(instances: &[Instance]) -> Vec<String> {
-    let unread = instances
-        .iter()
-        .filter(|i| i.group.is_none() && i.in_a_group() && i.state == InstanceState::Running);
-    unread.map(|i| i.id.clone()).collect()
-}
-
-/// Sets `instance.group` from what Auto Scaling `read`; an instance missing
-/// from the read that `given` names is where the event says (the read may
-/// lag behind the event).
-fn join_groups(
-    instance: &mut Instance,
-    read: &[GroupInstance],
-    given: Option<&Given>,
-    standby_holds: bool,
-) {
-    if !instance.in_a_group() {
-        return;
-    }
-    let found = read.iter().find(|g| g.instance_id == instance.id);
-    let (group, state) = match (found, given) {
-        (Some(g), _) => (g.group.clone(), g.lifecycle_state.clone()),
-        (None, Some(g)) if g.action.instance_id == instance.id => (
-            g.action.group.clone(),
-            g.transition.wait_state().to_string(),
-        ),
-        (None, _) => return,
-    };
-    instance.group = Some(Membership::new(group, state, standby_holds));
 }
 
 /// The interfaces an instance lists besides its primary.

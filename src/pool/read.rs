@@ -1,0 +1,191 @@
+//! The manager's reads: the instance, a pool's members and instances, the
+//! interfaces read by id, Auto Scaling's view of group instances (R19), and
+//! reading again, bounded, until fresh (R16).
+
+use crate::autoscaling::{GroupInstance, Membership};
+use crate::deadline::Deadline;
+use crate::ec2::{
+    Ec2Error, Instance, InstanceQuery, InstanceState, InterfaceQuery, InterfaceStatus,
+    NetworkInterface,
+};
+
+use super::plan::{self, Snapshot};
+use super::proceed::Given;
+use super::{ById, Manager};
+
+impl Manager<'_> {
+    pub(super) async fn read_instance(&self, id: &str) -> Result<Option<Instance>, Ec2Error> {
+        let query = InstanceQuery::Ids(vec![id.into()]);
+        Ok(self.ec2.describe_instances(&query).await?.pop())
+    }
+
+    /// Reads the instance again until `fresh` holds, for at most
+    /// `settings.fresh_wait` (R16); the last read otherwise.
+    pub(super) async fn fresh_instance(
+        &self,
+        id: &str,
+        deadline: Deadline,
+        fresh: impl Fn(&Option<Instance>) -> bool,
+    ) -> Result<Option<Instance>, Ec2Error> {
+        self.fresh(deadline, || self.read_instance(id), fresh).await
+    }
+
+    /// The same for the groups of `ids`.
+    pub(super) async fn fresh_groups(
+        &self,
+        ids: &[String],
+        deadline: Deadline,
+        fresh: impl Fn(&Vec<GroupInstance>) -> bool,
+    ) -> Result<Vec<GroupInstance>, Ec2Error> {
+        self.fresh(deadline, || self.read_groups(ids), fresh).await
+    }
+
+    pub(super) async fn fresh<T, Fut>(
+        &self,
+        deadline: Deadline,
+        read: impl FnMut() -> Fut,
+        fresh: impl Fn(&T) -> bool,
+    ) -> Result<T, Ec2Error>
+    where
+        Fut: std::future::Future<Output = Result<T, Ec2Error>>,
+    {
+        let budget = Deadline::after(self.settings.fresh_wait.min(deadline.remaining()));
+        let (last, _) = budget
+            .read_until(self.settings.backoff, read, fresh)
+            .await?;
+        Ok(last)
+    }
+
+    /// Members and instances of `pools` (all when empty), plus `known`
+    /// instances, plus interfaces read by id, plus any holder the
+    /// tag-filtered read missed.
+    pub(super) async fn read_pools(
+        &self,
+        pools: &[String],
+        known: Vec<Instance>,
+        by_id: ById<'_>,
+        deadline: Deadline,
+    ) -> Result<Snapshot, Ec2Error> {
+        let members = InterfaceQuery::pools(pools);
+        let instances = InstanceQuery::Pools(pools.to_vec());
+        let (members, instances, by_id) = tokio::join!(
+            self.ec2.describe_interfaces(&members),
+            self.ec2.describe_instances(&instances),
+            self.read_by_id(by_id, deadline)
+        );
+        let mut snapshot = Snapshot {
+            members: members?,
+            instances: instances?,
+        };
+        for member in by_id? {
+            snapshot.members.retain(|m| m.id != member.id);
+            snapshot.members.push(member);
+        }
+        for instance in known {
+            snapshot.instances.retain(|i| i.id != instance.id);
+            snapshot.instances.push(instance);
+        }
+        // What the reads left out: holders the tag read missed, and the
+        // interfaces running pool instances list that the members read did
+        // not show (another pool's members, when only some pools are read):
+        // without them, an index could look taken by a stranger (R11).
+        // And the group instances' lifecycle states (R19).
+        let missing = plan::unknown_holders(&snapshot);
+        let unlisted = plan::unknown_interfaces(&snapshot);
+        let holders = InstanceQuery::Ids(missing);
+        let interfaces = InterfaceQuery::ids(&unlisted);
+        let in_groups = unread_group_instances(&snapshot.instances);
+        let (holders, interfaces, groups) = tokio::join!(
+            self.ec2.describe_instances(&holders),
+            self.ec2.describe_interfaces(&interfaces),
+            self.read_groups(&in_groups)
+        );
+        let mut holders = holders?;
+        snapshot.members.extend(interfaces?);
+        // Holders the tag read missed, in a group: rare, one more round.
+        let groups = [
+            groups?,
+            self.read_groups(&unread_group_instances(&holders)).await?,
+        ];
+        snapshot.instances.append(&mut holders);
+        let standby_holds = self.settings.standby_holds;
+        for instance in snapshot.instances.iter_mut().filter(|i| i.group.is_none()) {
+            for read in &groups {
+                join_groups(instance, read, None, standby_holds);
+            }
+        }
+        Ok(snapshot)
+    }
+
+    /// The groups and lifecycle states of `ids` (none without Auto Scaling).
+    pub(super) async fn read_groups(&self, ids: &[String]) -> Result<Vec<GroupInstance>, Ec2Error> {
+        match self.auto_scaling {
+            Some(asg) if !ids.is_empty() => asg.describe_instances(ids).await,
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Interfaces read by id; a declaration's, again until the reads show
+    /// the declaration's writes (bounded by the deadline).
+    pub(super) async fn read_by_id(
+        &self,
+        by_id: ById<'_>,
+        deadline: Deadline,
+    ) -> Result<Vec<NetworkInterface>, Ec2Error> {
+        let ids: Vec<String> = by_id.ids.iter().chain(by_id.taken_out).cloned().collect();
+        let query = InterfaceQuery::ids(&ids);
+        let Some(pools) = by_id.declared_in else {
+            return self.ec2.describe_interfaces(&query).await;
+        };
+        let shows_writes = |read: &[NetworkInterface]| {
+            let found = |id: &String| read.iter().find(|m| &m.id == id);
+            let declared = |m: &NetworkInterface| {
+                m.status != InterfaceStatus::Pending
+                    && m.pool().is_some_and(|p| pools.iter().any(|want| want == p))
+            };
+            by_id.ids.iter().all(|id| found(id).is_some_and(declared))
+                && by_id
+                    .taken_out
+                    .iter()
+                    .all(|id| found(id).is_none_or(|m| m.pool().is_none()))
+        };
+        let read = || self.ec2.describe_interfaces(&query);
+        let (last, _) = deadline
+            .read_until(self.settings.backoff, read, |r| shows_writes(r))
+            .await?;
+        Ok(last)
+    }
+}
+
+/// Instances whose lifecycle state is wanted and not read: running ones
+/// that carry the group tag (R19).
+pub(super) fn unread_group_instances(instances: &[Instance]) -> Vec<String> {
+    let unread = instances
+        .iter()
+        .filter(|i| i.group.is_none() && i.in_a_group() && i.state == InstanceState::Running);
+    unread.map(|i| i.id.clone()).collect()
+}
+
+/// Sets `instance.group` from what Auto Scaling `read`; an instance missing
+/// from the read that `given` names is where the event says (the read may
+/// lag behind the event).
+pub(super) fn join_groups(
+    instance: &mut Instance,
+    read: &[GroupInstance],
+    given: Option<&Given>,
+    standby_holds: bool,
+) {
+    if !instance.in_a_group() {
+        return;
+    }
+    let found = read.iter().find(|g| g.instance_id == instance.id);
+    let (group, state) = match (found, given) {
+        (Some(g), _) => (g.group.clone(), g.lifecycle_state.clone()),
+        (None, Some(g)) if g.action.instance_id == instance.id => (
+            g.action.group.clone(),
+            g.transition.wait_state().to_string(),
+        ),
+        (None, _) => return,
+    };
+    instance.group = Some(Membership::new(group, state, standby_holds));
+}
