@@ -421,3 +421,58 @@ fn the_same_state_gives_the_same_plan() {
     };
     assert_eq!(plan(&forward), plan(&backward));
 }
+
+/// R2, R6: should the planned member be taken meanwhile, the next tried is
+/// again in the instance's own subnet, then one still detaching; each
+/// attach says why it was chosen (shown by `sync --dry-run`).
+#[test]
+fn fallback_candidates_keep_the_placement_order_and_say_why() {
+    let mut old = instance("i-0", Some("p"), "subnet-a2", Stopped);
+    let leaving = attach(member("eni-0", "p", "subnet-a2"), &mut old, 1);
+    let waiting = instance("i-1", Some("p"), "subnet-a1", Running);
+    let snapshot = Snapshot {
+        members: vec![
+            leaving,
+            member("eni-1", "p", "subnet-a2"),
+            member("eni-2", "p", "subnet-a1"),
+            member("eni-3", "p", "subnet-a1"),
+        ],
+        instances: vec![old, waiting],
+    };
+    let plan = plan(&snapshot);
+    let attach = plan
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Attach(a) => Some(a),
+            _ => None,
+        })
+        .expect("an attach");
+    let order: Vec<&str> = attach
+        .candidates
+        .iter()
+        .map(|c| c.interface_id.as_str())
+        .collect();
+    assert_eq!(order, ["eni-2", "eni-3", "eni-1", "eni-0"]);
+    assert_eq!(attach.reason, "instance running, waiting; same subnet");
+}
+
+#[test]
+fn a_member_from_another_subnet_or_still_detaching_says_so() {
+    let mut old = instance("i-0", Some("p"), "subnet-a2", Stopped);
+    let leaving = attach(member("eni-0", "p", "subnet-a2"), &mut old, 1);
+    let waiting = instance("i-1", Some("p"), "subnet-a1", Running);
+    let snapshot = Snapshot {
+        members: vec![leaving],
+        instances: vec![old, waiting],
+    };
+    let plan = plan(&snapshot);
+    let Some(Action::Attach(attach)) = plan.actions.iter().find(|a| matches!(a, Action::Attach(_)))
+    else {
+        panic!("an attach: {plan:?}");
+    };
+    assert_eq!(
+        attach.reason,
+        "instance running, waiting; other subnet, same AZ; freed from i-0"
+    );
+}
