@@ -476,3 +476,63 @@ fn a_member_from_another_subnet_or_still_detaching_says_so() {
         "instance running, waiting; other subnet, same AZ; freed from i-0"
     );
 }
+
+/// R18: the gauges a sync leaves count each member once, as the sync leaves
+/// it: held before and kept, attached by the sync, free, detaching (EC2's
+/// or the sync's own), in one pool and AZ.
+#[test]
+fn the_census_counts_each_member_as_the_sync_leaves_it() {
+    use network_interface_manager::pool::apply::{Attached, Report};
+    use network_interface_manager::pool::plan::Detach;
+    use network_interface_manager::pool::status::census;
+
+    let mut holder = instance("i-1", Some("p"), "subnet-a1", Running);
+    let mut other = instance("i-5", Some("p"), "subnet-a1", Running);
+    let mut gone = instance("i-2", Some("p"), "subnet-a1", Terminated);
+    let mut released = instance("i-3", Some("p"), "subnet-a1", Stopped);
+    let waiting = instance("i-4", Some("p"), "subnet-a1", Running);
+    let kept = attach(member("eni-kept", "p", "subnet-a1"), &mut holder, 1);
+    let also_kept = attach(member("eni-kept2", "p", "subnet-a1"), &mut other, 1);
+    let mut by_ec2 = attach(member("eni-ec2", "p", "subnet-a1"), &mut gone, 1);
+    by_ec2.attachment.as_mut().unwrap().status = AttachmentStatus::Detaching;
+    let taken_back = attach(member("eni-back", "p", "subnet-a1"), &mut released, 1);
+    let snapshot = Snapshot {
+        members: vec![
+            kept,
+            also_kept,
+            by_ec2,
+            taken_back,
+            member("eni-free", "p", "subnet-a1"),
+            member("eni-new", "p", "subnet-a1"),
+        ],
+        instances: vec![holder, other, gone, released, waiting],
+    };
+    let report = Report {
+        attached: vec![Attached {
+            pool: "p".into(),
+            interface_id: "eni-new".into(),
+            instance_id: "i-4".into(),
+            device_index: 1,
+            reason: String::new(),
+            waiting_since: None,
+        }],
+        detached: vec![Detach {
+            pool: "p".into(),
+            interface_id: "eni-back".into(),
+            attachment_id: "att-eni-back".into(),
+            instance_id: "i-3".into(),
+            reason: String::new(),
+        }],
+        ..Report::default()
+    };
+
+    let gauges = census(&snapshot, &report);
+
+    assert_eq!(gauges.len(), 1, "{gauges:?}");
+    let g = &gauges[0];
+    assert_eq!(
+        (g.members, g.held, g.free, g.waiting),
+        (6, 3, 3, 0),
+        "{g:?}"
+    );
+}
