@@ -508,6 +508,15 @@ fn the_census_counts_each_member_as_the_sync_leaves_it() {
         instances: vec![holder, other, gone, released, waiting],
     };
     let report = Report {
+        // An instance whose attach failed for now still waits.
+        failed: vec![network_interface_manager::pool::apply::Failed {
+            pool: "p".into(),
+            instance_id: "i-4".into(),
+            interface_id: None,
+            code: None,
+            error: "the deadline came".into(),
+            transient: true,
+        }],
         attached: vec![Attached {
             pool: "p".into(),
             interface_id: "eni-new".into(),
@@ -532,7 +541,41 @@ fn the_census_counts_each_member_as_the_sync_leaves_it() {
     let g = &gauges[0];
     assert_eq!(
         (g.members, g.held, g.free, g.waiting),
-        (6, 3, 3, 0),
+        (6, 3, 3, 1),
         "{g:?}"
     );
+}
+
+/// I1: `status` shows each member with its holder, and the instances that
+/// wait, per pool.
+#[test]
+fn status_shows_members_holders_and_waiting_instances() {
+    use network_interface_manager::pool::status::status;
+
+    let mut holder = instance("i-1", Some("p"), "subnet-a1", Running);
+    let held = attach(member("eni-1", "p", "subnet-a1"), &mut holder, 1);
+    let waiting = instance("i-2", Some("p"), "subnet-b1", Running);
+    let snapshot = Snapshot {
+        members: vec![held, member("eni-2", "p", "subnet-a2")],
+        instances: vec![holder, waiting],
+    };
+
+    let pools = status(&snapshot);
+
+    assert_eq!(pools.len(), 1);
+    let p = &pools[0];
+    assert_eq!(p.pool, "p");
+    let holders: Vec<(&str, Option<&str>)> = p
+        .members
+        .iter()
+        .map(|m| {
+            (
+                m.interface_id.as_str(),
+                m.holder.as_ref().map(|h| h.instance_id.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(holders, [("eni-1", Some("i-1")), ("eni-2", None)]);
+    let waiting: Vec<&str> = p.waiting.iter().map(|w| w.instance_id.as_str()).collect();
+    assert_eq!(waiting, ["i-2"]);
 }
