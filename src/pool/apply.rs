@@ -379,7 +379,12 @@ fn attached(a: &Attach, candidate: &Candidate, index: i32) -> Attached {
     }
 }
 
-fn failed(pool: &str, instance_id: &str, interface_id: Option<&String>, e: &Ec2Error) -> Failed {
+pub(super) fn failed(
+    pool: &str,
+    instance_id: &str,
+    interface_id: Option<&String>,
+    e: &Ec2Error,
+) -> Failed {
     Failed {
         pool: pool.to_string(),
         instance_id: instance_id.to_string(),

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::apply::{Failed, Report};
+use super::apply::{failed, Failed, Report};
 use super::plan::Proceed;
 use crate::autoscaling::{AutoScaling, Completion, Hook, LifecycleAction, Transition};
 use crate::concurrent::concurrently;
@@ -68,8 +68,8 @@ pub async fn complete(
     let mut actions = Vec::new();
     for proceed in proceeds {
         // A transient failure: the retry (or the sync) comes back for it.
-        let failed = |f: &Failed| f.transient && f.instance_id == proceed.instance_id;
-        if report.failed.iter().any(failed) {
+        let retried = |f: &Failed| f.transient && f.instance_id == proceed.instance_id;
+        if report.failed.iter().any(retried) {
             continue;
         }
         if let Some(given) = given.filter(|g| names(g, &proceed)) {
@@ -91,7 +91,9 @@ pub async fn complete(
                     (action, proceed.transition)
                 }));
             }
-            Err(e) => report.failed.push(failure(&proceed.instance_id, e)),
+            Err(e) => report
+                .failed
+                .push(failed("", &proceed.instance_id, None, e)),
         }
     }
     let done = concurrently(concurrency, actions, |(action, transition)| async move {
@@ -106,7 +108,9 @@ pub async fn complete(
                 transition,
                 already_done: completion == Completion::AlreadyDone,
             }),
-            Err(e) => report.failed.push(failure(&action.instance_id, &e)),
+            Err(e) => report
+                .failed
+                .push(failed("", &action.instance_id, None, &e)),
         }
     }
     report
@@ -119,15 +123,4 @@ fn names(given: &Given, proceed: &Proceed) -> bool {
     given.action.instance_id == proceed.instance_id
         && given.action.group == proceed.group
         && given.transition == proceed.transition
-}
-
-fn failure(instance_id: &str, e: &Ec2Error) -> Failed {
-    Failed {
-        pool: String::new(),
-        instance_id: instance_id.to_string(),
-        interface_id: None,
-        code: Some(e.code.clone()),
-        error: e.to_string(),
-        transient: e.is_transient(),
-    }
 }
