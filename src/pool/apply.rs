@@ -1,18 +1,17 @@
-//! The executor: carries out a plan and handles EC2's answers. EC2 is the
-//! lock (R6): an interface taken meanwhile means the next candidate; a device
-//! index taken means reading who took it (R11). Every wait is bounded by the
-//! deadline (R8).
+//! The executor: carries out a plan and handles EC2's answers, most urgent
+//! first, stopping between actions when the deadline comes (R24). Every wait
+//! is bounded by the deadline (R8).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::claim::{occupant, settled, Occupant};
-use super::plan::{Action, Attach, Candidate, Detach, KeepOnTermination, Plan, Shortage, Unusable};
+use super::attach::{attach, AttachResult};
+use super::plan::{Action, Attach, Detach, KeepOnTermination, Plan, Shortage, Unusable};
 use crate::concurrent::concurrently;
 use crate::deadline::{Backoff, Deadline};
-use crate::ec2::{Ec2, Ec2Error, ErrorKind, InterfaceChange};
+use crate::ec2::{paced, Ec2, Ec2Error, ErrorKind, InterfaceChange};
 
 /// Told of the executor's work as it goes (the CLI's progress bar).
 pub trait Progress: Send + Sync {
@@ -114,30 +113,16 @@ pub struct Report {
     pub claim_conflicts: BTreeMap<String, u32>,
 }
 
-impl Report {
-    pub fn has_transient_failure(&self) -> bool {
-        self.failed.iter().any(|f| f.transient)
+impl Failed {
+    /// Not sent: the pacing's next token came after the deadline (R24).
+    pub fn is_deferred(&self) -> bool {
+        self.code.as_deref() == Some(paced::DEFERRED)
     }
 }
 
-enum AttachResult {
-    Attached(Attached),
-    AlreadyHeld(String),
-    NoCandidateLeft(Attach),
-    Failed(Failed),
-    /// Not started, or stopped between calls: the deadline came (R24).
-    Left(String),
-}
-
-impl AttachResult {
-    fn pool(&self) -> &str {
-        match self {
-            Self::Attached(a) => &a.pool,
-            Self::AlreadyHeld(pool) => pool,
-            Self::NoCandidateLeft(a) => &a.pool,
-            Self::Failed(f) => &f.pool,
-            Self::Left(pool) => pool,
-        }
+impl Report {
+    pub fn has_transient_failure(&self) -> bool {
+        self.failed.iter().any(|f| f.transient)
     }
 }
 
@@ -181,9 +166,9 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
         match result {
             Ok(Some(d)) => report.detached.push(d),
             Ok(None) => {}
-            Err((f, deferred)) => {
+            Err(f) => {
                 stuck.extend(f.interface_id.clone());
-                match deferred {
+                match f.is_deferred() {
                     true => *report.left.entry("detach").or_default() += 1,
                     false => report.failed.push(f),
                 }
@@ -198,8 +183,10 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
     for result in concurrently(settings.concurrency, keeps, keep).await {
         match result {
             Ok(k) => report.kept_on_termination.push(k),
-            Err((_, true)) => *report.left.entry("keep_on_termination").or_default() += 1,
-            Err((f, false)) => report.failed.push(f),
+            Err(f) if f.is_deferred() => {
+                *report.left.entry("keep_on_termination").or_default() += 1
+            }
+            Err(f) => report.failed.push(f),
         }
     }
     let attach = |a| async {
@@ -227,155 +214,23 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
     report
 }
 
-/// A failed action, and whether it was only deferred (R24).
-type Unfinished = (Failed, bool);
-
 /// `None` when it was detached already (a lagging read planned it).
-async fn detach(ec2: &dyn Ec2, d: Detach) -> Result<Option<Detach>, Unfinished> {
+async fn detach(ec2: &dyn Ec2, d: Detach) -> Result<Option<Detach>, Failed> {
     match ec2.detach(&d.attachment_id, false).await {
         Ok(()) => Ok(Some(d)),
         Err(e) if e.is(ErrorKind::NotFound) => Ok(None),
-        Err(e) => Err(unfinished(&d.pool, &d.instance_id, &d.interface_id, &e)),
+        Err(e) => Err(failed(&d.pool, &d.instance_id, Some(&d.interface_id), &e)),
     }
 }
 
-async fn keep(ec2: &dyn Ec2, k: KeepOnTermination) -> Result<KeepOnTermination, Unfinished> {
+async fn keep(ec2: &dyn Ec2, k: KeepOnTermination) -> Result<KeepOnTermination, Failed> {
     let change = InterfaceChange::DeleteOnTermination {
         attachment_id: k.attachment_id.clone(),
         delete: false,
     };
     match ec2.modify_interface(&k.interface_id, &change).await {
         Ok(()) => Ok(k),
-        Err(e) => Err(unfinished(&k.pool, &k.instance_id, &k.interface_id, &e)),
-    }
-}
-
-fn unfinished(pool: &str, instance_id: &str, interface_id: &String, e: &Ec2Error) -> Unfinished {
-    let f = failed(pool, instance_id, Some(interface_id), e);
-    (f, e.is(ErrorKind::Deferred))
-}
-
-/// The attach's result, and how many races it lost on the way.
-async fn attach(
-    ec2: &dyn Ec2,
-    a: Attach,
-    stuck: &BTreeSet<String>,
-    deadline: Deadline,
-    settings: &Settings,
-) -> (AttachResult, u32) {
-    let mut conflicts = 0;
-    let pool = a.pool.clone();
-    let result = attach_counting(ec2, a, stuck, deadline, settings, &mut conflicts).await;
-    let deferred = |f: &Failed| f.code.as_deref() == Some(crate::ec2::paced::DEFERRED);
-    match result {
-        AttachResult::Failed(f) if deferred(&f) => (AttachResult::Left(pool), conflicts),
-        result => (result, conflicts),
-    }
-}
-
-async fn attach_counting(
-    ec2: &dyn Ec2,
-    a: Attach,
-    stuck: &BTreeSet<String>,
-    deadline: Deadline,
-    settings: &Settings,
-    conflicts: &mut u32,
-) -> AttachResult {
-    let mut index = a.device_index;
-    let mut candidates = a
-        .candidates
-        .iter()
-        .filter(|c| !stuck.contains(&c.interface_id));
-    let mut current = candidates.next();
-    let mut attempts = 0;
-    while let Some(candidate) = current {
-        if attempts == settings.max_attempts {
-            return AttachResult::Failed(gave_up(&a, "attach attempts exhausted"));
-        }
-        if deadline.expired() {
-            return AttachResult::Left(a.pool.clone());
-        }
-        let id = &candidate.interface_id;
-        if let Some(former) = &candidate.freed_from {
-            match settled(ec2, id, former, deadline, settings.backoff).await {
-                Ok(Some(true)) => {}
-                Ok(Some(false)) => {
-                    current = candidates.next();
-                    continue;
-                }
-                Ok(None) => {
-                    let why = format!("the deadline came while {id} was detaching from {former}");
-                    return AttachResult::Failed(gave_up(&a, &why));
-                }
-                Err(e) => return AttachResult::Failed(failed(&a.pool, &a.instance_id, None, &e)),
-            }
-        }
-        attempts += 1;
-        match ec2.attach(id, &a.instance_id, index).await {
-            Ok(_) => return AttachResult::Attached(attached(&a, candidate, index)),
-            // A freed member read as available too early: wait for it again.
-            Err(e) if e.is(ErrorKind::InUse) && candidate.freed_from.is_some() => {}
-            Err(e) if e.is(ErrorKind::InUse) => {
-                *conflicts += 1;
-                current = candidates.next();
-            }
-            // R14: a candidate deleted meanwhile.
-            Err(e) if e.code == "InvalidNetworkInterfaceID.NotFound" => current = candidates.next(),
-            Err(e) if e.is(ErrorKind::DeviceIndexTaken) => {
-                match occupant(ec2, &a, index).await {
-                    Ok(Occupant::Member) => {
-                        *conflicts += 1;
-                        return AttachResult::AlreadyHeld(a.pool.clone());
-                    }
-                    Ok(Occupant::Other { next_index }) => index = next_index,
-                    Ok(Occupant::Leaving(occupant_id)) => {
-                        let gone = settled(
-                            ec2,
-                            &occupant_id,
-                            &a.instance_id,
-                            deadline,
-                            settings.backoff,
-                        );
-                        match gone.await {
-                            Ok(Some(_)) => {}
-                            Ok(None) => {
-                                let why = format!("the deadline came while {occupant_id} left");
-                                return AttachResult::Failed(gave_up(&a, &why));
-                            }
-                            Err(e) => {
-                                return AttachResult::Failed(failed(
-                                    &a.pool,
-                                    &a.instance_id,
-                                    None,
-                                    &e,
-                                ))
-                            }
-                        }
-                    }
-                    // Retrying the same index is always safe: EC2 refuses it
-                    // while taken. Give the reads time to catch up.
-                    Ok(Occupant::Unseen) => {
-                        deadline.sleep(settings.backoff.first).await;
-                    }
-                    Err(e) => {
-                        return AttachResult::Failed(failed(&a.pool, &a.instance_id, None, &e))
-                    }
-                }
-            }
-            Err(e) => return AttachResult::Failed(failed(&a.pool, &a.instance_id, Some(id), &e)),
-        }
-    }
-    AttachResult::NoCandidateLeft(a)
-}
-
-fn attached(a: &Attach, candidate: &Candidate, index: i32) -> Attached {
-    Attached {
-        pool: a.pool.clone(),
-        interface_id: candidate.interface_id.clone(),
-        instance_id: a.instance_id.clone(),
-        device_index: index,
-        reason: a.reason.clone(),
-        waiting_since: a.waiting_since,
+        Err(e) => Err(failed(&k.pool, &k.instance_id, Some(&k.interface_id), &e)),
     }
 }
 
@@ -392,17 +247,6 @@ pub(super) fn failed(
         code: Some(e.code.clone()),
         error: e.to_string(),
         transient: e.is_transient(),
-    }
-}
-
-fn gave_up(a: &Attach, why: &str) -> Failed {
-    Failed {
-        pool: a.pool.clone(),
-        instance_id: a.instance_id.clone(),
-        interface_id: None,
-        code: None,
-        error: why.to_string(),
-        transient: true,
     }
 }
 

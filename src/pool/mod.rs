@@ -7,6 +7,7 @@
 
 pub mod apply;
 mod assign;
+mod attach;
 mod claim;
 mod lifecycle;
 pub mod plan;
