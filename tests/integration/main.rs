@@ -20,6 +20,7 @@ mod lifecycle_moto;
 mod metrics;
 mod planner;
 mod planner_harsh;
+mod planner_status;
 mod pool_plan;
 mod properties;
 mod round_trips;

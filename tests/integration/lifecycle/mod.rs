@@ -15,6 +15,8 @@ use crate::support::strict::autoscaling::{HookSpec, StrictAutoScaling};
 use crate::support::strict::{Op, StrictEc2};
 use crate::support::world::{fast, fixture, state_event};
 
+mod round_trips;
+
 const LAUNCH_HOOK: &str = "network-interface-manager-launch";
 const TERMINATE_HOOK: &str = "network-interface-manager-terminate";
 const BOOT: Duration = Duration::from_millis(30);
@@ -344,81 +346,6 @@ async fn a_launch_whose_attach_fails_transiently_stays_open() {
 
     f.deliver_ok(&events[0]).await;
     assert_eq!(f.asg.completed(&instance)[0].members_then, vec![member]);
-}
-
-/// Sequential round trips of one delivery, EC2 and Auto Scaling together,
-/// at 50 ms a call (see round_trips.rs).
-async fn measure(f: &Fleet, event: &Value) -> (u64, Handled) {
-    {
-        let mut faults = f.ec2.faults.lock().unwrap();
-        faults.latency = Duration::from_millis(50);
-        faults.jitter = Duration::ZERO;
-    }
-    let before = f.ec2.round_trips();
-    let handled = f.deliver_ok(event).await;
-    let trips = f.ec2.round_trips() - before;
-    println!(
-        "{}: {trips} round trips, EC2 {:?}, Auto Scaling {:?}",
-        handled.event, handled.ec2_calls, handled.auto_scaling_calls
-    );
-    f.ec2.faults.lock().unwrap().latency = Duration::ZERO;
-    (trips, handled)
-}
-
-/// R19: the group's read joins the first round: `running` in a group is
-/// still two round trips.
-#[tokio::test]
-async fn running_in_a_group_takes_two_round_trips() {
-    let f = Fleet::new(vec![]);
-    let member = f.ec2.add_member("web", "subnet-a1");
-    let instance = f.in_service("subnet-a1");
-    let (trips, handled) = measure(&f, &state_event(&instance, Running)).await;
-    assert_eq!(trips, 2);
-    assert_eq!(handled.auto_scaling_calls.values().sum::<u64>(), 1);
-    assert_eq!(f.ec2.holder(&member), Some((instance, 1)));
-}
-
-/// R20: with a launch hook, the attach is still the second round trip; the
-/// completion is the third (the hooks are read beside the attach).
-#[tokio::test]
-async fn a_held_launch_attaches_in_the_second_round_trip_and_continues_in_the_third() {
-    let f = Fleet::with_launch_hook();
-    f.ec2.add_member("web", "subnet-a1");
-    let (by_event, events) = f.launch("subnet-a1");
-    let (by_running, _) = f.launch("subnet-b1");
-    f.ec2.add_member("web", "subnet-b1");
-    tokio::time::sleep(BOOT).await;
-    f.asg.settle_reads();
-
-    let (trips, handled) = measure(&f, &events[0]).await;
-    assert_eq!(trips, 3, "with the event's token");
-    assert_eq!(handled.auto_scaling_calls.values().sum::<u64>(), 2);
-    assert_eq!(f.asg.completed(&by_event).len(), 1);
-
-    let (trips, handled) = measure(&f, &state_event(&by_running, Running)).await;
-    assert_eq!(trips, 3, "hooks read beside the attach");
-    assert_eq!(handled.auto_scaling_calls.values().sum::<u64>(), 3);
-    assert_eq!(f.asg.completed(&by_running).len(), 1);
-}
-
-/// R21: the terminate action: the reads (instance, its members, its group),
-/// the pool's reads, the waiting instances' groups, the detach and its
-/// settling, the attach, then the completion.
-#[tokio::test]
-async fn a_terminate_action_hands_over_and_continues() {
-    let (f, member, old, waiting) = holder_and_waiting().await;
-    let events = f.asg.terminate(&old);
-    f.asg.settle_reads();
-
-    let (trips, handled) = measure(&f, &events[0]).await;
-    assert!((6..=9).contains(&trips), "{trips} round trips");
-    let asg_calls = &handled.auto_scaling_calls;
-    assert_eq!(
-        asg_calls["DescribeAutoScalingInstances"], 2,
-        "{asg_calls:?}"
-    );
-    assert_eq!(asg_calls["CompleteLifecycleAction"], 1, "{asg_calls:?}");
-    assert_eq!(f.ec2.holder(&member), Some((waiting, 1)));
 }
 
 /// R21: the terminate event lost: the sync hands the member over and lets

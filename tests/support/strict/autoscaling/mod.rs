@@ -23,16 +23,16 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use async_trait::async_trait;
-use network_interface_manager::autoscaling::sdk::is_no_active_action;
-use network_interface_manager::autoscaling::{
-    AutoScaling, Completion, GroupInstance, Hook, LifecycleAction, Transition, GROUP_TAG,
-};
-use network_interface_manager::ec2::{CallCounter, CallCounts, Ec2Error, InstanceState};
+use network_interface_manager::autoscaling::{Transition, GROUP_TAG};
+use network_interface_manager::ec2::{CallCounter, Ec2Error, InstanceState};
 use serde_json::Value;
 
 use super::setup::new_instance;
 use super::{publish, settle, settle_visible, StrictEc2};
+use events::event;
+
+mod api;
+mod events;
 
 /// A hook as the group declares it.
 #[derive(Clone, Debug)]
@@ -384,125 +384,5 @@ impl StrictAutoScaling {
         // Before its first state, the instance is in no group yet.
         let state = states[..known].last()?.1.clone();
         Some((group.clone(), state))
-    }
-}
-
-/// The documented lifecycle action event [ASG-EV], sent now.
-fn event(
-    token: &str,
-    group: &str,
-    hook: &str,
-    instance: &str,
-    transition: Transition,
-    warm: bool,
-) -> Value {
-    let kind = match transition {
-        Transition::Launching => "EC2 Instance-launch Lifecycle Action",
-        Transition::Terminating => "EC2 Instance-terminate Lifecycle Action",
-    };
-    let destination = if warm { "WarmPool" } else { "AutoScalingGroup" };
-    serde_json::json!({
-        "version": "0",
-        "id": format!("event-{token}"),
-        "detail-type": kind,
-        "source": "aws.autoscaling",
-        "account": "123456789012",
-        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "region": "us-east-1",
-        "resources": [format!("arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:1:autoScalingGroupName/{group}")],
-        "detail": {
-            "LifecycleActionToken": token,
-            "AutoScalingGroupName": group,
-            "LifecycleHookName": hook,
-            "EC2InstanceId": instance,
-            "LifecycleTransition": transition.as_str(),
-            "Origin": "EC2",
-            "Destination": destination,
-        }
-    })
-}
-
-#[async_trait]
-impl AutoScaling for StrictAutoScaling {
-    async fn describe_instances(&self, ids: &[String]) -> Result<Vec<GroupInstance>, Ec2Error> {
-        self.calls.count("DescribeAutoScalingInstances");
-        self.ec2.travel().await;
-        if ids.len() > 50 {
-            return Err(err(
-                "ValidationError",
-                "The maximum number of instance IDs is 50",
-            ));
-        }
-        self.tick();
-        let lag = self.faults.lock().unwrap().read_lag;
-        let cutoff = Instant::now() - lag.mul_f64(f64::from(self.ec2.roll()) / 100.0);
-        let read = ids.iter().filter_map(|id| {
-            let (group, lifecycle_state) = self.read_state(id, cutoff)?;
-            Some(GroupInstance {
-                instance_id: id.clone(),
-                group,
-                lifecycle_state,
-            })
-        });
-        Ok(read.collect())
-    }
-
-    async fn describe_hooks(&self, group: &str) -> Result<Vec<Hook>, Ec2Error> {
-        self.calls.count("DescribeLifecycleHooks");
-        self.ec2.travel().await;
-        let g = self.groups.lock().unwrap();
-        let Some(hooks) = g.hooks.get(group) else {
-            return Err(err("ValidationError", format!("Group {group} not found")));
-        };
-        Ok(hooks
-            .iter()
-            .map(|h| Hook {
-                name: h.name.clone(),
-                transition: Some(h.transition),
-            })
-            .collect())
-    }
-
-    async fn proceed(&self, action: &LifecycleAction) -> Result<Completion, Ec2Error> {
-        self.calls.count("CompleteLifecycleAction");
-        self.ec2.travel().await;
-        if let Some((code, message)) = self.faults.lock().unwrap().next_complete.pop_front() {
-            return Err(err(&code, message));
-        }
-        self.tick();
-        let members = self.ec2.members_of(&action.instance_id);
-        let ended = {
-            let mut g = self.groups.lock().unwrap();
-            let open = g.actions.iter_mut().find(|a| {
-                a.ended.is_none()
-                    && a.group == action.group
-                    && a.hook == action.hook
-                    && match &action.token {
-                        Some(t) => &a.token == t,
-                        None => a.instance_id == action.instance_id,
-                    }
-            });
-            let Some(open) = open else {
-                let by = match &action.token {
-                    Some(t) => format!("token {t}"),
-                    None => format!("instance ID {}", action.instance_id),
-                };
-                let message = format!("No active Lifecycle Action found with {by}");
-                // What the SDK adapter reads as done already.
-                return match is_no_active_action(Some("ValidationError"), Some(&message)) {
-                    true => Ok(Completion::AlreadyDone),
-                    false => Err(err("ValidationError", message)),
-                };
-            };
-            open.ended = Some((true, Instant::now(), false));
-            open.members_then = members;
-            open.clone()
-        };
-        self.after_end(&ended);
-        Ok(Completion::Completed)
-    }
-
-    fn calls(&self) -> CallCounts {
-        self.calls.snapshot()
     }
 }

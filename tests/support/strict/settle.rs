@@ -1,0 +1,95 @@
+//! Time passing in the model: transitions finish when their time comes, and
+//! become visible to reads after their lag [EC2-EC].
+
+use tokio::time::Instant;
+
+use network_interface_manager::ec2::{AttachmentStatus, InstanceState, InterfaceStatus};
+
+use super::World;
+
+/// Finishes, in time order, the transitions whose time has come: each is
+/// published at the moment it happened, so lagging reads see it in order.
+pub(super) fn settle(w: &mut World) {
+    let now = Instant::now();
+    loop {
+        let eni = w
+            .enis
+            .iter()
+            .filter_map(|(id, e)| Some((e.settles_at?, id.clone())))
+            .min();
+        let boot = w.booting.iter().map(|(id, t)| (*t, id.clone())).min();
+        let next = match (eni, boot) {
+            (Some(e), Some(b)) if b.0 < e.0 => Err(b),
+            (Some(e), _) => Ok(e),
+            (None, Some(b)) => Err(b),
+            (None, None) => return,
+        };
+        match next {
+            Ok((at, id)) if at <= now => settle_interface(w, &id, at),
+            Err((at, id)) if at <= now => {
+                w.booting.remove(&id);
+                if let Some(i) = w.instances.get_mut(&id) {
+                    if i.state == InstanceState::Pending {
+                        i.state = InstanceState::Running;
+                    }
+                }
+                publish_ids(w, &[&id], at);
+            }
+            _ => return,
+        }
+    }
+}
+
+fn settle_interface(w: &mut World, id: &str, at: Instant) {
+    let eni = w.enis.get_mut(id).unwrap();
+    eni.settles_at = None;
+    let mut detached = None;
+    match (eni.iface.status, eni.iface.attachment.as_mut()) {
+        (InterfaceStatus::Pending, _) => eni.iface.status = InterfaceStatus::Available,
+        (_, Some(a)) if a.status == AttachmentStatus::Attaching => {
+            a.status = AttachmentStatus::Attached;
+            eni.iface.status = InterfaceStatus::InUse;
+        }
+        (_, Some(a)) if a.is_detaching() => {
+            let a = eni.iface.attachment.take().unwrap();
+            eni.iface.status = InterfaceStatus::Available;
+            detached = Some(a);
+        }
+        _ => {}
+    }
+    let id = id.to_string();
+    let mut holder = None;
+    if let Some(a) = detached {
+        let terminated = w
+            .instances
+            .get(&a.instance_id)
+            .is_some_and(|i| i.state == InstanceState::Terminated);
+        if let Some(i) = w.instances.get_mut(&a.instance_id) {
+            i.interfaces.retain(|n| n.interface_id != id);
+        }
+        // EC2 deletes what was to go with its instance [EC2-MOD].
+        if terminated && a.delete_on_termination {
+            w.enis.remove(&id);
+        }
+        holder = Some(a.instance_id);
+    }
+    let changed: Vec<&String> = [Some(&id), holder.as_ref()].into_iter().flatten().collect();
+    publish_ids(w, &changed, at);
+}
+
+/// Makes the true state visible to reads later than their lag.
+pub(super) fn publish(w: &mut World, at: Instant) {
+    w.seen.publish(&w.enis, &w.instances, at);
+}
+
+/// The same, for the objects a write changed (`ids`: interfaces and
+/// instances).
+pub(super) fn publish_ids(w: &mut World, ids: &[&String], at: Instant) {
+    w.seen
+        .publish_ids(&w.enis, &w.instances, ids.iter().copied(), at);
+}
+
+/// Makes what the test set up visible to every read.
+pub(super) fn settle_visible(w: &mut World) {
+    w.seen.settle_all(&w.enis, &w.instances);
+}
