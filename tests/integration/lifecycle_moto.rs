@@ -1,7 +1,7 @@
 //! The Auto Scaling adapter through the real SDK against moto (docs/design.md,
 //! T3, T8): the describe calls' wire format, and the handler on a group's
 //! instances. moto has no `CompleteLifecycleAction` and no waiting states;
-//! those are the strict model's (lifecycle.rs).
+//! those are the strict model's (lifecycle/).
 
 use std::time::Duration;
 
