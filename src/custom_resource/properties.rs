@@ -121,7 +121,7 @@ fn describe(error: &jsonschema::ValidationError) -> String {
         .and_then(|r| r.get("description"))
         .and_then(Value::as_str);
     match (path.is_empty(), explained) {
-        (true, Some(text)) if schema_path != "/required" => text.to_string(),
+        (true, Some(text)) => text.to_string(),
         (true, _) => error.masked().to_string(),
         (false, _) => format!("{}: {}", path.replace('/', "."), error.masked()),
     }
@@ -170,4 +170,23 @@ fn coerce(value: &mut Value, schema: &Value) {
 pub fn schema_property_names() -> Vec<String> {
     let properties = SCHEMA_VALUE["properties"].as_object().expect("properties");
     properties.keys().cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// No property of today's schema is a list of numbers or booleans, but
+    /// `coerce` reads any schema: items are coerced like properties.
+    #[test]
+    fn strings_in_lists_are_read_as_their_declared_items() {
+        let schema = json!({"properties": {
+            "Indexes": {"type": "array", "items": {"type": "integer"}},
+            "Flags": {"type": "array", "items": {"type": "boolean"}},
+        }});
+        let mut value = json!({"Indexes": ["1", "2"], "Flags": ["true", "false"]});
+        coerce(&mut value, &schema);
+        assert_eq!(value, json!({"Indexes": [1, 2], "Flags": [true, false]}));
+    }
 }

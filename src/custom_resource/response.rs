@@ -187,6 +187,36 @@ mod tests {
         assert_eq!(normal.body(), serde_json::to_string(&normal).unwrap());
     }
 
+    /// CloudFormation compares the physical id it gets back with the one it
+    /// holds (a different one means replacement): one of up to 1 KB, its
+    /// documented limit, goes back whole.
+    #[test]
+    fn a_physical_id_of_a_kilobyte_is_echoed_whole() {
+        let mut long = response("why".into());
+        long.physical_resource_id = "p".repeat(1024);
+        let body: serde_json::Value = serde_json::from_str(&long.body()).unwrap();
+        assert_eq!(body["PhysicalResourceId"], long.physical_resource_id);
+    }
+
+    /// Data that cannot fit turns the answer into a failure that says why,
+    /// rather than a body CloudFormation refuses.
+    #[test]
+    fn data_too_long_to_answer_fails_with_a_clear_reason() {
+        let mut success = response(String::new());
+        success.status = Status::Success;
+        success.data = Some(PoolData {
+            name: "pool".into(),
+            network_interface_ids: (0..300).map(|i| format!("eni-{i:017x}")).collect(),
+            private_ip_addresses: vec![],
+        });
+        let body = success.body();
+        assert!(body.len() <= MAX_BODY, "{}", body.len());
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["Status"], "FAILED");
+        assert_eq!(body["Reason"], "the response data is too long");
+        assert!(body.get("Data").is_none());
+    }
+
     #[test]
     fn a_long_reason_is_cut_to_fit() {
         let body = response("é".repeat(5000)).body();

@@ -64,6 +64,17 @@ fn strings_are_read_as_the_declared_numbers_and_booleans() {
     );
 }
 
+/// CloudFormation sends `true` as a string too; surrounding blanks are
+/// forgiven.
+#[test]
+fn true_sent_as_a_string_is_true() {
+    for text in ["true", " true "] {
+        let props = json!({"Name": "x", "SubnetIds": ["subnet-1"], "SourceDestCheck": text});
+        let parsed = parse(Some(&props)).expect(text);
+        assert_eq!(parsed.source_dest_check, Some(true), "{text:?}");
+    }
+}
+
 #[test]
 fn defaults_apply_when_properties_are_left_out() {
     let props = parse(Some(&json!({"Name": "x", "SubnetIds": ["subnet-1"]}))).unwrap();
