@@ -8,6 +8,8 @@ use network_interface_manager::ec2::{
 };
 use InstanceState::*;
 
+use network_interface_manager::pool::plan::{unknown_interfaces, Snapshot};
+
 use crate::planner::{attach, case, iface, instance, member};
 
 /// `m` attached to `holder` at `index`, at `at` epoch milliseconds.
@@ -72,6 +74,52 @@ fn one_instance_one_member() {
         vec![instance("i-1", Some("p"), "subnet-a1", Running)],
         &["attach eni-1 to i-1 at 1"],
     );
+}
+
+/// R11, R16: what the member reads cannot show yet, the instance reads
+/// show; a member EC2 still creates is not offered before it is available.
+#[test]
+fn members_whose_own_read_lags_are_not_given_away() {
+    let mut listing = instance("i-1", Some("p"), "subnet-a1", Running);
+    listing.interfaces.push(iface("eni-1", 1));
+    let waiting = || instance("i-2", Some("p"), "subnet-a1", Running);
+    case(
+        "R11: a member its instance lists, its own read not yet attached: \
+         held there, not given to another, and its holder gets no second",
+        vec![
+            member("eni-1", "p", "subnet-a1"),
+            member("eni-2", "p", "subnet-a1"),
+        ],
+        vec![listing, waiting()],
+        &["attach eni-2 to i-2 at 1"],
+    );
+    let mut pending = member("eni-1", "p", "subnet-a1");
+    pending.status = InterfaceStatus::Pending;
+    case(
+        "a member still pending after its creation waits for the next event or sync",
+        vec![pending],
+        vec![waiting()],
+        &["short p us-east-1a [\"i-2\"]"],
+    );
+}
+
+/// The interfaces read by id before planning: those running pool
+/// instances list that no pool read returned (so that each device index's
+/// occupant is known), and no others.
+#[test]
+fn only_the_interfaces_of_running_pool_instances_are_read_by_id() {
+    let mut in_pool = instance("i-1", Some("p"), "subnet-a1", Running);
+    in_pool.interfaces.push(iface("eni-other", 1));
+    in_pool.interfaces.push(iface("eni-known", 2));
+    let mut stopped = instance("i-2", Some("p"), "subnet-a1", Stopped);
+    stopped.interfaces.push(iface("eni-of-stopped", 1));
+    let mut standalone = instance("i-3", None, "subnet-a1", Running);
+    standalone.interfaces.push(iface("eni-of-standalone", 1));
+    let snapshot = Snapshot {
+        members: vec![member("eni-known", "p", "subnet-a1")],
+        instances: vec![in_pool, stopped, standalone],
+    };
+    assert_eq!(unknown_interfaces(&snapshot), ["eni-other"]);
 }
 
 #[test]

@@ -58,7 +58,10 @@ pub async fn answer(w: &dyn World, listener: &Listener, request: &Value) -> Valu
         handled.outcome.note
     );
     let note = handled.outcome.note.as_deref().unwrap_or_default();
-    assert!(note.starts_with("answered "), "known as delivered: {note:?}");
+    assert!(
+        note.starts_with("answered "),
+        "known as delivered: {note:?}"
+    );
     let put = requests.last().unwrap();
     assert_eq!(put.method, "PUT");
     let content_type = put.headers.get("content-type").map(String::as_str);
