@@ -247,14 +247,12 @@ pub fn survey(snapshot: &Snapshot) -> Survey<'_> {
         .filter(|m| is_manageable(m))
         .collect();
     members.sort_by(|a, b| a.id.cmp(&b.id));
-    // Which instance lists which interface: evidence beside the members' own
+    // The interfaces some instance lists: evidence beside the members' own
     // reads, which may lag behind (R11).
-    let listed: BTreeMap<&str, &Instance> = instances
+    let listed: BTreeSet<&str> = instances
         .values()
-        .flat_map(|i| {
-            let secondary = i.interfaces.iter().filter(|n| !n.is_primary());
-            secondary.map(move |n| (n.interface_id.as_str(), *i))
-        })
+        .flat_map(|i| i.interfaces.iter().filter(|n| !n.is_primary()))
+        .map(|n| n.interface_id.as_str())
         .collect();
     let mut s = Survey::default();
     for member in members {
@@ -333,7 +331,7 @@ fn lists_a_member<'a>(
 fn survey_member<'a>(
     s: &mut Survey<'a>,
     instances: &BTreeMap<&str, &'a Instance>,
-    listed: &BTreeMap<&str, &'a Instance>,
+    listed: &BTreeSet<&str>,
     member: &'a NetworkInterface,
     pool: &'a str,
 ) {
@@ -344,20 +342,13 @@ fn survey_member<'a>(
     };
     let free = |freed_from| Free { member, freed_from };
     let Some(attachment) = &member.attachment else {
-        match listed.get(member.id.as_str()) {
-            // The instance read shows it attached, the member's read not yet:
-            // held, as far as choosing goes (R11); nothing is done to it.
-            Some(i) if i.pool() == Some(pool) && i.leaving_reason().is_none() => {
-                s.holds.entry((&i.id, pool)).or_default().push(member);
-            }
-            // On an instance that must give it back (R4): leaving.
-            Some(_) => {
-                s.leaving.insert(&member.id);
-            }
-            None if member.status == InterfaceStatus::Available => {
-                s.free.entry(placement).or_default().push(free(None));
-            }
-            None => {}
+        // An instance read shows it attached, the member's own read not yet
+        // (R11): not free. A listing instance that may keep it holds one
+        // (`lists_a_member`), whichever other instance's stale read lists it
+        // too; nothing is done to it until its own read catches up.
+        let unlisted = !listed.contains(member.id.as_str());
+        if unlisted && member.status == InterfaceStatus::Available {
+            s.free.entry(placement).or_default().push(free(None));
         }
         return;
     };

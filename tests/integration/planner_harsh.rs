@@ -93,6 +93,20 @@ fn members_whose_own_read_lags_are_not_given_away() {
         vec![listing, waiting()],
         &["attach eni-2 to i-2 at 1"],
     );
+    let mut holder = instance("i-1", Some("p"), "subnet-a1", Running);
+    holder.interfaces.push(iface("eni-1", 1));
+    let mut former = instance("i-2", Some("p"), "subnet-a1", Stopped);
+    former.interfaces.push(iface("eni-1", 1));
+    case(
+        "R11: its former holder's read still lists it too: whichever instance \
+         reads last, its new holder holds it and gets no second",
+        vec![
+            member("eni-1", "p", "subnet-a1"),
+            member("eni-2", "p", "subnet-a1"),
+        ],
+        vec![holder, former],
+        &[],
+    );
     let mut pending = member("eni-1", "p", "subnet-a1");
     pending.status = InterfaceStatus::Pending;
     case(
