@@ -105,7 +105,14 @@ async fn a_launch_hook_continues_once_the_member_is_attached() {
     assert_eq!(completed[0].members_then, vec![member.clone()]);
     assert_eq!(f.ec2.holder(&member), Some((instance.clone(), 1)));
     assert_eq!(handled.outcome.report.continued.len(), 1);
-    assert_eq!(f.asg.lifecycle(&instance), "InService");
+
+    // R19: on its way in service, it keeps its member.
+    assert_eq!(f.asg.lifecycle(&instance), "Pending:Proceed");
+    f.asg.settle_reads();
+    let sync = f.deliver_ok(&scheduled()).await;
+    assert!(sync.outcome.report.detached.is_empty(), "{sync:?}");
+    assert_eq!(f.asg.lifecycle_once_proceeded(&instance).await, "InService");
+    assert_eq!(f.ec2.holder(&member), Some((instance, 1)));
 }
 
 /// R20: the launch event and the `running` event both arrive, in either
@@ -135,7 +142,8 @@ async fn the_launch_action_is_completed_once_whichever_event_comes_first() {
         assert_eq!(completed.len(), 1, "{order}: {completed:?}");
         assert_eq!(completed[0].members_then, vec![member.clone()], "{order}");
         assert_eq!(f.ec2.members_of(&instance), vec![member], "{order}");
-        assert_eq!(f.asg.lifecycle(&instance), "InService", "{order}");
+        let state = f.asg.lifecycle_once_proceeded(&instance).await;
+        assert_eq!(state, "InService", "{order}");
     }
 }
 
@@ -151,7 +159,10 @@ async fn a_launch_into_the_warm_pool_continues_without_an_attach() {
     let handled = f.deliver_ok(&events[0]).await;
     assert_eq!(handled.outcome.report.continued.len(), 1);
     assert!(handled.ec2_calls.is_empty(), "{:?}", handled.ec2_calls);
-    assert_eq!(f.asg.lifecycle(&instance), "Warmed:Running");
+    assert_eq!(
+        f.asg.lifecycle_once_proceeded(&instance).await,
+        "Warmed:Running"
+    );
 
     let handled = f.running(&instance).await;
     assert!(handled.outcome.report.attached.is_empty());
@@ -205,7 +216,7 @@ async fn a_replacement_continues_at_once_and_gets_the_member_when_the_old_one_le
     let completed = f.asg.completed(&new);
     assert_eq!(completed.len(), 1, "no deadlock: {completed:?}");
     assert!(completed[0].members_then.is_empty());
-    assert_eq!(f.asg.lifecycle(&new), "InService");
+    assert_eq!(f.asg.lifecycle_once_proceeded(&new).await, "InService");
 
     f.asg.terminate(&old);
     f.asg.settle_reads();
@@ -274,7 +285,7 @@ async fn the_sync_completes_open_launch_actions() {
     assert_eq!(f.ec2.holder(&member), Some((instance.clone(), 1)));
     assert_eq!(handled.outcome.report.continued.len(), 1);
     assert_eq!(f.asg.completed(&instance).len(), 1);
-    assert_eq!(f.asg.lifecycle(&instance), "InService");
+    assert_eq!(f.asg.lifecycle_once_proceeded(&instance).await, "InService");
 }
 
 /// R22: `ResourceContention` is transient: the event is delivered again,

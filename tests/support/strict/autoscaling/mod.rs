@@ -8,6 +8,9 @@
 //!   without hooks, `InService` once EC2 runs it. A termination with
 //!   terminate hooks waits in `Terminating:Wait`; then EC2 terminates the
 //!   instance [ASG-HOOK].
+//! - Once every action of a transition is completed, the instance stays in
+//!   its `*:Proceed` state for `proceed_time` [ASG-STATES] (how long: guess),
+//!   then goes on; EC2 terminates a terminating instance at once.
 //! - Actions time out to their hook's default result [ASG-HOOK]; `ABANDON`
 //!   on launch terminates the instance.
 //! - Completing an action that is not open answers `ValidationError` "No
@@ -77,6 +80,8 @@ struct Groups {
     states: BTreeMap<String, (String, Vec<(Instant, String)>)>,
     actions: Vec<Action>,
     next_token: u64,
+    /// Instances in a `*:Proceed` state -> when it is over.
+    proceeding: BTreeMap<String, Instant>,
 }
 
 #[derive(Debug)]
@@ -85,6 +90,8 @@ pub struct AsgFaults {
     pub read_lag: Duration,
     /// Errors the next completions answer, in order (code, message).
     pub next_complete: VecDeque<(String, String)>,
+    /// How long an instance stays in `*:Proceed` (guess).
+    pub proceed_time: Duration,
 }
 
 impl Default for AsgFaults {
@@ -92,6 +99,7 @@ impl Default for AsgFaults {
         Self {
             read_lag: Duration::from_millis(60),
             next_complete: VecDeque::new(),
+            proceed_time: Duration::from_millis(200),
         }
     }
 }
@@ -168,6 +176,13 @@ impl StrictAutoScaling {
     }
 
     /// The lifecycle state as it truly is.
+    /// The lifecycle state once a `*:Proceed` state is over.
+    pub async fn lifecycle_once_proceeded(&self, instance: &str) -> String {
+        let wait = self.faults.lock().unwrap().proceed_time;
+        tokio::time::sleep(wait).await;
+        self.lifecycle(instance)
+    }
+
     pub fn lifecycle(&self, instance: &str) -> String {
         self.tick();
         let g = self.groups.lock().unwrap();
@@ -296,27 +311,57 @@ impl StrictAutoScaling {
         at: Instant,
     ) {
         let next = match (transition, warm, proceed) {
-            (Transition::Launching, true, true) => "Warmed:Running",
-            (Transition::Launching, false, true) => "InService",
-            (Transition::Launching, _, false) | (Transition::Terminating, _, _) => "Terminated",
+            (Transition::Launching, true, true) => "Warmed:Pending:Proceed",
+            (Transition::Launching, false, true) => "Pending:Proceed",
+            (Transition::Launching, _, false) | (Transition::Terminating, _, _) => {
+                "Terminating:Proceed"
+            }
         };
-        // Without hooks, Pending until EC2 runs it (see `tick`).
+        // Pending until EC2 runs it (see `tick`).
         let booting = self.ec2.instance_state(instance) == InstanceState::Pending;
-        let next = if next == "InService" && booting {
+        let next = if next == "Pending:Proceed" && booting {
             "Pending"
         } else {
             next
         };
         self.set_state_at(instance, group, next, Some(at));
-        if next == "Terminated" {
+        if next.ends_with(":Proceed") {
+            let until = at + self.faults.lock().unwrap().proceed_time;
+            let mut g = self.groups.lock().unwrap();
+            g.proceeding.insert(instance.into(), until);
+        }
+        if next == "Terminating:Proceed" {
             self.ec2.set_state(instance, InstanceState::Terminated);
         }
     }
 
-    /// Timeouts apply their default result; `Pending` instances whose
-    /// launch EC2 finished go in service.
+    /// Instances whose `*:Proceed` time is over go on.
+    fn proceed(&self, now: Instant) {
+        let mut g = self.groups.lock().unwrap();
+        let over: Vec<(String, Instant)> = g
+            .proceeding
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(id, until)| (id.clone(), *until))
+            .collect();
+        for (id, until) in over {
+            g.proceeding.remove(&id);
+            let states = &mut g.states.get_mut(&id).unwrap().1;
+            let next = match states.last().unwrap().1.as_str() {
+                "Pending:Proceed" => "InService",
+                "Warmed:Pending:Proceed" => "Warmed:Running",
+                "Terminating:Proceed" => "Terminated",
+                _ => continue, // moved on meanwhile
+            };
+            states.push((until, next.into()));
+        }
+    }
+
+    /// Timeouts apply their default result; `*:Proceed` instances go on;
+    /// `Pending` instances whose launch EC2 finished go in service.
     fn tick(&self) {
         let now = Instant::now();
+        self.proceed(now);
         let mut ended = Vec::new();
         {
             let mut g = self.groups.lock().unwrap();
