@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::support::cfn::{answer, request, update};
 use crate::support::listener::Listener;
+use crate::support::strict::Op;
 use crate::support::world::StrictWorld;
 
 /// Creates the pool `props` declares; its physical id.
@@ -114,6 +115,27 @@ async fn an_update_keeps_what_the_pool_adopted() {
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(body["Data"]["NetworkInterfaceIds"], json!([free]));
     assert_eq!(members(&w, "web")[0].id, free, "still the pool's");
+}
+
+/// C10, C5: an Update that fails after adopting gives back only what it
+/// adopted itself; what the pool adopted before stays the pool's.
+#[tokio::test]
+async fn a_failed_update_releases_only_what_it_adopted_itself() {
+    let w = StrictWorld::new();
+    let cfn = Listener::start().await;
+    let before = w.0.add_interface("subnet-a1", []);
+    let old = json!({"Name": "web", "NetworkInterfaceIds": [before]});
+    let id = create(&w, &cfn, &old).await;
+    w.0.settle_reads();
+    let new_one = w.0.add_interface("subnet-a1", []);
+    let new = json!({"Name": "web", "NetworkInterfaceIds": [before, new_one]});
+    w.0.fail_next(Op::CreateTags, "UnauthorizedOperation", "denied");
+
+    let body = answer(&w, &cfn, &update(&cfn.url, &id, new, old)).await;
+
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    let ids: Vec<String> = members(&w, "web").into_iter().map(|m| m.id).collect();
+    assert_eq!(ids, [before], "the pool keeps what it had, and only that");
 }
 
 /// C3: fewer interfaces per subnet retires the extra one (it keeps its
