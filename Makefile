@@ -55,7 +55,7 @@ bench: zip
 	cargo test --test pacing_bench >> docs/benchmarks.md
 	cargo test --test budget_bench >> docs/benchmarks.md
 
-## Mutation testing of the pure cores (not in CI: hours on two cores); see
+## Mutation testing of the pure cores (not in CI: an hour on two cores); see
 ## docs/testing.md. Writes mutants.out/.
 CARGO_MUTANTS := $(HOME)/.cache/network-interface-manager/tools/bin/cargo-mutants
 MUTATED := src/pool/plan.rs src/pool/assign.rs src/pool/status.rs src/custom_resource/plan.rs \
