@@ -58,7 +58,7 @@ bench: zip
 ## Mutation testing of the pure cores (not in CI: an hour on two cores); see
 ## docs/testing.md. Writes mutants.out/.
 CARGO_MUTANTS := $(HOME)/.cache/network-interface-manager/tools/bin/cargo-mutants
-MUTATED := src/pool/plan.rs src/pool/assign.rs src/pool/status.rs src/custom_resource/plan.rs \
+MUTATED := src/pool/plan.rs src/pool/survey.rs src/pool/assign.rs src/pool/status.rs src/custom_resource/plan.rs \
 	src/custom_resource/changes.rs src/custom_resource/declaration.rs \
 	src/custom_resource/properties.rs src/custom_resource/response.rs src/event.rs \
 	src/disposition.rs

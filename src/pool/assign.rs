@@ -3,9 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use super::plan::{
-    Action, Attach, Candidate, Free, Placement, Plan, Shortage, DEFAULT_DEVICE_INDEX,
-};
+use super::plan::{Action, Attach, Candidate, Placement, Plan, Shortage, DEFAULT_DEVICE_INDEX};
+use super::survey::Free;
 use crate::ec2::{Instance, NetworkInterface, DEVICE_INDEX_TAG};
 
 /// The pool's device index, and the members leaving their instances.

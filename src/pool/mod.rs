@@ -14,6 +14,7 @@ pub mod plan;
 pub mod proceed;
 mod read;
 pub mod status;
+mod survey;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -3,14 +3,16 @@
 //! `plan` reads as its steps: survey who holds what, take members back,
 //! keep members from EC2's deletion, give free members to waiting instances.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 
 use super::assign::assign;
 pub use super::assign::{device_index, pool_device_index};
+use super::survey::{is_manageable, Free};
+pub use super::survey::{survey, Survey};
 use crate::autoscaling::Transition;
-use crate::ec2::{Instance, InstanceState, InterfaceStatus, NetworkInterface, PLAIN_INTERFACE};
+use crate::ec2::{Instance, InstanceState, NetworkInterface, PLAIN_INTERFACE};
 
 /// Device index a pool uses when its members carry no device index tag (R3).
 pub const DEFAULT_DEVICE_INDEX: i32 = 1;
@@ -123,31 +125,6 @@ pub struct Placement {
     pub availability_zone: String,
 }
 
-/// Who holds what, before any action: the first step of every plan.
-#[derive(Debug, Default)]
-pub struct Survey<'a> {
-    /// (instance, pool) -> the members it keeps, first attached first.
-    pub holds: BTreeMap<(&'a str, &'a str), Vec<&'a NetworkInterface>>,
-    /// Members that may go to a waiting instance, by placement.
-    free: BTreeMap<Placement, Vec<Free<'a>>>,
-    /// Running pool instances holding no member of their pool, by placement.
-    pub waiting: BTreeMap<Placement, Vec<&'a Instance>>,
-    releases: Vec<Detach>,
-    /// Members leaving their instance: released here, or being detached.
-    leaving: BTreeSet<&'a str>,
-    unusable: Vec<Unusable>,
-    /// The device index of each pool (R3).
-    device_index: BTreeMap<&'a str, i32>,
-}
-
-/// A member that can be given to a waiting instance.
-#[derive(Clone, Debug)]
-pub(super) struct Free<'a> {
-    pub member: &'a NetworkInterface,
-    /// The instance it is being detached from, if any.
-    pub freed_from: Option<&'a str>,
-}
-
 /// The ids of instances members are attached to that the snapshot lacks:
 /// read them by id before planning, so eventual consistency strips no one.
 pub fn unknown_holders(snapshot: &Snapshot) -> Vec<String> {
@@ -233,189 +210,9 @@ fn proceeds(snapshot: &Snapshot) -> Vec<Proceed> {
     proceeds
 }
 
-/// Step 1: each member is held, free, leaving or unusable; each running pool
-/// instance that holds nothing waits.
-pub fn survey(snapshot: &Snapshot) -> Survey<'_> {
-    let instances: BTreeMap<&str, &Instance> = snapshot
-        .instances
-        .iter()
-        .map(|i| (i.id.as_str(), i))
-        .collect();
-    let mut members: Vec<&NetworkInterface> = snapshot
-        .members
-        .iter()
-        .filter(|m| is_manageable(m))
-        .collect();
-    members.sort_by(|a, b| a.id.cmp(&b.id));
-    // The interfaces some instance lists: evidence beside the members' own
-    // reads, which may lag behind (R11).
-    let listed: BTreeSet<&str> = instances
-        .values()
-        .flat_map(|i| i.interfaces.iter().filter(|n| !n.is_primary()))
-        .map(|n| n.interface_id.as_str())
-        .collect();
-    let mut s = Survey::default();
-    for member in members {
-        let pool = member.pool().expect("manageable members have a pool");
-        let index = s.device_index.entry(pool).or_insert(i32::MAX);
-        *index = (*index).min(pool_device_index(member));
-        if member.interface_type != PLAIN_INTERFACE {
-            s.unusable.push(Unusable {
-                pool: pool.to_string(),
-                interface_id: member.id.clone(),
-                reason: format!("its type is {}, not interface", member.interface_type),
-            });
-            continue;
-        }
-        survey_member(&mut s, &instances, &listed, member, pool);
-    }
-    for index in s.device_index.values_mut() {
-        if *index == i32::MAX {
-            *index = DEFAULT_DEVICE_INDEX;
-        }
-    }
-    for held in s.holds.values_mut() {
-        held.sort_by_key(|m| attached_first(m));
-    }
-    let member_pools: BTreeMap<&str, &str> = snapshot
-        .members
-        .iter()
-        .filter(|m| is_manageable(m))
-        .filter_map(|m| Some((m.id.as_str(), m.pool()?)))
-        .collect();
-    for instance in instances.values() {
-        let Some(pool) = instance.pool() else {
-            continue;
-        };
-        if !instance.may_hold() || s.holds.contains_key(&(&instance.id, pool)) {
-            continue;
-        }
-        if lists_a_member(instance, pool, &member_pools, &mut s.leaving) {
-            continue;
-        }
-        s.device_index.entry(pool).or_insert(DEFAULT_DEVICE_INDEX);
-        let placement = Placement {
-            pool: pool.to_string(),
-            vpc_id: instance.vpc_id.clone().unwrap_or_default(),
-            availability_zone: instance.availability_zone.clone(),
-        };
-        s.waiting.entry(placement).or_default().push(instance);
-    }
-    s
-}
-
-/// R11: the members an instance lists, whatever their own reads say (they
-/// may lag, or show an older holder). One of its own pool: it holds one, as
-/// far as choosing goes. One of another pool: leaving (R4), so that its
-/// index stays the pool's.
-fn lists_a_member<'a>(
-    instance: &'a Instance,
-    pool: &str,
-    member_pools: &BTreeMap<&str, &str>,
-    leaving: &mut BTreeSet<&'a str>,
-) -> bool {
-    let mut holds = false;
-    for listed in instance.interfaces.iter().filter(|n| !n.is_primary()) {
-        let id = listed.interface_id.as_str();
-        match member_pools.get(id) {
-            Some(p) if *p == pool => holds |= !leaving.contains(id),
-            Some(_) => {
-                leaving.insert(id);
-            }
-            None => {}
-        }
-    }
-    holds
-}
-
-fn survey_member<'a>(
-    s: &mut Survey<'a>,
-    instances: &BTreeMap<&str, &'a Instance>,
-    listed: &BTreeSet<&str>,
-    member: &'a NetworkInterface,
-    pool: &'a str,
-) {
-    let placement = Placement {
-        pool: pool.to_string(),
-        vpc_id: member.vpc_id.clone(),
-        availability_zone: member.availability_zone.clone(),
-    };
-    let free = |freed_from| Free { member, freed_from };
-    let Some(attachment) = &member.attachment else {
-        // An instance read shows it attached, the member's own read not yet
-        // (R11): not free. A listing instance that may keep it holds one
-        // (`lists_a_member`), whichever other instance's stale read lists it
-        // too; nothing is done to it until its own read catches up.
-        let unlisted = !listed.contains(member.id.as_str());
-        if unlisted && member.status == InterfaceStatus::Available {
-            s.free.entry(placement).or_default().push(free(None));
-        }
-        return;
-    };
-    if attachment.is_detaching() || member.status == InterfaceStatus::Detaching {
-        // EC2 (or another invocation) is detaching it: free once it settles (R12).
-        s.leaving.insert(&member.id);
-        let from = Some(attachment.instance_id.as_str());
-        s.free.entry(placement).or_default().push(free(from));
-        return;
-    }
-    // A holder nobody can see yet is left alone (eventual consistency).
-    let Some(holder) = instances.get(attachment.instance_id.as_str()) else {
-        return;
-    };
-    match release_reason(holder, pool) {
-        Some(reason) => {
-            s.releases.push(Detach {
-                pool: pool.to_string(),
-                interface_id: member.id.clone(),
-                attachment_id: attachment.id.clone(),
-                instance_id: holder.id.clone(),
-                reason,
-            });
-            s.leaving.insert(&member.id);
-            s.free
-                .entry(placement)
-                .or_default()
-                .push(free(Some(&holder.id)));
-        }
-        None => s.holds.entry((&holder.id, pool)).or_default().push(member),
-    }
-}
-
 /// A member the manager may give to an instance (R5, R15).
 pub fn is_usable(member: &NetworkInterface) -> bool {
     is_manageable(member) && member.interface_type == PLAIN_INTERFACE
-}
-
-/// R5: never touch requester-managed or primary interfaces, nor untagged ones.
-fn is_manageable(member: &NetworkInterface) -> bool {
-    member.pool().is_some()
-        && !member.requester_managed
-        && member.attachment.as_ref().is_none_or(|a| !a.is_primary())
-}
-
-/// Why a member must leave its holder (R4, R19), if it must.
-fn release_reason(holder: &Instance, pool: &str) -> Option<String> {
-    if let Some(reason) = holder.leaving_reason() {
-        return Some(reason);
-    }
-    match holder.pool() {
-        Some(p) if p == pool => None,
-        Some(p) => Some(format!("instance moved to pool {p}")),
-        None => Some("instance no longer carries the pool tag".into()),
-    }
-}
-
-/// The order in which an instance keeps its members: first attached first,
-/// then by device index and id when EC2 gives no time (R11).
-fn attached_first(member: &NetworkInterface) -> (u64, i32, String) {
-    let a = member.attachment.as_ref();
-    let at = a.and_then(|a| a.attached_at).unwrap_or(u64::MAX);
-    (
-        at,
-        a.map_or(i32::MAX, |a| a.device_index),
-        member.id.clone(),
-    )
 }
 
 /// Step 2: an instance holding two members of a pool keeps the one attached
