@@ -19,6 +19,7 @@ mod lifecycle;
 mod lifecycle_moto;
 mod metrics;
 mod planner;
+mod planner_fixtures;
 mod planner_harsh;
 mod planner_status;
 mod pool_plan;

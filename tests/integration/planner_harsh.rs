@@ -1,5 +1,5 @@
 //! The planner's rules where EC2 is harsh (docs/design.md, R11-R15), as
-//! tables without I/O; the helpers are `planner.rs`'s.
+//! tables without I/O; the helpers are `planner_fixtures.rs`'s.
 
 use network_interface_manager::ec2::InstanceState;
 use network_interface_manager::ec2::{
@@ -10,7 +10,7 @@ use InstanceState::*;
 
 use network_interface_manager::pool::plan::{unknown_interfaces, Snapshot};
 
-use crate::planner::{attach, case, iface, instance, member};
+use crate::planner_fixtures::{attach, case, iface, instance, member};
 
 /// `m` attached to `holder` at `index`, at `at` epoch milliseconds.
 fn attach_at(m: NetworkInterface, holder: &mut Instance, index: i32, at: u64) -> NetworkInterface {
