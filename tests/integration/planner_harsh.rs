@@ -77,7 +77,7 @@ fn one_instance_one_member() {
 }
 
 /// R11, R16: what the member reads cannot show yet, the instance reads
-/// show; a member EC2 still creates is not offered before it is available.
+/// show.
 #[test]
 fn members_whose_own_read_lags_are_not_given_away() {
     let mut listing = instance("i-1", Some("p"), "subnet-a1", Running);
@@ -107,6 +107,12 @@ fn members_whose_own_read_lags_are_not_given_away() {
         vec![holder, former],
         &[],
     );
+}
+
+/// A member EC2 still creates is not offered before it is available.
+#[test]
+fn a_pending_member_is_not_offered() {
+    let waiting = || instance("i-2", Some("p"), "subnet-a1", Running);
     let mut pending = member("eni-1", "p", "subnet-a1");
     pending.status = InterfaceStatus::Pending;
     case(
