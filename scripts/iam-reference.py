@@ -16,7 +16,7 @@ ACTIONS = {
             "AttachNetworkInterface", "DetachNetworkInterface", "CreateNetworkInterface",
             "DeleteNetworkInterface", "ModifyNetworkInterfaceAttribute", "CreateTags",
             "DeleteTags"],
-    "cloudformation": ["DescribeStacks"],
+    "cloudformation": ["DescribeStacks", "ListStackResources"],
     "autoscaling": ["DescribeAutoScalingInstances", "DescribeLifecycleHooks",
                     "CompleteLifecycleAction"],
     "logs": ["CreateLogStream", "PutLogEvents"],

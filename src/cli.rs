@@ -7,15 +7,17 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+use crate::custom_resource::cleanup::{self, Fate};
 use crate::deadline::Deadline;
 use crate::ec2::{Ec2, Ec2Error};
 use crate::handler::{handle_measured, scheduled, Context, HandlerError};
 use crate::metrics::{self, Invocation};
 use crate::pool::apply::ProgressSink;
 use crate::pool::plan::{Action, Plan, Shortage};
-use crate::pool::status::PoolStatus;
+use crate::pool::status::{Declaration, PoolStatus};
 use crate::pool::Outcome;
 use crate::progress_bar::Bar;
+use crate::stacks::{StackState, Stacks};
 
 /// Keeps a pool of tagged EC2 network interfaces attached to the running
 /// instances of the same pool. AWS settings come from the standard chain
@@ -103,7 +105,10 @@ pub async fn run(cli: Cli, ctx: Context<'_>) -> anyhow::Result<bool> {
     let ec2: &dyn Ec2 = &paced;
     match cli.command {
         Command::Status { pool, output } => {
-            let pools = ctx.manager(ec2).status(&pool).await?;
+            let mut pools = ctx.manager(ec2).status(&pool).await?;
+            if let Some(stacks) = ctx.stacks {
+                read_declarations(stacks, &mut pools).await;
+            }
             match output {
                 Output::Json => print_json(&serde_json::json!({ "pools": pools }))?,
                 Output::Table => print!("{}", status_table(&pools)),
@@ -157,6 +162,39 @@ pub async fn run(cli: Cli, ctx: Context<'_>) -> anyhow::Result<bool> {
             Ok(!outcome.report.has_transient_failure())
         }
     }
+}
+
+/// What CloudFormation says of the stacks that declared the pools: their
+/// status, and whether a deleted one retained its pool (C13). A failed read
+/// is shown, not fatal: the pools are EC2's to tell.
+pub async fn read_declarations(stacks: &dyn Stacks, pools: &mut [PoolStatus]) {
+    for d in pools.iter_mut().flat_map(|p| p.declared_by.iter_mut()) {
+        let (status, retained) = match declaration_standing(stacks, d).await {
+            Ok(standing) => standing,
+            Err(e) => (format!("not read: {e}"), false),
+        };
+        d.stack_status = Some(status);
+        d.retained = retained;
+    }
+}
+
+async fn declaration_standing(
+    stacks: &dyn Stacks,
+    d: &Declaration,
+) -> Result<(String, bool), Ec2Error> {
+    let state = stacks.stack_state(&d.stack_id).await?;
+    let status = match &state {
+        StackState::Unknown => "unknown to CloudFormation".to_string(),
+        StackState::InProgress(s) | StackState::Halted(s) | StackState::Settled(s) => s.clone(),
+    };
+    let retained = match state.is_gone() {
+        true => cleanup::fates(stacks, &d.stack_id, [d.physical_id.as_str()])
+            .await?
+            .values()
+            .any(|f| *f == Fate::Retained),
+        false => false,
+    };
+    Ok((status, retained))
 }
 
 fn read_input(file: Option<PathBuf>) -> anyhow::Result<String> {
@@ -260,6 +298,23 @@ pub fn status_table(pools: &[PoolStatus]) -> String {
         "no pool members\n".to_string()
     };
     for p in pools {
+        if let Some(former) = &p.former_name {
+            let pool = &p.pool;
+            out.push_str(&format!(
+                "renamed: pool {pool} also serves instances tagged {former}, its name before\n"
+            ));
+        }
+        for d in &p.declared_by {
+            let status = d.stack_status.as_deref().unwrap_or("not read");
+            let (pool, id, stack) = (&p.pool, &d.physical_id, &d.stack_id);
+            let line = match d.retained {
+                true => {
+                    format!("retained: pool {pool} ({id}) outlives its deleted stack {stack}\n")
+                }
+                false => format!("declared: pool {pool} by {id} in stack {stack} ({status})\n"),
+            };
+            out.push_str(&line);
+        }
         for w in &p.waiting {
             out.push_str(&format!(
                 "waiting: {} ({}) in pool {}\n",
@@ -296,7 +351,7 @@ pub fn sync_summary(outcome: &Outcome, throttled: u64) -> String {
     if !r.continued.is_empty() {
         lines.push(format!("lifecycle actions continued {}", r.continued.len()));
     }
-    let left: u32 = r.left.values().sum();
+    let left = r.left.len();
     if left > 0 {
         lines.push(format!(
             "left for the next sync {left} (the budget ran out)"

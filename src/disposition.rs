@@ -43,7 +43,11 @@ pub fn log(report: &Report) {
         }
     }
     if !report.left.is_empty() {
-        tracing::info!(left = ?report.left, "actions left for later: the deadline came first");
+        let mut by_kind = std::collections::BTreeMap::new();
+        for l in &report.left {
+            *by_kind.entry(l.action).or_insert(0) += 1;
+        }
+        tracing::info!(left = ?by_kind, "actions left for later: the deadline came first");
     }
     for u in &report.unusable {
         tracing::warn!(pool = %u.pool, interface = %u.interface_id, reason = %u.reason, "member cannot be used");
@@ -52,14 +56,12 @@ pub fn log(report: &Report) {
 
 /// The verdict on an event's report: work left undone is retried (R24).
 pub fn of_report(report: &Report) -> Disposition {
-    let left: u32 = report.left.values().sum();
+    let left = report.left.len();
     match of_sync(report) {
         Disposition::Retry { failures } => Disposition::Retry {
-            failures: failures + left as usize,
+            failures: failures + left,
         },
-        _ if left > 0 => Disposition::Retry {
-            failures: left as usize,
-        },
+        _ if left > 0 => Disposition::Retry { failures: left },
         verdict => verdict,
     }
 }
@@ -98,7 +100,16 @@ pub fn log_read_error(error: &Ec2Error) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pool::apply::Failed;
+    use crate::pool::apply::{Failed, Left, LeftAction};
+
+    fn left(n: usize) -> Vec<Left> {
+        let one = Left {
+            action: LeftAction::Attach,
+            pool: "web".into(),
+            instance_id: "i-1".into(),
+        };
+        vec![one; n]
+    }
 
     fn failure(transient: bool) -> Failed {
         Failed {
@@ -134,7 +145,7 @@ mod tests {
     #[test]
     fn work_left_is_retried_after_an_event_and_left_to_the_next_sync() {
         let mut report = Report {
-            left: [("attach", 3)].into(),
+            left: left(3),
             ..Report::default()
         };
         assert_eq!(of_report(&report), Disposition::Retry { failures: 3 });
@@ -202,7 +213,7 @@ mod tests {
         assert!(!lines.contains("left"), "{lines}");
 
         let left = Report {
-            left: [("attach", 2)].into(),
+            left: left(2),
             ..Report::default()
         };
         let lines = logged(&left);

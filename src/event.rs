@@ -40,8 +40,35 @@ pub enum Event {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LifecycleEvent {
     pub given: Given,
+}
+
+impl LifecycleEvent {
     /// A launch into the warm pool (`Destination` `WarmPool`).
-    pub into_warm_pool: bool,
+    pub fn into_warm_pool(&self) -> bool {
+        self.given.transition == Transition::Launching
+            && self.given.wait_state == WARMED_PENDING_WAIT
+    }
+}
+
+const WARMED_PENDING_WAIT: &str = "Warmed:Pending:Wait";
+
+/// The lifecycle state an action holds its instance in, from its transition,
+/// origin and destination [ASG-WPEV]: into the warm pool (a launch, or a
+/// scale-in that returns the instance) `Warmed:Pending:Wait`; out of the
+/// warm pool to be terminated `Warmed:Terminating:Wait` (its fields are a
+/// guess); else `Pending:Wait` or `Terminating:Wait`.
+fn wait_state(
+    transition: Transition,
+    origin: Option<&str>,
+    destination: Option<&str>,
+) -> &'static str {
+    const WARM: Option<&str> = Some("WarmPool");
+    match (transition, origin, destination) {
+        (_, _, WARM) => WARMED_PENDING_WAIT,
+        (Transition::Launching, _, _) => "Pending:Wait",
+        (Transition::Terminating, WARM, _) => "Warmed:Terminating:Wait",
+        (Transition::Terminating, _, _) => "Terminating:Wait",
+    }
 }
 
 #[derive(Deserialize)]
@@ -53,6 +80,8 @@ struct LifecycleDetail {
     #[serde(rename = "EC2InstanceId")]
     instance_id: String,
     lifecycle_transition: String,
+    #[serde(default)]
+    origin: Option<String>,
     #[serde(default)]
     destination: Option<String>,
 }
@@ -129,6 +158,7 @@ fn lifecycle_action(kind: &'static str, expected: Transition, detail: Value) -> 
             d.lifecycle_transition
         ));
     }
+    let wait_state = wait_state(transition, d.origin.as_deref(), d.destination.as_deref());
     Event::LifecycleAction(LifecycleEvent {
         given: Given {
             action: LifecycleAction {
@@ -138,8 +168,8 @@ fn lifecycle_action(kind: &'static str, expected: Transition, detail: Value) -> 
                 token: Some(d.lifecycle_action_token),
             },
             transition,
+            wait_state,
         },
-        into_warm_pool: d.destination.as_deref() == Some("WarmPool"),
     })
 }
 

@@ -82,11 +82,7 @@ pub fn documents(namespace: &str, now: u64, invocation: Invocation) -> Vec<Value
             ("Ec2Throttled", "Count", json!(invocation.throttled)),
             ("TransientFailures", "Count", json!(transient)),
             ("PermanentFailures", "Count", json!(permanent)),
-            (
-                "ActionsLeft",
-                "Count",
-                json!(report.left.values().sum::<u32>()),
-            ),
+            ("ActionsLeft", "Count", json!(report.left.len())),
         ],
     ));
     if let Some(census) = &invocation.outcome.census {

@@ -1,72 +1,140 @@
-//! What CloudFormation says of a stack: whether an operation is under way.
-//! The one CloudFormation call the manager makes (`DescribeStacks`, by stack
-//! id), behind a trait; its errors are reduced to the same kinds as EC2's.
+//! What CloudFormation says of a stack and its resources: whether an
+//! operation may still come, and what became of a deleted stack's pools
+//! (C12, C13). Two calls by stack id (`DescribeStacks`, `ListStackResources`),
+//! behind a trait; their errors are reduced to the same kinds as EC2's.
 
 use async_trait::async_trait;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 
-use crate::ec2::Ec2Error;
+use crate::ec2::{CallCounter, CallCounts, Ec2Error};
 
-/// Where a stack stands, as far as deleting what it declared goes.
+/// Where a stack stands, as far as deleting what it declared goes
+/// [CFN-STATUS][CFN-FAIL].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StackState {
-    /// CloudFormation does not know the stack id: never act on ambiguity.
+    /// CloudFormation does not know the stack id (or forgot it, 90 days
+    /// after its deletion): never act on ambiguity.
     Unknown,
-    /// An operation is under way (`*_IN_PROGRESS`): a rollback may come.
+    /// An operation is under way (`*_IN_PROGRESS`, and any status AWS adds
+    /// later): a rollback may come.
     InProgress(String),
-    /// No operation under way: `UPDATE_COMPLETE`, `DELETE_COMPLETE`, ...
+    /// An operation stopped half-way (`*_FAILED`): a rollback, a retry or a
+    /// `ContinueUpdateRollback` may still send requests.
+    Halted(String),
+    /// No operation under way and none pending (`*_COMPLETE`).
     Settled(String),
 }
 
 impl StackState {
     pub fn from_status(status: &str) -> Self {
-        match status.ends_with("_IN_PROGRESS") {
-            true => Self::InProgress(status.to_string()),
-            false => Self::Settled(status.to_string()),
+        let status = status.to_string();
+        if status.ends_with("_COMPLETE") {
+            Self::Settled(status)
+        } else if status.ends_with("_FAILED") {
+            Self::Halted(status)
+        } else {
+            Self::InProgress(status)
         }
     }
 
-    /// The stack and what it declared are gone: deleted, or a failed
-    /// create rolled back (C13).
+    /// The stack is deleted, or a failed create rolled back: its resources
+    /// are deleted or retained, and no request for them comes again (C13).
     pub fn is_gone(&self) -> bool {
         matches!(self, Self::Settled(s) if s == "DELETE_COMPLETE" || s == "ROLLBACK_COMPLETE")
     }
 }
 
+/// One resource of a stack, as `ListStackResources` answers [CFN-RES].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StackResource {
+    pub logical_id: String,
+    pub physical_id: Option<String>,
+    /// `DELETE_COMPLETE`, `DELETE_SKIPPED` (retained), ...
+    pub status: String,
+}
+
 #[async_trait]
 pub trait Stacks: Send + Sync {
     async fn stack_state(&self, stack_id: &str) -> Result<StackState, Ec2Error>;
+    /// The resources of a stack, by its id: a deleted stack's too, for 90
+    /// days [CFN-DEL].
+    async fn resources(&self, stack_id: &str) -> Result<Vec<StackResource>, Ec2Error>;
 }
 
-/// `Stacks` over aws-sdk-cloudformation. `DescribeStacks` by stack id also
-/// answers for deleted stacks (`DELETE_COMPLETE`) [CFN-DESCRIBE].
+/// `Stacks` over aws-sdk-cloudformation. Both calls by stack id also answer
+/// for deleted stacks [CFN-DESCRIBE][CFN-DEL].
 #[derive(Debug)]
-pub struct SdkStacks(aws_sdk_cloudformation::Client);
+pub struct SdkStacks {
+    client: aws_sdk_cloudformation::Client,
+    calls: CallCounter,
+}
 
 impl SdkStacks {
     pub fn new(client: aws_sdk_cloudformation::Client) -> Self {
-        Self(client)
+        Self {
+            client,
+            calls: CallCounter::default(),
+        }
     }
+
+    /// Calls made so far, by operation name (one per page).
+    pub fn calls(&self) -> CallCounts {
+        self.calls.snapshot()
+    }
+}
+
+/// CloudFormation's answer for a stack id it does not know.
+fn does_not_exist(code: Option<&str>, message: Option<&str>) -> bool {
+    code == Some("ValidationError") && message.is_some_and(|m| m.contains("does not exist"))
 }
 
 #[async_trait]
 impl Stacks for SdkStacks {
     async fn stack_state(&self, stack_id: &str) -> Result<StackState, Ec2Error> {
-        let answer = self.0.describe_stacks().stack_name(stack_id).send().await;
+        self.calls.count("DescribeStacks");
+        let answer = self
+            .client
+            .describe_stacks()
+            .stack_name(stack_id)
+            .send()
+            .await;
         match answer {
             Ok(out) => Ok(out
                 .stacks()
                 .first()
                 .and_then(|s| s.stack_status())
                 .map_or(StackState::Unknown, |s| StackState::from_status(s.as_str()))),
-            Err(e)
-                if e.code() == Some("ValidationError")
-                    && e.message().is_some_and(|m| m.contains("does not exist")) =>
-            {
-                Ok(StackState::Unknown)
-            }
+            Err(e) if does_not_exist(e.code(), e.message()) => Ok(StackState::Unknown),
             Err(e) => Err(crate::ec2::sdk::map_error(e).during("DescribeStacks")),
         }
+    }
+
+    async fn resources(&self, stack_id: &str) -> Result<Vec<StackResource>, Ec2Error> {
+        let mut pages = self
+            .client
+            .list_stack_resources()
+            .stack_name(stack_id)
+            .into_paginator()
+            .send();
+        let mut found = Vec::new();
+        while let Some(page) = pages.next().await {
+            self.calls.count("ListStackResources");
+            let page =
+                page.map_err(|e| crate::ec2::sdk::map_error(e).during("ListStackResources"))?;
+            let resources = page
+                .stack_resource_summaries()
+                .iter()
+                .map(|r| StackResource {
+                    logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
+                    physical_id: r.physical_resource_id().map(str::to_string),
+                    status: r
+                        .resource_status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                });
+            found.extend(resources);
+        }
+        Ok(found)
     }
 }
 
@@ -75,24 +143,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_deleted_or_rolled_back_stack_is_gone() {
+    fn only_complete_statuses_are_settled_and_only_deleted_or_rolled_back_stacks_are_gone() {
         let table = [
-            ("CREATE_COMPLETE", false, false),
-            ("UPDATE_IN_PROGRESS", true, false),
-            ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", true, false),
-            ("UPDATE_ROLLBACK_COMPLETE", false, false),
-            ("ROLLBACK_COMPLETE", false, true),
-            ("DELETE_COMPLETE", false, true),
-            ("DELETE_FAILED", false, false),
+            ("CREATE_COMPLETE", "settled", false),
+            ("UPDATE_IN_PROGRESS", "in progress", false),
+            ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "in progress", false),
+            ("REVIEW_IN_PROGRESS", "in progress", false),
+            ("UPDATE_ROLLBACK_COMPLETE", "settled", false),
+            ("UPDATE_FAILED", "halted", false),
+            ("UPDATE_ROLLBACK_FAILED", "halted", false),
+            ("ROLLBACK_FAILED", "halted", false),
+            ("DELETE_FAILED", "halted", false),
+            ("ROLLBACK_COMPLETE", "settled", true),
+            ("DELETE_COMPLETE", "settled", true),
+            ("A_STATUS_AWS_ADDS_LATER", "in progress", false),
         ];
-        for (status, in_progress, gone) in table {
+        for (status, kind, gone) in table {
             let state = StackState::from_status(status);
-            assert_eq!(
-                matches!(state, StackState::InProgress(_)),
-                in_progress,
-                "{status}"
-            );
+            let actual = match state {
+                StackState::Settled(_) => "settled",
+                StackState::Halted(_) => "halted",
+                StackState::InProgress(_) => "in progress",
+                StackState::Unknown => "unknown",
+            };
+            assert_eq!(actual, kind, "{status}");
             assert_eq!(state.is_gone(), gone, "{status}");
         }
+    }
+
+    #[test]
+    fn only_cloudformations_answer_for_an_unknown_stack_reads_as_unknown() {
+        let message = Some("Stack with id arn:... does not exist");
+        assert!(does_not_exist(Some("ValidationError"), message));
+        assert!(!does_not_exist(Some("AccessDenied"), message));
+        assert!(!does_not_exist(Some("ValidationError"), Some("bad id")));
+        assert!(!does_not_exist(None, None));
     }
 }

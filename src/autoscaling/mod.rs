@@ -41,14 +41,18 @@ impl Membership {
         }
     }
 
-    /// Held by a launch hook (R20).
-    pub fn launch_waits(&self) -> bool {
-        self.lifecycle_state == "Pending:Wait"
-    }
-
-    /// Held by a terminate hook (R21).
-    pub fn terminate_waits(&self) -> bool {
-        self.lifecycle_state == "Terminating:Wait"
+    /// The transitions whose lifecycle action may hold the instance in its
+    /// state (R20, R21): a launch in `Pending:Wait`; a termination in
+    /// `Terminating:Wait` or, from the warm pool, `Warmed:Terminating:Wait`;
+    /// in `Warmed:Pending:Wait`, a launch into the warm pool or a scale-in
+    /// back into it, which the terminate hook holds there [ASG-WPEV].
+    pub fn waits_for(&self) -> &'static [Transition] {
+        match self.lifecycle_state.as_str() {
+            "Pending:Wait" => &[Transition::Launching],
+            "Terminating:Wait" | "Warmed:Terminating:Wait" => &[Transition::Terminating],
+            "Warmed:Pending:Wait" => &[Transition::Launching, Transition::Terminating],
+            _ => &[],
+        }
     }
 }
 
@@ -65,7 +69,7 @@ pub fn serves(lifecycle_state: &str, standby_holds: bool) -> bool {
 }
 
 /// Which way a lifecycle action goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Transition {
     Launching,
@@ -78,14 +82,6 @@ impl Transition {
             "autoscaling:EC2_INSTANCE_LAUNCHING" => Some(Self::Launching),
             "autoscaling:EC2_INSTANCE_TERMINATING" => Some(Self::Terminating),
             _ => None,
-        }
-    }
-
-    /// The lifecycle state in which an action of this transition waits.
-    pub fn wait_state(self) -> &'static str {
-        match self {
-            Self::Launching => "Pending:Wait",
-            Self::Terminating => "Terminating:Wait",
         }
     }
 
@@ -177,6 +173,24 @@ mod tests {
         for (state, with_standby, without) in table {
             assert_eq!(serves(state, true), with_standby, "{state}");
             assert_eq!(serves(state, false), without, "{state} without standby");
+        }
+    }
+
+    #[test]
+    fn each_wait_state_names_the_transitions_that_hold_it() {
+        use Transition::{Launching, Terminating};
+        let table: [(&str, &[Transition]); 7] = [
+            ("Pending:Wait", &[Launching]),
+            ("Terminating:Wait", &[Terminating]),
+            ("Warmed:Terminating:Wait", &[Terminating]),
+            ("Warmed:Pending:Wait", &[Launching, Terminating]),
+            ("InService", &[]),
+            ("Pending:Proceed", &[]),
+            ("Warmed:Running", &[]),
+        ];
+        for (state, transitions) in table {
+            let membership = Membership::new("g".into(), state.into(), true);
+            assert_eq!(membership.waits_for(), transitions, "{state}");
         }
     }
 

@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::declaration::{Slot, ADOPTED};
+use super::declaration::{is_retired, Slot, ADOPTED};
 use super::properties::PoolProperties;
 use super::response::PoolData;
 use crate::ec2::{
-    Instance, InterfaceChange, NetworkInterface, Tags, OWNER_TAG, PLAIN_INTERFACE, RETIRED_TAG,
-    SLOT_TAG,
+    Instance, InstanceState, InterfaceChange, NetworkInterface, Subnet, Tags, FORMER_POOL_TAG,
+    OWNER_TAG, PLAIN_INTERFACE, RETIRED_TAG, SLOT_TAG,
 };
 
 /// One write to a kept interface.
@@ -102,10 +102,18 @@ pub fn slots_filled<'a>(
 }
 
 /// C3: refuses, before anything is made, a fixed address that an interface
-/// outside the pool holds (EC2 would refuse it half-way through).
-pub fn check_addresses_free(physical_id: &str, holders: &[NetworkInterface]) -> Result<(), String> {
+/// outside the pool holds in the VPC of the declared subnets (EC2 would
+/// refuse it half-way through). Addresses are unique within a VPC only:
+/// another VPC may use the same range.
+pub fn check_addresses_free(
+    physical_id: &str,
+    holders: &[NetworkInterface],
+    subnets: &[Subnet],
+) -> Result<(), String> {
+    let vpcs: BTreeSet<&str> = subnets.iter().map(|s| s.vpc_id.as_str()).collect();
     let taken: Vec<String> = holders
         .iter()
+        .filter(|i| vpcs.contains(i.vpc_id.as_str()))
         .filter(|i| i.tags.get(OWNER_TAG).map(String::as_str) != Some(physical_id))
         .map(|i| {
             format!(
@@ -119,6 +127,52 @@ pub fn check_addresses_free(physical_id: &str, holders: &[NetworkInterface]) -> 
         true => Ok(()),
         false => Err(format!("PrivateIpAddresses: {}", taken.join("; "))),
     }
+}
+
+/// R25: the name the pool's interfaces carry now, when the declaration
+/// renames the pool (read from EC2, not from the old properties: a
+/// rollback of a refused rename renames nothing).
+pub fn renamed_from<'a>(props: &PoolProperties, owned: &'a [NetworkInterface]) -> Option<&'a str> {
+    let current = owned
+        .iter()
+        .filter(|i| !is_retired(i))
+        .find_map(|i| i.pool());
+    current.filter(|name| *name != props.name)
+}
+
+/// The name before the pool's last rename, still served, that a new rename
+/// would stop serving (R25).
+pub fn former_name<'a>(props: &PoolProperties, owned: &'a [NetworkInterface]) -> Option<&'a str> {
+    renamed_from(props, owned)?;
+    let former = owned.iter().find_map(|i| i.tags.get(FORMER_POOL_TAG));
+    former.map(String::as_str).filter(|f| *f != props.name)
+}
+
+/// R25: a pool serves one former name. Refuses a rename while running
+/// instances still carry the name before the last one (`former_holders`):
+/// they would lose their addresses.
+pub fn check_former_name_free(
+    props: &PoolProperties,
+    owned: &[NetworkInterface],
+    former_holders: &[Instance],
+) -> Result<(), String> {
+    let Some(former) = former_name(props, owned) else {
+        return Ok(());
+    };
+    let running: Vec<&str> = former_holders
+        .iter()
+        .filter(|i| i.pool() == Some(former) && i.state == InstanceState::Running)
+        .map(|i| i.id.as_str())
+        .collect();
+    if running.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "Name: instances still carry '{former}', the pool's name before its last rename, \
+         and are served by it ({}); a pool serves one former name: replace them (an \
+         instance refresh) before renaming it again",
+        running.join(", ")
+    ))
 }
 
 /// Refuses a name that interfaces outside this declaration already carry.

@@ -9,7 +9,8 @@ use sha2::{Digest, Sha256};
 
 use super::properties::PoolProperties;
 use crate::ec2::{
-    Subnet, Tags, DEVICE_INDEX_TAG, OWNER_TAG, POOL_TAG, RETIRED_TAG, SLOT_TAG, STACK_TAG,
+    NetworkInterface, Subnet, Tags, DEVICE_INDEX_TAG, FORMER_POOL_TAG, OWNER_TAG, POOL_TAG,
+    RETIRED_TAG, SLOT_TAG, STACK_TAG,
 };
 
 /// Slot tag value of an adopted interface.
@@ -79,17 +80,22 @@ fn fixed_slot(ip: Ipv4Addr, props: &PoolProperties, subnets: &[Subnet]) -> Resul
     }
 }
 
-/// Who declared an interface: the pool (its physical id) and its stack.
+/// Who declared an interface: the pool (its physical id), its stack, and
+/// the name the pool had before it was renamed, if it was (R25).
 #[derive(Clone, Copy, Debug)]
 pub struct Declarer<'a> {
     pub physical_id: &'a str,
     pub stack_id: &'a str,
+    pub former_name: Option<&'a str>,
 }
 
 /// The tags that make an interface a member of the pool.
 pub fn pool_tags(props: &PoolProperties, by: Declarer, slot: &str) -> Tags {
     let physical_id = by.physical_id;
-    BTreeMap::from([
+    let former = by
+        .former_name
+        .map(|n| (FORMER_POOL_TAG.to_string(), n.to_string()));
+    let mut tags = BTreeMap::from([
         (STACK_TAG.to_string(), by.stack_id.to_string()),
         (POOL_TAG.to_string(), props.name.clone()),
         (
@@ -98,7 +104,9 @@ pub fn pool_tags(props: &PoolProperties, by: Declarer, slot: &str) -> Tags {
         ),
         (OWNER_TAG.to_string(), physical_id.to_string()),
         (SLOT_TAG.to_string(), slot.to_string()),
-    ])
+    ]);
+    tags.extend(former);
+    tags
 }
 
 /// Every tag of a created interface: the user's, then the pool's.
@@ -112,6 +120,11 @@ pub fn created_tags(props: &PoolProperties, by: Declarer, slot: &str) -> Tags {
     tags
 }
 
+/// Retired by an Update (C12): marked, and out of the pool.
+pub fn is_retired(iface: &NetworkInterface) -> bool {
+    iface.tags.contains_key(RETIRED_TAG) && iface.pool().is_none()
+}
+
 /// The manager's own tag keys, removed when an adopted interface is released.
 pub fn pool_tag_keys() -> Vec<String> {
     [
@@ -121,6 +134,7 @@ pub fn pool_tag_keys() -> Vec<String> {
         SLOT_TAG,
         STACK_TAG,
         RETIRED_TAG,
+        FORMER_POOL_TAG,
     ]
     .map(str::to_string)
     .to_vec()

@@ -22,6 +22,8 @@ pub struct Observed {
     pub holders: Vec<Instance>,
     /// Interfaces that hold the declared fixed addresses.
     pub holding: Vec<NetworkInterface>,
+    /// On a rename, the instances carrying the pool's former name (R25).
+    pub former_holders: Vec<Instance>,
 }
 
 /// The changes that bring a pool to its declaration.
@@ -41,6 +43,8 @@ pub struct PoolPlan<'a> {
     pub retire: Vec<&'a NetworkInterface>,
     /// Adopted interfaces no longer listed: released.
     pub release: Vec<String>,
+    /// The name the pool had before this declaration renamed it (R25).
+    pub former_name: Option<String>,
 }
 
 impl PoolPlan<'_> {
@@ -62,7 +66,10 @@ pub fn plan<'a>(
     let slots = declaration::slots(props, &observed.subnets)?;
     changes::check_name_free(props, physical_id, &observed.named)?;
     changes::check_adoptable(props, physical_id, &observed.listed, &observed.holders)?;
-    changes::check_addresses_free(physical_id, &observed.holding)?;
+    changes::check_addresses_free(physical_id, &observed.holding, &observed.subnets)?;
+    changes::check_former_name_free(props, &observed.owned, &observed.former_holders)?;
+    let former_name = changes::renamed_from(props, &observed.owned);
+    let by = Declarer { former_name, ..by };
 
     let filled = changes::slots_filled(&slots, &observed.owned);
     let desired: BTreeSet<&str> = slots.iter().map(|s| s.key.as_str()).collect();
@@ -114,5 +121,6 @@ pub fn plan<'a>(
         update,
         retire,
         release,
+        former_name: former_name.map(str::to_string),
     })
 }

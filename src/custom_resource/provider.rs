@@ -4,7 +4,6 @@
 //! with old and new swapped) and a retry after a failure all work alike.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use super::changes::{self, Change};
 use super::declaration::{self, Declarer, Slot, ADOPTED};
@@ -21,8 +20,6 @@ use crate::ec2::{
 
 /// Writes in flight at once.
 const CONCURRENCY: usize = 8;
-/// A detach still pending this close to the deadline is forced.
-const FORCE_WINDOW: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
@@ -60,6 +57,7 @@ impl Provider<'_> {
         Declarer {
             physical_id,
             stack_id: self.stack_id,
+            former_name: None,
         }
     }
 
@@ -75,9 +73,13 @@ impl Provider<'_> {
         let observed = self.observe(physical_id, props).await?;
         let plan = plan::plan(props, self.by(physical_id), old, &observed)
             .map_err(ProviderError::Refused)?;
-        let created = self.create_all(physical_id, props, &plan.create).await?;
+        let by = Declarer {
+            former_name: plan.former_name.as_deref(),
+            ..self.by(physical_id)
+        };
+        let created = self.create_all(by, props, &plan.create).await?;
         let rest = async {
-            self.adopt(physical_id, props, &plan.adopt).await?;
+            self.adopt(by, props, &plan.adopt).await?;
             self.write_all(&plan.update).await?;
             self.retire_all(&plan.retire).await?;
             self.release(&plan.release).await
@@ -128,14 +130,20 @@ impl Provider<'_> {
             self.ec2.describe_interfaces(&holding),
         );
         let listed = listed.map_err(ec2_error("NetworkInterfaceIds"))?;
-        let holders = self.holders(&listed, physical_id).await?;
+        let owned = owned.map_err(ec2_error("reading the pool's interfaces"))?;
+        let former = changes::former_name(props, &owned).map(str::to_string);
+        let (holders, former_holders) = tokio::join!(
+            self.holders(&listed, physical_id),
+            self.instances_named(former),
+        );
         Ok(Observed {
             subnets: subnets.map_err(ec2_error("SubnetIds"))?,
-            owned: owned.map_err(ec2_error("reading the pool's interfaces"))?,
+            owned,
             named: named.map_err(ec2_error("reading the pool's interfaces"))?,
             listed,
-            holders,
+            holders: holders?,
             holding: holding.map_err(ec2_error("PrivateIpAddresses"))?,
+            former_holders: former_holders?,
         })
     }
 
@@ -158,6 +166,17 @@ impl Provider<'_> {
             .map_err(ec2_error("reading the instances of NetworkInterfaceIds"))
     }
 
+    /// The instances that carry `name`, a former name of the pool (R25).
+    async fn instances_named(&self, name: Option<String>) -> Result<Vec<Instance>, ProviderError> {
+        let Some(name) = name else {
+            return Ok(Vec::new());
+        };
+        self.ec2
+            .describe_instances(&InstanceQuery::Pools(vec![name]))
+            .await
+            .map_err(ec2_error("reading the instances of the pool's former name"))
+    }
+
     /// Removes every interface the pool made and releases the adopted ones.
     /// A pool that is unknown or already gone is deleted as well (C4).
     pub async fn delete(&self, physical_id: &str) -> Result<(), ProviderError> {
@@ -176,17 +195,18 @@ impl Provider<'_> {
 
     async fn create_all(
         &self,
-        physical_id: &str,
+        by: Declarer<'_>,
         props: &PoolProperties,
         slots: &[Slot],
     ) -> Result<Vec<NetworkInterface>, ProviderError> {
+        let physical_id = by.physical_id;
         let create = |slot: &Slot| NewInterface {
             subnet_id: slot.subnet_id.clone(),
             private_ip: slot.private_ip.clone(),
             security_groups: props.security_group_ids.clone(),
             description: props.description.clone(),
             client_token: declaration::client_token(physical_id, self.request_id, slot, props),
-            tags: declaration::created_tags(props, self.by(physical_id), &slot.key),
+            tags: declaration::created_tags(props, by, &slot.key),
         };
         let results = concurrently(CONCURRENCY, slots, |slot| async move {
             let new = create(slot);
@@ -211,14 +231,14 @@ impl Provider<'_> {
 
     async fn adopt(
         &self,
-        physical_id: &str,
+        by: Declarer<'_>,
         props: &PoolProperties,
         ids: &[String],
     ) -> Result<(), ProviderError> {
         if ids.is_empty() {
             return Ok(());
         }
-        let tags = declaration::pool_tags(props, self.by(physical_id), ADOPTED);
+        let tags = declaration::pool_tags(props, by, ADOPTED);
         self.ec2
             .create_tags(ids, &tags)
             .await
@@ -296,7 +316,7 @@ impl Provider<'_> {
                 .await?;
             let attachment = fresh.first().and_then(|i| i.attachment.as_ref());
             if let Some(a) = attachment.filter(|a| !a.is_detaching()) {
-                match self.ec2.detach(&a.id, false).await {
+                match self.ec2.detach(&a.id).await {
                     Err(e) if !e.is(ErrorKind::NotFound) => return Err(e),
                     _ => {}
                 }
@@ -315,8 +335,9 @@ impl Provider<'_> {
     }
 
     /// Takes the interface out of the pool, so that no sync attaches it
-    /// again (C11), then detaches it (forcing only when the deadline is
-    /// close) and deletes it.
+    /// again (C11), then detaches it gently (never forced, R8) and deletes
+    /// it; a detach that does not end before the deadline fails the request,
+    /// and the next one finishes it.
     pub(super) async fn remove(&self, iface: &NetworkInterface) -> Result<(), ProviderError> {
         let pool_tag = [POOL_TAG.to_string()];
         let out_of_pool = self
@@ -327,38 +348,32 @@ impl Provider<'_> {
             Err(e) => return Err(ec2_error(format!("removing {}", iface.id))(e)),
             Ok(()) => {}
         }
-        let gentle = Deadline::after(self.deadline.remaining().saturating_sub(FORCE_WINDOW));
-        if self.deleted(&iface.id, gentle, false).await? {
-            return Ok(());
-        }
-        tracing::warn!(interface = %iface.id, "detach is slow; forcing it");
-        match self.deleted(&iface.id, self.deadline, true).await? {
+        match self.deleted(&iface.id).await? {
             true => Ok(()),
-            false => Err(ProviderError::Deadline(format!("{} was deleted", iface.id))),
+            false => Err(ProviderError::Deadline(format!(
+                "{} was detached and deleted",
+                iface.id
+            ))),
         }
     }
 
     /// Detaches the interface as a fresh read by id shows it, then deletes
     /// it once it reads as free. EC2 refuses while it is still pending or in
-    /// use (reads lag: EC2 is the judge). False when `deadline` comes first.
-    async fn deleted(
-        &self,
-        id: &str,
-        deadline: Deadline,
-        force: bool,
-    ) -> Result<bool, ProviderError> {
+    /// use (reads lag: EC2 is the judge). False when the deadline comes first.
+    async fn deleted(&self, id: &str) -> Result<bool, ProviderError> {
         let query = InterfaceQuery::ids(&[id.to_string()]);
-        // One detach call per phase: a lagging read may still show it attached.
+        // One detach call: a lagging read may still show it attached.
         let detach_sent = std::sync::atomic::AtomicBool::new(false);
-        let done = deadline
+        let done = self
+            .deadline
             .wait_for(self.backoff, || async {
                 // A read that misses it may lag behind its creation: only
                 // the delete's own NotFound says it is gone.
                 let found = self.ec2.describe_interfaces(&query).await?.pop();
                 if let Some(a) = found.as_ref().and_then(|f| f.attachment.as_ref()) {
                     let sent = detach_sent.swap(true, std::sync::atomic::Ordering::Relaxed);
-                    if !sent && (force || !a.is_detaching()) {
-                        match self.ec2.detach(&a.id, force).await {
+                    if !sent && !a.is_detaching() {
+                        match self.ec2.detach(&a.id).await {
                             Err(e) if !e.is(ErrorKind::NotFound) => return Err(e),
                             _ => return Ok(None),
                         }

@@ -25,6 +25,9 @@ pub const OWNER_TAG: &str = "network-interface-manager-owner";
 pub const SLOT_TAG: &str = "network-interface-manager-slot";
 /// Tag on such an interface: the id of the stack that declared it.
 pub const STACK_TAG: &str = "network-interface-manager-stack";
+/// Tag on a declared pool's interfaces after a rename: the name the pool
+/// had before, still served for the instances that carry it (R25).
+pub const FORMER_POOL_TAG: &str = "network-interface-manager-former-pool";
 /// Tag on such an interface an Update removed: out of the pool, kept until
 /// the stack operation is over, for a rollback to put back (C12).
 pub const RETIRED_TAG: &str = "network-interface-manager-retired";
@@ -127,7 +130,9 @@ pub trait Ec2: Send + Sync {
         instance_id: &str,
         device_index: i32,
     ) -> Result<String, Ec2Error>;
-    async fn detach(&self, attachment_id: &str, force: bool) -> Result<(), Ec2Error>;
+    /// Detaches gently: never forced, which AWS keeps for failed instances
+    /// and which can leave the device index unusable [EC2-DET].
+    async fn detach(&self, attachment_id: &str) -> Result<(), Ec2Error>;
     async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<Subnet>, Ec2Error>;
     /// Creates an interface, tagged at creation.
     async fn create_interface(&self, new: &NewInterface) -> Result<NetworkInterface, Ec2Error>;

@@ -210,10 +210,9 @@ impl Ec2 for Paced<'_> {
         self.call(api, send).await
     }
 
-    async fn detach(&self, attachment_id: &str, force: bool) -> Result<(), Ec2Error> {
+    async fn detach(&self, attachment_id: &str) -> Result<(), Ec2Error> {
         let api = "DetachNetworkInterface";
-        self.call(api, || self.inner.detach(attachment_id, force))
-            .await
+        self.call(api, || self.inner.detach(attachment_id)).await
     }
 
     async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<Subnet>, Ec2Error> {

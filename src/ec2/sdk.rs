@@ -227,12 +227,11 @@ impl Ec2 for SdkEc2 {
         Ok(out.attachment_id().unwrap_or_default().to_string())
     }
 
-    async fn detach(&self, attachment_id: &str, force: bool) -> Result<(), Ec2Error> {
+    async fn detach(&self, attachment_id: &str) -> Result<(), Ec2Error> {
         self.calls.count("DetachNetworkInterface");
         self.client
             .detach_network_interface()
             .attachment_id(attachment_id)
-            .force(force)
             .send()
             .await
             .map_err(to_error("DetachNetworkInterface"))?;

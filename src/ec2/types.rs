@@ -131,6 +131,11 @@ impl Attachment {
         self.device_index == 0 && self.network_card_index == 0
     }
 
+    /// Done attaching: an instance may boot on it (R20).
+    pub fn is_attached(&self) -> bool {
+        self.status == AttachmentStatus::Attached
+    }
+
     /// Going away: the interface will be free once EC2 is done.
     pub fn is_detaching(&self) -> bool {
         self.status == AttachmentStatus::Detaching

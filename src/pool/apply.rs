@@ -100,10 +100,11 @@ pub struct Report {
     pub shortages: Vec<Shortage>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unusable: Vec<Unusable>,
-    /// Actions not started: the pacing's next token came after the
-    /// deadline (R24). By kind: `detach`, `keep_on_termination`, `attach`.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub left: BTreeMap<&'static str, u32>,
+    /// Actions left for later: not started because the pacing's next
+    /// token came after the deadline, or a lifecycle action whose member
+    /// did not read attached before it (R20, R24).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left: Vec<Left>,
     /// Lifecycle actions of our hooks completed with `CONTINUE` (R20, R21).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub continued: Vec<super::proceed::Continued>,
@@ -111,6 +112,23 @@ pub struct Report {
     /// meanwhile, or an instance served meanwhile (R6, R11).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub claim_conflicts: BTreeMap<String, u32>,
+}
+
+/// An action left for later (R24).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Left {
+    pub action: LeftAction,
+    pub pool: String,
+    pub instance_id: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeftAction {
+    Detach,
+    KeepOnTermination,
+    Attach,
+    LifecycleAction,
 }
 
 impl Failed {
@@ -123,6 +141,19 @@ impl Failed {
 impl Report {
     pub fn has_transient_failure(&self) -> bool {
         self.failed.iter().any(|f| f.transient)
+    }
+
+    /// How many actions of `kind` were left for later.
+    pub fn left_of(&self, kind: LeftAction) -> usize {
+        self.left.iter().filter(|l| l.action == kind).count()
+    }
+
+    fn leave(&mut self, action: LeftAction, f: Failed) {
+        self.left.push(Left {
+            action,
+            pool: f.pool,
+            instance_id: f.instance_id,
+        });
     }
 }
 
@@ -169,7 +200,7 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
             Err(f) => {
                 stuck.extend(f.interface_id.clone());
                 match f.is_deferred() {
-                    true => *report.left.entry("detach").or_default() += 1,
+                    true => report.leave(LeftAction::Detach, f),
                     false => report.failed.push(f),
                 }
             }
@@ -183,9 +214,7 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
     for result in concurrently(settings.concurrency, keeps, keep).await {
         match result {
             Ok(k) => report.kept_on_termination.push(k),
-            Err(f) if f.is_deferred() => {
-                *report.left.entry("keep_on_termination").or_default() += 1
-            }
+            Err(f) if f.is_deferred() => report.leave(LeftAction::KeepOnTermination, f),
             Err(f) => report.failed.push(f),
         }
     }
@@ -207,7 +236,7 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
             AttachResult::AlreadyHeld(_) => {}
             AttachResult::NoCandidateLeft(a) => add_shortage(&mut report.shortages, a),
             AttachResult::Failed(f) => report.failed.push(f),
-            AttachResult::Left(_) => *report.left.entry("attach").or_default() += 1,
+            AttachResult::Left(left) => report.left.push(left),
         }
     }
     sort(&mut report);
@@ -216,7 +245,7 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
 
 /// `None` when it was detached already (a lagging read planned it).
 async fn detach(ec2: &dyn Ec2, d: Detach) -> Result<Option<Detach>, Failed> {
-    match ec2.detach(&d.attachment_id, false).await {
+    match ec2.detach(&d.attachment_id).await {
         Ok(()) => Ok(Some(d)),
         Err(e) if e.is(ErrorKind::NotFound) => Ok(None),
         Err(e) => Err(failed(&d.pool, &d.instance_id, Some(&d.interface_id), &e)),
@@ -276,6 +305,9 @@ fn sort(report: &mut Report) {
     report
         .failed
         .sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+    report
+        .left
+        .sort_by(|a, b| (a.action, &a.instance_id).cmp(&(b.action, &b.instance_id)));
     for s in &mut report.shortages {
         s.instance_ids.sort();
     }

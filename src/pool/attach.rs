@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::apply::{failed, Attached, Failed, Settings};
+use super::apply::{failed, Attached, Failed, Left, LeftAction, Settings};
 use super::claim::{occupant, settled, Occupant};
 use super::plan::{Attach, Candidate};
 use crate::deadline::Deadline;
@@ -16,7 +16,7 @@ pub(super) enum AttachResult {
     NoCandidateLeft(Attach),
     Failed(Failed),
     /// Not started, or stopped between calls: the deadline came (R24).
-    Left(String),
+    Left(Left),
 }
 
 impl AttachResult {
@@ -26,7 +26,7 @@ impl AttachResult {
             Self::AlreadyHeld(pool) => pool,
             Self::NoCandidateLeft(a) => &a.pool,
             Self::Failed(f) => &f.pool,
-            Self::Left(pool) => pool,
+            Self::Left(left) => &left.pool,
         }
     }
 }
@@ -40,10 +40,10 @@ pub(super) async fn attach(
     settings: &Settings,
 ) -> (AttachResult, u32) {
     let mut conflicts = 0;
-    let pool = a.pool.clone();
+    let left = left(&a);
     let result = attach_counting(ec2, a, stuck, deadline, settings, &mut conflicts).await;
     match result {
-        AttachResult::Failed(f) if f.is_deferred() => (AttachResult::Left(pool), conflicts),
+        AttachResult::Failed(f) if f.is_deferred() => (AttachResult::Left(left), conflicts),
         result => (result, conflicts),
     }
 }
@@ -62,13 +62,17 @@ async fn attach_counting(
         .iter()
         .filter(|c| !stuck.contains(&c.interface_id));
     let mut current = candidates.next();
+    if current.is_none() {
+        let why = "every candidate is still held by an instance whose detach failed";
+        return AttachResult::Failed(gave_up(&a, why));
+    }
     let mut attempts = 0;
     while let Some(candidate) = current {
         if attempts == settings.max_attempts {
             return AttachResult::Failed(gave_up(&a, "attach attempts exhausted"));
         }
         if deadline.expired() {
-            return AttachResult::Left(a.pool.clone());
+            return AttachResult::Left(left(&a));
         }
         let id = &candidate.interface_id;
         if let Some(former) = &candidate.freed_from {
@@ -141,6 +145,14 @@ async fn attach_counting(
         }
     }
     AttachResult::NoCandidateLeft(a)
+}
+
+fn left(a: &Attach) -> Left {
+    Left {
+        action: LeftAction::Attach,
+        pool: a.pool.clone(),
+        instance_id: a.instance_id.clone(),
+    }
 }
 
 fn attached(a: &Attach, candidate: &Candidate, index: i32) -> Attached {

@@ -28,17 +28,18 @@ impl Manager<'_> {
         };
         match given.transition {
             // Into the warm pool: no member there (R19), go on at once.
-            Transition::Launching if event.into_warm_pool => {
+            Transition::Launching if event.into_warm_pool() => {
                 let mut outcome = Outcome::noted("launch into the warm pool: no member");
                 let proceeds = vec![super::plan::Proceed {
                     group: action.group.clone(),
                     instance_id: action.instance_id.clone(),
                     transition: given.transition,
+                    once: super::plan::Once::ActionsDone,
                 }];
                 let hooks = proceed::Hooks::new();
-                let report = &mut outcome.report;
-                let concurrency = self.settings.concurrency;
-                proceed::complete(asg, proceeds, &hooks, Some(given), report, concurrency).await;
+                let (report, pace) = (&mut outcome.report, self.pace(deadline));
+                let ec2 = self.ec2;
+                proceed::complete(asg, ec2, proceeds, &hooks, Some(given), report, pace).await;
                 Ok(outcome)
             }
             Transition::Launching => {

@@ -314,7 +314,7 @@ impl<'a> Manager<'a> {
         given: Option<&Given>,
         deadline: Deadline,
     ) -> Outcome {
-        let proceeds = std::mem::take(&mut plan.proceeds);
+        let proceeds = proceed::relevant(std::mem::take(&mut plan.proceeds), given);
         let concurrency = self.settings.concurrency;
         let read_hooks = async {
             match self.auto_scaling {
@@ -328,7 +328,9 @@ impl<'a> Manager<'a> {
         let apply = apply::apply(self.ec2, plan, deadline, &self.settings);
         let (mut report, hooks) = tokio::join!(apply, read_hooks);
         if let Some(asg) = self.auto_scaling {
-            proceed::complete(asg, proceeds, &hooks, given, &mut report, concurrency).await;
+            let pace = self.pace(deadline);
+            let ec2 = self.ec2;
+            proceed::complete(asg, ec2, proceeds, &hooks, given, &mut report, pace).await;
         }
         for shortage in &report.shortages {
             tracing::warn!(
@@ -341,6 +343,17 @@ impl<'a> Manager<'a> {
         Outcome {
             report,
             ..Outcome::default()
+        }
+    }
+}
+
+impl Manager<'_> {
+    /// How lifecycle actions are completed (R20-R22).
+    fn pace(&self, deadline: Deadline) -> proceed::Pace {
+        proceed::Pace {
+            concurrency: self.settings.concurrency,
+            backoff: self.settings.backoff,
+            deadline,
         }
     }
 }

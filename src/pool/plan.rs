@@ -96,15 +96,28 @@ pub struct Unusable {
     pub reason: String,
 }
 
-/// A lifecycle action of our hooks that goes on once the plan's actions on
-/// its instance are done: an instance held at launch that holds its member
-/// now, gets one, or can get none now (R20); one held at termination whose
-/// member was handed over (R21).
+/// A lifecycle action of our hooks to let go on (R20, R21), once the plan's
+/// actions on its instance are done and `once` holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Proceed {
     pub group: String,
     pub instance_id: String,
     pub transition: Transition,
+    pub once: Once,
+}
+
+/// What a lifecycle action waits for beyond the plan's actions on its
+/// instance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Once {
+    /// Nothing more: a handover (its member taken back), a launch into the
+    /// warm pool, or a launch that can get no member now.
+    ActionsDone,
+    /// The member the instance holds reads `attached`.
+    Holds(String),
+    /// The plan's attach gives it a member, which reads `attached`.
+    Gets,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -180,34 +193,78 @@ pub fn plan(snapshot: &Snapshot) -> Plan {
             &mut plan,
         );
     }
-    plan.proceeds = proceeds(snapshot);
+    plan.proceeds = proceeds(snapshot, &survey, &plan);
     plan
 }
 
-/// Step 5: the instances our hooks hold (R20, R21). At launch, only once
-/// EC2 runs it: then it holds a member, is given one above, or waits in a
-/// shortage it cannot wait out (a replacement whose old instance still
-/// serves); never while a member is on its way to it.
-fn proceeds(snapshot: &Snapshot) -> Vec<Proceed> {
-    let held = snapshot.instances.iter().filter_map(|i| {
-        let group = i.group.as_ref()?;
-        let transition = if group.launch_waits() && i.state == InstanceState::Running {
-            Transition::Launching
-        } else if group.terminate_waits() {
-            Transition::Terminating
-        } else {
-            return None;
-        };
-        Some(Proceed {
-            group: group.group.clone(),
-            instance_id: i.id.clone(),
-            transition,
-        })
-    });
-    let mut proceeds: Vec<Proceed> = held.collect();
-    proceeds.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+/// Step 5: the lifecycle actions our hooks hold (R20, R21), and what each
+/// waits for.
+fn proceeds(snapshot: &Snapshot, survey: &Survey, plan: &Plan) -> Vec<Proceed> {
+    let mut proceeds = Vec::new();
+    for i in &snapshot.instances {
+        let Some(group) = &i.group else { continue };
+        for &transition in group.waits_for() {
+            let once = match transition {
+                Transition::Launching if group.lifecycle_state == "Pending:Wait" => {
+                    match launch_waits_for(i, survey, plan) {
+                        Some(once) => once,
+                        None => continue,
+                    }
+                }
+                _ => Once::ActionsDone,
+            };
+            proceeds.push(Proceed {
+                group: group.group.clone(),
+                instance_id: i.id.clone(),
+                transition,
+                once,
+            });
+        }
+    }
+    proceeds.sort_by(|a, b| (&a.instance_id, a.transition).cmp(&(&b.instance_id, b.transition)));
     proceeds.dedup();
     proceeds
+}
+
+/// R20: a launch goes on once EC2 runs the instance and its member reads
+/// attached, or when no member can come now: every usable member of its
+/// placement held or given (a replacement whose old instance still serves
+/// must not deadlock). `None`: it stays open (not running yet, or a member
+/// may still come: one `pending`, or one the reads do not settle).
+fn launch_waits_for(i: &Instance, survey: &Survey, plan: &Plan) -> Option<Once> {
+    if i.state != InstanceState::Running {
+        return None;
+    }
+    let Some(pool) = survey.pool_of(i) else {
+        return Some(Once::ActionsDone);
+    };
+    if let Some(held) = survey
+        .holds
+        .get(&(i.id.as_str(), pool))
+        .and_then(|h| h.first())
+    {
+        let attached = held.attachment.as_ref().is_some_and(|a| a.is_attached());
+        return Some(match attached {
+            true => Once::ActionsDone,
+            false => Once::Holds(held.id.clone()),
+        });
+    }
+    if let Some(listed) = survey.listed.get(i.id.as_str()) {
+        return Some(Once::Holds(listed.to_string()));
+    }
+    let attach = |a: &Action| matches!(a, Action::Attach(a) if a.instance_id == i.id);
+    if plan.actions.iter().any(attach) {
+        return Some(Once::Gets);
+    }
+    let short = plan
+        .shortages
+        .iter()
+        .find(|s| s.instance_ids.contains(&i.id))?;
+    let unsettled = survey
+        .unsettled
+        .iter()
+        .any(|p| p.pool == short.pool && p.availability_zone == short.availability_zone);
+    (!unsettled).then_some(Once::ActionsDone)
 }
 
 /// A member the manager may give to an instance (R5, R15).

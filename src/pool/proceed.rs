@@ -1,23 +1,29 @@
 //! Lets the lifecycle actions of our hooks go on (R20-R22): after the plan's
-//! EC2 actions, each `Proceed` whose instance had no transient failure is
-//! completed with `CONTINUE`, for every hook of ours on its group and
-//! transition (or by the event's token). Never `ABANDON`.
+//! EC2 actions, each `Proceed` whose instance's actions are all done (none
+//! left, none failed in a way that blocks it) and whose member reads
+//! `attached` where it waits for one, is completed with `CONTINUE`, for
+//! every hook of ours on its group and transition (or by the event's
+//! token). Never `ABANDON`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::apply::{failed, Failed, Report};
-use super::plan::Proceed;
+use super::apply::{failed, Failed, Left, LeftAction, Report};
+use super::plan::{Once, Proceed};
 use crate::autoscaling::{AutoScaling, Completion, Hook, LifecycleAction, Transition};
 use crate::concurrent::concurrently;
-use crate::ec2::Ec2Error;
+use crate::deadline::{Backoff, Deadline};
+use crate::ec2::{Ec2, Ec2Error, InterfaceQuery, NetworkInterface};
 
 /// The lifecycle action an event named: completed by its token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Given {
     pub action: LifecycleAction,
     pub transition: Transition,
+    /// The lifecycle state the action holds the instance in, as the event's
+    /// origin and destination tell (for a read that lags behind it).
+    pub wait_state: &'static str,
 }
 
 /// A lifecycle action completed with `CONTINUE`.
@@ -33,6 +39,24 @@ pub struct Continued {
 
 /// Each group's hooks, or why they could not be read.
 pub type Hooks = BTreeMap<String, Result<Vec<Hook>, Ec2Error>>;
+
+/// How the completions are made: at most `concurrency` calls at once, and
+/// waits for an attachment bounded by `deadline`.
+#[derive(Clone, Copy, Debug)]
+pub struct Pace {
+    pub concurrency: usize,
+    pub backoff: Backoff,
+    pub deadline: Deadline,
+}
+
+/// The proceeds that concern the event: an instance waits in one state at
+/// a time, so the event's action is the only one open on its instance.
+pub fn relevant(proceeds: Vec<Proceed>, given: Option<&Given>) -> Vec<Proceed> {
+    let other = |p: &Proceed| {
+        given.is_some_and(|g| g.action.instance_id == p.instance_id && g.transition != p.transition)
+    };
+    proceeds.into_iter().filter(|p| !other(p)).collect()
+}
 
 /// The groups whose hooks must be read for `proceeds`: all but the event's.
 pub fn groups_to_read(proceeds: &[Proceed], given: Option<&Given>) -> Vec<String> {
@@ -55,51 +79,59 @@ pub async fn read_hooks(asg: &dyn AutoScaling, groups: Vec<String>, concurrency:
         .collect()
 }
 
-/// Completes every `Proceed` the report allows, recording what was done
-/// (or failed) in `report`.
+/// Completes every `Proceed` the report allows once its member reads
+/// attached, recording what was done, failed or left in `report`.
 pub async fn complete(
     asg: &dyn AutoScaling,
+    ec2: &dyn Ec2,
     proceeds: Vec<Proceed>,
     hooks: &Hooks,
     given: Option<&Given>,
     report: &mut Report,
-    concurrency: usize,
+    pace: Pace,
 ) {
-    let mut actions = Vec::new();
+    let mut ready = Vec::new();
+    let mut awaited = BTreeMap::new();
     for proceed in proceeds {
-        // A transient failure: the retry (or the sync) comes back for it.
-        let retried = |f: &Failed| f.transient && f.instance_id == proceed.instance_id;
-        if report.failed.iter().any(retried) {
-            continue;
+        match waits_for(&proceed, report) {
+            Wait::Open => {}
+            Wait::Retry => report.left.push(left(&proceed)),
+            Wait::Nothing => ready.push(proceed),
+            Wait::Attached(id) => {
+                awaited.insert(id, proceed.instance_id.clone());
+                ready.push(proceed);
+            }
         }
+    }
+    // R20: an instance that boots on a half-attached interface gets
+    // conflicting routes: a launch goes on once its member reads attached.
+    let attached = attached(ec2, &awaited, pace).await;
+    let (ready, late): (Vec<_>, Vec<_>) = ready.into_iter().partition(|p| {
+        let waits = awaited.iter().find(|(_, i)| **i == p.instance_id);
+        waits.is_none_or(|(id, _)| attached.contains(id))
+    });
+    report.left.extend(late.iter().map(left));
+    let mut actions = Vec::new();
+    for proceed in ready {
         if let Some(given) = given.filter(|g| names(g, &proceed)) {
             actions.push((given.action.clone(), proceed.transition));
             continue;
         }
         match &hooks[&proceed.group] {
-            Ok(hooks) => {
-                let ours = hooks
-                    .iter()
-                    .filter(|h| Hook::is_ours(&h.name) && h.transition == Some(proceed.transition));
-                actions.extend(ours.map(|h| {
-                    let action = LifecycleAction {
-                        group: proceed.group.clone(),
-                        hook: h.name.clone(),
-                        instance_id: proceed.instance_id.clone(),
-                        token: None,
-                    };
-                    (action, proceed.transition)
-                }));
-            }
+            Ok(hooks) => actions.extend(ours(hooks, &proceed)),
             Err(e) => report
                 .failed
                 .push(failed("", &proceed.instance_id, None, e)),
         }
     }
-    let done = concurrently(concurrency, actions, |(action, transition)| async move {
-        let answer = asg.proceed(&action).await;
-        (action, transition, answer)
-    })
+    let done = concurrently(
+        pace.concurrency,
+        actions,
+        |(action, transition)| async move {
+            let answer = asg.proceed(&action).await;
+            (action, transition, answer)
+        },
+    )
     .await;
     for (action, transition, answer) in done {
         match answer {
@@ -116,6 +148,109 @@ pub async fn complete(
     report
         .continued
         .sort_by(|a, b| a.action.instance_id.cmp(&b.action.instance_id));
+}
+
+/// What a proceed waits for once the plan's actions are carried out.
+enum Wait {
+    /// Nothing: complete it.
+    Nothing,
+    /// This member to read attached.
+    Attached(String),
+    /// It stays open; the event is retried (a race lost: the member
+    /// another invocation attached is read next time).
+    Retry,
+    /// It stays open: an action on its instance failed or was left (and
+    /// says so); the next event or sync completes it.
+    Open,
+}
+
+fn waits_for(proceed: &Proceed, report: &Report) -> Wait {
+    let on_it = |id: &str| id == proceed.instance_id;
+    // A launch stays open after any failure (it must not go on without its
+    // address); a termination only after a transient one, which the retry
+    // hands over (EC2 detaches at termination anyway).
+    let launching = proceed.transition == Transition::Launching;
+    let blocks = |f: &Failed| on_it(&f.instance_id) && (f.transient || launching);
+    let left = report.left.iter().any(|l| on_it(&l.instance_id));
+    if left || report.failed.iter().any(blocks) {
+        return Wait::Open;
+    }
+    match &proceed.once {
+        Once::ActionsDone => Wait::Nothing,
+        Once::Holds(id) => Wait::Attached(id.clone()),
+        Once::Gets => {
+            let got = report.attached.iter().find(|a| on_it(&a.instance_id));
+            let short = report
+                .shortages
+                .iter()
+                .any(|s| s.instance_ids.iter().any(|i| on_it(i)));
+            match (got, short) {
+                (Some(a), _) => Wait::Attached(a.interface_id.clone()),
+                // Every candidate was taken meanwhile, by serving
+                // instances: none can come now.
+                (None, true) => Wait::Nothing,
+                (None, false) => Wait::Retry,
+            }
+        }
+    }
+}
+
+/// The members of `awaited` (member -> instance) that read attached to
+/// their instance before the deadline.
+async fn attached(
+    ec2: &dyn Ec2,
+    awaited: &BTreeMap<String, String>,
+    pace: Pace,
+) -> BTreeSet<String> {
+    if awaited.is_empty() {
+        return BTreeSet::new();
+    }
+    let ids: Vec<String> = awaited.keys().cloned().collect();
+    let query = InterfaceQuery::ids(&ids);
+    let on_its_instance = |m: &NetworkInterface| {
+        let instance = awaited.get(&m.id);
+        m.attachment
+            .as_ref()
+            .is_some_and(|a| a.is_attached() && Some(&a.instance_id) == instance)
+    };
+    let all = |read: &Vec<NetworkInterface>| {
+        read.iter().filter(|m| on_its_instance(m)).count() == ids.len()
+    };
+    let read = || ec2.describe_interfaces(&query);
+    match pace.deadline.read_until(pace.backoff, read, all).await {
+        Ok((last, _)) => last
+            .iter()
+            .filter(|m| on_its_instance(m))
+            .map(|m| m.id.clone())
+            .collect(),
+        // Unread: left for later, like an attachment still settling.
+        Err(_) => BTreeSet::new(),
+    }
+}
+
+/// Our hooks' actions on the proceed's group and transition, by instance.
+fn ours(hooks: &[Hook], proceed: &Proceed) -> Vec<(LifecycleAction, Transition)> {
+    let ours = hooks
+        .iter()
+        .filter(|h| Hook::is_ours(&h.name) && h.transition == Some(proceed.transition));
+    ours.map(|h| {
+        let action = LifecycleAction {
+            group: proceed.group.clone(),
+            hook: h.name.clone(),
+            instance_id: proceed.instance_id.clone(),
+            token: None,
+        };
+        (action, proceed.transition)
+    })
+    .collect()
+}
+
+fn left(proceed: &Proceed) -> Left {
+    Left {
+        action: LeftAction::LifecycleAction,
+        pool: String::new(),
+        instance_id: proceed.instance_id.clone(),
+    }
 }
 
 /// Whether the event's action is the one `proceed` lets go on.

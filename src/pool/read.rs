@@ -166,9 +166,11 @@ pub(super) fn unread_group_instances(instances: &[Instance]) -> Vec<String> {
     unread.map(|i| i.id.clone()).collect()
 }
 
-/// Sets `instance.group` from what Auto Scaling `read`; an instance missing
-/// from the read that `given` names is where the event says (the read may
-/// lag behind the event).
+/// Sets `instance.group` from what Auto Scaling `read`. The instance `given`
+/// names is where the event says when the read lags behind it: missing, or
+/// in an earlier state that serves alike (`Warmed:Running` before
+/// `Warmed:Terminating:Wait`). An event never makes a leaving instance
+/// serve, nor a serving one leave: the read says first.
 pub(super) fn join_groups(
     instance: &mut Instance,
     read: &[GroupInstance],
@@ -179,13 +181,26 @@ pub(super) fn join_groups(
         return;
     }
     let found = read.iter().find(|g| g.instance_id == instance.id);
-    let (group, state) = match (found, given) {
-        (Some(g), _) => (g.group.clone(), g.lifecycle_state.clone()),
-        (None, Some(g)) if g.action.instance_id == instance.id => (
-            g.action.group.clone(),
-            g.transition.wait_state().to_string(),
-        ),
-        (None, _) => return,
+    let found =
+        found.map(|g| Membership::new(g.group.clone(), g.lifecycle_state.clone(), standby_holds));
+    let named = given
+        .filter(|g| g.action.instance_id == instance.id)
+        .map(|g| {
+            let state = g.wait_state.to_string();
+            (
+                g.transition,
+                Membership::new(g.action.group.clone(), state, standby_holds),
+            )
+        });
+    let joined = match (found, named) {
+        (None, Some((_, event))) => event,
+        (Some(read), Some((transition, event)))
+            if !read.waits_for().contains(&transition) && read.serves == event.serves =>
+        {
+            event
+        }
+        (Some(read), _) => read,
+        (None, None) => return,
     };
-    instance.group = Some(Membership::new(group, state, standby_holds));
+    instance.group = Some(joined);
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::apply::Report;
 use super::plan::{self, Shortage, Snapshot};
-use crate::ec2::InterfaceStatus;
+use crate::ec2::{InterfaceStatus, FORMER_POOL_TAG, OWNER_TAG, STACK_TAG};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PoolStatus {
@@ -18,6 +18,27 @@ pub struct PoolStatus {
     pub waiting: Vec<Waiting>,
     /// Waiting instances with no free member in their AZ.
     pub shortages: Vec<Shortage>,
+    /// The name before its last rename: instances carrying it are served
+    /// by this pool (R25).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub former_name: Option<String>,
+    /// The pool declarations (custom resources) its members come from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub declared_by: Vec<Declaration>,
+}
+
+/// A custom resource that declared members of a pool, and what
+/// CloudFormation says of its stack (read when the caller can).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Declaration {
+    pub physical_id: String,
+    pub stack_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack_status: Option<String>,
+    /// Its stack is deleted and kept it (`DeletionPolicy: Retain`): served
+    /// like a pool tagged by hand, never removed (C13).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub retained: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -52,12 +73,29 @@ pub fn status(snapshot: &Snapshot) -> Vec<PoolStatus> {
             members: Vec::new(),
             waiting: Vec::new(),
             shortages: Vec::new(),
+            former_name: None,
+            declared_by: Vec::new(),
         });
     };
     for m in &snapshot.members {
         let Some(name) = m.pool() else { continue };
         entry(&mut pools, name);
-        pools.get_mut(name).unwrap().members.push(Member {
+        let pool = pools.get_mut(name).unwrap();
+        if let Some(former) = m.tags.get(FORMER_POOL_TAG) {
+            pool.former_name = Some(former.clone());
+        }
+        if let (Some(owner), Some(stack)) = (m.tags.get(OWNER_TAG), m.tags.get(STACK_TAG)) {
+            let known = pool.declared_by.iter().any(|d| &d.physical_id == owner);
+            if !known {
+                pool.declared_by.push(Declaration {
+                    physical_id: owner.clone(),
+                    stack_id: stack.clone(),
+                    stack_status: None,
+                    retained: false,
+                });
+            }
+        }
+        pool.members.push(Member {
             interface_id: m.id.clone(),
             availability_zone: m.availability_zone.clone(),
             subnet_id: m.subnet_id.clone(),
@@ -69,10 +107,10 @@ pub fn status(snapshot: &Snapshot) -> Vec<PoolStatus> {
             }),
         });
     }
-    for waiters in plan::survey(snapshot).waiting.values() {
+    for (placement, waiters) in &plan::survey(snapshot).waiting {
+        let name = placement.pool.as_str();
+        entry(&mut pools, name);
         for i in waiters {
-            let name = i.pool().expect("waiting instances are in a pool");
-            entry(&mut pools, name);
             pools.get_mut(name).unwrap().waiting.push(Waiting {
                 instance_id: i.id.clone(),
                 availability_zone: i.availability_zone.clone(),

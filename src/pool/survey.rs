@@ -1,12 +1,12 @@
 //! The planner's first step: who holds what before any action (R1-R5, R11,
-//! R12, R19). Each member is held, free, leaving or unusable; each running
-//! pool instance that holds nothing waits.
+//! R12, R19, R25). Each member is held, free, leaving or unusable; each
+//! running pool instance that holds nothing waits.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::assign::pool_device_index;
 use super::plan::{Detach, Placement, Snapshot, Unusable, DEFAULT_DEVICE_INDEX};
-use crate::ec2::{Instance, InterfaceStatus, NetworkInterface, PLAIN_INTERFACE};
+use crate::ec2::{Instance, InterfaceStatus, NetworkInterface, FORMER_POOL_TAG, PLAIN_INTERFACE};
 
 /// Who holds what, before any action: the first step of every plan.
 #[derive(Debug, Default)]
@@ -23,6 +23,23 @@ pub struct Survey<'a> {
     pub(super) unusable: Vec<Unusable>,
     /// The device index of each pool (R3).
     pub(super) device_index: BTreeMap<&'a str, i32>,
+    /// Instances that list a member of their pool the member's own read
+    /// does not show attached yet (R11): instance -> member.
+    pub listed: BTreeMap<&'a str, &'a str>,
+    /// Placements with a member that is neither held nor free: `pending`,
+    /// or attached where the reads do not settle it yet.
+    pub unsettled: BTreeSet<Placement>,
+    /// A name a pool had before its last rename -> the pool (R25).
+    pub aliases: BTreeMap<&'a str, &'a str>,
+}
+
+impl<'a> Survey<'a> {
+    /// The pool an instance is served in: its pool tag, or the pool that
+    /// tag named before a rename (R25).
+    pub fn pool_of(&self, instance: &'a Instance) -> Option<&'a str> {
+        let tagged = instance.pool()?;
+        Some(self.aliases.get(tagged).copied().unwrap_or(tagged))
+    }
 }
 
 /// A member that can be given to a waiting instance.
@@ -53,7 +70,10 @@ pub fn survey(snapshot: &Snapshot) -> Survey<'_> {
         .flat_map(|i| i.interfaces.iter().filter(|n| !n.is_primary()))
         .map(|n| n.interface_id.as_str())
         .collect();
-    let mut s = Survey::default();
+    let mut s = Survey {
+        aliases: aliases(&members),
+        ..Survey::default()
+    };
     for member in members {
         let pool = member.pool().expect("manageable members have a pool");
         let index = s.device_index.entry(pool).or_insert(i32::MAX);
@@ -83,13 +103,14 @@ pub fn survey(snapshot: &Snapshot) -> Survey<'_> {
         .filter_map(|m| Some((m.id.as_str(), m.pool()?)))
         .collect();
     for instance in instances.values() {
-        let Some(pool) = instance.pool() else {
+        let Some(pool) = s.pool_of(instance) else {
             continue;
         };
         if !instance.may_hold() || s.holds.contains_key(&(&instance.id, pool)) {
             continue;
         }
-        if lists_a_member(instance, pool, &member_pools, &mut s.leaving) {
+        if let Some(listed) = lists_a_member(instance, pool, &member_pools, &mut s.leaving) {
+            s.listed.insert(&instance.id, listed);
             continue;
         }
         s.device_index.entry(pool).or_insert(DEFAULT_DEVICE_INDEX);
@@ -103,21 +124,42 @@ pub fn survey(snapshot: &Snapshot) -> Survey<'_> {
     s
 }
 
+/// R25: the names pools had before their last rename (tag
+/// `network-interface-manager-former-pool`), each to its pool; never a name
+/// a pool has now, nor one two pools had.
+fn aliases<'a>(members: &[&'a NetworkInterface]) -> BTreeMap<&'a str, &'a str> {
+    let names: BTreeSet<&str> = members.iter().filter_map(|m| m.pool()).collect();
+    let mut claims: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for m in members {
+        let (Some(pool), Some(former)) = (m.pool(), m.tags.get(FORMER_POOL_TAG)) else {
+            continue;
+        };
+        if !former.is_empty() && !names.contains(former.as_str()) {
+            claims.entry(former).or_default().insert(pool);
+        }
+    }
+    let single = claims.into_iter().filter(|(_, pools)| pools.len() == 1);
+    single
+        .map(|(former, pools)| (former, *pools.first().expect("one pool")))
+        .collect()
+}
+
 /// R11: the members an instance lists, whatever their own reads say (they
-/// may lag, or show an older holder). One of its own pool: it holds one, as
-/// far as choosing goes. One of another pool: leaving (R4), so that its
-/// index stays the pool's.
+/// may lag, or show an older holder). One of its own pool: it holds that
+/// one, as far as choosing goes. One of another pool: leaving (R4), so
+/// that its index stays the pool's.
 fn lists_a_member<'a>(
     instance: &'a Instance,
     pool: &str,
     member_pools: &BTreeMap<&str, &str>,
     leaving: &mut BTreeSet<&'a str>,
-) -> bool {
-    let mut holds = false;
+) -> Option<&'a str> {
+    let mut holds = None;
     for listed in instance.interfaces.iter().filter(|n| !n.is_primary()) {
         let id = listed.interface_id.as_str();
         match member_pools.get(id) {
-            Some(p) if *p == pool => holds |= !leaving.contains(id),
+            Some(p) if *p == pool && !leaving.contains(id) => holds = holds.or(Some(id)),
+            Some(p) if *p == pool => {}
             Some(_) => {
                 leaving.insert(id);
             }
@@ -146,8 +188,11 @@ fn survey_member<'a>(
         // (`lists_a_member`), whichever other instance's stale read lists it
         // too; nothing is done to it until its own read catches up.
         let unlisted = !listed.contains(member.id.as_str());
-        if unlisted && member.status == InterfaceStatus::Available {
-            s.free.entry(placement).or_default().push(free(None));
+        match unlisted && member.status == InterfaceStatus::Available {
+            true => s.free.entry(placement).or_default().push(free(None)),
+            false => {
+                s.unsettled.insert(placement);
+            }
         }
         return;
     };
@@ -160,9 +205,10 @@ fn survey_member<'a>(
     }
     // A holder nobody can see yet is left alone (eventual consistency).
     let Some(holder) = instances.get(attachment.instance_id.as_str()) else {
+        s.unsettled.insert(placement);
         return;
     };
-    match release_reason(holder, pool) {
+    match release_reason(holder, s.pool_of(holder), pool) {
         Some(reason) => {
             s.releases.push(Detach {
                 pool: pool.to_string(),
@@ -188,14 +234,18 @@ pub(super) fn is_manageable(member: &NetworkInterface) -> bool {
         && member.attachment.as_ref().is_none_or(|a| !a.is_primary())
 }
 
-/// Why a member must leave its holder (R4, R19), if it must.
-fn release_reason(holder: &Instance, pool: &str) -> Option<String> {
+/// Why a member of `pool` must leave its holder (R4, R19), if it must;
+/// `served_in`: the pool the holder is served in (R25).
+fn release_reason(holder: &Instance, served_in: Option<&str>, pool: &str) -> Option<String> {
     if let Some(reason) = holder.leaving_reason() {
         return Some(reason);
     }
-    match holder.pool() {
+    match served_in {
         Some(p) if p == pool => None,
-        Some(p) => Some(format!("instance moved to pool {p}")),
+        Some(_) => Some(format!(
+            "instance moved to pool {}",
+            holder.pool().unwrap_or_default()
+        )),
         None => Some("instance no longer carries the pool tag".into()),
     }
 }

@@ -77,7 +77,7 @@ async fn converge(ec2: &StrictEc2) -> Run {
             *run.calls.entry(api).or_default() += n;
         }
         let report = &h.outcome.report;
-        let left: u32 = report.left.values().sum();
+        let left = report.left.len() as u32;
         if run.invocations == 0 {
             run.left_after_first = left;
         }

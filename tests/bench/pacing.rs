@@ -76,7 +76,7 @@ async fn run(instances: usize, others: f64, adaptive: bool, share: f64) -> Measu
     let (requests, throttled) = proxy.counts();
     Measured {
         attached: handled.outcome.report.attached.len(),
-        left: handled.outcome.report.left.values().sum(),
+        left: handled.outcome.report.left.len() as u32,
         requests: requests - before,
         throttled,
         seconds,

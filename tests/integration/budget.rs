@@ -11,7 +11,7 @@ use network_interface_manager::ec2::sdk::SdkEc2;
 use network_interface_manager::ec2::Ec2;
 use network_interface_manager::ec2::InstanceState::Running;
 use network_interface_manager::handler::{handle, handle_measured, Context, Handled, HandlerError};
-use network_interface_manager::pool::apply::Settings;
+use network_interface_manager::pool::apply::{LeftAction, Settings};
 
 use crate::support::strict::{Buckets, Faults, Op, StrictEc2};
 use crate::support::throttle::ThrottlingProxy;
@@ -76,7 +76,7 @@ async fn a_sync_past_its_deadline_leaves_nothing_half_done_and_the_next_finishes
     let first = first.expect("a sync with work left is done, not retried");
 
     let report = &first.outcome.report;
-    let left = report.left.get("attach").copied().unwrap_or(0) as usize;
+    let left = report.left_of(LeftAction::Attach);
     assert!(left > 0, "{:?}", report.left);
     assert_eq!(report.attached.len() + left, instances.len());
     assert!(report.failed.is_empty(), "{:?}", report.failed);

@@ -4,17 +4,15 @@
 
 use std::time::Duration;
 
-use network_interface_manager::deadline::Deadline;
 use network_interface_manager::ec2::{Ec2, POOL_TAG, RETIRED_TAG, SLOT_TAG};
-use network_interface_manager::handler::{handle, Context, Handled};
 use network_interface_manager::stacks::{SdkStacks, StackState, Stacks};
 use serde_json::json;
 
-use crate::support::cfn::{answer, delete, failure, request, update, STACK_ID};
+use crate::support::cfn::{answer, delete, failure, request, schedule, update, STACK_ID};
 use crate::support::listener::Listener;
 use crate::support::moto::Moto;
 use crate::support::stacks::StrictStacks;
-use crate::support::world::{deliver_ok, fast, fixture, StrictWorld, World};
+use crate::support::world::{deliver_ok, StrictWorld, World};
 
 /// C9: CDK's default type, or a typo, is answered rather than left to time
 /// out: FAILED naming the type for Create and Update, SUCCESS for Delete.
@@ -120,17 +118,6 @@ async fn a_delete_with_a_made_up_physical_id_removes_what_the_create_made() {
     assert!(left.is_empty(), "{left:?}");
 }
 
-/// The schedule, with CloudFormation as `stacks` says.
-async fn schedule(w: &StrictWorld, stacks: &StrictStacks) -> Handled {
-    let mut ctx = Context::new(w.ec2(), fast());
-    ctx.stacks = Some(stacks);
-    let deadline = Deadline::after(Duration::from_secs(30));
-    w.0.settle_reads();
-    handle(&ctx, &fixture("scheduled-event.json"), deadline)
-        .await
-        .expect("the schedule ran")
-}
-
 fn fixed(ips: &[&str]) -> serde_json::Value {
     json!({"Name": "dns", "SubnetIds": ["subnet-a1", "subnet-b1"], "PrivateIpAddresses": ips})
 }
@@ -226,12 +213,13 @@ async fn the_schedule_removes_the_pools_of_a_deleted_stack() {
     let props =
         json!({"Name": "web", "SubnetIds": ["subnet-a1"], "NetworkInterfaceIds": [adopted]});
     let created = answer(&w, &cfn, &request("Create", &cfn.url, props)).await;
+    let physical = created["PhysicalResourceId"].as_str().unwrap();
     let made = created["Data"]["NetworkInterfaceIds"][0]
         .as_str()
         .unwrap()
         .to_string();
 
-    stacks.set(STACK_ID, "DELETE_COMPLETE");
+    stacks.delete(STACK_ID, "Pool", physical, false);
     schedule(&w, &stacks).await;
 
     assert!(!w.0.exists(&made));
@@ -293,8 +281,9 @@ async fn a_delete_releases_the_adopted_interfaces_left_when_one_is_gone() {
     );
 }
 
-/// The adapter against moto's CloudFormation: a real stack's status by its
-/// id, after it is deleted too, and an id CloudFormation does not know.
+/// The adapter against moto's CloudFormation: a real stack's status and
+/// resources by its id, after it is deleted too, and an id CloudFormation
+/// does not know.
 #[tokio::test]
 async fn stack_states_are_read_from_cloudformation() {
     let moto = Moto::start();
@@ -312,6 +301,11 @@ async fn stack_states_are_read_from_cloudformation() {
 
     let state = stacks.stack_state(&stack_id).await.unwrap();
     assert_eq!(state, StackState::Settled("CREATE_COMPLETE".into()));
+    let resources = stacks.resources(&stack_id).await.unwrap();
+    assert_eq!(resources.len(), 1, "{resources:?}");
+    assert_eq!(resources[0].logical_id, "Queue");
+    assert_eq!(resources[0].status, "CREATE_COMPLETE");
+    assert!(resources[0].physical_id.is_some());
     cfn.delete_stack()
         .stack_name(&stack_id)
         .send()
@@ -319,6 +313,10 @@ async fn stack_states_are_read_from_cloudformation() {
         .unwrap();
     let state = stacks.stack_state(&stack_id).await.unwrap();
     assert!(state.is_gone(), "{state:?}");
+    // A deleted stack's resources are still read by its id [CFN-DEL] (moto
+    // keeps their last status, where CloudFormation says DELETE_COMPLETE).
+    let resources = stacks.resources(&stack_id).await.unwrap();
+    assert_eq!(resources[0].logical_id, "Queue");
     let unknown = stack_id.replace(&stack_id[stack_id.len() - 8..], "00000000");
     assert_eq!(
         stacks.stack_state(&unknown).await.unwrap(),

@@ -71,14 +71,16 @@ fn lifecycle_actions_parse_with_their_token_and_destination() {
         action.token.as_deref(),
         Some("87654321-4321-4321-4321-210987654321")
     );
-    assert!(!parsed.into_warm_pool);
+    assert!(!parsed.into_warm_pool());
+    assert_eq!(parsed.given.wait_state, "Pending:Wait");
 
     let mut warm = launch.clone();
     warm["detail"]["Destination"] = "WarmPool".into();
     let Event::LifecycleAction(parsed) = Event::parse(&warm) else {
         panic!("not a lifecycle action");
     };
-    assert!(parsed.into_warm_pool);
+    assert!(parsed.into_warm_pool());
+    assert_eq!(parsed.given.wait_state, "Warmed:Pending:Wait");
 
     let mut terminate = launch.clone();
     terminate["detail-type"] = "EC2 Instance-terminate Lifecycle Action".into();
@@ -91,6 +93,27 @@ fn lifecycle_actions_parse_with_their_token_and_destination() {
         panic!("not a lifecycle action");
     };
     assert_eq!(parsed.given.transition, Transition::Terminating);
+    assert_eq!(parsed.given.wait_state, "Terminating:Wait");
+    assert!(!parsed.into_warm_pool());
+
+    // [ASG-WPEV]: a scale-in that returns the instance to the warm pool
+    // waits in Warmed:Pending:Wait; a warm instance terminated waits in
+    // Warmed:Terminating:Wait.
+    let mut back = terminate.clone();
+    back["detail"]["Origin"] = "AutoScalingGroup".into();
+    back["detail"]["Destination"] = "WarmPool".into();
+    let Event::LifecycleAction(parsed) = Event::parse(&back) else {
+        panic!("not a lifecycle action");
+    };
+    assert_eq!(parsed.given.wait_state, "Warmed:Pending:Wait");
+    assert!(!parsed.into_warm_pool(), "a termination, not a launch");
+    let mut from_warm = terminate.clone();
+    from_warm["detail"]["Origin"] = "WarmPool".into();
+    from_warm["detail"]["Destination"] = "EC2".into();
+    let Event::LifecycleAction(parsed) = Event::parse(&from_warm) else {
+        panic!("not a lifecycle action");
+    };
+    assert_eq!(parsed.given.wait_state, "Warmed:Terminating:Wait");
 
     let mut tokenless = launch;
     tokenless["detail"]

@@ -8,6 +8,7 @@ mod cli;
 mod custom_resource;
 mod custom_resource_faults;
 mod custom_resource_lifecycle;
+mod custom_resource_states;
 mod declarations;
 mod events;
 mod faults;

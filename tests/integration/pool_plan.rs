@@ -12,6 +12,7 @@ use serde_json::json;
 const BY: Declarer = Declarer {
     physical_id: "pool-1",
     stack_id: "arn:aws:cloudformation:us-east-1:1:stack/s/1",
+    former_name: None,
 };
 
 fn subnet(id: &str, cidr: &str) -> Subnet {

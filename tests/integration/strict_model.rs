@@ -26,7 +26,7 @@ async fn attach_and_detach_go_through_their_transient_states() {
     tokio::time::sleep(Duration::from_millis(60)).await;
     assert_eq!(ec2.status(&eni), InterfaceStatus::InUse);
 
-    ec2.detach(&attachment, false).await.unwrap();
+    ec2.detach(&attachment).await.unwrap();
     // [ISS-INUSE]: in use, the attachment detaching, until EC2 is done.
     assert_eq!(ec2.status(&eni), InterfaceStatus::InUse);
     assert_eq!(ec2.holder(&eni), None, "leaving");
@@ -85,9 +85,9 @@ async fn detach_refuses_primaries_and_unknown_attachments() {
         "primary is untagged"
     );
     let primary_attachment = ec2.attachment_of(&ec2.primary_of(&instance)).unwrap();
-    let primary = code(ec2.detach(&primary_attachment, false).await);
+    let primary = code(ec2.detach(&primary_attachment).await);
     assert_eq!(primary.0, "OperationNotPermitted");
-    let unknown = code(ec2.detach("eni-attach-missing", false).await);
+    let unknown = code(ec2.detach("eni-attach-missing").await);
     assert_eq!(
         unknown,
         ("InvalidAttachmentID.NotFound".into(), ErrorKind::NotFound)

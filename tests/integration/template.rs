@@ -65,6 +65,7 @@ fn the_policy_grants_every_action_the_adapters_call_and_no_other() {
             include_str!("../../src/autoscaling/sdk.rs"),
             3,
         ),
+        ("cloudformation", include_str!("../../src/stacks.rs"), 2),
     ];
     for (service, source, at_least) in adapters {
         let granted: BTreeSet<String> = statements(&t)
@@ -193,7 +194,8 @@ fn the_function_is_deployable_as_documented() {
     assert_eq!(export, json!({"!Sub": "${AWS::StackName}-ServiceToken"}));
 }
 
-/// C12, C13: the schedule may read stacks, and nothing else of CloudFormation.
+/// C12, C13: the schedule may read stacks and their resources, and nothing
+/// else of CloudFormation.
 #[test]
 fn the_role_reads_stacks_and_nothing_else_of_cloudformation() {
     let t = template();
@@ -203,7 +205,11 @@ fn the_role_reads_stacks_and_nothing_else_of_cloudformation() {
         .filter(|(actions, _)| actions.iter().any(|a| a.starts_with("cloudformation:")))
         .collect();
     assert_eq!(granted.len(), 1, "{granted:?}");
-    assert_eq!(granted[0].0, ["cloudformation:DescribeStacks"]);
+    let reads = [
+        "cloudformation:DescribeStacks",
+        "cloudformation:ListStackResources",
+    ];
+    assert_eq!(granted[0].0, reads);
     assert!(granted[0].1[0].ends_with(":stack/*/*"), "{granted:?}");
 }
 

@@ -1,10 +1,15 @@
 //! CloudFormation as the tests play it: requests as it sends them, and the
 //! checks every answer must pass (C5).
 
+use std::time::Duration;
+
+use network_interface_manager::deadline::Deadline;
+use network_interface_manager::handler::{handle, Context, Handled};
 use serde_json::{json, Value};
 
 use super::listener::Listener;
-use super::world::{deliver_ok, World};
+use super::stacks::StrictStacks;
+use super::world::{deliver_ok, fast, fixture, StrictWorld, World};
 
 pub const STACK_ID: &str =
     "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/5b9a5d40-0000-11ef-8f2e-0a1b2c3d4e5f";
@@ -101,4 +106,24 @@ pub fn failure(body: &Value) -> &str {
     body["Reason"]
         .as_str()
         .expect("a FAILED answer has a Reason")
+}
+
+/// The schedule minutes later (every transition over, every read fresh),
+/// with CloudFormation as `stacks` says.
+pub async fn schedule(w: &StrictWorld, stacks: &StrictStacks) -> Handled {
+    w.0.settle_reads();
+    schedule_now(w, stacks, Duration::from_secs(30)).await
+}
+
+/// The schedule now, on reads as they lag, within `budget`.
+pub async fn schedule_now(w: &StrictWorld, stacks: &StrictStacks, budget: Duration) -> Handled {
+    let mut ctx = Context::new(w.ec2(), fast());
+    ctx.stacks = Some(stacks);
+    handle(
+        &ctx,
+        &fixture("scheduled-event.json"),
+        Deadline::after(budget),
+    )
+    .await
+    .expect("the schedule ran")
 }

@@ -15,6 +15,7 @@ use crate::support::strict::autoscaling::{HookSpec, StrictAutoScaling};
 use crate::support::strict::{Op, StrictEc2};
 use crate::support::world::{fast, fixture, state_event};
 
+mod resting;
 mod round_trips;
 
 const LAUNCH_HOOK: &str = "network-interface-manager-launch";

@@ -42,9 +42,10 @@ async fn running_in_a_group_takes_two_round_trips() {
 }
 
 /// R20: with a launch hook, the attach is still the second round trip; the
-/// completion is the third (the hooks are read beside the attach).
+/// member is read attached in the third, and the completion is the fourth
+/// (the hooks are read beside the attach).
 #[tokio::test]
-async fn a_held_launch_attaches_in_the_second_round_trip_and_continues_in_the_third() {
+async fn a_held_launch_attaches_in_the_second_round_trip_and_continues_in_the_fourth() {
     let f = Fleet::with_launch_hook();
     f.ec2.add_member("web", "subnet-a1");
     let (by_event, events) = f.launch("subnet-a1");
@@ -54,12 +55,12 @@ async fn a_held_launch_attaches_in_the_second_round_trip_and_continues_in_the_th
     f.asg.settle_reads();
 
     let (trips, handled) = measure(&f, &events[0]).await;
-    assert_eq!(trips, 3, "with the event's token");
+    assert_eq!(trips, 4, "with the event's token");
     assert_eq!(handled.auto_scaling_calls.values().sum::<u64>(), 2);
     assert_eq!(f.asg.completed(&by_event).len(), 1);
 
     let (trips, handled) = measure(&f, &state_event(&by_running, Running)).await;
-    assert_eq!(trips, 3, "hooks read beside the attach");
+    assert_eq!(trips, 4, "hooks read beside the attach");
     assert_eq!(handled.auto_scaling_calls.values().sum::<u64>(), 3);
     assert_eq!(f.asg.completed(&by_running).len(), 1);
 }

@@ -1,7 +1,5 @@
 //! The `Ec2` trait on the strict model, with EC2's checks and error codes.
 
-use std::time::Duration;
-
 use tokio::time::Instant;
 
 use async_trait::async_trait;
@@ -12,8 +10,8 @@ use network_interface_manager::ec2::{
 };
 
 use super::{
-    az_of, epoch_ms, err, free_ip, in_pools, interface, prefix_of, settle, Eni, Op, StrictEc2,
-    World,
+    az_of, epoch_ms, err, free_ip, in_pools, interface, mac, prefix_of, settle, vpc_of, Eni, Op,
+    StrictEc2, World,
 };
 
 #[async_trait]
@@ -160,7 +158,7 @@ impl Ec2 for StrictEc2 {
         Ok(attachment_id)
     }
 
-    async fn detach(&self, attachment_id: &str, force: bool) -> Result<(), Ec2Error> {
+    async fn detach(&self, attachment_id: &str) -> Result<(), Ec2Error> {
         self.calls.count("DetachNetworkInterface");
         self.enter(Op::Detach).await?;
         let transition = self.faults.lock().unwrap().transition;
@@ -183,13 +181,11 @@ impl Ec2 for StrictEc2 {
                 "The primary network interface cannot be detached",
             ));
         }
-        // Guess: detaching what is already detaching is accepted, and
-        // `force` ends it at once.
-        if force || !a.is_detaching() {
+        // Guess: detaching what is already detaching is accepted.
+        if !a.is_detaching() {
             eni.iface.attachment.as_mut().unwrap().status = AttachmentStatus::Detaching;
             eni.iface.status = InterfaceStatus::InUse;
-            let wait = if force { Duration::ZERO } else { transition };
-            eni.settles_at = Some(Instant::now() + wait);
+            eni.settles_at = Some(Instant::now() + transition);
         }
         let id = eni.iface.id.clone();
         w.writes
@@ -206,7 +202,7 @@ impl Ec2 for StrictEc2 {
                 Some(prefix) => Ok(Subnet {
                     id: id.clone(),
                     availability_zone: az_of(id),
-                    vpc_id: "vpc-1".into(),
+                    vpc_id: vpc_of(id).into(),
                     cidr: format!("{prefix}.0/24"),
                 }),
                 None => Err(err(
@@ -248,10 +244,12 @@ impl Ec2 for StrictEc2 {
                 let m = format!("Address {ip} does not fall within the subnet's address range");
                 return Err(err("InvalidParameterValue", m));
             }
+            // An address is unique within its VPC [EC2-ERR].
             Some(ip)
-                if w.enis
-                    .values()
-                    .any(|e| e.iface.private_ip.as_ref() == Some(ip)) =>
+                if w.enis.values().any(|e| {
+                    e.iface.private_ip.as_ref() == Some(ip)
+                        && e.iface.vpc_id == vpc_of(&new.subnet_id)
+                }) =>
             {
                 return Err(err(
                     "InvalidIPAddress.InUse",
@@ -271,10 +269,12 @@ impl Ec2 for StrictEc2 {
         iface.status = InterfaceStatus::Pending;
         w.tokens
             .insert(new.client_token.clone(), (new.clone(), id.clone()));
+        let mac = mac(&mut w);
         w.enis.insert(
             id.clone(),
             Eni {
                 iface: iface.clone(),
+                mac,
                 settles_at: Some(Instant::now() + pending_for),
             },
         );

@@ -54,6 +54,11 @@ impl StrictEc2 {
     }
 
     /// Whether the interface still exists.
+    /// The interface's MAC address (it never changes).
+    pub fn mac_of(&self, eni: &str) -> String {
+        self.world.lock().unwrap().enis[eni].mac.clone()
+    }
+
     pub fn exists(&self, eni: &str) -> bool {
         let mut w = self.world.lock().unwrap();
         settle(&mut w);
@@ -75,6 +80,24 @@ impl StrictEc2 {
     /// Non-primary members of any pool attached to `instance`.
     pub fn members_of(&self, instance: &str) -> Vec<String> {
         self.attached(instance, None)
+    }
+
+    /// Interfaces attached to `instance` whose attachment is done (not
+    /// `attaching`): what an instance may boot on (R20).
+    pub fn fully_attached(&self, instance: &str) -> Vec<String> {
+        let mut w = self.world.lock().unwrap();
+        settle(&mut w);
+        let done = |e: &&Eni| {
+            e.iface
+                .attachment
+                .as_ref()
+                .is_some_and(|a| a.instance_id == instance && !a.is_primary() && a.is_attached())
+        };
+        w.enis
+            .values()
+            .filter(done)
+            .map(|e| e.iface.id.clone())
+            .collect()
     }
 
     fn attached(&self, instance: &str, pool: Option<&str>) -> Vec<String> {

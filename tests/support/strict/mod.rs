@@ -101,6 +101,9 @@ pub struct Faults {
     pub read_lag: Duration,
     /// How far behind a filtered read may be.
     pub filter_lag: Duration,
+    /// How far behind a filtered read is at least: a read that surely
+    /// misses the last writes, for a story that needs one.
+    pub filter_lag_floor: Duration,
     /// Instances the tag-filtered reads do not show yet (eventual consistency).
     pub lagging: BTreeSet<String>,
     /// An operation that panics (a bug in the code under test, simulated).
@@ -121,6 +124,7 @@ impl Default for Faults {
             jitter: Duration::from_millis(4),
             read_lag: Duration::from_millis(20),
             filter_lag: Duration::from_millis(60),
+            filter_lag_floor: Duration::ZERO,
             lagging: BTreeSet::new(),
             panic_on: None,
             // Ten times EC2's, and so is the tests' pacing share (`fast`):
@@ -151,6 +155,8 @@ impl Faults {
 #[derive(Debug)]
 struct Eni {
     iface: NetworkInterface,
+    /// Its MAC address, EC2's for the interface's life [EC2-ENI].
+    mac: String,
     /// When its pending status, attaching or detaching ends.
     settles_at: Option<Instant>,
 }
@@ -170,6 +176,7 @@ struct World {
     writes: Vec<(Op, String, String)>,
     /// Addresses handed out by counter.
     next_ip: u64,
+    next_mac: u64,
 }
 
 #[derive(Debug)]
@@ -204,15 +211,26 @@ pub fn az_of(subnet: &str) -> String {
     format!("us-east-1{letter}")
 }
 
-/// The test subnets and their ranges.
-pub const SUBNETS: [(&str, &str); 3] = [
+/// The test subnets and their ranges: three in `vpc-1`; `subnet-x1` in
+/// `vpc-2`, whose range overlaps `subnet-a1`'s (VPCs may overlap; an
+/// address is unique within its VPC only).
+pub const SUBNETS: [(&str, &str); 4] = [
     ("subnet-a1", "10.0.1"),
     ("subnet-a2", "10.0.2"),
     ("subnet-b1", "10.0.3"),
+    ("subnet-x1", "10.0.1"),
 ];
 
 fn prefix_of(subnet: &str) -> Option<&'static str> {
     SUBNETS.iter().find(|(s, _)| *s == subnet).map(|(_, p)| *p)
+}
+
+/// The VPC of a test subnet.
+pub fn vpc_of(subnet: &str) -> &'static str {
+    match subnet {
+        "subnet-x1" => "vpc-2",
+        _ => "vpc-1",
+    }
 }
 
 impl StrictEc2 {
@@ -295,15 +313,14 @@ impl StrictEc2 {
 
     /// How far behind this read is: up to the lag of its kind, at random.
     fn read_cutoff(&self, filtered: bool) -> Instant {
-        let lag = {
+        let (lag, floor) = {
             let f = self.faults.lock().unwrap();
-            if filtered {
-                f.filter_lag.max(f.read_lag)
-            } else {
-                f.read_lag
+            match filtered {
+                true => (f.filter_lag.max(f.read_lag), f.filter_lag_floor),
+                false => (f.read_lag, Duration::ZERO),
             }
         };
-        let behind = lag.mul_f64(f64::from(self.roll()) / 100.0);
+        let behind = lag.mul_f64(f64::from(self.roll()) / 100.0).max(floor);
         Instant::now() - behind
     }
 
@@ -325,7 +342,7 @@ fn interface(id: &str, subnet: &str, ip: String, tags: Tags) -> NetworkInterface
         id: id.into(),
         availability_zone: az_of(subnet),
         subnet_id: subnet.into(),
-        vpc_id: "vpc-1".into(),
+        vpc_id: vpc_of(subnet).into(),
         private_ip: Some(ip),
         status: InterfaceStatus::Available,
         requester_managed: false,
@@ -349,12 +366,19 @@ fn free_ip(w: &mut World, subnet: &str) -> String {
     let taken = |ip: &str| {
         w.enis
             .values()
-            .any(|e| e.iface.private_ip.as_deref() == Some(ip))
+            .any(|e| e.iface.private_ip.as_deref() == Some(ip) && e.iface.vpc_id == vpc_of(subnet))
     };
     let host = (4..255)
         .find(|h| !taken(&format!("{prefix}.{h}")))
         .expect("a free address");
     format!("{prefix}.{host}")
+}
+
+/// A new interface's MAC address, EC2's for its life.
+fn mac(w: &mut World) -> String {
+    w.next_mac += 1;
+    let n = w.next_mac.to_be_bytes();
+    format!("02:00:{:02x}:{:02x}:{:02x}:{:02x}", n[4], n[5], n[6], n[7])
 }
 
 /// An instance's primary address: apart from the members' subnets' ranges.

@@ -12,8 +12,8 @@ use network_interface_manager::ec2::{
 };
 
 use super::{
-    az_of, epoch_ms, free_ip, interface, primary_ip, publish, settle, settle_visible, Eni, Op,
-    StrictEc2, World,
+    az_of, epoch_ms, free_ip, interface, mac, primary_ip, publish, settle, settle_visible, vpc_of,
+    Eni, Op, StrictEc2, World,
 };
 
 impl StrictEc2 {
@@ -49,7 +49,15 @@ impl StrictEc2 {
             let tags = [(POOL_TAG.to_string(), pool.to_string())].into();
             let iface = interface(&id, subnet, ip, tags);
             let settles_at = None;
-            w.enis.insert(id, Eni { iface, settles_at });
+            let mac = mac(&mut w);
+            w.enis.insert(
+                id,
+                Eni {
+                    iface,
+                    mac,
+                    settles_at,
+                },
+            );
             instances.push(new_instance(
                 &mut w,
                 Some(pool),
@@ -80,10 +88,12 @@ impl StrictEc2 {
             .collect();
         let ip = free_ip(&mut w, subnet);
         let iface = interface(&id, subnet, ip, tags);
+        let mac = mac(&mut w);
         w.enis.insert(
             id.clone(),
             Eni {
                 iface,
+                mac,
                 settles_at: None,
             },
         );
@@ -231,7 +241,7 @@ pub(super) fn new_instance(
         state,
         availability_zone: az_of(subnet),
         subnet_id: Some(subnet.into()),
-        vpc_id: Some("vpc-1".into()),
+        vpc_id: Some(vpc_of(subnet).into()),
         tags,
         interfaces: vec![InstanceInterface {
             interface_id: primary.clone(),
@@ -254,10 +264,12 @@ pub(super) fn new_instance(
         delete_on_termination: true,
         attached_at: launched_at,
     });
+    let mac = mac(w);
     w.enis.insert(
         primary,
         Eni {
             iface: eni,
+            mac,
             settles_at: None,
         },
     );

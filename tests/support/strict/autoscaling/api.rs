@@ -59,6 +59,7 @@ impl AutoScaling for StrictAutoScaling {
         }
         self.tick();
         let members = self.ec2.members_of(&action.instance_id);
+        let attached = self.ec2.fully_attached(&action.instance_id);
         let ended = {
             let mut g = self.groups.lock().unwrap();
             let open = g.actions.iter_mut().find(|a| {
@@ -84,6 +85,7 @@ impl AutoScaling for StrictAutoScaling {
             };
             open.ended = Some((true, Instant::now(), false));
             open.members_then = members;
+            open.attached_then = attached;
             open.clone()
         };
         self.after_end(&ended);

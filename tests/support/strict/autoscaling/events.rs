@@ -3,20 +3,19 @@
 use network_interface_manager::autoscaling::Transition;
 use serde_json::Value;
 
-/// The documented lifecycle action event [ASG-EV], sent now.
+/// The documented lifecycle action event [ASG-EV], sent now: `names` are
+/// the group, the hook and the instance.
 pub(super) fn event(
     token: &str,
-    group: &str,
-    hook: &str,
-    instance: &str,
+    (group, hook, instance): (&str, &str, &str),
     transition: Transition,
-    warm: bool,
+    origin: &str,
+    destination: &str,
 ) -> Value {
     let kind = match transition {
         Transition::Launching => "EC2 Instance-launch Lifecycle Action",
         Transition::Terminating => "EC2 Instance-terminate Lifecycle Action",
     };
-    let destination = if warm { "WarmPool" } else { "AutoScalingGroup" };
     serde_json::json!({
         "version": "0",
         "id": format!("event-{token}"),
@@ -32,7 +31,7 @@ pub(super) fn event(
             "LifecycleHookName": hook,
             "EC2InstanceId": instance,
             "LifecycleTransition": transition.as_str(),
-            "Origin": "EC2",
+            "Origin": origin,
             "Destination": destination,
         }
     })

@@ -7,7 +7,13 @@
 //!   hook's action is completed, then goes `InService` (`Warmed:Running`);
 //!   without hooks, `InService` once EC2 runs it. A termination with
 //!   terminate hooks waits in `Terminating:Wait`; then EC2 terminates the
-//!   instance [ASG-HOOK].
+//!   instance [ASG-HOOK]. A scale-in that returns the instance to the warm
+//!   pool waits in `Warmed:Pending:Wait` for the terminate hooks, then goes
+//!   `Warmed:Running` (it keeps running: the harsher of the pool states
+//!   for a manager that must not give it a member); a warm instance that is
+//!   terminated waits in `Warmed:Terminating:Wait`, then EC2 terminates it
+//!   [ASG-WPEV]. The events' `Origin` and `Destination` say which; for the
+//!   warm termination they are a guess (`WarmPool` to `EC2`).
 //! - Once every action of a transition is completed, the instance stays in
 //!   its `*:Proceed` state for `proceed_time` [ASG-STATES] (how long: guess),
 //!   then goes on; EC2 terminates a terminating instance at once.
@@ -58,6 +64,51 @@ impl HookSpec {
     }
 }
 
+/// Where a lifecycle transition takes an instance [ASG-WPEV].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// EC2 to the group.
+    Launch,
+    /// EC2 to the warm pool.
+    LaunchIntoWarmPool,
+    /// The group to EC2 (terminated).
+    Terminate,
+    /// The group back to the warm pool (a scale-in with reuse).
+    BackToWarmPool,
+    /// The warm pool to EC2 (terminated).
+    TerminateFromWarmPool,
+}
+
+impl Route {
+    pub fn transition(self) -> Transition {
+        match self {
+            Self::Launch | Self::LaunchIntoWarmPool => Transition::Launching,
+            _ => Transition::Terminating,
+        }
+    }
+
+    /// The event's `Origin` and `Destination`.
+    fn ends(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Launch => ("EC2", "AutoScalingGroup"),
+            Self::LaunchIntoWarmPool => ("EC2", "WarmPool"),
+            Self::Terminate => ("AutoScalingGroup", "EC2"),
+            Self::BackToWarmPool => ("AutoScalingGroup", "WarmPool"),
+            Self::TerminateFromWarmPool => ("WarmPool", "EC2"),
+        }
+    }
+
+    /// The state its hooks hold the instance in.
+    fn wait_state(self) -> &'static str {
+        match self {
+            Self::Launch => "Pending:Wait",
+            Self::LaunchIntoWarmPool | Self::BackToWarmPool => "Warmed:Pending:Wait",
+            Self::Terminate => "Terminating:Wait",
+            Self::TerminateFromWarmPool => "Warmed:Terminating:Wait",
+        }
+    }
+}
+
 /// One lifecycle action, open until completed or timed out.
 #[derive(Clone, Debug)]
 pub struct Action {
@@ -66,11 +117,16 @@ pub struct Action {
     pub hook: String,
     pub instance_id: String,
     pub transition: Transition,
+    route: Route,
+    /// The transition it belongs to: the actions opened together.
+    batch: u64,
     expires: Instant,
     /// How it ended: (`CONTINUE`?, when, by a timeout?).
     pub ended: Option<(bool, Instant, bool)>,
     /// The interfaces the instance had (true state) when it was completed.
     pub members_then: Vec<String>,
+    /// Those of them done attaching then.
+    pub attached_then: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -80,6 +136,7 @@ struct Groups {
     states: BTreeMap<String, (String, Vec<(Instant, String)>)>,
     actions: Vec<Action>,
     next_token: u64,
+    next_batch: u64,
     /// Instances in a `*:Proceed` state -> when it is over.
     proceeding: BTreeMap<String, Instant>,
 }
@@ -158,7 +215,11 @@ impl StrictAutoScaling {
             .unwrap()
             .booting
             .insert(id.clone(), Instant::now() + boot);
-        let events = self.begin(&id, group, Transition::Launching, warm);
+        let route = match warm {
+            true => Route::LaunchIntoWarmPool,
+            false => Route::Launch,
+        };
+        let events = self.begin(&id, group, route);
         (id, events)
     }
 
@@ -166,7 +227,21 @@ impl StrictAutoScaling {
     /// hooks are open, else EC2 terminates it at once.
     pub fn terminate(&self, instance: &str) -> Vec<Value> {
         let group = self.group_of(instance);
-        self.begin(instance, &group, Transition::Terminating, false)
+        self.begin(instance, &group, Route::Terminate)
+    }
+
+    /// A scale-in with `ReuseOnScaleIn`: the instance goes back to the warm
+    /// pool, held in `Warmed:Pending:Wait` by the terminate hooks.
+    pub fn scale_in_to_warm_pool(&self, instance: &str) -> Vec<Value> {
+        let group = self.group_of(instance);
+        self.begin(instance, &group, Route::BackToWarmPool)
+    }
+
+    /// A warm instance is terminated: `Warmed:Terminating:Wait` while
+    /// terminate hooks are open.
+    pub fn terminate_warm(&self, instance: &str) -> Vec<Value> {
+        let group = self.group_of(instance);
+        self.begin(instance, &group, Route::TerminateFromWarmPool)
     }
 
     /// Puts an instance in a lifecycle state now (standby, retained, ...).
@@ -259,61 +334,59 @@ impl StrictAutoScaling {
         entry.1.push((at, state.into()));
     }
 
-    /// Opens one action per hook of the transition; without any, the
-    /// transition goes straight on.
-    fn begin(&self, instance: &str, group: &str, transition: Transition, warm: bool) -> Vec<Value> {
+    /// Opens one action per hook of the route's transition; without any,
+    /// the route goes straight on.
+    fn begin(&self, instance: &str, group: &str, route: Route) -> Vec<Value> {
         let now = Instant::now();
+        let transition = route.transition();
         let mut g = self.groups.lock().unwrap();
         let hooks: Vec<HookSpec> = g.hooks[group]
             .iter()
             .filter(|h| h.transition == transition)
             .cloned()
             .collect();
-        let waiting = match (transition, warm) {
-            (Transition::Launching, true) => "Warmed:Pending:Wait",
-            (Transition::Launching, false) => "Pending:Wait",
-            (Transition::Terminating, _) => "Terminating:Wait",
-        };
+        let (origin, destination) = route.ends();
+        g.next_batch += 1;
+        let batch = g.next_batch;
         let mut events = Vec::new();
         for hook in &hooks {
             g.next_token += 1;
             let token = format!("token-{:08}", g.next_token);
-            events.push(event(&token, group, &hook.name, instance, transition, warm));
+            let names = (group, hook.name.as_str(), instance);
+            events.push(event(&token, names, transition, origin, destination));
             g.actions.push(Action {
                 token,
                 group: group.into(),
                 hook: hook.name.clone(),
                 instance_id: instance.into(),
                 transition,
+                route,
+                batch,
                 expires: now + hook.heartbeat,
                 ended: None,
                 members_then: Vec::new(),
+                attached_then: Vec::new(),
             });
         }
         drop(g);
         if hooks.is_empty() {
-            self.go_on(instance, group, transition, warm, true, now);
+            self.go_on(instance, group, route, true, now);
         } else {
-            self.set_state_at(instance, group, waiting, Some(now));
+            self.set_state_at(instance, group, route.wait_state(), Some(now));
         }
         events
     }
 
-    /// Every hook of the transition is done: the instance goes on, or is
+    /// Every hook of the route is done: the instance goes on, or is
     /// terminated (an abandoned launch).
-    fn go_on(
-        &self,
-        instance: &str,
-        group: &str,
-        transition: Transition,
-        warm: bool,
-        proceed: bool,
-        at: Instant,
-    ) {
-        let next = match (transition, warm, proceed) {
-            (Transition::Launching, true, true) => "Warmed:Pending:Proceed",
-            (Transition::Launching, false, true) => "Pending:Proceed",
-            (Transition::Launching, _, false) | (Transition::Terminating, _, _) => {
+    fn go_on(&self, instance: &str, group: &str, route: Route, proceed: bool, at: Instant) {
+        let next = match (route, proceed) {
+            (Route::Launch, true) => "Pending:Proceed",
+            (Route::LaunchIntoWarmPool | Route::BackToWarmPool, true) => "Warmed:Pending:Proceed",
+            // Guess: an abandoned return to the warm pool returns it all the same.
+            (Route::BackToWarmPool, false) => "Warmed:Pending:Proceed",
+            (Route::TerminateFromWarmPool, _) => "Warmed:Terminating:Proceed",
+            (Route::Launch | Route::LaunchIntoWarmPool, false) | (Route::Terminate, _) => {
                 "Terminating:Proceed"
             }
         };
@@ -330,7 +403,7 @@ impl StrictAutoScaling {
             let mut g = self.groups.lock().unwrap();
             g.proceeding.insert(instance.into(), until);
         }
-        if next == "Terminating:Proceed" {
+        if matches!(next, "Terminating:Proceed" | "Warmed:Terminating:Proceed") {
             self.ec2.set_state(instance, InstanceState::Terminated);
         }
     }
@@ -351,6 +424,7 @@ impl StrictAutoScaling {
                 "Pending:Proceed" => "InService",
                 "Warmed:Pending:Proceed" => "Warmed:Running",
                 "Terminating:Proceed" => "Terminated",
+                "Warmed:Terminating:Proceed" => "Warmed:Terminated",
                 _ => continue, // moved on meanwhile
             };
             states.push((until, next.into()));
@@ -396,29 +470,18 @@ impl StrictAutoScaling {
     /// After an action ended: when it was the transition's last open one,
     /// the instance goes on (any `ABANDON` on launch: terminated).
     fn after_end(&self, ended: &Action) {
-        let (all_done, proceed, warm) = {
+        let (all_done, proceed) = {
             let g = self.groups.lock().unwrap();
-            let same = g
-                .actions
-                .iter()
-                .filter(|a| a.instance_id == ended.instance_id && a.transition == ended.transition);
+            let same = g.actions.iter().filter(|a| a.batch == ended.batch);
             let same: Vec<&Action> = same.collect();
             let all_done = same.iter().all(|a| a.ended.is_some());
             let proceed = same.iter().all(|a| a.ended.is_some_and(|e| e.0));
-            let state = g.states[&ended.instance_id].1.last().unwrap().1.clone();
-            (all_done, proceed, state.starts_with("Warmed:"))
+            (all_done, proceed)
         };
         if all_done {
             let at = ended.ended.unwrap().1;
             let group = ended.group.clone();
-            self.go_on(
-                &ended.instance_id,
-                &group,
-                ended.transition,
-                warm,
-                proceed,
-                at,
-            );
+            self.go_on(&ended.instance_id, &group, ended.route, proceed, at);
         }
     }
 
