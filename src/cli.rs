@@ -1,5 +1,6 @@
 //! The operator CLI, used when the binary is not running under Lambda.
 
+use crate::aws::{AwsError, ErrorKind};
 use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,11 +10,12 @@ use clap::{Parser, Subcommand};
 
 use crate::custom_resource::cleanup::{self, Fate};
 use crate::deadline::Deadline;
-use crate::ec2::{Ec2, Ec2Error};
-use crate::handler::{handle_measured, scheduled, Context, HandlerError};
+use crate::disposition::{self, Disposition};
+use crate::ec2::Ec2;
+use crate::handler::{handle_measured, scheduled, Context};
 use crate::metrics::{self, Invocation};
-use crate::pool::apply::ProgressSink;
-use crate::pool::plan::{Action, Plan, Shortage};
+use crate::pool::model::{Action, Plan, Shortage};
+use crate::pool::settings::ProgressSink;
 use crate::pool::status::{Declaration, PoolStatus};
 use crate::pool::Outcome;
 use crate::progress_bar::Bar;
@@ -82,12 +84,9 @@ enum Output {
 }
 
 /// Runs the command; `Ok(false)` when it ran but did not fully succeed.
-pub async fn run(cli: Cli, ctx: Context<'_>) -> anyhow::Result<bool> {
+pub async fn run(cli: Cli, mut ctx: Context<'_>) -> anyhow::Result<bool> {
     let deadline = Deadline::after(Duration::from_secs(cli.budget));
-    let ctx = Context {
-        metrics_namespace: cli.metrics_namespace.clone(),
-        ..ctx
-    };
+    ctx.metrics_namespace = cli.metrics_namespace.clone();
     // A progress bar for a sync on a terminal, unless scripts read it.
     let bar = match &cli.command {
         Command::Sync {
@@ -97,11 +96,10 @@ pub async fn run(cli: Cli, ctx: Context<'_>) -> anyhow::Result<bool> {
         } => Bar::on_terminal(),
         _ => None,
     };
-    let mut ctx = ctx;
     if let Some(bar) = &bar {
         ctx.settings.progress = ProgressSink(Some(bar.clone()));
     }
-    let paced = ctx.pacer.pace(ctx.ec2, deadline);
+    let paced = ctx.paced(deadline);
     let ec2: &dyn Ec2 = &paced;
     match cli.command {
         Command::Status { pool, output } => {
@@ -118,15 +116,13 @@ pub async fn run(cli: Cli, ctx: Context<'_>) -> anyhow::Result<bool> {
         Command::Handle { file, metrics } => {
             let input = read_input(file)?;
             let input = serde_json::from_str(&input).context("the event is not JSON")?;
-            let (result, docs) = handle_measured(&ctx, &input, deadline).await;
+            let (handled, docs) = handle_measured(&ctx, &input, deadline).await;
             write_metrics(metrics.as_deref(), &docs)?;
-            match result {
-                Ok(handled) => print_json(&handled).map(|()| true),
-                Err(HandlerError::Transient { handled, .. }) => {
-                    print_json(&handled).map(|()| false)
-                }
-                Err(e) => Err(e.into()),
+            if let Some(e) = handled.read_error {
+                return Err(e.into());
             }
+            print_json(&handled)?;
+            Ok(!handled.should_retry())
         }
         Command::Sync {
             pool,
@@ -159,7 +155,8 @@ pub async fn run(cli: Cli, ctx: Context<'_>) -> anyhow::Result<bool> {
                 Output::Json => print_json(&outcome)?,
                 Output::Table => print!("{}", sync_summary(&outcome, invocation.throttled)),
             }
-            Ok(!outcome.report.has_transient_failure())
+            let verdict = disposition::of_sync(&outcome.report);
+            Ok(!matches!(verdict, Disposition::Retry { .. }))
         }
     }
 }
@@ -181,7 +178,7 @@ pub async fn read_declarations(stacks: &dyn Stacks, pools: &mut [PoolStatus]) {
 async fn declaration_standing(
     stacks: &dyn Stacks,
     d: &Declaration,
-) -> Result<(String, bool), Ec2Error> {
+) -> Result<(String, bool), AwsError> {
     let state = stacks.stack_state(&d.stack_id).await?;
     let status = match &state {
         StackState::Unknown => "unknown to CloudFormation".to_string(),
@@ -225,18 +222,18 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 
 /// One line a person can act on, for an error that ended a command.
 pub fn explain(error: &anyhow::Error, endpoint: &str) -> String {
-    let Some(e) = error.downcast_ref::<Ec2Error>() else {
+    let Some(e) = error.downcast_ref::<AwsError>() else {
         return format!("{error:#}");
     };
     let text = e.message.to_ascii_lowercase();
-    if e.is_access_denied() {
+    if e.is(ErrorKind::AccessDenied) {
         let action = e.operation.unwrap_or("the operation");
         return format!(
             "access denied: these credentials may not call ec2:{action} ({})",
             e.code
         );
     }
-    if e.code != "Transport" {
+    if !matches!(e.kind, ErrorKind::Unreachable | ErrorKind::Unsent) {
         return e.to_string();
     }
     if text.contains("credentials") {
@@ -357,7 +354,7 @@ pub fn sync_summary(outcome: &Outcome, throttled: u64) -> String {
             "left for the next sync {left} (the budget ran out)"
         ));
     }
-    let (transient, permanent) = r.failed.iter().partition::<Vec<_>, _>(|f| f.transient);
+    let (transient, permanent) = r.failed.iter().partition::<Vec<_>, _>(|f| f.is_transient());
     for (kind, failed) in [("transient", transient), ("permanent", permanent)] {
         for f in failed {
             let interface = f.interface_id.as_deref().unwrap_or("-");

@@ -3,11 +3,14 @@
 //! or done with a permanent failure (a retry cannot fix it). Every failure is
 //! logged here, once: transient ones at `warn`, permanent ones at `error`.
 
-use crate::ec2::Ec2Error;
-use crate::pool::apply::Report;
+use crate::aws::AwsError;
+use serde::Serialize;
+
+use crate::pool::Report;
 
 /// The verdict on one invocation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Disposition {
     Done,
     /// Some work failed for a reason that may pass: deliver the event again.
@@ -36,7 +39,7 @@ pub fn log(report: &Report) {
     for f in &report.failed {
         let code = f.code.as_deref().unwrap_or("-");
         let interface = f.interface_id.as_deref().unwrap_or("-");
-        if f.transient {
+        if f.is_transient() {
             tracing::warn!(pool = %f.pool, interface, instance = %f.instance_id, code, error = %f.error, "action failed; the event will be retried");
         } else {
             tracing::error!(pool = %f.pool, interface, instance = %f.instance_id, code, error = %f.error, "action failed");
@@ -69,7 +72,7 @@ pub fn of_report(report: &Report) -> Disposition {
 /// The verdict on a sync's report: work left undone is the next sync's,
 /// which continues from fresh reads (R24).
 pub fn of_sync(report: &Report) -> Disposition {
-    let transient = report.failed.iter().filter(|f| f.transient).count();
+    let transient = report.failed.iter().filter(|f| f.is_transient()).count();
     let permanent = report.failed.len() - transient;
     match (transient, permanent) {
         (0, 0) => Disposition::Done,
@@ -79,7 +82,7 @@ pub fn of_sync(report: &Report) -> Disposition {
 }
 
 /// The verdict on a read that failed before anything was done.
-pub fn of_read_error(error: &Ec2Error) -> Disposition {
+pub fn of_read_error(error: &AwsError) -> Disposition {
     if error.is_transient() {
         Disposition::Retry { failures: 1 }
     } else {
@@ -88,7 +91,7 @@ pub fn of_read_error(error: &Ec2Error) -> Disposition {
 }
 
 /// Logs a failed read once; the handler calls it once.
-pub fn log_read_error(error: &Ec2Error) {
+pub fn log_read_error(error: &AwsError) {
     match of_read_error(error) {
         Disposition::Retry { .. } => {
             tracing::warn!(code = %error.code, error = %error, "reading EC2 failed; the event will be retried")
@@ -100,7 +103,8 @@ pub fn log_read_error(error: &Ec2Error) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pool::apply::{Failed, Left, LeftAction};
+    use crate::aws::ErrorKind;
+    use crate::pool::report::{Failed, Left, LeftAction};
 
     fn left(n: usize) -> Vec<Left> {
         let one = Left {
@@ -118,7 +122,10 @@ mod tests {
             interface_id: None,
             code: Some("X".into()),
             error: "x".into(),
-            transient,
+            kind: match transient {
+                true => ErrorKind::Throttled,
+                false => ErrorKind::AccessDenied,
+            },
         }
     }
 
@@ -188,11 +195,11 @@ mod tests {
 
     #[test]
     fn a_failed_read_is_logged_once_as_retried_or_not() {
-        let lines = |e: &Ec2Error| logged_with(|| log_read_error(e));
-        let throttled = lines(&Ec2Error::from_code("RequestLimitExceeded", "slow down"));
+        let lines = |e: &AwsError| logged_with(|| log_read_error(e));
+        let throttled = lines(&AwsError::from_code("RequestLimitExceeded", "slow down"));
         assert_eq!(throttled.lines().count(), 1, "{throttled}");
         assert!(throttled.contains("WARN") && throttled.contains("will be retried"));
-        let denied = lines(&Ec2Error::from_code("UnauthorizedOperation", "no"));
+        let denied = lines(&AwsError::from_code("UnauthorizedOperation", "no"));
         assert_eq!(denied.lines().count(), 1, "{denied}");
         assert!(
             denied.contains("ERROR") && !denied.contains("retried"),
@@ -233,8 +240,8 @@ mod tests {
 
     #[test]
     fn read_errors_retry_only_when_transient() {
-        let throttled = Ec2Error::from_code("RequestLimitExceeded", "slow down");
-        let denied = Ec2Error::from_code("UnauthorizedOperation", "no");
+        let throttled = AwsError::from_code("RequestLimitExceeded", "slow down");
+        let denied = AwsError::from_code("UnauthorizedOperation", "no");
         assert_eq!(
             of_read_error(&throttled),
             Disposition::Retry { failures: 1 }

@@ -1,4 +1,6 @@
-//! What arrived: the four kinds of input told apart by their shape (docs/design.md).
+//! What arrived: the four kinds of input told apart by their shape
+//! (docs/design.md), parsed into the manager's inputs. Below `pool`: the
+//! manager takes these, never the other way round.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde::Deserialize;
@@ -6,8 +8,6 @@ use serde_json::Value;
 
 use crate::autoscaling::{LifecycleAction, Transition};
 use crate::ec2::InstanceState;
-use crate::pool::proceed::Given;
-use crate::pool::StateChange;
 
 pub const STATE_CHANGE: &str = "EC2 Instance State-change Notification";
 pub const SCHEDULED: &str = "Scheduled Event";
@@ -34,6 +34,25 @@ pub enum Event {
     Unknown {
         description: String,
     },
+}
+
+/// An instance state change, as the event tells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateChange {
+    pub instance_id: String,
+    pub state: InstanceState,
+    /// When EventBridge saw it, in epoch milliseconds.
+    pub time: Option<u64>,
+}
+
+/// The lifecycle action an event named: completed by its token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Given {
+    pub action: LifecycleAction,
+    pub transition: Transition,
+    /// The lifecycle state the action holds the instance in, as the event's
+    /// origin and destination tell (for a read that lags behind it).
+    pub wait_state: &'static str,
 }
 
 /// A lifecycle action as the event tells it [ASG-EV].

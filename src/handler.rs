@@ -1,26 +1,28 @@
 //! The one handler Lambda and `network-interface-manager handle` share: an
-//! input in, an outcome out. Unknown and malformed inputs are logged and
-//! answered with success (a retry cannot fix them); a transient EC2 failure is
-//! an error, so that Lambda delivers the event again.
+//! input in, a `Handled` out, its verdict (R17) decided once, here, and
+//! carried in it: Lambda's adapter, the CLI's exit code and the metrics all
+//! read that one field. Unknown and malformed inputs are done (a retry
+//! cannot fix them); a transient failure asks Lambda for the event again.
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::autoscaling::AutoScaling;
+use crate::aws::{AwsError, CallCounts};
 use crate::custom_resource;
 use crate::deadline::Deadline;
 use crate::disposition::{self, Disposition};
-use crate::ec2::paced::Pacer;
-use crate::ec2::{CallCounts, Ec2, Ec2Error, InstanceState};
+use crate::ec2::paced::{Paced, Pacer};
+use crate::ec2::{Ec2, InstanceState};
 use crate::event::Event;
 use crate::metrics::{self, Invocation};
-use crate::pool::apply::Settings;
-use crate::pool::{ById, Manager, Outcome};
+use crate::pool::{ById, Manager, Outcome, Settings};
 use crate::stacks::Stacks;
 
 /// What a handler works with, built once per cold start.
 pub struct Context<'a> {
-    pub ec2: &'a dyn Ec2,
+    /// EC2, unpaced: reached through `paced`, never directly.
+    ec2: &'a dyn Ec2,
     /// For the answers to CloudFormation.
     pub http: reqwest::Client,
     pub settings: Settings,
@@ -33,7 +35,7 @@ pub struct Context<'a> {
     /// instance counts as standalone.
     pub auto_scaling: Option<&'a dyn AutoScaling>,
     /// The EC2 pacing, kept across invocations (R23).
-    pub pacer: Pacer,
+    pacer: Pacer,
 }
 
 impl<'a> Context<'a> {
@@ -56,6 +58,11 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// EC2 for one invocation, paced until `deadline` (R23, R24).
+    pub fn paced(&self, deadline: Deadline) -> Paced<'_> {
+        self.pacer.pace(self.ec2, deadline)
+    }
+
     /// The manager on `ec2` (this context's, paced), with Auto Scaling and
     /// the settings.
     pub fn manager<'b>(&'b self, ec2: &'b dyn Ec2) -> Manager<'b> {
@@ -63,12 +70,24 @@ impl<'a> Context<'a> {
     }
 }
 
+/// The kind of an input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Input {
+    StateChange,
+    LifecycleAction,
+    Scheduled,
+    CustomResource,
+    /// A known kind whose body is not what it should be.
+    Malformed,
+    /// Anything else.
+    Ignored,
+}
+
 /// What a handled input did, as printed by `handle` and returned to Lambda.
 #[derive(Clone, Debug, Serialize)]
 pub struct Handled {
-    /// The kind of input: `state-change`, `lifecycle-action`, `scheduled`,
-    /// `custom-resource`, `malformed` or `ignored`.
-    pub event: &'static str,
+    pub event: Input,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -88,30 +107,33 @@ pub struct Handled {
     /// The event's time (epoch milliseconds), when it has one.
     #[serde(skip)]
     pub event_time: Option<u64>,
+    /// What it means for Lambda (R17), decided once in `handle`.
+    pub disposition: Disposition,
+    /// The read that failed before anything was done, if one did.
+    #[serde(skip)]
+    pub read_error: Option<AwsError>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    /// Reading EC2 failed before anything was done.
-    #[error("reading EC2 failed: {0}")]
-    Read(#[source] Ec2Error),
-    /// Some actions failed for a reason that may pass; the rest is done.
-    #[error("{failures} action(s) failed transiently; the event should be retried")]
-    Transient {
-        failures: usize,
-        handled: Box<Handled>,
-    },
-}
-
-impl HandlerError {
-    /// What this failure means for Lambda (see `disposition`).
-    pub fn disposition(&self) -> Disposition {
-        match self {
-            Self::Read(e) => disposition::of_read_error(e),
-            Self::Transient { failures, .. } => Disposition::Retry {
-                failures: *failures,
-            },
+impl Handled {
+    fn new(event: Input, outcome: Outcome) -> Self {
+        Self {
+            event,
+            instance_id: None,
+            state: None,
+            outcome,
+            response: None,
+            ec2_calls: CallCounts::new(),
+            auto_scaling_calls: CallCounts::new(),
+            duration_ms: 0,
+            event_time: None,
+            disposition: Disposition::Done,
+            read_error: None,
         }
+    }
+
+    /// Lambda should deliver the event again.
+    pub fn should_retry(&self) -> bool {
+        matches!(self.disposition, Disposition::Retry { .. })
     }
 }
 
@@ -121,18 +143,13 @@ pub async fn handle_measured(
     ctx: &Context<'_>,
     input: &Value,
     deadline: Deadline,
-) -> (Result<Handled, HandlerError>, Vec<Value>) {
+) -> (Handled, Vec<Value>) {
     let before = ctx.ec2.throttled();
-    let result = handle(ctx, input, deadline).await;
+    let handled = handle(ctx, input, deadline).await;
     let throttled = ctx.ec2.throttled().saturating_sub(before);
     let (namespace, now) = (&ctx.metrics_namespace, metrics::now_ms());
-    let handled = match &result {
-        Ok(handled) => Ok(handled),
-        Err(HandlerError::Transient { handled, .. }) => Ok(&**handled),
-        Err(HandlerError::Read(e)) => Err(e),
-    };
-    let docs = match handled {
-        Ok(handled) => {
+    let docs = match &handled.read_error {
+        None => {
             let invocation = Invocation {
                 outcome: &handled.outcome,
                 event_time: handled.event_time,
@@ -140,12 +157,9 @@ pub async fn handle_measured(
             };
             metrics::documents(namespace, now, invocation)
         }
-        Err(e) => {
-            let retried = matches!(disposition::of_read_error(e), Disposition::Retry { .. });
-            metrics::read_failure(namespace, now, retried, throttled)
-        }
+        Some(_) => metrics::read_failure(namespace, now, handled.should_retry(), throttled),
     };
-    (result, docs)
+    (handled, docs)
 }
 
 /// The schedule's work: every pool reconciled (R10), then, with
@@ -155,7 +169,7 @@ pub async fn scheduled(
     ctx: &Context<'_>,
     manager: &Manager<'_>,
     deadline: Deadline,
-) -> Result<Outcome, Ec2Error> {
+) -> Result<Outcome, AwsError> {
     let mut outcome = manager.sync(&[], deadline).await?;
     if let Some(stacks) = ctx.stacks {
         let backoff = ctx.settings.backoff;
@@ -168,51 +182,69 @@ pub async fn scheduled(
     Ok(outcome)
 }
 
-/// Handles one input through exactly the path Lambda uses: `Err` when the
-/// event should be delivered again, or when nothing could be read.
-pub async fn handle(
-    ctx: &Context<'_>,
-    input: &Value,
-    deadline: Deadline,
-) -> Result<Handled, HandlerError> {
-    let paced = ctx.pacer.pace(ctx.ec2, deadline);
+/// Handles one input through exactly the path Lambda uses.
+pub async fn handle(ctx: &Context<'_>, input: &Value, deadline: Deadline) -> Handled {
+    let paced = ctx.paced(deadline);
     let ec2: &dyn Ec2 = &paced;
     let started = std::time::Instant::now();
     let before = ec2.calls();
     let asg_calls = || ctx.auto_scaling.map(|a| a.calls()).unwrap_or_default();
     let asg_before = asg_calls();
-    let manager = ctx.manager(ec2);
-    let read = |e: Ec2Error| {
-        disposition::log_read_error(&e);
-        HandlerError::Read(e)
+    let mut handled = match serve(ctx, ec2, input, deadline).await {
+        Ok((handled, verdict)) => Handled {
+            disposition: verdict,
+            ..handled
+        },
+        Err((event, e)) => {
+            disposition::log_read_error(&e);
+            let note = format!("reading AWS failed: {e}");
+            Handled {
+                disposition: disposition::of_read_error(&e),
+                read_error: Some(e),
+                ..Handled::new(event, Outcome::noted(note))
+            }
+        }
     };
-    let (mut handled, verdict) = match Event::parse(input) {
+    disposition::log(&handled.outcome.report);
+    handled.ec2_calls = calls_since(&before, ec2.calls());
+    handled.auto_scaling_calls = calls_since(&asg_before, asg_calls());
+    handled.duration_ms = started.elapsed().as_millis() as u64;
+    handled
+}
+
+/// Serves one input: what it did, and the verdict on it; or the read that
+/// failed before anything was done.
+async fn serve(
+    ctx: &Context<'_>,
+    ec2: &dyn Ec2,
+    input: &Value,
+    deadline: Deadline,
+) -> Result<(Handled, Disposition), (Input, AwsError)> {
+    let manager = ctx.manager(ec2);
+    Ok(match Event::parse(input) {
         Event::StateChange(change) => {
-            let outcome = manager
-                .instance_changed(&change, deadline)
-                .await
-                .map_err(read)?;
+            let read = manager.instance_changed(&change, deadline).await;
+            let outcome = read.map_err(|e| (Input::StateChange, e))?;
             let verdict = disposition::of_report(&outcome.report);
-            let mut handled = handled("state-change", outcome);
+            let mut handled = Handled::new(Input::StateChange, outcome);
             handled.event_time = change.time;
             handled.instance_id = Some(change.instance_id);
             handled.state = Some(change.state);
             (handled, verdict)
         }
         Event::LifecycleAction(action) => {
-            let outcome = manager
-                .lifecycle_action(&action, deadline)
-                .await
-                .map_err(read)?;
+            let read = manager.lifecycle_action(&action, deadline).await;
+            let outcome = read.map_err(|e| (Input::LifecycleAction, e))?;
             let verdict = disposition::of_report(&outcome.report);
-            let mut handled = handled("lifecycle-action", outcome);
+            let mut handled = Handled::new(Input::LifecycleAction, outcome);
             handled.instance_id = Some(action.given.action.instance_id);
             (handled, verdict)
         }
         Event::Scheduled => {
-            let outcome = scheduled(ctx, &manager, deadline).await.map_err(read)?;
+            let read = scheduled(ctx, &manager, deadline).await;
+            let outcome = read.map_err(|e| (Input::Scheduled, e))?;
             let verdict = disposition::of_sync(&outcome.report);
-            (handled("scheduled", outcome), verdict)
+            (Handled::new(Input::Scheduled, outcome), verdict)
         }
         Event::CustomResource(request) => {
             let served =
@@ -230,46 +262,21 @@ pub async fn handle(
                 }
             }
             let verdict = disposition::of_report(&outcome.report).after_answer();
-            let mut handled = handled("custom-resource", outcome);
+            let mut handled = Handled::new(Input::CustomResource, outcome);
             handled.response = Some(served.response);
             (handled, verdict)
         }
         Event::Malformed { kind, error } => {
             tracing::warn!(kind, %error, "malformed event ignored");
             let outcome = Outcome::noted(format!("{kind}: {error}"));
-            (handled("malformed", outcome), Disposition::Done)
+            (Handled::new(Input::Malformed, outcome), Disposition::Done)
         }
         Event::Unknown { description } => {
             tracing::info!(%description, "unknown event ignored");
             let outcome = Outcome::noted(format!("not handled: {description}"));
-            (handled("ignored", outcome), Disposition::Done)
+            (Handled::new(Input::Ignored, outcome), Disposition::Done)
         }
-    };
-    disposition::log(&handled.outcome.report);
-    handled.ec2_calls = calls_since(&before, ec2.calls());
-    handled.auto_scaling_calls = calls_since(&asg_before, asg_calls());
-    handled.duration_ms = started.elapsed().as_millis() as u64;
-    match verdict {
-        Disposition::Retry { failures } => Err(HandlerError::Transient {
-            failures,
-            handled: Box::new(handled),
-        }),
-        Disposition::Done | Disposition::DoneWithPermanentFailure { .. } => Ok(handled),
-    }
-}
-
-fn handled(event: &'static str, outcome: Outcome) -> Handled {
-    Handled {
-        event,
-        instance_id: None,
-        state: None,
-        outcome,
-        response: None,
-        ec2_calls: CallCounts::new(),
-        auto_scaling_calls: CallCounts::new(),
-        duration_ms: 0,
-        event_time: None,
-    }
+    })
 }
 
 fn calls_since(before: &CallCounts, now: CallCounts) -> CallCounts {

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::deadline::Deadline;
 use crate::disposition::Disposition;
-use crate::handler::{handle_measured, Context, HandlerError};
+use crate::handler::{handle_measured, Context};
 
 /// Work stops this long before Lambda's deadline, to answer in time.
 pub const SAFETY_MARGIN: Duration = Duration::from_secs(5);
@@ -19,26 +19,21 @@ pub async fn run(ctx: &Context<'_>) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
         let deadline =
             Deadline::from_lambda(event.context.deadline, SAFETY_MARGIN, FALLBACK_BUDGET);
-        let (result, metrics) = handle_measured(ctx, &event.payload, deadline).await;
+        let (handled, metrics) = handle_measured(ctx, &event.payload, deadline).await;
         // R18: standard output, one document a line; logs go to standard error.
         for doc in metrics {
             println!("{doc}");
         }
-        match result {
-            Ok(handled) => {
-                tracing::info!(outcome = %serde_json::to_string(&handled)?, "handled");
-                Ok::<_, lambda_runtime::Error>(serde_json::to_value(handled)?)
-            }
-            Err(e) => {
-                if let HandlerError::Transient { handled, .. } = &e {
-                    tracing::warn!(outcome = %serde_json::to_string(handled)?, "partly handled");
-                }
-                match e.disposition() {
-                    Disposition::Retry { .. } => Err(e.into()),
-                    // A retry cannot fix it: done, and logged at `error` already.
-                    _ => Ok(serde_json::json!({ "error": e.to_string() })),
-                }
-            }
+        let outcome = serde_json::to_value(&handled)?;
+        tracing::info!(outcome = %outcome, "handled");
+        match handled.disposition {
+            // An error, so that Lambda delivers the event again.
+            Disposition::Retry { failures } => Err(format!(
+                "{failures} action(s) failed transiently; the event should be retried"
+            )
+            .into()),
+            // Done, and any failure logged at `error` already.
+            _ => Ok::<_, lambda_runtime::Error>(outcome),
         }
     }))
     .await

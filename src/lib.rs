@@ -2,6 +2,7 @@
 //! attached to the running instances that carry the same pool tag.
 
 pub mod autoscaling;
+pub mod aws;
 pub mod cli;
 mod concurrent;
 pub mod custom_resource;

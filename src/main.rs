@@ -11,7 +11,7 @@ use network_interface_manager::cli::{self, Cli};
 use network_interface_manager::ec2::sdk::{retry_config, SdkEc2};
 use network_interface_manager::handler::Context;
 use network_interface_manager::lambda;
-use network_interface_manager::pool::apply::Settings;
+use network_interface_manager::pool::Settings;
 use network_interface_manager::stacks::SdkStacks;
 
 #[tokio::main]

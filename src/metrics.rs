@@ -64,7 +64,7 @@ pub fn documents(namespace: &str, now: u64, invocation: Invocation) -> Vec<Value
     let (mut transient, mut permanent) = (0, 0);
     for f in &report.failed {
         let pool = (!f.pool.is_empty()).then(|| pools.entry(&f.pool).or_default());
-        if f.transient {
+        if f.is_transient() {
             transient += 1;
             pool.into_iter().for_each(|c| c.transient += 1);
         } else {

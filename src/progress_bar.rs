@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::pool::apply::Progress;
+use crate::pool::settings::Progress;
 
 pub struct Bar(ProgressBar);
 

@@ -3,10 +3,8 @@
 //! (C12, C13). Two calls by stack id (`DescribeStacks`, `ListStackResources`),
 //! behind a trait; their errors are reduced to the same kinds as EC2's.
 
+use crate::aws::{from_sdk, AwsError, CallCounter, CallCounts, ErrorKind, Missing};
 use async_trait::async_trait;
-use aws_sdk_cloudformation::error::ProvideErrorMetadata;
-
-use crate::ec2::{CallCounter, CallCounts, Ec2Error};
 
 /// Where a stack stands, as far as deleting what it declared goes
 /// [CFN-STATUS][CFN-FAIL].
@@ -55,10 +53,10 @@ pub struct StackResource {
 
 #[async_trait]
 pub trait Stacks: Send + Sync {
-    async fn stack_state(&self, stack_id: &str) -> Result<StackState, Ec2Error>;
+    async fn stack_state(&self, stack_id: &str) -> Result<StackState, AwsError>;
     /// The resources of a stack, by its id: a deleted stack's too, for 90
     /// days [CFN-DEL].
-    async fn resources(&self, stack_id: &str) -> Result<Vec<StackResource>, Ec2Error>;
+    async fn resources(&self, stack_id: &str) -> Result<Vec<StackResource>, AwsError>;
 }
 
 /// `Stacks` over aws-sdk-cloudformation. Both calls by stack id also answer
@@ -83,14 +81,9 @@ impl SdkStacks {
     }
 }
 
-/// CloudFormation's answer for a stack id it does not know.
-fn does_not_exist(code: Option<&str>, message: Option<&str>) -> bool {
-    code == Some("ValidationError") && message.is_some_and(|m| m.contains("does not exist"))
-}
-
 #[async_trait]
 impl Stacks for SdkStacks {
-    async fn stack_state(&self, stack_id: &str) -> Result<StackState, Ec2Error> {
+    async fn stack_state(&self, stack_id: &str) -> Result<StackState, AwsError> {
         self.calls.count("DescribeStacks");
         let answer = self
             .client
@@ -98,18 +91,16 @@ impl Stacks for SdkStacks {
             .stack_name(stack_id)
             .send()
             .await;
-        match answer {
-            Ok(out) => Ok(out
-                .stacks()
-                .first()
-                .and_then(|s| s.stack_status())
-                .map_or(StackState::Unknown, |s| StackState::from_status(s.as_str()))),
-            Err(e) if does_not_exist(e.code(), e.message()) => Ok(StackState::Unknown),
-            Err(e) => Err(crate::ec2::sdk::map_error(e).during("DescribeStacks")),
-        }
+        let out = match answer.map_err(|e| from_sdk(e).during("DescribeStacks")) {
+            Ok(out) => out,
+            Err(e) if e.is(ErrorKind::NotFound(Missing::Stack)) => return Ok(StackState::Unknown),
+            Err(e) => return Err(e),
+        };
+        let status = out.stacks().first().and_then(|s| s.stack_status());
+        Ok(status.map_or(StackState::Unknown, |s| StackState::from_status(s.as_str())))
     }
 
-    async fn resources(&self, stack_id: &str) -> Result<Vec<StackResource>, Ec2Error> {
+    async fn resources(&self, stack_id: &str) -> Result<Vec<StackResource>, AwsError> {
         let mut pages = self
             .client
             .list_stack_resources()
@@ -119,8 +110,7 @@ impl Stacks for SdkStacks {
         let mut found = Vec::new();
         while let Some(page) = pages.next().await {
             self.calls.count("ListStackResources");
-            let page =
-                page.map_err(|e| crate::ec2::sdk::map_error(e).during("ListStackResources"))?;
+            let page = page.map_err(|e| from_sdk(e).during("ListStackResources"))?;
             let resources = page
                 .stack_resource_summaries()
                 .iter()
@@ -169,14 +159,5 @@ mod tests {
             assert_eq!(actual, kind, "{status}");
             assert_eq!(state.is_gone(), gone, "{status}");
         }
-    }
-
-    #[test]
-    fn only_cloudformations_answer_for_an_unknown_stack_reads_as_unknown() {
-        let message = Some("Stack with id arn:... does not exist");
-        assert!(does_not_exist(Some("ValidationError"), message));
-        assert!(!does_not_exist(Some("AccessDenied"), message));
-        assert!(!does_not_exist(Some("ValidationError"), Some("bad id")));
-        assert!(!does_not_exist(None, None));
     }
 }

@@ -1,14 +1,13 @@
 //! Auto Scaling, as far as pools go: which group instances may hold a member
 //! (their lifecycle state, R19), and the lifecycle actions of our hooks
 //! (R20-R22). The calls sit behind a trait, like EC2's; their errors are
-//! reduced to the same kinds.
+//! reduced to the same kinds (`aws`).
 
 pub mod sdk;
 
+use crate::aws::{AwsError, CallCounts};
 use async_trait::async_trait;
 use serde::Serialize;
-
-use crate::ec2::{CallCounts, Ec2Error};
 
 /// The tag Auto Scaling puts on its instances [ASG-TAGS]: only instances
 /// that carry it are read from Auto Scaling.
@@ -126,23 +125,16 @@ pub struct LifecycleAction {
     pub token: Option<String>,
 }
 
-/// What completing an action came to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Completion {
-    Completed,
-    /// No such action is open: completed already, or timed out (R22).
-    AlreadyDone,
-}
-
 #[async_trait]
 pub trait AutoScaling: Send + Sync {
     /// The groups and lifecycle states of `ids` that are in a group, in
     /// batches of at most `DESCRIBE_BATCH`; an instance in no group is left
     /// out of the answer.
-    async fn describe_instances(&self, ids: &[String]) -> Result<Vec<GroupInstance>, Ec2Error>;
-    async fn describe_hooks(&self, group: &str) -> Result<Vec<Hook>, Ec2Error>;
-    /// `CompleteLifecycleAction` with `CONTINUE`.
-    async fn proceed(&self, action: &LifecycleAction) -> Result<Completion, Ec2Error>;
+    async fn describe_instances(&self, ids: &[String]) -> Result<Vec<GroupInstance>, AwsError>;
+    async fn describe_hooks(&self, group: &str) -> Result<Vec<Hook>, AwsError>;
+    /// `CompleteLifecycleAction` with `CONTINUE`; an action completed before
+    /// or timed out answers `ErrorKind::AlreadyDone` (R22).
+    async fn proceed(&self, action: &LifecycleAction) -> Result<(), AwsError>;
     /// Calls made so far, by operation name.
     fn calls(&self) -> CallCounts;
 }

@@ -1,16 +1,12 @@
 //! `AutoScaling` over aws-sdk-autoscaling, through the same endpoint and
 //! retry settings as EC2 (so `AWS_ENDPOINT_URL` reaches a local server).
 
+use crate::aws::{from_sdk, AwsError, CallCounter, CallCounts};
 use async_trait::async_trait;
-use aws_sdk_autoscaling::error::ProvideErrorMetadata;
 use aws_sdk_autoscaling::Client;
 
-use super::{
-    AutoScaling, Completion, GroupInstance, Hook, LifecycleAction, Transition, DESCRIBE_BATCH,
-};
+use super::{AutoScaling, GroupInstance, Hook, LifecycleAction, Transition, DESCRIBE_BATCH};
 use crate::concurrent::concurrently;
-use crate::ec2::sdk::map_error;
-use crate::ec2::{CallCounter, CallCounts, Ec2Error};
 
 /// Batches read at once.
 const CONCURRENCY: usize = 4;
@@ -29,7 +25,7 @@ impl SdkAutoScaling {
         }
     }
 
-    async fn describe_batch(&self, ids: &[String]) -> Result<Vec<GroupInstance>, Ec2Error> {
+    async fn describe_batch(&self, ids: &[String]) -> Result<Vec<GroupInstance>, AwsError> {
         self.calls.count("DescribeAutoScalingInstances");
         let answer = self
             .client
@@ -38,7 +34,7 @@ impl SdkAutoScaling {
             .max_records(DESCRIBE_BATCH as i32)
             .send()
             .await
-            .map_err(|e| map_error(e).during("DescribeAutoScalingInstances"))?;
+            .map_err(|e| from_sdk(e).during("DescribeAutoScalingInstances"))?;
         let read = answer.auto_scaling_instances().iter().filter_map(|i| {
             Some(GroupInstance {
                 instance_id: i.instance_id()?.to_string(),
@@ -52,7 +48,7 @@ impl SdkAutoScaling {
 
 #[async_trait]
 impl AutoScaling for SdkAutoScaling {
-    async fn describe_instances(&self, ids: &[String]) -> Result<Vec<GroupInstance>, Ec2Error> {
+    async fn describe_instances(&self, ids: &[String]) -> Result<Vec<GroupInstance>, AwsError> {
         let batches: Vec<Vec<String>> = ids.chunks(DESCRIBE_BATCH).map(<[_]>::to_vec).collect();
         let read = |batch: Vec<String>| async move { self.describe_batch(&batch).await };
         let answers = concurrently(CONCURRENCY, batches, read).await;
@@ -63,7 +59,7 @@ impl AutoScaling for SdkAutoScaling {
         Ok(all)
     }
 
-    async fn describe_hooks(&self, group: &str) -> Result<Vec<Hook>, Ec2Error> {
+    async fn describe_hooks(&self, group: &str) -> Result<Vec<Hook>, AwsError> {
         self.calls.count("DescribeLifecycleHooks");
         let answer = self
             .client
@@ -71,7 +67,7 @@ impl AutoScaling for SdkAutoScaling {
             .auto_scaling_group_name(group)
             .send()
             .await
-            .map_err(|e| map_error(e).during("DescribeLifecycleHooks"))?;
+            .map_err(|e| from_sdk(e).during("DescribeLifecycleHooks"))?;
         let hooks = answer.lifecycle_hooks().iter().filter_map(|h| {
             Some(Hook {
                 name: h.lifecycle_hook_name()?.to_string(),
@@ -81,7 +77,7 @@ impl AutoScaling for SdkAutoScaling {
         Ok(hooks.collect())
     }
 
-    async fn proceed(&self, action: &LifecycleAction) -> Result<Completion, Ec2Error> {
+    async fn proceed(&self, action: &LifecycleAction) -> Result<(), AwsError> {
         self.calls.count("CompleteLifecycleAction");
         let request = self
             .client
@@ -93,20 +89,14 @@ impl AutoScaling for SdkAutoScaling {
             Some(token) => request.lifecycle_action_token(token),
             None => request.instance_id(&action.instance_id),
         };
-        match request.send().await {
-            Ok(_) => Ok(Completion::Completed),
-            Err(e) if is_no_active_action(e.code(), e.message()) => Ok(Completion::AlreadyDone),
-            Err(e) => Err(map_error(e).during("CompleteLifecycleAction")),
-        }
+        request
+            .send()
+            .await
+            .map_err(|e| from_sdk(e).during("CompleteLifecycleAction"))?;
+        Ok(())
     }
 
     fn calls(&self) -> CallCounts {
         self.calls.snapshot()
     }
-}
-
-/// The answer for an action completed already or timed out [ISS-TOKEN].
-pub fn is_no_active_action(code: Option<&str>, message: Option<&str>) -> bool {
-    code == Some("ValidationError")
-        && message.is_some_and(|m| m.contains("No active Lifecycle Action"))
 }

@@ -7,6 +7,7 @@
 //! (`DeletionPolicy: Retain`) is never touched (C13). A stack CloudFormation
 //! does not know, and a pool its resources do not name, are left alone.
 
+use crate::aws::{AwsError, ErrorKind};
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
@@ -14,10 +15,7 @@ use serde::Serialize;
 use super::declaration::{is_retired, physical_id};
 use super::provider::Provider;
 use crate::deadline::{Backoff, Deadline};
-use crate::ec2::{
-    Ec2, Ec2Error, ErrorKind, InterfaceQuery, InterfaceStatus, NetworkInterface, OWNER_TAG,
-    STACK_TAG,
-};
+use crate::ec2::{Ec2, InterfaceQuery, InterfaceStatus, NetworkInterface, OWNER_TAG, STACK_TAG};
 use crate::stacks::{StackResource, StackState, Stacks};
 
 /// What became of a pool whose stack is gone (C13).
@@ -54,7 +52,7 @@ pub async fn fates<'o>(
     stacks: &dyn Stacks,
     stack_id: &str,
     owners: impl IntoIterator<Item = &'o str>,
-) -> Result<BTreeMap<&'o str, Fate>, Ec2Error> {
+) -> Result<BTreeMap<&'o str, Fate>, AwsError> {
     let resources = stacks.resources(stack_id).await?;
     let fate_of = |owner| (owner, fate(stack_id, owner, &resources));
     Ok(owners.into_iter().map(fate_of).collect())
@@ -67,7 +65,7 @@ pub async fn collect(
     stacks: &dyn Stacks,
     deadline: Deadline,
     backoff: Backoff,
-) -> Result<Vec<String>, Ec2Error> {
+) -> Result<Vec<String>, AwsError> {
     let declared = ec2
         .describe_interfaces(&InterfaceQuery::tagged(STACK_TAG))
         .await?;
@@ -130,7 +128,7 @@ async fn remove_pools(
     stacks: &dyn Stacks,
     stack_id: &str,
     interfaces: &[&NetworkInterface],
-) -> Result<(Vec<String>, BTreeSet<String>), Ec2Error> {
+) -> Result<(Vec<String>, BTreeSet<String>), AwsError> {
     let owners: BTreeSet<&str> = interfaces.iter().map(|i| owner_of(i)).collect();
     let fates = fates(stacks, stack_id, owners).await?;
     let mut done = Vec::new();
@@ -168,7 +166,7 @@ async fn delete_retired(ec2: &dyn Ec2, iface: &NetworkInterface, status: &str) -
     }
     Some(match ec2.delete_interface(id).await {
         Ok(()) => format!("deleted {id}, retired (its stack is {status})"),
-        Err(e) if e.is(ErrorKind::NotFound) => return None,
+        Err(e) if e.is_not_found() => return None,
         Err(e) if e.is(ErrorKind::InUse) => {
             format!("left retired {id}: in use; the next run tries again")
         }

@@ -3,6 +3,7 @@
 //! what the declaration asks, so a repeated request, a rollback (an Update
 //! with old and new swapped) and a retry after a failure all work alike.
 
+use crate::aws::{AwsError, ErrorKind, Missing};
 use std::collections::BTreeMap;
 
 use super::changes::{self, Change};
@@ -13,9 +14,8 @@ use super::response::PoolData;
 use crate::concurrent::concurrently;
 use crate::deadline::{Backoff, Deadline};
 use crate::ec2::{
-    Ec2, Ec2Error, ErrorKind, Instance, InstanceQuery, InterfaceChange, InterfaceQuery,
-    InterfaceStatus, NetworkInterface, NewInterface, Tags, OWNER_TAG, POOL_TAG, RETIRED_TAG,
-    SLOT_TAG,
+    Ec2, Instance, InstanceQuery, InterfaceChange, InterfaceQuery, InterfaceStatus,
+    NetworkInterface, NewInterface, Tags, OWNER_TAG, POOL_TAG, RETIRED_TAG, SLOT_TAG,
 };
 
 /// Writes in flight at once.
@@ -30,13 +30,13 @@ pub enum ProviderError {
     Ec2 {
         step: String,
         #[source]
-        source: Ec2Error,
+        source: AwsError,
     },
     #[error("the deadline came before {0}")]
     Deadline(String),
 }
 
-fn ec2_error(step: impl Into<String>) -> impl FnOnce(Ec2Error) -> ProviderError {
+fn ec2_error(step: impl Into<String>) -> impl FnOnce(AwsError) -> ProviderError {
     let step = step.into();
     move |source| ProviderError::Ec2 { step, source }
 }
@@ -215,7 +215,7 @@ impl Provider<'_> {
                 let change = InterfaceChange::SourceDestCheck(false);
                 self.ec2.modify_interface(&created.id, &change).await?;
             }
-            Ok::<_, Ec2Error>(created)
+            Ok::<_, AwsError>(created)
         })
         .await;
         let (created, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
@@ -273,7 +273,7 @@ impl Provider<'_> {
         let keys = declaration::pool_tag_keys();
         let failed = ec2_error("releasing adopted interfaces");
         match self.ec2.delete_tags(ids, &keys).await {
-            Err(e) if e.is(ErrorKind::NotFound) => {}
+            Err(e) if e.is_not_found() => {}
             other => return other.map_err(failed),
         }
         let found = self
@@ -317,14 +317,14 @@ impl Provider<'_> {
             let attachment = fresh.first().and_then(|i| i.attachment.as_ref());
             if let Some(a) = attachment.filter(|a| !a.is_detaching()) {
                 match self.ec2.detach(&a.id).await {
-                    Err(e) if !e.is(ErrorKind::NotFound) => return Err(e),
+                    Err(e) if !e.is_not_found() => return Err(e),
                     _ => {}
                 }
             }
             Ok(())
         };
         match steps.await {
-            Err(e) if e.code == "InvalidNetworkInterfaceID.NotFound" => Ok(()),
+            Err(e) if e.is(ErrorKind::NotFound(Missing::Interface)) => Ok(()),
             other => other.map_err(failed()),
         }
     }
@@ -344,7 +344,7 @@ impl Provider<'_> {
             .ec2
             .delete_tags(std::slice::from_ref(&iface.id), &pool_tag);
         match out_of_pool.await {
-            Err(e) if e.is(ErrorKind::NotFound) => return Ok(()),
+            Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => return Err(ec2_error(format!("removing {}", iface.id))(e)),
             Ok(()) => {}
         }
@@ -374,7 +374,7 @@ impl Provider<'_> {
                     let sent = detach_sent.swap(true, std::sync::atomic::Ordering::Relaxed);
                     if !sent && !a.is_detaching() {
                         match self.ec2.detach(&a.id).await {
-                            Err(e) if !e.is(ErrorKind::NotFound) => return Err(e),
+                            Err(e) if !e.is_not_found() => return Err(e),
                             _ => return Ok(None),
                         }
                     }
@@ -387,8 +387,8 @@ impl Provider<'_> {
                 }
                 match self.ec2.delete_interface(id).await {
                     Ok(()) => Ok(Some(())),
-                    Err(e) if e.is(ErrorKind::NotFound) => Ok(Some(())),
-                    Err(e) if e.is(ErrorKind::InUse) || e.code == "IncorrectState" => Ok(None),
+                    Err(e) if e.is_not_found() => Ok(Some(())),
+                    Err(e) if e.is(ErrorKind::InUse) || e.is(ErrorKind::IncorrectState) => Ok(None),
                     Err(e) => Err(e),
                 }
             })

@@ -1,19 +1,16 @@
-//! The EC2 calls the manager makes, in its own types: the `Ec2` trait, the
-//! error kinds it decides on, and the aws-sdk-ec2 adapter (`sdk`).
+//! The EC2 calls the manager makes, in its own types: the `Ec2` trait, and
+//! the aws-sdk-ec2 adapter (`sdk`) with its pacing (`paced`).
 
-mod error;
 mod from_sdk;
 pub mod paced;
 pub mod sdk;
 mod types;
 
-pub use error::{Ec2Error, ErrorKind};
 pub use types::*;
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-
 use async_trait::async_trait;
+
+use crate::aws::{AwsError, CallCounts};
 
 /// Tag whose value names the pool of an interface or an instance.
 pub const POOL_TAG: &str = "network-interface-manager-pool";
@@ -121,58 +118,31 @@ pub trait Ec2: Send + Sync {
     async fn describe_interfaces(
         &self,
         query: &InterfaceQuery,
-    ) -> Result<Vec<NetworkInterface>, Ec2Error>;
-    async fn describe_instances(&self, query: &InstanceQuery) -> Result<Vec<Instance>, Ec2Error>;
+    ) -> Result<Vec<NetworkInterface>, AwsError>;
+    async fn describe_instances(&self, query: &InstanceQuery) -> Result<Vec<Instance>, AwsError>;
     /// Attaches on network card 0; returns the attachment id.
     async fn attach(
         &self,
         interface_id: &str,
         instance_id: &str,
         device_index: i32,
-    ) -> Result<String, Ec2Error>;
+    ) -> Result<String, AwsError>;
     /// Detaches gently: never forced, which AWS keeps for failed instances
     /// and which can leave the device index unusable [EC2-DET].
-    async fn detach(&self, attachment_id: &str) -> Result<(), Ec2Error>;
-    async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<Subnet>, Ec2Error>;
+    async fn detach(&self, attachment_id: &str) -> Result<(), AwsError>;
+    async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<Subnet>, AwsError>;
     /// Creates an interface, tagged at creation.
-    async fn create_interface(&self, new: &NewInterface) -> Result<NetworkInterface, Ec2Error>;
-    async fn delete_interface(&self, interface_id: &str) -> Result<(), Ec2Error>;
+    async fn create_interface(&self, new: &NewInterface) -> Result<NetworkInterface, AwsError>;
+    async fn delete_interface(&self, interface_id: &str) -> Result<(), AwsError>;
     async fn modify_interface(
         &self,
         interface_id: &str,
         change: &InterfaceChange,
-    ) -> Result<(), Ec2Error>;
-    async fn create_tags(&self, interface_ids: &[String], tags: &Tags) -> Result<(), Ec2Error>;
-    async fn delete_tags(&self, interface_ids: &[String], keys: &[String]) -> Result<(), Ec2Error>;
+    ) -> Result<(), AwsError>;
+    async fn create_tags(&self, interface_ids: &[String], tags: &Tags) -> Result<(), AwsError>;
+    async fn delete_tags(&self, interface_ids: &[String], keys: &[String]) -> Result<(), AwsError>;
     /// Calls made so far, by operation name.
     fn calls(&self) -> CallCounts;
     /// Attempts EC2 answered as throttled so far, retried ones included.
     fn throttled(&self) -> u64;
-}
-
-/// Calls made, by EC2 operation name: one per request (a page), SDK retries not counted.
-pub type CallCounts = BTreeMap<&'static str, u64>;
-
-/// A thread-safe tally of calls, kept by each `Ec2` implementation.
-#[derive(Debug, Default)]
-pub struct CallCounter(Mutex<CallCounts>);
-
-impl CallCounter {
-    pub fn count(&self, operation: &'static str) {
-        *self
-            .0
-            .lock()
-            .expect("call counter poisoned")
-            .entry(operation)
-            .or_default() += 1;
-    }
-
-    pub fn snapshot(&self) -> CallCounts {
-        self.0.lock().expect("call counter poisoned").clone()
-    }
-}
-
-/// Total of a call tally.
-pub fn total_calls(counts: &CallCounts) -> u64 {
-    counts.values().sum()
 }

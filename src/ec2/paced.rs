@@ -9,6 +9,7 @@
 //! invocations throttled at once spread out instead of failing to Lambda's
 //! retry a minute later.
 
+use crate::aws::{AwsError, CallCounts, ErrorKind};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -17,8 +18,8 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::{
-    CallCounts, Ec2, Ec2Error, ErrorKind, Instance, InstanceQuery, InterfaceChange, InterfaceQuery,
-    NetworkInterface, NewInterface, Subnet, Tags,
+    Ec2, Instance, InstanceQuery, InterfaceChange, InterfaceQuery, NetworkInterface, NewInterface,
+    Subnet, Tags,
 };
 use crate::deadline::Deadline;
 
@@ -142,10 +143,10 @@ pub struct Paced<'a> {
 }
 
 impl Paced<'_> {
-    async fn call<T, F, Fut>(&self, api: &'static str, send: F) -> Result<T, Ec2Error>
+    async fn call<T, F, Fut>(&self, api: &'static str, send: F) -> Result<T, AwsError>
     where
         F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<T, Ec2Error>>,
+        Fut: std::future::Future<Output = Result<T, AwsError>>,
     {
         let mut throttled = 0;
         loop {
@@ -153,7 +154,7 @@ impl Paced<'_> {
                 return Err(deferred(api));
             }
             match send().await {
-                Err(e) if e.code == "RequestLimitExceeded" && throttled + 1 < THROTTLED_TRIES => {
+                Err(e) if e.is(ErrorKind::Throttled) && throttled + 1 < THROTTLED_TRIES => {
                     let pause = self.pacer.drained(api, throttled);
                     throttled += 1;
                     if !self.deadline.sleep(pause).await {
@@ -174,12 +175,9 @@ fn jitter() -> f64 {
     (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-fn deferred(api: &'static str) -> Ec2Error {
+fn deferred(api: &'static str) -> AwsError {
     let message = "not sent: the pacing's next token comes after the deadline";
-    Ec2Error {
-        kind: ErrorKind::Deferred,
-        ..Ec2Error::from_code(DEFERRED, message).during(api)
-    }
+    AwsError::of_kind(ErrorKind::Deferred, DEFERRED, message).during(api)
 }
 
 #[async_trait]
@@ -187,13 +185,13 @@ impl Ec2 for Paced<'_> {
     async fn describe_interfaces(
         &self,
         query: &InterfaceQuery,
-    ) -> Result<Vec<NetworkInterface>, Ec2Error> {
+    ) -> Result<Vec<NetworkInterface>, AwsError> {
         let api = "DescribeNetworkInterfaces";
         self.call(api, || self.inner.describe_interfaces(query))
             .await
     }
 
-    async fn describe_instances(&self, query: &InstanceQuery) -> Result<Vec<Instance>, Ec2Error> {
+    async fn describe_instances(&self, query: &InstanceQuery) -> Result<Vec<Instance>, AwsError> {
         let api = "DescribeInstances";
         self.call(api, || self.inner.describe_instances(query))
             .await
@@ -204,28 +202,28 @@ impl Ec2 for Paced<'_> {
         interface_id: &str,
         instance_id: &str,
         device_index: i32,
-    ) -> Result<String, Ec2Error> {
+    ) -> Result<String, AwsError> {
         let api = "AttachNetworkInterface";
         let send = || self.inner.attach(interface_id, instance_id, device_index);
         self.call(api, send).await
     }
 
-    async fn detach(&self, attachment_id: &str) -> Result<(), Ec2Error> {
+    async fn detach(&self, attachment_id: &str) -> Result<(), AwsError> {
         let api = "DetachNetworkInterface";
         self.call(api, || self.inner.detach(attachment_id)).await
     }
 
-    async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<Subnet>, Ec2Error> {
+    async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<Subnet>, AwsError> {
         self.call("DescribeSubnets", || self.inner.describe_subnets(ids))
             .await
     }
 
-    async fn create_interface(&self, new: &NewInterface) -> Result<NetworkInterface, Ec2Error> {
+    async fn create_interface(&self, new: &NewInterface) -> Result<NetworkInterface, AwsError> {
         let api = "CreateNetworkInterface";
         self.call(api, || self.inner.create_interface(new)).await
     }
 
-    async fn delete_interface(&self, interface_id: &str) -> Result<(), Ec2Error> {
+    async fn delete_interface(&self, interface_id: &str) -> Result<(), AwsError> {
         let api = "DeleteNetworkInterface";
         self.call(api, || self.inner.delete_interface(interface_id))
             .await
@@ -235,18 +233,18 @@ impl Ec2 for Paced<'_> {
         &self,
         interface_id: &str,
         change: &InterfaceChange,
-    ) -> Result<(), Ec2Error> {
+    ) -> Result<(), AwsError> {
         let api = "ModifyNetworkInterfaceAttribute";
         let send = || self.inner.modify_interface(interface_id, change);
         self.call(api, send).await
     }
 
-    async fn create_tags(&self, interface_ids: &[String], tags: &Tags) -> Result<(), Ec2Error> {
+    async fn create_tags(&self, interface_ids: &[String], tags: &Tags) -> Result<(), AwsError> {
         let send = || self.inner.create_tags(interface_ids, tags);
         self.call("CreateTags", send).await
     }
 
-    async fn delete_tags(&self, interface_ids: &[String], keys: &[String]) -> Result<(), Ec2Error> {
+    async fn delete_tags(&self, interface_ids: &[String], keys: &[String]) -> Result<(), AwsError> {
         let send = || self.inner.delete_tags(interface_ids, keys);
         self.call("DeleteTags", send).await
     }

@@ -1,11 +1,13 @@
 //! `Ec2` over aws-sdk-ec2: paginated reads, our types out, error codes mapped.
 
+use crate::aws::{from_sdk, AwsError, CallCounter, CallCounts};
 use async_trait::async_trait;
 
 use super::from_sdk::{instance, interface, sdk_tags};
 use aws_sdk_ec2::config::interceptors::FinalizerInterceptorContextRef;
 use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+
 use aws_sdk_ec2::types::{
     self as sdk, AttributeBooleanValue, AttributeValue, Filter, ResourceType, Tag, TagSpecification,
 };
@@ -14,8 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::{
-    CallCounter, CallCounts, Ec2, Ec2Error, ErrorKind, Instance, InstanceQuery, InterfaceChange,
-    InterfaceQuery, NetworkInterface, NewInterface, Scope, Subnet, Tags, OWNER_TAG, POOL_TAG,
+    Ec2, Instance, InstanceQuery, InterfaceChange, InterfaceQuery, NetworkInterface, NewInterface,
+    Scope, Subnet, Tags, OWNER_TAG, POOL_TAG,
 };
 
 /// SDK attempts per call: throttling and server errors are retried with
@@ -105,40 +107,12 @@ fn pool_filter(pools: &[String]) -> Filter {
 }
 
 /// Maps an SDK error of `operation` to our error.
-fn to_error<E, R>(operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> Ec2Error
+fn to_error<E, R>(operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    move |err| map_error(err).during(operation)
-}
-
-/// An SDK error reduced to our kinds (any AWS SDK's: the codes are AWS's).
-pub(crate) fn map_error<E, R>(err: SdkError<E, R>) -> Ec2Error
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match err.code() {
-        Some(code) => Ec2Error::from_code(code, err.message().unwrap_or_default()),
-        None => {
-            let kind = match &err {
-                SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => ErrorKind::Transient,
-                SdkError::ResponseError(_) => ErrorKind::Transient,
-                _ => ErrorKind::Other,
-            };
-            let mut message = err.to_string();
-            let mut source = std::error::Error::source(&err);
-            while let Some(cause) = source {
-                message = format!("{message}: {cause}");
-                source = cause.source();
-            }
-            Ec2Error {
-                kind,
-                ..Ec2Error::from_code("Transport", &message)
-            }
-        }
-    }
+    move |err| from_sdk(err).during(operation)
 }
 
 #[async_trait]
@@ -146,7 +120,7 @@ impl Ec2 for SdkEc2 {
     async fn describe_interfaces(
         &self,
         query: &InterfaceQuery,
-    ) -> Result<Vec<NetworkInterface>, Ec2Error> {
+    ) -> Result<Vec<NetworkInterface>, AwsError> {
         let mut filters = vec![match &query.scope {
             Scope::Pools(pools) => pool_filter(pools),
             Scope::Owner(owner) => filter(&format!("tag:{OWNER_TAG}"), [owner.clone()]),
@@ -178,7 +152,7 @@ impl Ec2 for SdkEc2 {
         Ok(found)
     }
 
-    async fn describe_instances(&self, query: &InstanceQuery) -> Result<Vec<Instance>, Ec2Error> {
+    async fn describe_instances(&self, query: &InstanceQuery) -> Result<Vec<Instance>, AwsError> {
         let filters = match query {
             InstanceQuery::Ids(ids) if ids.is_empty() => return Ok(Vec::new()),
             InstanceQuery::Ids(ids) => vec![filter("instance-id", ids.iter().cloned())],
@@ -212,7 +186,7 @@ impl Ec2 for SdkEc2 {
         interface_id: &str,
         instance_id: &str,
         device_index: i32,
-    ) -> Result<String, Ec2Error> {
+    ) -> Result<String, AwsError> {
         self.calls.count("AttachNetworkInterface");
         let out = self
             .client
@@ -227,7 +201,7 @@ impl Ec2 for SdkEc2 {
         Ok(out.attachment_id().unwrap_or_default().to_string())
     }
 
-    async fn detach(&self, attachment_id: &str) -> Result<(), Ec2Error> {
+    async fn detach(&self, attachment_id: &str) -> Result<(), AwsError> {
         self.calls.count("DetachNetworkInterface");
         self.client
             .detach_network_interface()
@@ -238,7 +212,7 @@ impl Ec2 for SdkEc2 {
         Ok(())
     }
 
-    async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<Subnet>, Ec2Error> {
+    async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<Subnet>, AwsError> {
         self.calls.count("DescribeSubnets");
         let out = self
             .client
@@ -256,7 +230,7 @@ impl Ec2 for SdkEc2 {
         Ok(out.subnets().iter().map(subnet).collect())
     }
 
-    async fn create_interface(&self, new: &NewInterface) -> Result<NetworkInterface, Ec2Error> {
+    async fn create_interface(&self, new: &NewInterface) -> Result<NetworkInterface, AwsError> {
         self.calls.count("CreateNetworkInterface");
         let tags = TagSpecification::builder()
             .resource_type(ResourceType::NetworkInterface)
@@ -275,7 +249,7 @@ impl Ec2 for SdkEc2 {
             .await
             .map_err(to_error("CreateNetworkInterface"))?;
         let created = out.network_interface().ok_or_else(|| {
-            Ec2Error::from_code(
+            AwsError::from_code(
                 "EmptyResponse",
                 "CreateNetworkInterface returned no interface",
             )
@@ -283,7 +257,7 @@ impl Ec2 for SdkEc2 {
         Ok(interface(created))
     }
 
-    async fn delete_interface(&self, interface_id: &str) -> Result<(), Ec2Error> {
+    async fn delete_interface(&self, interface_id: &str) -> Result<(), AwsError> {
         self.calls.count("DeleteNetworkInterface");
         self.client
             .delete_network_interface()
@@ -298,7 +272,7 @@ impl Ec2 for SdkEc2 {
         &self,
         interface_id: &str,
         change: &InterfaceChange,
-    ) -> Result<(), Ec2Error> {
+    ) -> Result<(), AwsError> {
         self.calls.count("ModifyNetworkInterfaceAttribute");
         let call = self
             .client
@@ -328,7 +302,7 @@ impl Ec2 for SdkEc2 {
         Ok(())
     }
 
-    async fn create_tags(&self, interface_ids: &[String], tags: &Tags) -> Result<(), Ec2Error> {
+    async fn create_tags(&self, interface_ids: &[String], tags: &Tags) -> Result<(), AwsError> {
         self.calls.count("CreateTags");
         self.client
             .create_tags()
@@ -340,7 +314,7 @@ impl Ec2 for SdkEc2 {
         Ok(())
     }
 
-    async fn delete_tags(&self, interface_ids: &[String], keys: &[String]) -> Result<(), Ec2Error> {
+    async fn delete_tags(&self, interface_ids: &[String], keys: &[String]) -> Result<(), AwsError> {
         self.calls.count("DeleteTags");
         let keys = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
         self.client

@@ -1,22 +1,28 @@
-//! Step 4 of a plan: which free member goes to which waiting instance, and
+//! Step 5 of a plan: which free member goes to which waiting instance, and
 //! at which device index (R2, R3, R9).
 
 use std::collections::BTreeSet;
 
-use super::plan::{Action, Attach, Candidate, Placement, Plan, Shortage, DEFAULT_DEVICE_INDEX};
+use super::index::device_index;
+use super::model::{Action, Attach, Candidate, Placement, Plan, Shortage};
 use super::survey::Free;
-use crate::ec2::{Instance, NetworkInterface, DEVICE_INDEX_TAG};
+use crate::ec2::{Instance, NetworkInterface};
 
-/// The pool's device index, and the members leaving their instances.
-pub(super) type Indexes<'s, 'a> = (i32, &'s BTreeSet<&'a str>);
+/// What the device index of an attach depends on (R3).
+pub(super) struct Leaving<'s, 'a> {
+    /// The index the pool's members ask for.
+    pub pool_index: i32,
+    /// Members leaving their instances: their indexes count as free.
+    pub members: &'s BTreeSet<&'a str>,
+}
 
-/// Step 4 of a plan: gives each waiting instance a free member, own subnet
-/// first (R2), and reports those left without one (R9).
+/// Gives each waiting instance a free member, own subnet first (R2), and
+/// reports those left without one (R9).
 pub(super) fn assign(
     placement: &Placement,
     waiters: &[&Instance],
     pool_free: &[Free],
-    (pool_index, leaving): Indexes,
+    leaving: Leaving,
     plan: &mut Plan,
 ) {
     let mut taken = vec![false; pool_free.len()];
@@ -53,7 +59,7 @@ pub(super) fn assign(
             pool: placement.pool.clone(),
             availability_zone: placement.availability_zone.clone(),
             instance_id: waiter.id.clone(),
-            device_index: device_index(waiter, pool_index, leaving),
+            device_index: device_index(waiter, leaving.pool_index, leaving.members),
             candidates: candidates.collect(),
             reason: attach_reason(waiter, &pool_free[f]),
             waiting_since: waiter.launched_at,
@@ -99,26 +105,4 @@ fn attach_reason(waiter: &Instance, chosen: &Free) -> String {
         Some(from) => format!("instance running, waiting; {subnet}; freed from {from}"),
         None => format!("instance running, waiting; {subnet}"),
     }
-}
-
-/// The device index a member asks for (tag, else the default). A pool whose
-/// members disagree uses the lowest index any of them asks for (R3).
-pub fn pool_device_index(member: &NetworkInterface) -> i32 {
-    member
-        .tags
-        .get(DEVICE_INDEX_TAG)
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|i: &i32| *i >= 1)
-        .unwrap_or(DEFAULT_DEVICE_INDEX)
-}
-
-/// R3: the preferred index when free on network card 0, else the lowest free
-/// one from 1. An index whose interface is `leaving` counts as free: the
-/// attach waits for it (R11), so that every invocation picks the same index.
-pub fn device_index(instance: &Instance, preferred: i32, leaving: &BTreeSet<&str>) -> i32 {
-    let free = |i: i32| instance.occupant(i).is_none_or(|o| leaving.contains(o));
-    if free(preferred) {
-        return preferred;
-    }
-    (1..).find(|&i| free(i)).expect("an index is free")
 }

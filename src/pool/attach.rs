@@ -4,11 +4,13 @@
 
 use std::collections::BTreeSet;
 
-use super::apply::{failed, Attached, Failed, Left, LeftAction, Settings};
 use super::claim::{occupant, settled, Occupant};
-use super::plan::{Attach, Candidate};
+use super::model::{Attach, Candidate};
+use super::report::{Attached, Failed, Left, LeftAction};
+use super::settings::Settings;
+use crate::aws::{ErrorKind, Missing};
 use crate::deadline::Deadline;
-use crate::ec2::{Ec2, ErrorKind};
+use crate::ec2::Ec2;
 
 pub(super) enum AttachResult {
     Attached(Attached),
@@ -86,7 +88,9 @@ async fn attach_counting(
                     let why = format!("the deadline came while {id} was detaching from {former}");
                     return AttachResult::Failed(gave_up(&a, &why));
                 }
-                Err(e) => return AttachResult::Failed(failed(&a.pool, &a.instance_id, None, &e)),
+                Err(e) => {
+                    return AttachResult::Failed(Failed::of(&a.pool, &a.instance_id, None, &e))
+                }
             }
         }
         attempts += 1;
@@ -99,7 +103,7 @@ async fn attach_counting(
                 current = candidates.next();
             }
             // R14: a candidate deleted meanwhile.
-            Err(e) if e.code == "InvalidNetworkInterfaceID.NotFound" => current = candidates.next(),
+            Err(e) if e.is(ErrorKind::NotFound(Missing::Interface)) => current = candidates.next(),
             Err(e) if e.is(ErrorKind::DeviceIndexTaken) => {
                 match occupant(ec2, &a, index).await {
                     Ok(Occupant::Member) => {
@@ -122,7 +126,7 @@ async fn attach_counting(
                                 return AttachResult::Failed(gave_up(&a, &why));
                             }
                             Err(e) => {
-                                return AttachResult::Failed(failed(
+                                return AttachResult::Failed(Failed::of(
                                     &a.pool,
                                     &a.instance_id,
                                     None,
@@ -137,11 +141,13 @@ async fn attach_counting(
                         deadline.sleep(settings.backoff.first).await;
                     }
                     Err(e) => {
-                        return AttachResult::Failed(failed(&a.pool, &a.instance_id, None, &e))
+                        return AttachResult::Failed(Failed::of(&a.pool, &a.instance_id, None, &e))
                     }
                 }
             }
-            Err(e) => return AttachResult::Failed(failed(&a.pool, &a.instance_id, Some(id), &e)),
+            Err(e) => {
+                return AttachResult::Failed(Failed::of(&a.pool, &a.instance_id, Some(id), &e))
+            }
         }
     }
     AttachResult::NoCandidateLeft(a)
@@ -167,12 +173,5 @@ fn attached(a: &Attach, candidate: &Candidate, index: i32) -> Attached {
 }
 
 fn gave_up(a: &Attach, why: &str) -> Failed {
-    Failed {
-        pool: a.pool.clone(),
-        instance_id: a.instance_id.clone(),
-        interface_id: None,
-        code: None,
-        error: why.to_string(),
-        transient: true,
-    }
+    Failed::gave_up(&a.pool, &a.instance_id, why)
 }

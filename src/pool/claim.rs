@@ -3,9 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use super::plan::{device_index, Attach};
+use super::index::device_index;
+use super::model::Attach;
+use crate::aws::AwsError;
 use crate::deadline::{Backoff, Deadline};
-use crate::ec2::{Ec2, Ec2Error, InstanceQuery, InterfaceQuery, InterfaceStatus};
+use crate::ec2::{Ec2, InstanceQuery, InterfaceQuery, InterfaceStatus};
 
 /// Who holds the device index an attach was refused.
 pub(super) enum Occupant {
@@ -24,7 +26,7 @@ pub(super) enum Occupant {
 /// R11: reads the instance, then the interface at `index` by id. Only when
 /// both agree that the occupant is not the pool's does the attach move to
 /// another index; a lagging read never does.
-pub(super) async fn occupant(ec2: &dyn Ec2, a: &Attach, index: i32) -> Result<Occupant, Ec2Error> {
+pub(super) async fn occupant(ec2: &dyn Ec2, a: &Attach, index: i32) -> Result<Occupant, AwsError> {
     let instance = InstanceQuery::Ids(vec![a.instance_id.clone()]);
     let Some(instance) = ec2.describe_instances(&instance).await?.pop() else {
         return Ok(Occupant::Unseen);
@@ -62,7 +64,7 @@ pub(super) async fn settled(
     former: &str,
     deadline: Deadline,
     backoff: Backoff,
-) -> Result<Option<bool>, Ec2Error> {
+) -> Result<Option<bool>, AwsError> {
     let query = InterfaceQuery::ids(&[interface_id.to_string()]);
     deadline
         .wait_for(backoff, || async {

@@ -2,19 +2,21 @@
 //! instance holds its member (or none can come now); a termination hands
 //! the member over first. Every other hook is left alone.
 
-use super::proceed::{self, Given};
+use super::model::{Once, Proceed};
+use super::proceed;
 use super::{not_yet, Manager, Outcome};
 use crate::autoscaling::{GroupInstance, Hook, Transition};
+use crate::aws::AwsError;
 use crate::deadline::Deadline;
-use crate::ec2::{Ec2Error, Instance, InterfaceQuery};
-use crate::event::LifecycleEvent;
+use crate::ec2::{Instance, InterfaceQuery};
+use crate::event::{Given, LifecycleEvent};
 
 impl Manager<'_> {
     pub async fn lifecycle_action(
         &self,
         event: &LifecycleEvent,
         deadline: Deadline,
-    ) -> Result<Outcome, Ec2Error> {
+    ) -> Result<Outcome, AwsError> {
         let given = &event.given;
         let action = &given.action;
         if !Hook::is_ours(&action.hook) {
@@ -30,11 +32,11 @@ impl Manager<'_> {
             // Into the warm pool: no member there (R19), go on at once.
             Transition::Launching if event.into_warm_pool() => {
                 let mut outcome = Outcome::noted("launch into the warm pool: no member");
-                let proceeds = vec![super::plan::Proceed {
+                let proceeds = vec![Proceed {
                     group: action.group.clone(),
                     instance_id: action.instance_id.clone(),
                     transition: given.transition,
-                    once: super::plan::Once::ActionsDone,
+                    once: Once::ActionsDone,
                 }];
                 let hooks = proceed::Hooks::new();
                 let (report, pace) = (&mut outcome.report, self.pace(deadline));
@@ -56,7 +58,7 @@ impl Manager<'_> {
         &self,
         given: &Given,
         deadline: Deadline,
-    ) -> Result<Outcome, Ec2Error> {
+    ) -> Result<Outcome, AwsError> {
         let id = given.action.instance_id.as_str();
         let ids = [id.to_string()];
         let held = InterfaceQuery::pools(&[]).attached_to(id);

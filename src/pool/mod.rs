@@ -9,13 +9,21 @@ pub mod apply;
 mod assign;
 mod attach;
 mod claim;
+pub mod index;
 mod lifecycle;
+pub mod model;
 pub mod plan;
 pub mod proceed;
 mod read;
+pub mod report;
+pub mod settings;
 pub mod status;
 mod survey;
 
+pub use report::Report;
+pub use settings::Settings;
+
+use crate::aws::AwsError;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -23,10 +31,9 @@ use serde::Serialize;
 
 use crate::autoscaling::{AutoScaling, GroupInstance};
 use crate::deadline::Deadline;
-use crate::ec2::{Ec2, Ec2Error, Instance, InstanceState, InterfaceQuery, NetworkInterface};
-use apply::{Report, Settings};
-use plan::{Plan, Snapshot};
-use proceed::Given;
+use crate::ec2::{Ec2, Instance, InstanceState, InterfaceQuery, NetworkInterface};
+use crate::event::{Given, StateChange};
+use model::{Plan, Snapshot};
 use read::join_groups;
 
 /// What a handler did about one instance or one sync.
@@ -70,15 +77,6 @@ pub struct Manager<'a> {
     settings: Settings,
 }
 
-/// An instance state change, as the event tells it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StateChange {
-    pub instance_id: String,
-    pub state: InstanceState,
-    /// When EventBridge saw it, in epoch milliseconds.
-    pub time: Option<u64>,
-}
-
 impl<'a> Manager<'a> {
     pub fn new(ec2: &'a dyn Ec2, settings: Settings) -> Self {
         Self {
@@ -108,7 +106,7 @@ impl<'a> Manager<'a> {
         &self,
         change: &StateChange,
         deadline: Deadline,
-    ) -> Result<Outcome, Ec2Error> {
+    ) -> Result<Outcome, AwsError> {
         match change.state {
             InstanceState::Running => {
                 self.instance_running(&change.instance_id, None, deadline)
@@ -129,7 +127,7 @@ impl<'a> Manager<'a> {
         id: &str,
         given: Option<&Given>,
         deadline: Deadline,
-    ) -> Result<Outcome, Ec2Error> {
+    ) -> Result<Outcome, AwsError> {
         let free = InterfaceQuery::pools(&[]).available();
         // Its group's view in the same round: the id is all it needs (R19).
         let ids = [id.to_string()];
@@ -199,7 +197,7 @@ impl<'a> Manager<'a> {
         &self,
         change: &StateChange,
         deadline: Deadline,
-    ) -> Result<Outcome, Ec2Error> {
+    ) -> Result<Outcome, AwsError> {
         let id = change.instance_id.as_str();
         let held = InterfaceQuery::pools(&[]).attached_to(id);
         let (instance, held) =
@@ -233,7 +231,7 @@ impl<'a> Manager<'a> {
         held: Vec<NetworkInterface>,
         given: Option<&Given>,
         deadline: Deadline,
-    ) -> Result<Outcome, Ec2Error> {
+    ) -> Result<Outcome, AwsError> {
         // Its pool too: EC2 detaches members itself when an instance terminates.
         let own_pool = instance
             .as_ref()
@@ -268,7 +266,7 @@ impl<'a> Manager<'a> {
     }
 
     /// The full two-way reconcile (R10), of `pools` or of every pool.
-    pub async fn sync(&self, pools: &[String], deadline: Deadline) -> Result<Outcome, Ec2Error> {
+    pub async fn sync(&self, pools: &[String], deadline: Deadline) -> Result<Outcome, AwsError> {
         self.sync_with(pools, ById::NONE, deadline).await
     }
 
@@ -280,7 +278,7 @@ impl<'a> Manager<'a> {
         pools: &[String],
         by_id: ById<'_>,
         deadline: Deadline,
-    ) -> Result<Outcome, Ec2Error> {
+    ) -> Result<Outcome, AwsError> {
         let snapshot = self.read_pools(pools, Vec::new(), by_id, deadline).await?;
         let mut outcome = self.carry_out(plan::plan(&snapshot), None, deadline).await;
         outcome.census = Some(Census {
@@ -291,17 +289,17 @@ impl<'a> Manager<'a> {
     }
 
     /// What a sync would do, without doing it.
-    pub async fn plan_sync(&self, pools: &[String]) -> Result<Plan, Ec2Error> {
+    pub async fn plan_sync(&self, pools: &[String]) -> Result<Plan, AwsError> {
         Ok(plan::plan(&self.look(pools).await?))
     }
 
     /// Every pool's members, holders and waiting instances (of `pools`, or all).
-    pub async fn status(&self, pools: &[String]) -> Result<Vec<status::PoolStatus>, Ec2Error> {
+    pub async fn status(&self, pools: &[String]) -> Result<Vec<status::PoolStatus>, AwsError> {
         Ok(status::status(&self.look(pools).await?))
     }
 
     /// The reads of a sync, for looking only: nothing is awaited.
-    async fn look(&self, pools: &[String]) -> Result<Snapshot, Ec2Error> {
+    async fn look(&self, pools: &[String]) -> Result<Snapshot, AwsError> {
         let now = Deadline::after(Duration::ZERO);
         self.read_pools(pools, Vec::new(), ById::NONE, now).await
     }
@@ -396,13 +394,7 @@ impl<'a> ById<'a> {
 /// An outcome that asks for the event again: EC2's reads lag behind it.
 fn not_yet(instance_id: &str, why: &str) -> Outcome {
     let mut outcome = Outcome::noted(format!("instance {instance_id}: {why}"));
-    outcome.report.failed.push(apply::Failed {
-        pool: String::new(),
-        instance_id: instance_id.to_string(),
-        interface_id: None,
-        code: None,
-        error: why.to_string(),
-        transient: true,
-    });
+    let failed = report::Failed::gave_up("", instance_id, why);
+    outcome.report.failed.push(failed);
     outcome
 }

@@ -1,142 +1,17 @@
 //! The planner: observed EC2 state in, the actions that restore the rules out.
 //! Pure and deterministic: no I/O, no clock, the same state gives the same plan.
-//! `plan` reads as its steps: survey who holds what, take members back,
-//! keep members from EC2's deletion, give free members to waiting instances.
+//! `plan` reads as its steps: survey who holds what, take members back, undo
+//! double holds, keep members from EC2's deletion, give free members to
+//! waiting instances, then say which lifecycle actions may go on.
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
-
-use super::assign::assign;
-pub use super::assign::{device_index, pool_device_index};
+use super::assign::{assign, Leaving};
+use super::model::{Action, Detach, KeepOnTermination, Once, Placement, Plan, Proceed, Snapshot};
 use super::survey::{is_manageable, Free};
 pub use super::survey::{survey, Survey};
 use crate::autoscaling::Transition;
 use crate::ec2::{Instance, InstanceState, NetworkInterface, PLAIN_INTERFACE};
-
-/// Device index a pool uses when its members carry no device index tag (R3).
-pub const DEFAULT_DEVICE_INDEX: i32 = 1;
-
-/// What the planner sees: pool members and the instances that matter to them.
-#[derive(Clone, Debug, Default)]
-pub struct Snapshot {
-    /// Interfaces carrying the pool tag, and any other interface a running
-    /// pool instance lists (so that every device index's occupant is known).
-    pub members: Vec<NetworkInterface>,
-    /// Pool instances, and the instances members are attached to.
-    pub instances: Vec<Instance>,
-}
-
-/// One step of a plan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum Action {
-    Detach(Detach),
-    KeepOnTermination(KeepOnTermination),
-    Attach(Attach),
-}
-
-/// Take a member back from an instance (R4, R11).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Detach {
-    pub pool: String,
-    pub interface_id: String,
-    pub attachment_id: String,
-    pub instance_id: String,
-    pub reason: String,
-}
-
-/// Turn off DeleteOnTermination on a held member's attachment (R13).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct KeepOnTermination {
-    pub pool: String,
-    pub interface_id: String,
-    pub attachment_id: String,
-    pub instance_id: String,
-}
-
-/// Give a waiting instance a member (R1-R3).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Attach {
-    pub pool: String,
-    pub availability_zone: String,
-    pub instance_id: String,
-    pub device_index: i32,
-    /// Members to try in order; the first is the planned one.
-    pub candidates: Vec<Candidate>,
-    pub reason: String,
-    /// When the instance was launched or started (epoch milliseconds).
-    #[serde(skip)]
-    pub waiting_since: Option<u64>,
-}
-
-/// A member an attach may use.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Candidate {
-    pub interface_id: String,
-    /// The instance it is being detached from (by this plan or by EC2): the
-    /// attach waits until it is `available` (R12).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub freed_from: Option<String>,
-}
-
-/// Running pool instances that wait for a member none of which is free (R9).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Shortage {
-    pub pool: String,
-    pub availability_zone: String,
-    pub instance_ids: Vec<String>,
-}
-
-/// A member the manager cannot use, reported and never attached (R15).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Unusable {
-    pub pool: String,
-    pub interface_id: String,
-    pub reason: String,
-}
-
-/// A lifecycle action of our hooks to let go on (R20, R21), once the plan's
-/// actions on its instance are done and `once` holds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Proceed {
-    pub group: String,
-    pub instance_id: String,
-    pub transition: Transition,
-    pub once: Once,
-}
-
-/// What a lifecycle action waits for beyond the plan's actions on its
-/// instance.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Once {
-    /// Nothing more: a handover (its member taken back), a launch into the
-    /// warm pool, or a launch that can get no member now.
-    ActionsDone,
-    /// The member the instance holds reads `attached`.
-    Holds(String),
-    /// The plan's attach gives it a member, which reads `attached`.
-    Gets,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Plan {
-    pub actions: Vec<Action>,
-    pub shortages: Vec<Shortage>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub unusable: Vec<Unusable>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub proceeds: Vec<Proceed>,
-}
-
-/// Where a member can go: same pool, VPC and Availability Zone (R2).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Placement {
-    pub pool: String,
-    pub vpc_id: String,
-    pub availability_zone: String,
-}
 
 /// The ids of instances members are attached to that the snapshot lacks:
 /// read them by id before planning, so eventual consistency strips no one.
@@ -178,26 +53,34 @@ pub fn plan(snapshot: &Snapshot) -> Plan {
         unusable: std::mem::take(&mut survey.unusable),
         ..Plan::default()
     };
-    plan.actions
-        .extend(survey.releases.drain(..).map(Action::Detach));
+    take_back(&mut survey, &mut plan);
     release_double_holds(&mut survey, &mut plan);
     keep_on_termination(&survey, &mut plan);
-    for (placement, waiters) in &survey.waiting {
-        let pool_free = survey.free.get(placement).map_or(&[][..], Vec::as_slice);
-        let index = survey.device_index[placement.pool.as_str()];
-        assign(
-            placement,
-            waiters,
-            pool_free,
-            (index, &survey.leaving),
-            &mut plan,
-        );
-    }
+    give_members(&survey, &mut plan);
     plan.proceeds = proceeds(snapshot, &survey, &plan);
     plan
 }
 
-/// Step 5: the lifecycle actions our hooks hold (R20, R21), and what each
+/// Step 2: members whose holders leave or may not hold them go back (R4,
+/// R19).
+fn take_back(survey: &mut Survey, plan: &mut Plan) {
+    let releases = survey.releases.drain(..).map(Action::Detach);
+    plan.actions.extend(releases);
+}
+
+/// Step 5: each placement's free members to its waiting instances (R1-R3).
+fn give_members(survey: &Survey, plan: &mut Plan) {
+    for (placement, waiters) in &survey.waiting {
+        let pool_free = survey.free.get(placement).map_or(&[][..], Vec::as_slice);
+        let leaving = Leaving {
+            pool_index: survey.device_index[placement.pool.as_str()],
+            members: &survey.leaving,
+        };
+        assign(placement, waiters, pool_free, leaving, plan);
+    }
+}
+
+/// Step 6: the lifecycle actions our hooks hold (R20, R21), and what each
 /// waits for.
 fn proceeds(snapshot: &Snapshot, survey: &Survey, plan: &Plan) -> Vec<Proceed> {
     let mut proceeds = Vec::new();
@@ -272,7 +155,7 @@ pub fn is_usable(member: &NetworkInterface) -> bool {
     is_manageable(member) && member.interface_type == PLAIN_INTERFACE
 }
 
-/// Step 2: an instance holding two members of a pool keeps the one attached
+/// Step 3: an instance holding two members of a pool keeps the one attached
 /// first; the others are taken back and may go to a waiting instance (R11).
 fn release_double_holds<'a>(survey: &mut Survey<'a>, plan: &mut Plan) {
     for (&(holder, pool), held) in survey.holds.iter_mut() {
@@ -304,7 +187,7 @@ fn release_double_holds<'a>(survey: &mut Survey<'a>, plan: &mut Plan) {
     }
 }
 
-/// Step 3: a kept member must not be deleted with its instance (R13).
+/// Step 4: a kept member must not be deleted with its instance (R13).
 fn keep_on_termination(survey: &Survey, plan: &mut Plan) {
     for (&(holder, pool), held) in &survey.holds {
         let doomed = held

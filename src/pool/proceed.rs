@@ -7,38 +7,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
-
-use super::apply::{failed, Failed, Left, LeftAction, Report};
-use super::plan::{Once, Proceed};
-use crate::autoscaling::{AutoScaling, Completion, Hook, LifecycleAction, Transition};
+use super::model::{Once, Proceed};
+use super::report::{Continued, Failed, Left, LeftAction, Report};
+use crate::autoscaling::{AutoScaling, Hook, LifecycleAction, Transition};
+use crate::aws::{AwsError, ErrorKind};
 use crate::concurrent::concurrently;
 use crate::deadline::{Backoff, Deadline};
-use crate::ec2::{Ec2, Ec2Error, InterfaceQuery, NetworkInterface};
-
-/// The lifecycle action an event named: completed by its token.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Given {
-    pub action: LifecycleAction,
-    pub transition: Transition,
-    /// The lifecycle state the action holds the instance in, as the event's
-    /// origin and destination tell (for a read that lags behind it).
-    pub wait_state: &'static str,
-}
-
-/// A lifecycle action completed with `CONTINUE`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Continued {
-    #[serde(flatten)]
-    pub action: LifecycleAction,
-    pub transition: Transition,
-    /// No action was open any more: completed before, or timed out.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub already_done: bool,
-}
+use crate::ec2::{Ec2, InterfaceQuery, NetworkInterface};
+use crate::event::Given;
 
 /// Each group's hooks, or why they could not be read.
-pub type Hooks = BTreeMap<String, Result<Vec<Hook>, Ec2Error>>;
+pub type Hooks = BTreeMap<String, Result<Vec<Hook>, AwsError>>;
 
 /// How the completions are made: at most `concurrency` calls at once, and
 /// waits for an attachment bounded by `deadline`.
@@ -121,7 +100,7 @@ pub async fn complete(
             Ok(hooks) => actions.extend(ours(hooks, &proceed)),
             Err(e) => report
                 .failed
-                .push(failed("", &proceed.instance_id, None, e)),
+                .push(Failed::of("", &proceed.instance_id, None, e)),
         }
     }
     let done = concurrently(
@@ -134,16 +113,21 @@ pub async fn complete(
     )
     .await;
     for (action, transition, answer) in done {
-        match answer {
-            Ok(completion) => report.continued.push(Continued {
-                action,
-                transition,
-                already_done: completion == Completion::AlreadyDone,
-            }),
-            Err(e) => report
-                .failed
-                .push(failed("", &action.instance_id, None, &e)),
-        }
+        let already_done = match answer {
+            Ok(()) => false,
+            Err(e) if e.is(ErrorKind::AlreadyDone) => true,
+            Err(e) => {
+                report
+                    .failed
+                    .push(Failed::of("", &action.instance_id, None, &e));
+                continue;
+            }
+        };
+        report.continued.push(Continued {
+            action,
+            transition,
+            already_done,
+        });
     }
     report
         .continued
@@ -170,7 +154,7 @@ fn waits_for(proceed: &Proceed, report: &Report) -> Wait {
     // address); a termination only after a transient one, which the retry
     // hands over (EC2 detaches at termination anyway).
     let launching = proceed.transition == Transition::Launching;
-    let blocks = |f: &Failed| on_it(&f.instance_id) && (f.transient || launching);
+    let blocks = |f: &Failed| on_it(&f.instance_id) && (f.is_transient() || launching);
     let left = report.left.iter().any(|l| on_it(&l.instance_id));
     if left || report.failed.iter().any(blocks) {
         return Wait::Open;

@@ -3,18 +3,19 @@
 //! reading again, bounded, until fresh (R16).
 
 use crate::autoscaling::{GroupInstance, Membership};
+use crate::aws::AwsError;
 use crate::deadline::Deadline;
 use crate::ec2::{
-    Ec2Error, Instance, InstanceQuery, InstanceState, InterfaceQuery, InterfaceStatus,
-    NetworkInterface,
+    Instance, InstanceQuery, InstanceState, InterfaceQuery, InterfaceStatus, NetworkInterface,
 };
 
-use super::plan::{self, Snapshot};
-use super::proceed::Given;
+use super::model::Snapshot;
+use super::plan;
 use super::{ById, Manager};
+use crate::event::Given;
 
 impl Manager<'_> {
-    pub(super) async fn read_instance(&self, id: &str) -> Result<Option<Instance>, Ec2Error> {
+    pub(super) async fn read_instance(&self, id: &str) -> Result<Option<Instance>, AwsError> {
         let query = InstanceQuery::Ids(vec![id.into()]);
         Ok(self.ec2.describe_instances(&query).await?.pop())
     }
@@ -26,7 +27,7 @@ impl Manager<'_> {
         id: &str,
         deadline: Deadline,
         fresh: impl Fn(&Option<Instance>) -> bool,
-    ) -> Result<Option<Instance>, Ec2Error> {
+    ) -> Result<Option<Instance>, AwsError> {
         self.fresh(deadline, || self.read_instance(id), fresh).await
     }
 
@@ -36,7 +37,7 @@ impl Manager<'_> {
         ids: &[String],
         deadline: Deadline,
         fresh: impl Fn(&Vec<GroupInstance>) -> bool,
-    ) -> Result<Vec<GroupInstance>, Ec2Error> {
+    ) -> Result<Vec<GroupInstance>, AwsError> {
         self.fresh(deadline, || self.read_groups(ids), fresh).await
     }
 
@@ -45,9 +46,9 @@ impl Manager<'_> {
         deadline: Deadline,
         read: impl FnMut() -> Fut,
         fresh: impl Fn(&T) -> bool,
-    ) -> Result<T, Ec2Error>
+    ) -> Result<T, AwsError>
     where
-        Fut: std::future::Future<Output = Result<T, Ec2Error>>,
+        Fut: std::future::Future<Output = Result<T, AwsError>>,
     {
         let budget = Deadline::after(self.settings.fresh_wait.min(deadline.remaining()));
         let (last, _) = budget
@@ -65,7 +66,7 @@ impl Manager<'_> {
         known: Vec<Instance>,
         by_id: ById<'_>,
         deadline: Deadline,
-    ) -> Result<Snapshot, Ec2Error> {
+    ) -> Result<Snapshot, AwsError> {
         let members = InterfaceQuery::pools(pools);
         let instances = InstanceQuery::Pools(pools.to_vec());
         let (members, instances, by_id) = tokio::join!(
@@ -118,7 +119,7 @@ impl Manager<'_> {
     }
 
     /// The groups and lifecycle states of `ids` (none without Auto Scaling).
-    pub(super) async fn read_groups(&self, ids: &[String]) -> Result<Vec<GroupInstance>, Ec2Error> {
+    pub(super) async fn read_groups(&self, ids: &[String]) -> Result<Vec<GroupInstance>, AwsError> {
         match self.auto_scaling {
             Some(asg) if !ids.is_empty() => asg.describe_instances(ids).await,
             _ => Ok(Vec::new()),
@@ -131,7 +132,7 @@ impl Manager<'_> {
         &self,
         by_id: ById<'_>,
         deadline: Deadline,
-    ) -> Result<Vec<NetworkInterface>, Ec2Error> {
+    ) -> Result<Vec<NetworkInterface>, AwsError> {
         let ids: Vec<String> = by_id.ids.iter().chain(by_id.taken_out).cloned().collect();
         let query = InterfaceQuery::ids(&ids);
         let Some(pools) = by_id.declared_in else {

@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::apply::Report;
-use super::plan::{self, Shortage, Snapshot};
+use super::model::{Shortage, Snapshot};
+use super::plan;
+use super::report::Report;
 use crate::ec2::{InterfaceStatus, FORMER_POOL_TAG, OWNER_TAG, STACK_TAG};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::assign::pool_device_index;
-use super::plan::{Detach, Placement, Snapshot, Unusable, DEFAULT_DEVICE_INDEX};
+use super::index::pool_device_index;
+use super::model::{Detach, Placement, Snapshot, Unusable, DEFAULT_DEVICE_INDEX};
 use crate::ec2::{Instance, InterfaceStatus, NetworkInterface, FORMER_POOL_TAG, PLAIN_INTERFACE};
 
 /// Who holds what, before any action: the first step of every plan.

@@ -15,8 +15,8 @@ use std::time::Duration;
 use network_interface_manager::deadline::Deadline;
 use network_interface_manager::ec2::Ec2;
 use network_interface_manager::ec2::InstanceState::Running;
-use network_interface_manager::handler::{handle, Context, Handled, HandlerError};
-use network_interface_manager::pool::apply::Settings;
+use network_interface_manager::handler::{handle, Context, Handled};
+use network_interface_manager::pool::Settings;
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -45,17 +45,14 @@ fn fleet(ec2: &StrictEc2, instances: usize, pools: usize) {
     }
 }
 
-async fn invoke(ec2: &StrictEc2, event: &Value) -> Result<Handled, HandlerError> {
+async fn invoke(ec2: &StrictEc2, event: &Value) -> Handled {
     let ctx = Context::new(ec2, Settings::default());
     handle(&ctx, event, Deadline::after(INVOCATION)).await
 }
 
-fn handled(result: Result<Handled, HandlerError>) -> Option<Handled> {
-    match result {
-        Ok(h) => Some(h),
-        Err(HandlerError::Transient { handled, .. }) => Some(*handled),
-        Err(HandlerError::Read(_)) => None,
-    }
+/// What an invocation did, unless it could not read.
+fn handled(handled: Handled) -> Option<Handled> {
+    handled.read_error.is_none().then_some(handled)
 }
 
 #[derive(Default)]

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use aws_config::retry::RetryConfig;
 use network_interface_manager::deadline::Deadline;
 use network_interface_manager::ec2::sdk::SdkEc2;
-use network_interface_manager::handler::{handle, Context, HandlerError};
-use network_interface_manager::pool::apply::Settings;
+use network_interface_manager::handler::{handle, Context};
+use network_interface_manager::pool::Settings;
 
 use support::strict::Buckets;
 use support::throttle::ThrottlingProxy;
@@ -68,11 +68,8 @@ async fn run(instances: usize, others: f64, adaptive: bool, share: f64) -> Measu
     )
     .await;
     let seconds = started.elapsed().as_secs_f64();
-    let handled = match result {
-        Ok(h) => h,
-        Err(HandlerError::Transient { handled, .. }) => *handled,
-        Err(e) => panic!("{e}"),
-    };
+    let handled = result;
+    assert!(handled.read_error.is_none(), "{handled:?}");
     let (requests, throttled) = proxy.counts();
     Measured {
         attached: handled.outcome.report.attached.len(),

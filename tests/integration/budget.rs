@@ -10,8 +10,9 @@ use network_interface_manager::deadline::Deadline;
 use network_interface_manager::ec2::sdk::SdkEc2;
 use network_interface_manager::ec2::Ec2;
 use network_interface_manager::ec2::InstanceState::Running;
-use network_interface_manager::handler::{handle, handle_measured, Context, Handled, HandlerError};
-use network_interface_manager::pool::apply::{LeftAction, Settings};
+use network_interface_manager::handler::{handle, handle_measured, Context, Handled};
+use network_interface_manager::pool::report::LeftAction;
+use network_interface_manager::pool::Settings;
 
 use crate::support::strict::{Buckets, Faults, Op, StrictEc2};
 use crate::support::throttle::ThrottlingProxy;
@@ -36,17 +37,15 @@ fn fleet(ec2: &StrictEc2, n: usize) -> Vec<String> {
 }
 
 async fn sync(ec2: &dyn Ec2, settings: Settings, budget: Duration) -> Handled {
-    match try_sync(ec2, settings, budget).await {
-        Ok(handled) => handled,
-        Err(e) => panic!("a sync with work left is done, not retried: {e}"),
-    }
+    let handled = try_sync(ec2, settings, budget).await;
+    assert!(
+        !handled.should_retry() && handled.read_error.is_none(),
+        "a sync with work left is done, not retried: {handled:?}"
+    );
+    handled
 }
 
-async fn try_sync(
-    ec2: &dyn Ec2,
-    settings: Settings,
-    budget: Duration,
-) -> Result<Handled, HandlerError> {
+async fn try_sync(ec2: &dyn Ec2, settings: Settings, budget: Duration) -> Handled {
     let ctx = Context::new(ec2, settings);
     let event = fixture("scheduled-event.json");
     handle(&ctx, &event, Deadline::after(budget)).await
@@ -73,7 +72,10 @@ async fn a_sync_past_its_deadline_leaves_nothing_half_done_and_the_next_finishes
     let event = fixture("scheduled-event.json");
     let (first, docs) =
         handle_measured(&ctx, &event, Deadline::after(Duration::from_secs(2))).await;
-    let first = first.expect("a sync with work left is done, not retried");
+    assert!(
+        !first.should_retry(),
+        "a sync with work left is done, not retried"
+    );
 
     let report = &first.outcome.report;
     let left = report.left_of(LeftAction::Attach);
@@ -124,11 +126,8 @@ async fn throttled_answers_stay_few_when_half_the_budget_is_used_elsewhere() {
             ec2_share: share,
             ..fast()
         };
-        let handled = match try_sync(&ec2, settings, Duration::from_secs(30)).await {
-            Ok(handled) => handled,
-            Err(HandlerError::Transient { handled, .. }) => *handled,
-            Err(e) => panic!("{e}"),
-        };
+        let handled = try_sync(&ec2, settings, Duration::from_secs(30)).await;
+        assert!(handled.read_error.is_none(), "{handled:?}");
         let report = &handled.outcome.report;
         if share == 5.0 {
             assert_eq!(
@@ -169,7 +168,7 @@ async fn a_running_event_during_a_sync_is_served_before_the_syncs_remaining_queu
         let ctx = Context::new(&ec2, fast());
         let event = state_event(&late, Running);
         let served = handle(&ctx, &event, Deadline::after(Duration::from_secs(30))).await;
-        (late, served.expect("the event is served"))
+        (late, crate::support::world::done(served))
     };
     let (done, (late, served)) = tokio::join!(syncing, event);
 

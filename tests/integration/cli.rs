@@ -1,5 +1,6 @@
 //! The built binary as an operator runs it, against moto (docs/design.md, I1, I2).
 
+use network_interface_manager::aws::AwsError;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -212,8 +213,8 @@ async fn errors_a_person_can_act_on() {
 #[test]
 fn access_denied_names_the_iam_action() {
     use network_interface_manager::cli::explain;
-    use network_interface_manager::ec2::Ec2Error;
-    let denied = Ec2Error::from_code("UnauthorizedOperation", "You are not authorized")
+
+    let denied = AwsError::from_code("UnauthorizedOperation", "You are not authorized")
         .during("AttachNetworkInterface");
     let line = explain(
         &anyhow::Error::new(denied),

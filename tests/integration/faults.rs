@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use network_interface_manager::deadline::Deadline;
 use network_interface_manager::ec2::InstanceState::*;
-use network_interface_manager::handler::{handle, Context, HandlerError};
+use network_interface_manager::handler::{handle, Context};
 
 use network_interface_manager::ec2::sdk::SdkEc2;
 
@@ -15,7 +15,7 @@ use crate::support::moto::client_for;
 use crate::support::strict::Op;
 use crate::support::throttle::ThrottlingProxy;
 use crate::support::world::{
-    deliver, deliver_ok, fast, fixture, state_event, MotoWorld, StrictWorld, World,
+    deliver, deliver_ok, done, fast, fixture, state_event, MotoWorld, StrictWorld, World,
 };
 
 #[tokio::test]
@@ -33,7 +33,7 @@ async fn concurrent_running_events_with_an_in_use_race_give_each_instance_one_me
     let handled = join_all(events.iter().map(|e| deliver(&w, e))).await;
 
     for h in handled {
-        h.expect("every event handled");
+        done(h);
     }
     for instance in &instances {
         assert_eq!(
@@ -63,8 +63,8 @@ async fn two_invocations_for_one_instance_attach_one_member() {
     let event = state_event(&instance, Running);
     let (a, b) = tokio::join!(deliver(&w, &event), deliver(&w, &event));
 
-    a.expect("first handled");
-    b.expect("second handled");
+    done(a);
+    done(b);
     assert_eq!(w.0.members_of(&instance).len(), 1);
 }
 
@@ -104,9 +104,11 @@ async fn a_wait_never_outlives_the_deadline() {
         "took {:?}",
         started.elapsed()
     );
-    let Err(HandlerError::Transient { handled, .. }) = result else {
-        panic!("expected a transient failure, got {result:?}");
-    };
+    assert!(
+        result.should_retry(),
+        "expected a transient failure, got {result:?}"
+    );
+    let handled = result;
     assert_eq!(
         handled.outcome.report.detached.len(),
         1,
@@ -149,10 +151,7 @@ async fn throttling_past_the_sdk_retries_fails_the_event_for_lambda_to_retry() {
     }
 
     let first = deliver(&w, &event).await;
-    assert!(
-        matches!(first, Err(HandlerError::Transient { .. })),
-        "{first:?}"
-    );
+    assert!(first.should_retry(), "{first:?}");
     assert_eq!(w.0.holder(&member), None);
 
     deliver_ok(&w, &event).await;
@@ -174,10 +173,11 @@ async fn a_throttled_read_fails_the_event_as_transient() {
 
     let result = deliver(&w, &state_event(&instance, Running)).await;
 
-    let Err(HandlerError::Read(e)) = result else {
+    let Some(e) = &result.read_error else {
         panic!("expected a read error, got {result:?}");
     };
-    assert!(e.is(network_interface_manager::ec2::ErrorKind::Transient));
+    assert!(result.should_retry(), "{result:?}");
+    assert!(e.is(network_interface_manager::aws::ErrorKind::Throttled));
 }
 
 /// Scenario 8: 30 % of requests throttled before they reach moto; the SDK's

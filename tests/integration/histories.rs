@@ -114,7 +114,7 @@ fn transition(ec2: &StrictEc2, id: &str, to: InstanceState) -> Option<Value> {
 /// Delivers `event`, retrying a failed invocation twice as Lambda does.
 async fn deliver_with_retries(w: &StrictWorld, event: &Value) {
     for _ in 0..3 {
-        if deliver(w, event).await.is_ok() {
+        if !deliver(w, event).await.should_retry() {
             return;
         }
     }

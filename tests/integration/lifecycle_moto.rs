@@ -13,7 +13,7 @@ use network_interface_manager::deadline::Deadline;
 use network_interface_manager::ec2::{InstanceState, POOL_TAG};
 use network_interface_manager::handler::{handle, Context};
 
-use crate::support::world::{fast, state_event, MotoWorld, World};
+use crate::support::world::{done, fast, state_event, MotoWorld, World};
 
 /// Group `web-asg` of pool `web` with `size` instances in subnet `a1`, and
 /// two hooks: ours and another.
@@ -157,10 +157,10 @@ async fn the_handler_reads_group_instances_on_moto() {
 
     let deadline = || Deadline::after(Duration::from_secs(30));
     let event = state_event(standby, InstanceState::Running);
-    let handled = handle(&ctx, &event, deadline()).await.unwrap();
+    let handled = done(handle(&ctx, &event, deadline()).await);
     assert!(handled.outcome.report.attached.is_empty(), "{handled:?}");
     let event = state_event(serving, InstanceState::Running);
-    handle(&ctx, &event, deadline()).await.unwrap();
+    done(handle(&ctx, &event, deadline()).await);
 
     assert_eq!(w.holder(&member).await, Some((serving.clone(), 1)));
     assert!(adapter.calls()["DescribeAutoScalingInstances"] >= 2);

@@ -3,7 +3,8 @@
 use network_interface_manager::ec2::{
     Attachment, AttachmentStatus, InstanceState, InterfaceStatus, DEVICE_INDEX_TAG,
 };
-use network_interface_manager::pool::plan::{plan, unknown_holders, Action, Plan, Snapshot};
+use network_interface_manager::pool::model::{Action, Plan, Snapshot};
+use network_interface_manager::pool::plan::{plan, unknown_holders};
 
 use crate::planner_fixtures::{attach, case, iface, instance, member, render};
 use InstanceState::*;

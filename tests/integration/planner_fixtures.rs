@@ -5,7 +5,8 @@ use network_interface_manager::ec2::{
     Attachment, AttachmentStatus, Instance, InstanceInterface, InstanceState, InterfaceStatus,
     NetworkInterface, POOL_TAG,
 };
-use network_interface_manager::pool::plan::{plan, Action, Plan, Snapshot};
+use network_interface_manager::pool::model::{Action, Plan, Snapshot};
+use network_interface_manager::pool::plan::plan;
 
 use crate::support::strict::az_of;
 

@@ -8,7 +8,8 @@ use network_interface_manager::ec2::{
 };
 use InstanceState::*;
 
-use network_interface_manager::pool::plan::{unknown_interfaces, Snapshot};
+use network_interface_manager::pool::model::Snapshot;
+use network_interface_manager::pool::plan::unknown_interfaces;
 
 use crate::planner_fixtures::{attach, case, iface, instance, member};
 

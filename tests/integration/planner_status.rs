@@ -1,10 +1,11 @@
 //! What the planner's survey tells operators: the census behind the gauges
 //! (R18) and `status` (I1).
 
+use network_interface_manager::aws::ErrorKind;
 use network_interface_manager::ec2::AttachmentStatus;
 use network_interface_manager::ec2::InstanceState::*;
-use network_interface_manager::pool::apply::{Attached, Failed, Report};
-use network_interface_manager::pool::plan::{Detach, Snapshot};
+use network_interface_manager::pool::model::{Detach, Snapshot};
+use network_interface_manager::pool::report::{Attached, Failed, Report};
 use network_interface_manager::pool::status::{census, status};
 
 use crate::planner_fixtures::{attach, instance, member};
@@ -43,7 +44,7 @@ fn the_census_counts_each_member_as_the_sync_leaves_it() {
             interface_id: None,
             code: None,
             error: "the deadline came".into(),
-            transient: true,
+            kind: ErrorKind::Transient,
         }],
         attached: vec![Attached {
             pool: "p".into(),

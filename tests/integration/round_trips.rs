@@ -4,9 +4,9 @@
 //! machine. The story's own writes lag like any other: where a read may be
 //! stale, the count is a range.
 
+use network_interface_manager::aws::total_calls;
 use std::time::{Duration, Instant};
 
-use network_interface_manager::ec2::total_calls;
 use network_interface_manager::ec2::InstanceState::{self, *};
 
 use crate::support::world::{deliver_ok, state_event, StrictWorld};

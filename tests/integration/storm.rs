@@ -52,7 +52,7 @@ async fn a_storm_of_duplicated_shuffled_throttled_events_settles_after_one_sync(
     let failures_left: Vec<usize> = stream::iter(&events)
         .map(|event| async {
             for attempt in 0..DELIVERIES {
-                if deliver(&w, event).await.is_ok() {
+                if !deliver(&w, event).await.should_retry() {
                     return attempt;
                 }
             }

@@ -1,15 +1,14 @@
 //! The strict EC2 model itself: the states and error codes the scenarios rely
 //! on, and each fault switch.
 
+use network_interface_manager::aws::{AwsError, ErrorKind, Missing};
 use std::time::Duration;
 
-use network_interface_manager::ec2::{
-    Ec2, Ec2Error, ErrorKind, InstanceState, InterfaceQuery, InterfaceStatus,
-};
+use network_interface_manager::ec2::{Ec2, InstanceState, InterfaceQuery, InterfaceStatus};
 
 use crate::support::strict::{Faults, Op, StrictEc2};
 
-fn code(result: Result<impl std::fmt::Debug, Ec2Error>) -> (String, ErrorKind) {
+fn code(result: Result<impl std::fmt::Debug, AwsError>) -> (String, ErrorKind) {
     let e = result.expect_err("the call should fail");
     (e.code, e.kind)
 }
@@ -60,14 +59,17 @@ async fn attach_answers_the_real_error_codes() {
     let no_instance = code(ec2.attach(&spare, "i-missing", 1).await);
     assert_eq!(
         no_instance,
-        ("InvalidInstanceID.NotFound".into(), ErrorKind::NotFound)
+        (
+            "InvalidInstanceID.NotFound".into(),
+            ErrorKind::NotFound(Missing::Instance)
+        )
     );
     let no_eni = code(ec2.attach("eni-missing", &second, 1).await);
     assert_eq!(
         no_eni,
         (
             "InvalidNetworkInterfaceID.NotFound".into(),
-            ErrorKind::NotFound
+            ErrorKind::NotFound(Missing::Interface)
         )
     );
     ec2.set_state(&second, InstanceState::ShuttingDown);
@@ -90,7 +92,10 @@ async fn detach_refuses_primaries_and_unknown_attachments() {
     let unknown = code(ec2.detach("eni-attach-missing").await);
     assert_eq!(
         unknown,
-        ("InvalidAttachmentID.NotFound".into(), ErrorKind::NotFound)
+        (
+            "InvalidAttachmentID.NotFound".into(),
+            ErrorKind::NotFound(Missing::Attachment)
+        )
     );
     assert_eq!(ec2.members_of(&instance), Vec::<String>::new());
 }
@@ -116,7 +121,7 @@ async fn fault_switches_fail_the_next_call_or_a_share_of_all() {
         if let Err(e) = ec2.describe_interfaces(&q).await {
             assert_eq!(
                 (e.code.as_str(), e.kind),
-                ("RequestLimitExceeded", ErrorKind::Transient)
+                ("RequestLimitExceeded", ErrorKind::Throttled)
             );
             throttled += 1;
         }
@@ -215,7 +220,7 @@ async fn tag_calls_fail_the_whole_batch_when_one_id_is_gone() {
     let ids = [eni.clone(), "eni-gone".to_string()];
     let keys = [network_interface_manager::ec2::POOL_TAG.to_string()];
     let gone = code(ec2.delete_tags(&ids, &keys).await);
-    assert_eq!(gone.1, ErrorKind::NotFound);
+    assert_eq!(gone.1, ErrorKind::NotFound(Missing::Interface));
     let untouched = ec2
         .describe_interfaces(&InterfaceQuery::ids(&[eni]))
         .await

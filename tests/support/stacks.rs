@@ -2,11 +2,12 @@
 //! resources, set by the test; an id never set is one CloudFormation does
 //! not know [CFN-STATUS][CFN-RES].
 
+use network_interface_manager::aws::AwsError;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use network_interface_manager::ec2::Ec2Error;
+
 use network_interface_manager::stacks::{StackResource, StackState, Stacks};
 
 #[derive(Debug, Default)]
@@ -49,15 +50,15 @@ impl StrictStacks {
 
 #[async_trait]
 impl Stacks for StrictStacks {
-    async fn stack_state(&self, stack_id: &str) -> Result<StackState, Ec2Error> {
+    async fn stack_state(&self, stack_id: &str) -> Result<StackState, AwsError> {
         let status = self.statuses.lock().unwrap().get(stack_id).cloned();
         Ok(status.map_or(StackState::Unknown, |s| StackState::from_status(&s)))
     }
 
-    async fn resources(&self, stack_id: &str) -> Result<Vec<StackResource>, Ec2Error> {
+    async fn resources(&self, stack_id: &str) -> Result<Vec<StackResource>, AwsError> {
         if !self.statuses.lock().unwrap().contains_key(stack_id) {
             let m = format!("Stack with id {stack_id} does not exist");
-            return Err(Ec2Error::from_code("ValidationError", &m));
+            return Err(AwsError::from_code("ValidationError", &m));
         }
         let resources = self.resources.lock().unwrap();
         Ok(resources.get(stack_id).cloned().unwrap_or_default())

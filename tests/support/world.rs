@@ -1,6 +1,7 @@
 //! One test world, two EC2s: the strict in-memory model and moto through the
 //! real SDK, so a scenario is written once and run on both (docs/design.md, T3).
 
+use network_interface_manager::aws::CallCounts;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,9 +10,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use network_interface_manager::deadline::{Backoff, Deadline};
 use network_interface_manager::ec2::sdk::SdkEc2;
-use network_interface_manager::ec2::{CallCounts, Ec2, InstanceState, POOL_TAG};
-use network_interface_manager::handler::{handle, Context, Handled, HandlerError};
-use network_interface_manager::pool::apply::Settings;
+use network_interface_manager::ec2::{Ec2, InstanceState, POOL_TAG};
+use network_interface_manager::handler::{handle, Context, Handled};
+use network_interface_manager::pool::Settings;
 use serde_json::Value;
 
 use super::moto::Moto;
@@ -84,23 +85,28 @@ pub fn fixture(name: &str) -> Value {
 }
 
 /// Runs one event through the Lambda handler.
-pub async fn deliver(world: &dyn World, event: &Value) -> Result<Handled, HandlerError> {
+pub async fn deliver(world: &dyn World, event: &Value) -> Handled {
     deliver_with(world, fast(), event).await
 }
 
 /// Runs one event through the Lambda handler with `settings`.
-pub async fn deliver_with(
-    world: &dyn World,
-    settings: Settings,
-    event: &Value,
-) -> Result<Handled, HandlerError> {
+pub async fn deliver_with(world: &dyn World, settings: Settings, event: &Value) -> Handled {
     let ctx = Context::new(world.ec2(), settings);
     handle(&ctx, event, Deadline::after(Duration::from_secs(30))).await
 }
 
 /// Runs one event and expects it handled.
 pub async fn deliver_ok(world: &dyn World, event: &Value) -> Handled {
-    deliver(world, event).await.expect("event handled")
+    done(deliver(world, event).await)
+}
+
+/// `handled`, checked to be done: nothing to retry, nothing unread.
+pub fn done(handled: Handled) -> Handled {
+    assert!(
+        !handled.should_retry() && handled.read_error.is_none(),
+        "event handled: {handled:?}"
+    );
+    handled
 }
 
 pub struct StrictWorld(pub Arc<StrictEc2>);

@@ -7,13 +7,13 @@ use std::time::Duration;
 use network_interface_manager::autoscaling::Transition::{Launching, Terminating};
 use network_interface_manager::deadline::Deadline;
 use network_interface_manager::ec2::InstanceState::{self, *};
-use network_interface_manager::handler::{handle, Context, Handled, HandlerError};
-use network_interface_manager::pool::apply::Settings;
+use network_interface_manager::handler::{handle, Context, Handled};
+use network_interface_manager::pool::Settings;
 use serde_json::Value;
 
 use crate::support::strict::autoscaling::{HookSpec, StrictAutoScaling};
 use crate::support::strict::{Op, StrictEc2};
-use crate::support::world::{fast, fixture, state_event};
+use crate::support::world::{done, fast, fixture, state_event};
 
 mod resting;
 mod round_trips;
@@ -45,14 +45,14 @@ impl Fleet {
         Self::new(vec![HookSpec::new(LAUNCH_HOOK, Launching)])
     }
 
-    pub async fn deliver(&self, event: &Value) -> Result<Handled, HandlerError> {
+    pub async fn deliver(&self, event: &Value) -> Handled {
         let mut ctx = Context::new(self.ec2.as_ref(), self.settings.clone());
         ctx.auto_scaling = Some(&self.asg);
         handle(&ctx, event, Deadline::after(Duration::from_secs(30))).await
     }
 
     pub async fn deliver_ok(&self, event: &Value) -> Handled {
-        self.deliver(event).await.expect("event handled")
+        done(self.deliver(event).await)
     }
 
     /// A new instance of the group, and its launch lifecycle events.
@@ -135,7 +135,7 @@ async fn the_launch_action_is_completed_once_whichever_event_comes_first() {
             }
             _ => {
                 let (a, b) = tokio::join!(f.deliver(&events[0]), f.running(&instance));
-                a.expect("launch action handled");
+                done(a);
                 assert!(b.outcome.report.failed.is_empty(), "{b:?}");
             }
         }
@@ -302,10 +302,7 @@ async fn resource_contention_is_retried() {
     );
 
     let first = f.deliver(&events[0]).await;
-    assert!(
-        matches!(first, Err(HandlerError::Transient { .. })),
-        "{first:?}"
-    );
+    assert!(first.should_retry(), "{first:?}");
     assert!(f.asg.completed(&instance).is_empty());
 
     f.deliver_ok(&events[0]).await;
@@ -349,10 +346,7 @@ async fn a_launch_whose_attach_fails_transiently_stays_open() {
     }
 
     let first = f.deliver(&events[0]).await;
-    assert!(
-        matches!(first, Err(HandlerError::Transient { .. })),
-        "{first:?}"
-    );
+    assert!(first.should_retry(), "{first:?}");
     assert!(f.asg.completed(&instance).is_empty());
     assert_eq!(f.asg.lifecycle(&instance), "Pending:Wait");
 
@@ -394,10 +388,7 @@ async fn a_made_up_terminate_action_takes_nothing_from_a_serving_instance() {
 
     let handled = f.deliver(&forged).await;
 
-    assert!(
-        matches!(handled, Err(HandlerError::Transient { .. })),
-        "{handled:?}"
-    );
+    assert!(handled.should_retry(), "{handled:?}");
     assert_eq!(f.ec2.holder(&member), Some((holder.clone(), 1)));
     assert!(f.asg.actions().is_empty());
     assert_eq!(f.asg.lifecycle(&holder), "InService");

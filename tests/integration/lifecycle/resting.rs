@@ -9,8 +9,9 @@ use network_interface_manager::autoscaling::Transition::Terminating;
 use network_interface_manager::deadline::Deadline;
 use network_interface_manager::ec2::Ec2;
 use network_interface_manager::ec2::InstanceState;
-use network_interface_manager::handler::{handle, Context, HandlerError};
-use network_interface_manager::pool::apply::{LeftAction, Settings};
+use network_interface_manager::handler::{handle, Context};
+use network_interface_manager::pool::report::LeftAction;
+use network_interface_manager::pool::Settings;
 
 use super::{holder_and_waiting, scheduled, Fleet, BOOT, TERMINATE_HOOK};
 use crate::support::strict::autoscaling::HookSpec;
@@ -36,14 +37,16 @@ async fn a_launch_whose_attach_is_deferred_stays_open_until_the_next_sync_attach
     let mut ctx = Context::new(f.ec2.as_ref(), settings);
     ctx.auto_scaling = Some(&f.asg);
     let deadline = Deadline::after(Duration::from_secs(5));
-    let spent = ctx.pacer.pace(f.ec2.as_ref(), deadline);
+    let spent = ctx.paced(deadline);
     let _ = spent.attach("eni-spent", &instance, 1).await;
 
     let deferred = handle(&ctx, &events[0], deadline).await;
 
-    let Err(HandlerError::Transient { handled, .. }) = deferred else {
-        panic!("a deferred attach is retried: {deferred:?}");
-    };
+    assert!(
+        deferred.should_retry(),
+        "a deferred attach is retried: {deferred:?}"
+    );
+    let handled = deferred;
     assert_eq!(handled.outcome.report.left_of(LeftAction::Attach), 1);
     assert!(handled.outcome.report.continued.is_empty());
     assert!(

@@ -21,7 +21,7 @@ async fn measure(f: &Fleet, event: &Value) -> (u64, Handled) {
     let handled = f.deliver_ok(event).await;
     let trips = f.ec2.round_trips() - before;
     println!(
-        "{}: {trips} round trips, EC2 {:?}, Auto Scaling {:?}",
+        "{:?}: {trips} round trips, EC2 {:?}, Auto Scaling {:?}",
         handled.event, handled.ec2_calls, handled.auto_scaling_calls
     );
     f.ec2.faults.lock().unwrap().latency = Duration::ZERO;

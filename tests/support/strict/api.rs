@@ -1,12 +1,13 @@
 //! The `Ec2` trait on the strict model, with EC2's checks and error codes.
 
+use network_interface_manager::aws::{AwsError, CallCounts};
 use tokio::time::Instant;
 
 use async_trait::async_trait;
 use network_interface_manager::ec2::{
-    Attachment, AttachmentStatus, CallCounts, Ec2, Ec2Error, Instance, InstanceInterface,
-    InstanceQuery, InstanceState, InterfaceChange, InterfaceQuery, InterfaceStatus,
-    NetworkInterface, NewInterface, Scope, Subnet, Tags, OWNER_TAG,
+    Attachment, AttachmentStatus, Ec2, Instance, InstanceInterface, InstanceQuery, InstanceState,
+    InterfaceChange, InterfaceQuery, InterfaceStatus, NetworkInterface, NewInterface, Scope,
+    Subnet, Tags, OWNER_TAG,
 };
 
 use super::{
@@ -19,7 +20,7 @@ impl Ec2 for StrictEc2 {
     async fn describe_interfaces(
         &self,
         q: &InterfaceQuery,
-    ) -> Result<Vec<NetworkInterface>, Ec2Error> {
+    ) -> Result<Vec<NetworkInterface>, AwsError> {
         // As the trait says (and the adapter does): nothing asked, no call.
         if matches!(&q.scope, Scope::Ids(v) | Scope::Addresses(v) if v.is_empty()) {
             return Ok(Vec::new());
@@ -51,7 +52,7 @@ impl Ec2 for StrictEc2 {
             .collect())
     }
 
-    async fn describe_instances(&self, q: &InstanceQuery) -> Result<Vec<Instance>, Ec2Error> {
+    async fn describe_instances(&self, q: &InstanceQuery) -> Result<Vec<Instance>, AwsError> {
         if matches!(q, InstanceQuery::Ids(ids) if ids.is_empty()) {
             return Ok(Vec::new());
         }
@@ -77,7 +78,7 @@ impl Ec2 for StrictEc2 {
         interface_id: &str,
         instance_id: &str,
         device_index: i32,
-    ) -> Result<String, Ec2Error> {
+    ) -> Result<String, AwsError> {
         self.calls.count("AttachNetworkInterface");
         self.enter(Op::Attach).await?;
         let transition = self.faults.lock().unwrap().transition;
@@ -158,7 +159,7 @@ impl Ec2 for StrictEc2 {
         Ok(attachment_id)
     }
 
-    async fn detach(&self, attachment_id: &str) -> Result<(), Ec2Error> {
+    async fn detach(&self, attachment_id: &str) -> Result<(), AwsError> {
         self.calls.count("DetachNetworkInterface");
         self.enter(Op::Detach).await?;
         let transition = self.faults.lock().unwrap().transition;
@@ -194,7 +195,7 @@ impl Ec2 for StrictEc2 {
         Ok(())
     }
 
-    async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<Subnet>, Ec2Error> {
+    async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<Subnet>, AwsError> {
         self.calls.count("DescribeSubnets");
         self.enter(Op::DescribeSubnets).await?;
         ids.iter()
@@ -213,7 +214,7 @@ impl Ec2 for StrictEc2 {
             .collect()
     }
 
-    async fn create_interface(&self, new: &NewInterface) -> Result<NetworkInterface, Ec2Error> {
+    async fn create_interface(&self, new: &NewInterface) -> Result<NetworkInterface, AwsError> {
         self.calls.count("CreateNetworkInterface");
         self.enter(Op::Create).await?;
         let pending_for = self.faults.lock().unwrap().create_pending;
@@ -283,7 +284,7 @@ impl Ec2 for StrictEc2 {
         Ok(iface)
     }
 
-    async fn delete_interface(&self, interface_id: &str) -> Result<(), Ec2Error> {
+    async fn delete_interface(&self, interface_id: &str) -> Result<(), AwsError> {
         self.calls.count("DeleteNetworkInterface");
         self.enter(Op::Delete).await?;
         let mut w = self.world.lock().unwrap();
@@ -307,7 +308,7 @@ impl Ec2 for StrictEc2 {
         &self,
         interface_id: &str,
         change: &InterfaceChange,
-    ) -> Result<(), Ec2Error> {
+    ) -> Result<(), AwsError> {
         self.calls.count("ModifyNetworkInterfaceAttribute");
         self.enter(Op::Modify).await?;
         let mut w = self.world.lock().unwrap();
@@ -337,7 +338,7 @@ impl Ec2 for StrictEc2 {
         Ok(())
     }
 
-    async fn create_tags(&self, interface_ids: &[String], tags: &Tags) -> Result<(), Ec2Error> {
+    async fn create_tags(&self, interface_ids: &[String], tags: &Tags) -> Result<(), AwsError> {
         self.calls.count("CreateTags");
         self.enter(Op::CreateTags).await?;
         let mut w = self.world.lock().unwrap();
@@ -352,7 +353,7 @@ impl Ec2 for StrictEc2 {
         Ok(())
     }
 
-    async fn delete_tags(&self, interface_ids: &[String], keys: &[String]) -> Result<(), Ec2Error> {
+    async fn delete_tags(&self, interface_ids: &[String], keys: &[String]) -> Result<(), AwsError> {
         self.calls.count("DeleteTags");
         self.enter(Op::DeleteTags).await?;
         let mut w = self.world.lock().unwrap();
@@ -378,7 +379,7 @@ impl Ec2 for StrictEc2 {
 
 /// Tag calls change nothing when one id does not exist (guess: EC2 answers
 /// the whole batch with the error).
-fn missing_fails_the_batch(w: &World, ids: &[String]) -> Result<(), Ec2Error> {
+fn missing_fails_the_batch(w: &World, ids: &[String]) -> Result<(), AwsError> {
     match ids.iter().find(|id| !w.enis.contains_key(*id)) {
         Some(missing) => {
             let m = format!("The networkInterface ID '{missing}' does not exist");

@@ -29,6 +29,7 @@ mod inspect;
 mod settle;
 mod setup;
 
+use network_interface_manager::aws::{AwsError, CallCounter};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -36,8 +37,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use network_interface_manager::ec2::{
-    CallCounter, Ec2Error, Instance, InterfaceStatus, NetworkInterface, NewInterface, Tags,
-    PLAIN_INTERFACE, POOL_TAG,
+    Instance, InterfaceStatus, NetworkInterface, NewInterface, Tags, PLAIN_INTERFACE, POOL_TAG,
 };
 
 pub use buckets::Buckets;
@@ -197,8 +197,8 @@ impl Default for StrictEc2 {
     }
 }
 
-fn err(code: &str, message: impl Into<String>) -> Ec2Error {
-    Ec2Error::from_code(code, &message.into())
+fn err(code: &str, message: impl Into<String>) -> AwsError {
+    AwsError::from_code(code, &message.into())
 }
 
 /// The AZ of the test subnets: `subnet-a1` is in `us-east-1a`.
@@ -263,7 +263,7 @@ impl StrictEc2 {
 
     /// Waits out the call's latency; then whether it is throttled or has an
     /// injected error.
-    async fn enter(&self, op: Op) -> Result<(), Ec2Error> {
+    async fn enter(&self, op: Op) -> Result<(), AwsError> {
         self.travel().await;
         let mut f = self.faults.lock().unwrap();
         if f.panic_on == Some(op) {

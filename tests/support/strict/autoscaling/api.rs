@@ -1,18 +1,16 @@
 //! The model's answers to the manager's Auto Scaling calls [ASG-API].
 
 use async_trait::async_trait;
-use network_interface_manager::autoscaling::sdk::is_no_active_action;
-use network_interface_manager::autoscaling::{
-    AutoScaling, Completion, GroupInstance, Hook, LifecycleAction,
-};
-use network_interface_manager::ec2::{CallCounts, Ec2Error};
+use network_interface_manager::autoscaling::{AutoScaling, GroupInstance, Hook, LifecycleAction};
+use network_interface_manager::aws::{AwsError, CallCounts};
+
 use tokio::time::Instant;
 
 use super::{err, StrictAutoScaling};
 
 #[async_trait]
 impl AutoScaling for StrictAutoScaling {
-    async fn describe_instances(&self, ids: &[String]) -> Result<Vec<GroupInstance>, Ec2Error> {
+    async fn describe_instances(&self, ids: &[String]) -> Result<Vec<GroupInstance>, AwsError> {
         self.calls.count("DescribeAutoScalingInstances");
         self.ec2.travel().await;
         if ids.len() > 50 {
@@ -35,7 +33,7 @@ impl AutoScaling for StrictAutoScaling {
         Ok(read.collect())
     }
 
-    async fn describe_hooks(&self, group: &str) -> Result<Vec<Hook>, Ec2Error> {
+    async fn describe_hooks(&self, group: &str) -> Result<Vec<Hook>, AwsError> {
         self.calls.count("DescribeLifecycleHooks");
         self.ec2.travel().await;
         let g = self.groups.lock().unwrap();
@@ -51,7 +49,7 @@ impl AutoScaling for StrictAutoScaling {
             .collect())
     }
 
-    async fn proceed(&self, action: &LifecycleAction) -> Result<Completion, Ec2Error> {
+    async fn proceed(&self, action: &LifecycleAction) -> Result<(), AwsError> {
         self.calls.count("CompleteLifecycleAction");
         self.ec2.travel().await;
         if let Some((code, message)) = self.faults.lock().unwrap().next_complete.pop_front() {
@@ -77,11 +75,8 @@ impl AutoScaling for StrictAutoScaling {
                     None => format!("instance ID {}", action.instance_id),
                 };
                 let message = format!("No active Lifecycle Action found with {by}");
-                // What the SDK adapter reads as done already.
-                return match is_no_active_action(Some("ValidationError"), Some(&message)) {
-                    true => Ok(Completion::AlreadyDone),
-                    false => Err(err("ValidationError", message)),
-                };
+                // [ISS-TOKEN]: classified as done already.
+                return Err(err("ValidationError", message));
             };
             open.ended = Some((true, Instant::now(), false));
             open.members_then = members;
@@ -89,7 +84,7 @@ impl AutoScaling for StrictAutoScaling {
             open.clone()
         };
         self.after_end(&ended);
-        Ok(Completion::Completed)
+        Ok(())
     }
 
     fn calls(&self) -> CallCounts {

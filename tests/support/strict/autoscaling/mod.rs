@@ -26,6 +26,7 @@
 //!   instances in a group [ASG-TAGS]; its reads lag behind state changes
 //!   like EC2's filtered reads (guess).
 
+use network_interface_manager::aws::{AwsError, CallCounter};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,7 +34,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use network_interface_manager::autoscaling::{Transition, GROUP_TAG};
-use network_interface_manager::ec2::{CallCounter, Ec2Error, InstanceState};
+use network_interface_manager::ec2::InstanceState;
 use serde_json::Value;
 
 use super::setup::new_instance;
@@ -169,8 +170,8 @@ pub struct StrictAutoScaling {
     calls: CallCounter,
 }
 
-fn err(code: &str, message: impl Into<String>) -> Ec2Error {
-    Ec2Error::from_code(code, &message.into())
+fn err(code: &str, message: impl Into<String>) -> AwsError {
+    AwsError::from_code(code, &message.into())
 }
 
 impl StrictAutoScaling {
