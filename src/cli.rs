@@ -331,7 +331,6 @@ fn shortage_line(s: &Shortage) -> String {
     format!("shortage: pool {pool} in {az}: {waiting} wait and no member is free\n")
 }
 
-/// The plan as one line per action and shortage, with the reasons.
 /// What a sync did, in a few lines.
 pub fn sync_summary(outcome: &Outcome, throttled: u64) -> String {
     let r = &outcome.report;
@@ -376,6 +375,7 @@ pub fn sync_summary(outcome: &Outcome, throttled: u64) -> String {
     lines.iter().map(|l| format!("{l}\n")).collect()
 }
 
+/// The plan as one line per action and shortage, with the reasons.
 pub fn describe_plan(plan: &Plan) -> String {
     let mut out = String::new();
     for action in &plan.actions {

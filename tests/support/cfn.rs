@@ -111,7 +111,7 @@ pub fn failure(body: &Value) -> &str {
 /// The schedule minutes later (every transition over, every read fresh),
 /// with CloudFormation as `stacks` says.
 pub async fn schedule(w: &StrictWorld, stacks: &StrictStacks) -> Handled {
-    w.0.settle_reads();
+    w.model.settle_reads();
     schedule_now(w, stacks, Duration::from_secs(30)).await
 }
 
@@ -130,4 +130,64 @@ pub async fn schedule_now(w: &StrictWorld, stacks: &StrictStacks, budget: Durati
         "the schedule ran: {handled:?}"
     );
     handled
+}
+
+/// A pool declared on the strict model, as most stories begin: the world,
+/// CloudFormation's listener and stacks, and the Create's answer.
+pub struct Declared {
+    pub w: StrictWorld,
+    pub cfn: Listener,
+    pub stacks: StrictStacks,
+    pub created: Value,
+}
+
+impl Declared {
+    /// A new world with a pool declared by `properties`; its Create succeeded.
+    pub async fn create(properties: Value) -> Self {
+        Self::create_in(StrictWorld::new(), properties).await
+    }
+
+    /// The same in `w`, set up before.
+    pub async fn create_in(w: StrictWorld, properties: Value) -> Self {
+        let cfn = Listener::start().await;
+        let created = answer(&w, &cfn, &request("Create", &cfn.url, properties)).await;
+        assert_eq!(created["Status"], "SUCCESS", "{created}");
+        Self {
+            w,
+            cfn,
+            stacks: StrictStacks::default(),
+            created,
+        }
+    }
+
+    pub fn physical_id(&self) -> &str {
+        self.created["PhysicalResourceId"].as_str().unwrap()
+    }
+
+    /// The pool's interface ids, in the answer's order.
+    pub fn members(&self) -> Vec<String> {
+        let ids = self.created["Data"]["NetworkInterfaceIds"]
+            .as_array()
+            .unwrap();
+        ids.iter()
+            .map(|i| i.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// The answer to an Update from `old` to `new`.
+    pub async fn update(&self, new: &Value, old: &Value) -> Value {
+        let request = update(&self.cfn.url, self.physical_id(), new.clone(), old.clone());
+        answer(&self.w, &self.cfn, &request).await
+    }
+
+    /// The answer to a Delete of the pool.
+    pub async fn delete(&self, properties: Value) -> Value {
+        let request = delete(&self.cfn.url, self.physical_id(), properties);
+        answer(&self.w, &self.cfn, &request).await
+    }
+
+    /// The schedule minutes later (see `schedule`).
+    pub async fn schedule(&self) -> Handled {
+        schedule(&self.w, &self.stacks).await
+    }
 }

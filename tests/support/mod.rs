@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test module uses a different part of the support
 
 pub mod cfn;
+pub mod emf;
 pub mod emulator;
 pub mod listener;
 pub mod moto;

@@ -109,30 +109,36 @@ pub fn done(handled: Handled) -> Handled {
     handled
 }
 
-pub struct StrictWorld(pub Arc<StrictEc2>);
+/// The strict model as a `World`; `model` for what only the model does
+/// (faults, settling, inspecting the true state).
+pub struct StrictWorld {
+    pub model: Arc<StrictEc2>,
+}
 
 impl StrictWorld {
     pub fn new() -> Self {
-        Self(Arc::new(StrictEc2::new()))
+        Self {
+            model: Arc::new(StrictEc2::new()),
+        }
     }
 }
 
 #[async_trait]
 impl World for StrictWorld {
     fn ec2(&self) -> &dyn Ec2 {
-        self.0.as_ref()
+        self.model.as_ref()
     }
     async fn launch(&self, pool: Option<&str>, subnet: &str) -> String {
-        self.0.launch(pool, &format!("subnet-{subnet}"))
+        self.model.launch(pool, &format!("subnet-{subnet}"))
     }
     async fn add_member(&self, pool: &str, subnet: &str) -> String {
-        self.0.add_member(pool, &format!("subnet-{subnet}"))
+        self.model.add_member(pool, &format!("subnet-{subnet}"))
     }
     async fn set_state(&self, instance: &str, state: InstanceState) {
-        self.0.set_state(instance, state)
+        self.model.set_state(instance, state)
     }
     async fn holder(&self, eni: &str) -> Option<(String, i32)> {
-        self.0.holder(eni)
+        self.model.holder(eni)
     }
     fn reads_lag(&self) -> bool {
         true

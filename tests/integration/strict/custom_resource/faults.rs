@@ -13,28 +13,29 @@ use crate::support::strict::Op;
 use crate::support::world::{deliver, deliver_ok, state_event, StrictWorld};
 
 fn owned(w: &StrictWorld, physical_id: &str) -> Vec<String> {
-    let interfaces = w.0.interfaces().into_iter();
+    let interfaces = w.model.interfaces().into_iter();
     let mine =
         interfaces.filter(|i| i.tags.get(OWNER_TAG).map(String::as_str) == Some(physical_id));
     mine.map(|i| i.id).collect()
 }
 
 fn writes(w: &StrictWorld) -> usize {
-    w.0.writes().len()
+    w.model.writes().len()
 }
 
 #[tokio::test]
 async fn a_duplicate_address_fails_the_create_and_leaves_nothing_behind() {
     let w = StrictWorld::new();
     let cfn = Listener::start().await;
-    let taken = w.0.add_member("other", "subnet-b1");
-    let taken_ip =
-        w.0.interfaces()
-            .into_iter()
-            .find(|i| i.id == taken)
-            .unwrap()
-            .private_ip
-            .unwrap();
+    let taken = w.model.add_member("other", "subnet-b1");
+    let taken_ip = w
+        .model
+        .interfaces()
+        .into_iter()
+        .find(|i| i.id == taken)
+        .unwrap()
+        .private_ip
+        .unwrap();
     let props = json!({
         "Name": "dns",
         "SubnetIds": ["subnet-a1", "subnet-b1"],
@@ -50,12 +51,16 @@ async fn a_duplicate_address_fails_the_create_and_leaves_nothing_behind() {
         "{body}"
     );
     assert!(
-        w.0.writes().is_empty(),
+        w.model.writes().is_empty(),
         "nothing was made: {:?}",
-        w.0.writes()
+        w.model.writes()
     );
     assert!(owned(&w, body["PhysicalResourceId"].as_str().unwrap()).is_empty());
-    assert_eq!(w.0.interfaces().len(), 1, "only the other pool's interface");
+    assert_eq!(
+        w.model.interfaces().len(),
+        1,
+        "only the other pool's interface"
+    );
 }
 
 #[tokio::test]
@@ -78,7 +83,7 @@ async fn the_same_create_delivered_twice_makes_one_set_of_interfaces() {
         2
     );
     assert_eq!(
-        w.0.calls()["CreateNetworkInterface"],
+        w.model.calls()["CreateNetworkInterface"],
         2,
         "created once per slot"
     );
@@ -88,28 +93,29 @@ async fn the_same_create_delivered_twice_makes_one_set_of_interfaces() {
 async fn delete_while_attached_detaches_then_deletes() {
     let w = StrictWorld::new();
     let cfn = Listener::start().await;
-    let instance = w.0.launch(Some("web"), "subnet-a1");
+    let instance = w.model.launch(Some("web"), "subnet-a1");
     let props = json!({"Name": "web", "SubnetIds": ["subnet-a1"]});
     let created = answer(&w, &cfn, &request("Create", &cfn.url, props.clone())).await;
     let physical = created["PhysicalResourceId"].as_str().unwrap();
     let member = owned(&w, physical).remove(0);
     assert_eq!(
-        w.0.holder(&member).map(|h| h.0),
+        w.model.holder(&member).map(|h| h.0),
         Some(instance),
         "attached by the reconcile"
     );
-    w.0.faults.lock().unwrap().transition = Duration::from_millis(100);
+    w.model.faults.lock().unwrap().transition = Duration::from_millis(100);
 
     let body = answer(&w, &cfn, &delete(&cfn.url, physical, props)).await;
 
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert!(owned(&w, physical).is_empty());
-    let ops: Vec<Op> =
-        w.0.writes()
-            .into_iter()
-            .filter(|(_, eni, _)| *eni == member)
-            .map(|(op, ..)| op)
-            .collect();
+    let ops: Vec<Op> = w
+        .model
+        .writes()
+        .into_iter()
+        .filter(|(_, eni, _)| *eni == member)
+        .map(|(op, ..)| op)
+        .collect();
     // C11: out of the pool (pool tag off) before the detach.
     assert_eq!(
         ops,
@@ -140,7 +146,7 @@ async fn delete_after_a_failed_create_with_a_made_up_physical_id_succeeds() {
 async fn a_panic_in_the_provider_still_answers_failed() {
     let w = StrictWorld::new();
     let cfn = Listener::start().await;
-    w.0.faults.lock().unwrap().panic_on = Some(Op::Create);
+    w.model.faults.lock().unwrap().panic_on = Some(Op::Create);
 
     let body = answer(
         &w,
@@ -161,14 +167,14 @@ async fn a_panic_in_the_provider_still_answers_failed() {
 async fn with_the_deadline_a_second_away_and_a_slow_ec2_failed_is_sent_in_time() {
     let w = StrictWorld::new();
     let cfn = Listener::start().await;
-    w.0.faults.lock().unwrap().latency = Duration::from_secs(3);
+    w.model.faults.lock().unwrap().latency = Duration::from_secs(3);
     let create = request(
         "Create",
         &cfn.url,
         json!({"Name": "web", "SubnetIds": ["subnet-a1"]}),
     );
     let ctx =
-        network_interface_manager::handler::Context::new(&*w.0, crate::support::world::fast());
+        network_interface_manager::handler::Context::new(&*w.model, crate::support::world::fast());
     let deadline = network_interface_manager::deadline::Deadline::after(Duration::from_secs(1));
 
     let started = Instant::now();
@@ -244,7 +250,7 @@ async fn invalid_declarations_fail_naming_the_property_and_change_nothing() {
 async fn a_name_other_interfaces_carry_is_refused_until_they_are_adopted() {
     let w = StrictWorld::new();
     let cfn = Listener::start().await;
-    let by_hand = w.0.add_member("bastion", "subnet-a1");
+    let by_hand = w.model.add_member("bastion", "subnet-a1");
     let props = json!({"Name": "bastion", "SubnetIds": ["subnet-a2"]});
 
     let refused = answer(&w, &cfn, &request("Create", &cfn.url, props)).await;
@@ -266,7 +272,7 @@ async fn a_name_other_interfaces_carry_is_refused_until_they_are_adopted() {
 async fn adopting_an_interface_of_another_pool_is_refused() {
     let w = StrictWorld::new();
     let cfn = Listener::start().await;
-    let theirs = w.0.add_member("db", "subnet-a1");
+    let theirs = w.model.add_member("db", "subnet-a1");
     let props = json!({"Name": "web", "NetworkInterfaceIds": [theirs]});
     let body = answer(&w, &cfn, &request("Create", &cfn.url, props)).await;
     let reason = failure(&body);
@@ -298,11 +304,12 @@ async fn an_update_and_its_rollback_restore_the_pool() {
         "removed user tag removed"
     );
     let first = created["Data"]["NetworkInterfaceIds"][0].as_str().unwrap();
-    let retired =
-        w.0.interfaces()
-            .into_iter()
-            .find(|i| i.id == first)
-            .unwrap();
+    let retired = w
+        .model
+        .interfaces()
+        .into_iter()
+        .find(|i| i.id == first)
+        .unwrap();
     assert!(
         retired.pool().is_none() && retired.tags.contains_key(RETIRED_TAG),
         "C12: retired"
@@ -319,10 +326,11 @@ async fn an_update_and_its_rollback_restore_the_pool() {
 
 /// The owned interfaces that are in the pool (not retired).
 fn in_pool(w: &StrictWorld) -> Vec<network_interface_manager::ec2::NetworkInterface> {
-    let owned =
-        w.0.interfaces()
-            .into_iter()
-            .filter(|i| i.tags.contains_key(OWNER_TAG));
+    let owned = w
+        .model
+        .interfaces()
+        .into_iter()
+        .filter(|i| i.tags.contains_key(OWNER_TAG));
     owned.filter(|i| i.pool().is_some()).collect()
 }
 
@@ -330,7 +338,7 @@ fn in_pool(w: &StrictWorld) -> Vec<network_interface_manager::ec2::NetworkInterf
 async fn a_rename_to_a_name_in_use_is_refused() {
     let w = StrictWorld::new();
     let cfn = Listener::start().await;
-    w.0.add_member("db", "subnet-a1");
+    w.model.add_member("db", "subnet-a1");
     let old = json!({"Name": "web", "SubnetIds": ["subnet-a1"]});
     let created = answer(&w, &cfn, &request("Create", &cfn.url, old.clone())).await;
     let physical = created["PhysicalResourceId"].as_str().unwrap();
@@ -385,7 +393,7 @@ async fn an_answer_refused_with_a_server_error_is_sent_again() {
 async fn the_reconcile_after_create_serves_a_running_instance() {
     let w = StrictWorld::new();
     let cfn = Listener::start().await;
-    let instance = w.0.launch(Some("web"), "subnet-a2");
+    let instance = w.model.launch(Some("web"), "subnet-a2");
     let body = answer(
         &w,
         &cfn,
@@ -397,9 +405,9 @@ async fn the_reconcile_after_create_serves_a_running_instance() {
     )
     .await;
     let member = body["Data"]["NetworkInterfaceIds"][0].as_str().unwrap();
-    assert_eq!(w.0.holder(member), Some((instance.clone(), 1)));
+    assert_eq!(w.model.holder(member), Some((instance.clone(), 1)));
     // Later events keep working on the declared pool.
-    w.0.set_state(&instance, InstanceState::Stopped);
+    w.model.set_state(&instance, InstanceState::Stopped);
     deliver_ok(&w, &state_event(&instance, InstanceState::Stopped)).await;
-    assert_eq!(w.0.holder(member), None);
+    assert_eq!(w.model.holder(member), None);
 }

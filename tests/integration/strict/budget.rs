@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use network_interface_manager::deadline::Deadline;
-use network_interface_manager::ec2::sdk::SdkEc2;
 use network_interface_manager::ec2::Ec2;
 use network_interface_manager::ec2::InstanceState::Running;
 use network_interface_manager::handler::{handle, handle_measured, Context, Handled};
@@ -15,8 +14,7 @@ use network_interface_manager::pool::report::LeftAction;
 use network_interface_manager::pool::Settings;
 
 use crate::support::strict::{Buckets, Faults, Op, StrictEc2};
-use crate::support::throttle::ThrottlingProxy;
-use crate::support::world::{fast, fixture, state_event, MotoWorld, World};
+use crate::support::world::{fast, fixture, state_event};
 
 /// `n` instances of pool `web`, launched a second apart, the last made
 /// first (so that waiting longest is not the planner's order of ids), and
@@ -185,32 +183,5 @@ async fn a_running_event_during_a_sync_is_served_before_the_syncs_remaining_queu
     assert!(
         after >= 50,
         "only {after} of the sync's attaches came after the event's"
-    );
-}
-
-/// R23 on moto through the real SDK, behind a proxy that throttles as
-/// EC2's buckets would (ten times EC2's, as the pacing share): a sync of
-/// 300 instances converges with few throttled calls.
-#[tokio::test]
-async fn a_paced_sync_on_moto_converges_with_few_throttled_calls() {
-    let mut w = MotoWorld::new().await;
-    let proxy = ThrottlingProxy::with_buckets(&w.moto.endpoint, Buckets::scaled(10.0)).await;
-    w.adapter = SdkEc2::new(crate::support::moto::client_for(&proxy.endpoint));
-    let mut instances = Vec::new();
-    for subnet in ["a1", "b1", "a2"] {
-        for _ in 0..100 {
-            w.add_member("web", subnet).await;
-        }
-        instances.extend(w.launch_many(Some("web"), subnet, 100).await);
-    }
-
-    let handled = sync(w.ec2(), fast(), Duration::from_secs(60)).await;
-
-    assert_eq!(handled.outcome.report.attached.len(), instances.len());
-    let (requests, throttled) = proxy.counts();
-    println!("{requests} requests, {throttled} throttled");
-    assert!(
-        throttled * 50 <= requests,
-        "{throttled} throttled of {requests}"
     );
 }

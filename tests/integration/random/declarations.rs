@@ -89,13 +89,13 @@ fn fault() -> impl Strategy<Value = Option<(Op, &'static str)>> {
 
 async fn run(props: Value, fault: Option<(Op, &'static str)>, panic: bool) {
     let w = StrictWorld::new();
-    w.0.add_member("db", "subnet-a1");
+    w.model.add_member("db", "subnet-a1");
     let cfn = Listener::start().await;
     if let Some((op, code)) = fault {
-        w.0.fail_next(op, code, "injected");
+        w.model.fail_next(op, code, "injected");
     }
     if panic {
-        w.0.faults.lock().unwrap().panic_on = Some(Op::Create);
+        w.model.faults.lock().unwrap().panic_on = Some(Op::Create);
     }
     let valid = properties::parse(Some(&props)).is_ok();
 
@@ -108,16 +108,17 @@ async fn run(props: Value, fault: Option<(Op, &'static str)>, panic: bool) {
     if !valid {
         assert_eq!(answer["Status"], "FAILED", "{props}");
         assert!(
-            w.0.writes().is_empty(),
+            w.model.writes().is_empty(),
             "an invalid declaration wrote to EC2: {props}"
         );
     }
     if answer["Status"] == "FAILED" {
         let physical = answer["PhysicalResourceId"].as_str().unwrap();
-        let owned =
-            w.0.interfaces()
-                .into_iter()
-                .filter(|i| i.tags.get(OWNER_TAG).map(String::as_str) == Some(physical));
+        let owned = w
+            .model
+            .interfaces()
+            .into_iter()
+            .filter(|i| i.tags.get(OWNER_TAG).map(String::as_str) == Some(physical));
         assert_eq!(
             owned.count(),
             0,

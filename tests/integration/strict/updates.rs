@@ -17,7 +17,7 @@ async fn create(w: &StrictWorld, cfn: &Listener, props: &Value) -> String {
 }
 
 fn members(w: &StrictWorld, pool: &str) -> Vec<NetworkInterface> {
-    let all = w.0.interfaces();
+    let all = w.model.interfaces();
     let members = all.into_iter().filter(|i| i.pool() == Some(pool));
     members.collect()
 }
@@ -29,7 +29,7 @@ async fn an_update_of_description_and_source_dest_check_reaches_every_interface(
     let old = json!({"Name": "web", "SubnetIds": ["subnet-a1", "subnet-b1"],
                      "Description": "before"});
     let id = create(&w, &cfn, &old).await;
-    w.0.settle_reads();
+    w.model.settle_reads();
     let new = json!({"Name": "web", "SubnetIds": ["subnet-a1", "subnet-b1"],
                      "Description": "after", "SourceDestCheck": "false"});
 
@@ -51,10 +51,10 @@ async fn a_tag_dropped_from_the_declaration_is_removed_and_only_that_tag() {
     let tags = |t: Value| json!({"Name": "web", "SubnetIds": ["subnet-a1"], "Tags": t});
     let old = tags(json!([{"Key": "team", "Value": "a"}, {"Key": "cost", "Value": "b"}]));
     let id = create(&w, &cfn, &old).await;
-    w.0.settle_reads();
+    w.model.settle_reads();
     let member = members(&w, "web")[0].id.clone();
     // A tag someone else put on the interface, not the declaration's.
-    w.0.tag_interface(&member, "backup", "daily");
+    w.model.tag_interface(&member, "backup", "daily");
     let new = tags(json!([{"Key": "team", "Value": "a2"}]));
 
     let body = answer(&w, &cfn, &update(&cfn.url, &id, new, old)).await;
@@ -79,7 +79,7 @@ async fn security_groups_change_only_when_declared() {
     let cfn = Listener::start().await;
     let old = json!({"Name": "web", "SubnetIds": ["subnet-a1"]});
     let id = create(&w, &cfn, &old).await;
-    w.0.settle_reads();
+    w.model.settle_reads();
     let groups_of = |w: &StrictWorld| members(w, "web")[0].security_groups.clone();
     let before = groups_of(&w);
     let described = json!({"Name": "web", "SubnetIds": ["subnet-a1"], "Description": "x"});
@@ -88,7 +88,7 @@ async fn security_groups_change_only_when_declared() {
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(groups_of(&w), before, "not declared: left alone");
 
-    w.0.settle_reads();
+    w.model.settle_reads();
     let grouped = json!({"Name": "web", "SubnetIds": ["subnet-a1"], "Description": "x",
                          "SecurityGroupIds": ["sg-0b0b", "sg-0a0a"]});
     let body = answer(&w, &cfn, &update(&cfn.url, &id, grouped, described)).await;
@@ -104,10 +104,10 @@ async fn security_groups_change_only_when_declared() {
 async fn an_update_keeps_what_the_pool_adopted() {
     let w = StrictWorld::new();
     let cfn = Listener::start().await;
-    let free = w.0.add_interface("subnet-a1", []);
+    let free = w.model.add_interface("subnet-a1", []);
     let old = json!({"Name": "web", "NetworkInterfaceIds": [free]});
     let id = create(&w, &cfn, &old).await;
-    w.0.settle_reads();
+    w.model.settle_reads();
     let new = json!({"Name": "web", "NetworkInterfaceIds": [free], "Description": "kept"});
 
     let body = answer(&w, &cfn, &update(&cfn.url, &id, new, old)).await;
@@ -123,13 +123,14 @@ async fn an_update_keeps_what_the_pool_adopted() {
 async fn a_failed_update_releases_only_what_it_adopted_itself() {
     let w = StrictWorld::new();
     let cfn = Listener::start().await;
-    let before = w.0.add_interface("subnet-a1", []);
+    let before = w.model.add_interface("subnet-a1", []);
     let old = json!({"Name": "web", "NetworkInterfaceIds": [before]});
     let id = create(&w, &cfn, &old).await;
-    w.0.settle_reads();
-    let new_one = w.0.add_interface("subnet-a1", []);
+    w.model.settle_reads();
+    let new_one = w.model.add_interface("subnet-a1", []);
     let new = json!({"Name": "web", "NetworkInterfaceIds": [before, new_one]});
-    w.0.fail_next(Op::CreateTags, "UnauthorizedOperation", "denied");
+    w.model
+        .fail_next(Op::CreateTags, "UnauthorizedOperation", "denied");
 
     let body = answer(&w, &cfn, &update(&cfn.url, &id, new, old)).await;
 
@@ -146,11 +147,11 @@ async fn an_update_retires_what_is_no_longer_declared_and_releases_what_is_no_lo
     use network_interface_manager::ec2::RETIRED_TAG;
     let w = StrictWorld::new();
     let cfn = Listener::start().await;
-    let adopted = w.0.add_interface("subnet-a1", []);
+    let adopted = w.model.add_interface("subnet-a1", []);
     let old = json!({"Name": "web", "SubnetIds": ["subnet-a1"], "InterfacesPerSubnet": "2",
                      "NetworkInterfaceIds": [adopted]});
     let id = create(&w, &cfn, &old).await;
-    w.0.settle_reads();
+    w.model.settle_reads();
     assert_eq!(members(&w, "web").len(), 3);
     let new = json!({"Name": "web", "SubnetIds": ["subnet-a1"], "InterfacesPerSubnet": "1"});
 
@@ -158,7 +159,7 @@ async fn an_update_retires_what_is_no_longer_declared_and_releases_what_is_no_lo
 
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(body["Data"]["Name"], "web");
-    let all = w.0.interfaces();
+    let all = w.model.interfaces();
     let retired: Vec<&NetworkInterface> = all
         .iter()
         .filter(|i| i.tags.contains_key(RETIRED_TAG))

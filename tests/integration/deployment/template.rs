@@ -59,13 +59,13 @@ fn statements(t: &Value) -> Vec<Value> {
 fn the_policy_grants_every_action_the_adapters_call_and_no_other() {
     let t = template();
     let adapters = [
-        ("ec2", include_str!("../../src/ec2/sdk.rs"), 10),
+        ("ec2", include_str!("../../../src/ec2/sdk.rs"), 10),
         (
             "autoscaling",
-            include_str!("../../src/autoscaling/sdk.rs"),
+            include_str!("../../../src/autoscaling/sdk.rs"),
             3,
         ),
-        ("cloudformation", include_str!("../../src/stacks.rs"), 2),
+        ("cloudformation", include_str!("../../../src/stacks.rs"), 2),
     ];
     for (service, source, at_least) in adapters {
         let granted: BTreeSet<String> = statements(&t)

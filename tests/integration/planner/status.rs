@@ -8,7 +8,7 @@ use network_interface_manager::pool::model::{Detach, Snapshot};
 use network_interface_manager::pool::report::{Attached, Failed, Report};
 use network_interface_manager::pool::status::{census, status};
 
-use crate::planner_fixtures::{attach, instance, member};
+use crate::planner::fixtures::{attach, instance, member};
 
 /// R18: the gauges a sync leaves count each member once, as the sync leaves
 /// it: held before and kept, attached by the sync, free, detaching (EC2's

@@ -11,7 +11,7 @@ use InstanceState::*;
 use network_interface_manager::pool::model::Snapshot;
 use network_interface_manager::pool::plan::unknown_interfaces;
 
-use crate::planner_fixtures::{attach, case, iface, instance, member};
+use crate::planner::fixtures::{attach, case, iface, instance, member};
 
 /// `m` attached to `holder` at `index`, at `at` epoch milliseconds.
 fn attach_at(m: NetworkInterface, holder: &mut Instance, index: i32, at: u64) -> NetworkInterface {

@@ -13,45 +13,45 @@ use crate::support::world::{deliver_ok, state_event, StrictWorld};
 
 async fn measure(w: &StrictWorld, instance: &str, state: InstanceState) -> (u64, u64) {
     {
-        let mut f = w.0.faults.lock().unwrap();
+        let mut f = w.model.faults.lock().unwrap();
         f.latency = Duration::from_millis(50);
         f.jitter = Duration::ZERO;
     }
-    let before = w.0.round_trips();
+    let before = w.model.round_trips();
     let started = Instant::now();
     let handled = deliver_ok(w, &state_event(instance, state)).await;
-    let trips = w.0.round_trips() - before;
+    let trips = w.model.round_trips() - before;
     println!(
         "{state:?}: {trips} round trips, {} calls {:?}, {:?} with 50 ms per call",
         total_calls(&handled.ec2_calls),
         handled.ec2_calls,
         started.elapsed()
     );
-    w.0.faults.lock().unwrap().latency = Duration::ZERO;
+    w.model.faults.lock().unwrap().latency = Duration::ZERO;
     (trips, total_calls(&handled.ec2_calls))
 }
 
 #[tokio::test]
 async fn running_takes_two_round_trips() {
     let w = StrictWorld::new();
-    w.0.add_member("web", "subnet-a1");
-    let instance = w.0.launch(Some("web"), "subnet-a1");
+    w.model.add_member("web", "subnet-a1");
+    let instance = w.model.launch(Some("web"), "subnet-a1");
     assert_eq!(measure(&w, &instance, Running).await, (2, 3));
     // Delivered again once the reads caught up: the two reads, then the
     // instance's own interfaces by id.
-    w.0.settle_reads();
+    w.model.settle_reads();
     assert_eq!(measure(&w, &instance, Running).await, (2, 3));
 }
 
 #[tokio::test]
 async fn a_stop_hands_the_member_over_in_five_round_trips_and_more_while_ec2_settles() {
     let w = StrictWorld::new();
-    w.0.add_member("web", "subnet-a1");
-    let old = w.0.launch(Some("web"), "subnet-a1");
+    w.model.add_member("web", "subnet-a1");
+    let old = w.model.launch(Some("web"), "subnet-a1");
     deliver_ok(&w, &state_event(&old, Running)).await;
-    w.0.launch(Some("web"), "subnet-a1");
-    w.0.set_state(&old, Stopped);
-    w.0.settle_reads();
+    w.model.launch(Some("web"), "subnet-a1");
+    w.model.set_state(&old, Stopped);
+    w.model.settle_reads();
     // Instance and members; pool members, instances and the instance's
     // interfaces; detach; status (again while the detach settles); attach.
     let (trips, calls) = measure(&w, &old, Stopped).await;
@@ -62,16 +62,20 @@ async fn a_stop_hands_the_member_over_in_five_round_trips_and_more_while_ec2_set
 #[tokio::test]
 async fn a_termination_waits_for_ec2s_own_detach() {
     let w = StrictWorld::new();
-    let member = w.0.add_member("web", "subnet-a1");
-    let old = w.0.launch(Some("web"), "subnet-a1");
+    let member = w.model.add_member("web", "subnet-a1");
+    let old = w.model.launch(Some("web"), "subnet-a1");
     deliver_ok(&w, &state_event(&old, Running)).await;
-    let replacement = w.0.launch(Some("web"), "subnet-a1");
-    w.0.faults.lock().unwrap().termination_detach = Duration::from_millis(500);
-    w.0.set_state(&old, Terminated);
+    let replacement = w.model.launch(Some("web"), "subnet-a1");
+    w.model.faults.lock().unwrap().termination_detach = Duration::from_millis(500);
+    w.model.set_state(&old, Terminated);
     // The event arrives as EC2 starts detaching, before the reads show it.
     let (trips, _) = measure(&w, &old, Terminated).await;
     // Two rounds of reads, status reads while EC2 detaches (500 ms at
     // 50 ms a read, backoff from 5 ms), attach.
     assert!((5..=16).contains(&trips), "{trips} round trips");
-    assert_eq!(w.0.holder(&member), Some((replacement, 1)), "handed over");
+    assert_eq!(
+        w.model.holder(&member),
+        Some((replacement, 1)),
+        "handed over"
+    );
 }

@@ -2,16 +2,16 @@
 //! and against a hostile stack author (docs/design.md, C9-C13), on the
 //! strict model.
 
+mod faults;
+mod states;
+
 use std::time::Duration;
 
 use network_interface_manager::ec2::{Ec2, POOL_TAG, RETIRED_TAG, SLOT_TAG};
-use network_interface_manager::stacks::{SdkStacks, StackState, Stacks};
 use serde_json::json;
 
-use crate::support::cfn::{answer, delete, failure, request, schedule, update, STACK_ID};
+use crate::support::cfn::{answer, delete, failure, request, update, Declared, STACK_ID};
 use crate::support::listener::Listener;
-use crate::support::moto::Moto;
-use crate::support::stacks::StrictStacks;
 use crate::support::world::{deliver_ok, StrictWorld, World};
 
 /// C9: CDK's default type, or a typo, is answered rather than left to time
@@ -36,7 +36,7 @@ async fn every_request_of_a_foreign_resource_type_is_answered() {
             ),
         }
     }
-    assert!(w.0.writes().is_empty(), "nothing was touched");
+    assert!(w.model.writes().is_empty(), "nothing was touched");
 }
 
 /// C5: a request whose fields have unexpected types is still answered.
@@ -106,15 +106,16 @@ async fn a_delete_with_a_made_up_physical_id_removes_what_the_create_made() {
     let body = answer(&w, &cfn, &delete(&cfn.url, made_up, props)).await;
 
     assert_eq!(body["Status"], "SUCCESS", "{body}");
-    let left: Vec<_> =
-        w.0.interfaces()
-            .into_iter()
-            .filter(|i| {
-                i.tags
-                    .keys()
-                    .any(|k| k.starts_with("network-interface-manager"))
-            })
-            .collect();
+    let left: Vec<_> = w
+        .model
+        .interfaces()
+        .into_iter()
+        .filter(|i| {
+            i.tags
+                .keys()
+                .any(|k| k.starts_with("network-interface-manager"))
+        })
+        .collect();
     assert!(left.is_empty(), "{left:?}");
 }
 
@@ -127,79 +128,60 @@ fn fixed(ips: &[&str]) -> serde_json::Value {
 /// sync in between attached the retired interface anywhere.
 #[tokio::test]
 async fn a_rollback_brings_back_the_same_interface_and_no_sync_meanwhile_used_it() {
-    let w = StrictWorld::new();
-    let cfn = Listener::start().await;
-    let stacks = StrictStacks::default();
-    let both = fixed(&["10.0.1.53", "10.0.3.53"]);
-    let created = answer(&w, &cfn, &request("Create", &cfn.url, both.clone())).await;
-    let physical = created["PhysicalResourceId"].as_str().unwrap();
-    let b_member = created["Data"]["NetworkInterfaceIds"][1]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let waiting_in_b = w.0.launch(Some("dns"), "subnet-b1");
+    let (both, one) = (fixed(&["10.0.1.53", "10.0.3.53"]), fixed(&["10.0.1.53"]));
+    let d = Declared::create(both.clone()).await;
+    let b_member = d.members().remove(1);
+    let waiting_in_b = d.w.model.launch(Some("dns"), "subnet-b1");
 
-    let one = fixed(&["10.0.1.53"]);
-    let updated = answer(
-        &w,
-        &cfn,
-        &update(&cfn.url, physical, one.clone(), both.clone()),
-    )
-    .await;
+    let updated = d.update(&one, &both).await;
     assert_eq!(updated["Status"], "SUCCESS", "{updated}");
-    stacks.set(STACK_ID, "UPDATE_ROLLBACK_IN_PROGRESS");
-    schedule(&w, &stacks).await;
-    assert_eq!(
-        w.0.holder(&b_member),
-        None,
-        "a retired interface is in no pool"
+    d.stacks.set(STACK_ID, "UPDATE_ROLLBACK_IN_PROGRESS");
+    d.schedule().await;
+    let holder = d.w.model.holder(&b_member);
+    assert_eq!(holder, None, "a retired interface is in no pool");
+    assert!(
+        d.w.model.exists(&b_member),
+        "kept while the stack operation runs"
     );
-    assert!(w.0.exists(&b_member), "kept while the stack operation runs");
 
-    let rolled_back = answer(&w, &cfn, &update(&cfn.url, physical, both, one)).await;
+    let rolled_back = d.update(&both, &one).await;
 
-    assert_eq!(rolled_back["Data"], created["Data"], "{rolled_back}");
-    w.0.settle_reads();
-    schedule(&w, &stacks).await;
-    assert_eq!(w.0.holder(&b_member), Some((waiting_in_b, 1)));
+    assert_eq!(rolled_back["Data"], d.created["Data"], "{rolled_back}");
+    d.schedule().await;
+    assert_eq!(d.w.model.holder(&b_member), Some((waiting_in_b, 1)));
 }
 
 /// C12: retired interfaces go once the stack reports its operation over,
 /// and stay while it runs or while CloudFormation does not know the stack.
 #[tokio::test]
 async fn retired_interfaces_are_deleted_only_once_the_stack_operation_is_over() {
-    let w = StrictWorld::new();
-    let cfn = Listener::start().await;
-    let stacks = StrictStacks::default();
     let both = fixed(&["10.0.1.53", "10.0.3.53"]);
-    let created = answer(&w, &cfn, &request("Create", &cfn.url, both.clone())).await;
-    let physical = created["PhysicalResourceId"].as_str().unwrap();
-    let retired = created["Data"]["NetworkInterfaceIds"][1]
-        .as_str()
-        .unwrap()
-        .to_string();
-    answer(
-        &w,
-        &cfn,
-        &update(&cfn.url, physical, fixed(&["10.0.1.53"]), both),
-    )
-    .await;
+    let d = Declared::create(both.clone()).await;
+    let [kept, retired] = [0, 1].map(|n| d.members().remove(n));
+    d.update(&fixed(&["10.0.1.53"]), &both).await;
 
-    schedule(&w, &stacks).await;
-    assert!(
-        w.0.exists(&retired),
-        "a stack CloudFormation does not know: left alone"
-    );
-    stacks.set(STACK_ID, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS");
-    schedule(&w, &stacks).await;
-    assert!(w.0.exists(&retired), "kept while the operation runs");
+    d.schedule().await;
+    let unknown = "a stack CloudFormation does not know: left alone";
+    assert!(d.w.model.exists(&retired), "{unknown}");
+    d.stacks
+        .set(STACK_ID, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS");
+    d.schedule().await;
+    assert!(d.w.model.exists(&retired), "kept while the operation runs");
 
-    stacks.set(STACK_ID, "UPDATE_COMPLETE");
-    let handled = schedule(&w, &stacks).await;
+    d.stacks.set(STACK_ID, "UPDATE_COMPLETE");
+    let handled = d.schedule().await;
 
-    assert!(!w.0.exists(&retired), "{:?}", handled.outcome.cleaned_up);
-    let kept = created["Data"]["NetworkInterfaceIds"][0].as_str().unwrap();
-    assert!(w.0.exists(kept), "the declared one stays");
+    let cleaned = &handled.outcome.cleaned_up;
+    assert!(!d.w.model.exists(&retired), "{cleaned:?}");
+    assert!(d.w.model.exists(&kept), "the declared one stays");
+}
+
+/// The manager's tags removed, the user's kept.
+fn only_the_users_tags_left(w: &StrictWorld, eni: &str) {
+    let interfaces = w.model.interfaces();
+    let released = interfaces.iter().find(|i| i.id == eni).unwrap();
+    let users = [("Team".to_string(), "ops".to_string())].into();
+    assert_eq!(released.tags, users);
 }
 
 /// C13: a pool whose stack was deleted without its Delete being served:
@@ -207,54 +189,34 @@ async fn retired_interfaces_are_deleted_only_once_the_stack_operation_is_over() 
 #[tokio::test]
 async fn the_schedule_removes_the_pools_of_a_deleted_stack() {
     let w = StrictWorld::new();
-    let cfn = Listener::start().await;
-    let stacks = StrictStacks::default();
-    let adopted = w.0.add_interface("subnet-a1", [("Team", "ops")]);
+    let adopted = w.model.add_interface("subnet-a1", [("Team", "ops")]);
     let props =
         json!({"Name": "web", "SubnetIds": ["subnet-a1"], "NetworkInterfaceIds": [adopted]});
-    let created = answer(&w, &cfn, &request("Create", &cfn.url, props)).await;
-    let physical = created["PhysicalResourceId"].as_str().unwrap();
-    let made = created["Data"]["NetworkInterfaceIds"][0]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let d = Declared::create_in(w, props).await;
+    let made = d.members().remove(0);
 
-    stacks.delete(STACK_ID, "Pool", physical, false);
-    schedule(&w, &stacks).await;
+    d.stacks.delete(STACK_ID, "Pool", d.physical_id(), false);
+    d.schedule().await;
 
-    assert!(!w.0.exists(&made));
-    let released =
-        w.0.interfaces()
-            .into_iter()
-            .find(|i| i.id == adopted)
-            .unwrap();
-    assert_eq!(
-        released.tags,
-        [("Team".to_string(), "ops".to_string())].into()
-    );
+    assert!(!d.w.model.exists(&made));
+    only_the_users_tags_left(&d.w, &adopted);
 }
 
 /// C4, C11: a Delete removes an owned interface that lost its pool tag.
 #[tokio::test]
 async fn a_delete_removes_an_owned_interface_that_lost_its_pool_tag() {
-    let w = StrictWorld::new();
-    let cfn = Listener::start().await;
     let props = json!({"Name": "web", "SubnetIds": ["subnet-a1"]});
-    let created = answer(&w, &cfn, &request("Create", &cfn.url, props.clone())).await;
-    let physical = created["PhysicalResourceId"].as_str().unwrap();
-    let member = created["Data"]["NetworkInterfaceIds"][0]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let ec2 = w.ec2();
+    let d = Declared::create(props.clone()).await;
+    let member = d.members().remove(0);
+    let ec2 = d.w.ec2();
     ec2.delete_tags(std::slice::from_ref(&member), &[POOL_TAG.into()])
         .await
         .unwrap();
 
-    let body = answer(&w, &cfn, &delete(&cfn.url, physical, props)).await;
+    let body = d.delete(props).await;
 
     assert_eq!(body["Status"], "SUCCESS", "{body}");
-    assert!(!w.0.exists(&member));
+    assert!(!d.w.model.exists(&member));
 }
 
 /// C4: one adopted interface deleted out of band; the others still lose
@@ -262,66 +224,17 @@ async fn a_delete_removes_an_owned_interface_that_lost_its_pool_tag() {
 #[tokio::test]
 async fn a_delete_releases_the_adopted_interfaces_left_when_one_is_gone() {
     let w = StrictWorld::new();
-    let cfn = Listener::start().await;
-    let gone = w.0.add_interface("subnet-a1", []);
-    let left = w.0.add_interface("subnet-a1", [("Team", "ops")]);
+    let gone = w.model.add_interface("subnet-a1", []);
+    let left = w.model.add_interface("subnet-a1", [("Team", "ops")]);
     let props = json!({"Name": "web", "NetworkInterfaceIds": [gone, left]});
-    let created = answer(&w, &cfn, &request("Create", &cfn.url, props.clone())).await;
-    let physical = created["PhysicalResourceId"].as_str().unwrap();
-    w.0.settle_reads();
-    w.ec2().delete_interface(&gone).await.unwrap();
+    let d = Declared::create_in(w, props.clone()).await;
+    d.w.model.settle_reads();
+    d.w.ec2().delete_interface(&gone).await.unwrap();
 
-    let body = answer(&w, &cfn, &delete(&cfn.url, physical, props)).await;
+    let body = d.delete(props).await;
 
     assert_eq!(body["Status"], "SUCCESS", "{body}");
-    let released = w.0.interfaces().into_iter().find(|i| i.id == left).unwrap();
-    assert_eq!(
-        released.tags,
-        [("Team".to_string(), "ops".to_string())].into()
-    );
-}
-
-/// The adapter against moto's CloudFormation: a real stack's status and
-/// resources by its id, after it is deleted too, and an id CloudFormation
-/// does not know.
-#[tokio::test]
-async fn stack_states_are_read_from_cloudformation() {
-    let moto = Moto::start();
-    let cfn = moto.cloudformation();
-    let template = r#"{"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}"#;
-    let stack = cfn
-        .create_stack()
-        .stack_name("pool")
-        .template_body(template)
-        .send()
-        .await
-        .unwrap();
-    let stack_id = stack.stack_id().unwrap().to_string();
-    let stacks = SdkStacks::new(cfn.clone());
-
-    let state = stacks.stack_state(&stack_id).await.unwrap();
-    assert_eq!(state, StackState::Settled("CREATE_COMPLETE".into()));
-    let resources = stacks.resources(&stack_id).await.unwrap();
-    assert_eq!(resources.len(), 1, "{resources:?}");
-    assert_eq!(resources[0].logical_id, "Queue");
-    assert_eq!(resources[0].status, "CREATE_COMPLETE");
-    assert!(resources[0].physical_id.is_some());
-    cfn.delete_stack()
-        .stack_name(&stack_id)
-        .send()
-        .await
-        .unwrap();
-    let state = stacks.stack_state(&stack_id).await.unwrap();
-    assert!(state.is_gone(), "{state:?}");
-    // A deleted stack's resources are still read by its id [CFN-DEL] (moto
-    // keeps their last status, where CloudFormation says DELETE_COMPLETE).
-    let resources = stacks.resources(&stack_id).await.unwrap();
-    assert_eq!(resources[0].logical_id, "Queue");
-    let unknown = stack_id.replace(&stack_id[stack_id.len() - 8..], "00000000");
-    assert_eq!(
-        stacks.stack_state(&unknown).await.unwrap(),
-        StackState::Unknown
-    );
+    only_the_users_tags_left(&d.w, &left);
 }
 
 /// C10: an interface attached to an instance outside the pool is not
@@ -330,14 +243,15 @@ async fn stack_states_are_read_from_cloudformation() {
 async fn adoption_takes_only_what_is_free_or_already_the_pools() {
     let w = StrictWorld::new();
     let cfn = Listener::start().await;
-    let outsider = w.0.launch(None, "subnet-a1");
-    let theirs =
-        w.0.add_launch_interface(&outsider, [("Team", "db")], 1, 0, false);
-    let primary = w.0.primary_of(&outsider);
-    let insider = w.0.launch(Some("web"), "subnet-a1");
-    let ours = w.0.add_launch_interface(&insider, [], 1, 0, false);
-    let efa = w.0.add_interface("subnet-a1", []);
-    w.0.set_interface_type(&efa, "efa");
+    let outsider = w.model.launch(None, "subnet-a1");
+    let theirs = w
+        .model
+        .add_launch_interface(&outsider, [("Team", "db")], 1, 0, false);
+    let primary = w.model.primary_of(&outsider);
+    let insider = w.model.launch(Some("web"), "subnet-a1");
+    let ours = w.model.add_launch_interface(&insider, [], 1, 0, false);
+    let efa = w.model.add_interface("subnet-a1", []);
+    w.model.set_interface_type(&efa, "efa");
 
     for (eni, why) in [
         (&theirs, "which is not in pool 'web'"),
@@ -348,12 +262,12 @@ async fn adoption_takes_only_what_is_free_or_already_the_pools() {
         let body = answer(&w, &cfn, &request("Create", &cfn.url, props)).await;
         assert!(failure(&body).contains(why), "{body}");
         assert!(
-            w.0.writes().is_empty(),
+            w.model.writes().is_empty(),
             "nothing changed: {:?}",
-            w.0.writes()
+            w.model.writes()
         );
     }
-    assert_eq!(w.0.holder(&theirs), Some((outsider, 1)));
+    assert_eq!(w.model.holder(&theirs), Some((outsider, 1)));
 
     let props = json!({"Name": "web", "NetworkInterfaceIds": [ours]});
     let body = answer(&w, &cfn, &request("Create", &cfn.url, props)).await;
@@ -371,7 +285,7 @@ async fn fixing_the_address_ec2_chose_keeps_the_interface() {
     let physical = created["PhysicalResourceId"].as_str().unwrap();
     let ip = created["Data"]["PrivateIpAddresses"][0].as_str().unwrap();
     let fixed = json!({"Name": "dns", "SubnetIds": ["subnet-a1"], "PrivateIpAddresses": [ip]});
-    let creates = w.0.calls()["CreateNetworkInterface"];
+    let creates = w.model.calls()["CreateNetworkInterface"];
 
     let updated = answer(&w, &cfn, &update(&cfn.url, physical, fixed, chosen)).await;
 
@@ -381,15 +295,16 @@ async fn fixing_the_address_ec2_chose_keeps_the_interface() {
         "the same interface, the same address"
     );
     assert_eq!(
-        w.0.calls()["CreateNetworkInterface"],
+        w.model.calls()["CreateNetworkInterface"],
         creates,
         "nothing created"
     );
-    let iface =
-        w.0.interfaces()
-            .into_iter()
-            .find(|i| Some(i.private_ip.as_deref()) == Some(Some(ip)))
-            .unwrap();
+    let iface = w
+        .model
+        .interfaces()
+        .into_iter()
+        .find(|i| Some(i.private_ip.as_deref()) == Some(Some(ip)))
+        .unwrap();
     assert_eq!(iface.tags[SLOT_TAG], format!("subnet-a1/{ip}"));
     assert!(!iface.tags.contains_key(RETIRED_TAG));
 }

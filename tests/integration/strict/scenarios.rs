@@ -1,36 +1,42 @@
-//! Event scenarios, each run on the strict model and on moto through the SDK.
+//! Event scenarios, written once against `World` and run here on the strict
+//! model; `moto::scenarios` runs the same ones on moto through the SDK.
 
 use network_interface_manager::aws::total_calls;
 use network_interface_manager::ec2::InstanceState::*;
 
-use crate::support::world::{assert_calls, deliver, deliver_ok, state_event, World};
+use serde_json::json;
 
-/// Runs a scenario on the strict model and on moto, as two tests.
-macro_rules! on_both {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            #[tokio::test]
-            async fn strict() {
-                super::$scenario(&crate::support::world::StrictWorld::new()).await
-            }
-            #[tokio::test]
-            async fn moto() {
-                super::$scenario(&crate::support::world::MotoWorld::new().await).await
-            }
+use crate::support::world::{
+    assert_calls, deliver, deliver_ok, fixture, state_event, StrictWorld, World,
+};
+
+/// The scenarios, each a test on the world `$world` makes.
+#[macro_export]
+macro_rules! scenarios_on {
+    ($world:expr) => {
+        $crate::scenarios_on!(
+            $world;
+            running_attaches_a_free_member_in_the_same_az_at_the_pool_index,
+            terminated_frees_the_member_for_a_waiting_instance_in_the_same_invocation,
+            replacement_launched_early_waits_then_gets_the_address_when_the_old_one_stops,
+            the_same_event_twice_changes_nothing_the_second_time,
+            event_for_an_unknown_instance_changes_nothing_and_running_is_retried,
+            event_for_an_instance_without_the_tag_only_reads,
+        );
+    };
+    ($world:expr; $($scenario:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $scenario() {
+            $crate::strict::scenarios::$scenario(&$world).await
         }
     )*};
 }
 
-on_both!(
-    running_attaches_a_free_member_in_the_same_az_at_the_pool_index,
-    terminated_frees_the_member_for_a_waiting_instance_in_the_same_invocation,
-    replacement_launched_early_waits_then_gets_the_address_when_the_old_one_stops,
-    the_same_event_twice_changes_nothing_the_second_time,
-    event_for_an_unknown_instance_changes_nothing_and_running_is_retried,
-    event_for_an_instance_without_the_tag_only_reads,
-);
+mod on_strict {
+    crate::scenarios_on!(crate::support::world::StrictWorld::new());
+}
 
-async fn running_attaches_a_free_member_in_the_same_az_at_the_pool_index(w: &dyn World) {
+pub async fn running_attaches_a_free_member_in_the_same_az_at_the_pool_index(w: &dyn World) {
     let other_az = w.add_member("web", "b1").await;
     let other_subnet = w.add_member("web", "a2").await;
     let own_subnet = w.add_member("web", "a1").await;
@@ -51,7 +57,9 @@ async fn running_attaches_a_free_member_in_the_same_az_at_the_pool_index(w: &dyn
     assert_calls(w, &handled.ec2_calls, &expected);
 }
 
-async fn terminated_frees_the_member_for_a_waiting_instance_in_the_same_invocation(w: &dyn World) {
+pub async fn terminated_frees_the_member_for_a_waiting_instance_in_the_same_invocation(
+    w: &dyn World,
+) {
     let member = w.add_member("db", "a1").await;
     let old = w.launch(Some("db"), "a1").await;
     deliver_ok(w, &state_event(&old, Running)).await;
@@ -72,7 +80,7 @@ async fn terminated_frees_the_member_for_a_waiting_instance_in_the_same_invocati
     assert_eq!(short[0].instance_ids, [other_az]);
 }
 
-async fn replacement_launched_early_waits_then_gets_the_address_when_the_old_one_stops(
+pub async fn replacement_launched_early_waits_then_gets_the_address_when_the_old_one_stops(
     w: &dyn World,
 ) {
     let member = w.add_member("bastion", "a1").await;
@@ -103,7 +111,7 @@ async fn replacement_launched_early_waits_then_gets_the_address_when_the_old_one
     assert_calls(w, &handed_over.ec2_calls, &expected);
 }
 
-async fn the_same_event_twice_changes_nothing_the_second_time(w: &dyn World) {
+pub async fn the_same_event_twice_changes_nothing_the_second_time(w: &dyn World) {
     let member = w.add_member("web", "a1").await;
     let instance = w.launch(Some("web"), "a1").await;
     let running = state_event(&instance, Running);
@@ -134,7 +142,7 @@ async fn the_same_event_twice_changes_nothing_the_second_time(w: &dyn World) {
     assert_eq!(w.holder(&member).await, None);
 }
 
-async fn event_for_an_unknown_instance_changes_nothing_and_running_is_retried(w: &dyn World) {
+pub async fn event_for_an_unknown_instance_changes_nothing_and_running_is_retried(w: &dyn World) {
     let member = w.add_member("web", "a1").await;
     let unknown = "i-0123456789abcdef0";
     // R16: EC2 said it runs; reads that do not show it yet are not trusted.
@@ -150,7 +158,7 @@ async fn event_for_an_unknown_instance_changes_nothing_and_running_is_retried(w:
     assert_eq!(w.holder(&member).await, None);
 }
 
-async fn event_for_an_instance_without_the_tag_only_reads(w: &dyn World) {
+pub async fn event_for_an_instance_without_the_tag_only_reads(w: &dyn World) {
     let member = w.add_member("web", "a1").await;
     let instance = w.launch(None, "a1").await;
 
@@ -164,4 +172,25 @@ async fn event_for_an_instance_without_the_tag_only_reads(w: &dyn World) {
     let reads = [("DescribeInstances", 1), ("DescribeNetworkInterfaces", 1)];
     assert_calls(w, &handled.ec2_calls, &reads);
     assert!(total_calls(&handled.ec2_calls) >= 2);
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_inputs_succeed_without_ec2_calls() {
+    let w = StrictWorld::new();
+    let mut malformed = fixture("ec2-state-change.json");
+    malformed["detail"] = json!({});
+    for (input, kind) in [
+        // R20: another hook's action is left alone.
+        (
+            fixture("autoscaling-launch-lifecycle.json"),
+            "lifecycle-action",
+        ),
+        (json!({"anything": 1}), "ignored"),
+        (malformed, "malformed"),
+    ] {
+        let handled = deliver_ok(&w, &input).await;
+        assert_eq!(serde_json::to_value(handled.event).unwrap(), kind);
+        assert!(handled.outcome.note.is_some());
+        assert!(handled.ec2_calls.is_empty(), "no EC2 call for {input}");
+    }
 }

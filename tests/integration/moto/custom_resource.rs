@@ -4,10 +4,12 @@
 use network_interface_manager::ec2::{
     InterfaceQuery, NetworkInterface, DEVICE_INDEX_TAG, OWNER_TAG, POOL_TAG,
 };
+use network_interface_manager::stacks::{SdkStacks, StackState, Stacks};
 use serde_json::{json, Value};
 
 use crate::support::cfn::{answer, delete, request, update};
 use crate::support::listener::Listener;
+use crate::support::moto::Moto;
 use crate::support::world::{MotoWorld, World};
 
 async fn owned(w: &dyn World, physical_id: &str) -> Vec<NetworkInterface> {
@@ -180,4 +182,47 @@ async fn a_running_pool_instance_gets_its_interface_right_after_create() {
 
     let member = &ids(&body)[0];
     assert_eq!(w.holder(member).await, Some((instance, 1)));
+}
+
+/// The adapter against moto's CloudFormation: a real stack's status and
+/// resources by its id, after it is deleted too, and an id CloudFormation
+/// does not know.
+#[tokio::test]
+async fn stack_states_are_read_from_cloudformation() {
+    let moto = Moto::start();
+    let cfn = moto.cloudformation();
+    let template = r#"{"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}"#;
+    let stack = cfn
+        .create_stack()
+        .stack_name("pool")
+        .template_body(template)
+        .send()
+        .await
+        .unwrap();
+    let stack_id = stack.stack_id().unwrap().to_string();
+    let stacks = SdkStacks::new(cfn.clone());
+
+    let state = stacks.stack_state(&stack_id).await.unwrap();
+    assert_eq!(state, StackState::Settled("CREATE_COMPLETE".into()));
+    let resources = stacks.resources(&stack_id).await.unwrap();
+    assert_eq!(resources.len(), 1, "{resources:?}");
+    assert_eq!(resources[0].logical_id, "Queue");
+    assert_eq!(resources[0].status, "CREATE_COMPLETE");
+    assert!(resources[0].physical_id.is_some());
+    cfn.delete_stack()
+        .stack_name(&stack_id)
+        .send()
+        .await
+        .unwrap();
+    let state = stacks.stack_state(&stack_id).await.unwrap();
+    assert!(state.is_gone(), "{state:?}");
+    // A deleted stack's resources are still read by its id [CFN-DEL] (moto
+    // keeps their last status, where CloudFormation says DELETE_COMPLETE).
+    let resources = stacks.resources(&stack_id).await.unwrap();
+    assert_eq!(resources[0].logical_id, "Queue");
+    let unknown = stack_id.replace(&stack_id[stack_id.len() - 8..], "00000000");
+    assert_eq!(
+        stacks.stack_state(&unknown).await.unwrap(),
+        StackState::Unknown
+    );
 }

@@ -133,27 +133,6 @@ fn a_state_change_without_its_detail_is_malformed() {
 }
 
 #[tokio::test]
-async fn unknown_and_malformed_inputs_succeed_without_ec2_calls() {
-    let w = StrictWorld::new();
-    let mut malformed = fixture("ec2-state-change.json");
-    malformed["detail"] = json!({});
-    for (input, kind) in [
-        // R20: another hook's action is left alone.
-        (
-            fixture("autoscaling-launch-lifecycle.json"),
-            "lifecycle-action",
-        ),
-        (json!({"anything": 1}), "ignored"),
-        (malformed, "malformed"),
-    ] {
-        let handled = deliver_ok(&w, &input).await;
-        assert_eq!(serde_json::to_value(handled.event).unwrap(), kind);
-        assert!(handled.outcome.note.is_some());
-        assert!(handled.ec2_calls.is_empty(), "no EC2 call for {input}");
-    }
-}
-
-#[tokio::test]
 async fn a_pending_instance_costs_no_call() {
     let w = StrictWorld::new();
     let instance = w.launch(Some("web"), "a1").await;

@@ -121,7 +121,7 @@ fn each_problem_names_its_property() {
 
 #[test]
 fn the_readme_documents_every_property() {
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../../README.md");
     for name in schema_property_names() {
         assert!(readme.contains(&format!("`{name}`")), "README lacks {name}");
     }

@@ -216,7 +216,7 @@ fn check_settled(ec2: &StrictEc2) {
 
 async fn run(steps: Vec<Step>, throttle: u32) {
     let w = StrictWorld::new();
-    let ec2 = &w.0;
+    let ec2 = &w.model;
     for (n, subnet) in SUBNETS.iter().enumerate() {
         ec2.add_member(POOLS[n % 2], subnet);
         ec2.add_member(POOLS[(n + 1) % 2], subnet);

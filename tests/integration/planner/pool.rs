@@ -6,7 +6,7 @@ use network_interface_manager::ec2::{
 use network_interface_manager::pool::model::{Action, Plan, Snapshot};
 use network_interface_manager::pool::plan::{plan, unknown_holders};
 
-use crate::planner_fixtures::{attach, case, iface, instance, member, render};
+use crate::planner::fixtures::{attach, case, iface, instance, member, render};
 use InstanceState::*;
 
 #[test]

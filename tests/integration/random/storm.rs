@@ -32,13 +32,13 @@ async fn a_storm_of_duplicated_shuffled_throttled_events_settles_after_one_sync(
     let w = StrictWorld::new();
     let subnets = ["subnet-a1", "subnet-b1"];
     let members: Vec<String> = (0..INSTANCES)
-        .map(|n| w.0.add_member("fleet", subnets[n % 2]))
+        .map(|n| w.model.add_member("fleet", subnets[n % 2]))
         .collect();
     let instances: Vec<String> = (0..INSTANCES)
-        .map(|n| w.0.launch(Some("fleet"), subnets[n % 2]))
+        .map(|n| w.model.launch(Some("fleet"), subnets[n % 2]))
         .collect();
     {
-        let mut faults = w.0.faults.lock().unwrap();
+        let mut faults = w.model.faults.lock().unwrap();
         faults.throttle_percent = 20;
         faults.latency = Duration::from_millis(1);
         faults.transition = Duration::from_millis(5);
@@ -61,13 +61,13 @@ async fn a_storm_of_duplicated_shuffled_throttled_events_settles_after_one_sync(
         .buffer_unordered(16)
         .collect()
         .await;
-    w.0.faults.lock().unwrap().throttle_percent = 0;
+    w.model.faults.lock().unwrap().throttle_percent = 0;
     // The schedule runs minutes later: its reads have caught up.
-    w.0.settle_reads();
+    w.model.settle_reads();
     deliver_ok(&w, &fixture("scheduled-event.json")).await;
 
     let mut attaches: BTreeMap<String, usize> = BTreeMap::new();
-    for (op, eni, _) in w.0.writes() {
+    for (op, eni, _) in w.model.writes() {
         if op == Op::Attach {
             *attaches.entry(eni).or_default() += 1;
         }
@@ -75,17 +75,18 @@ async fn a_storm_of_duplicated_shuffled_throttled_events_settles_after_one_sync(
     let double_booked = attaches.values().filter(|n| **n > 1).count();
     let with_two = instances
         .iter()
-        .filter(|i| w.0.members_of(i).len() > 1)
+        .filter(|i| w.model.members_of(i).len() > 1)
         .count();
     let waiting = instances
         .iter()
-        .filter(|i| w.0.members_of(i).is_empty())
+        .filter(|i| w.model.members_of(i).is_empty())
         .count();
-    let pool_members: Vec<_> =
-        w.0.interfaces()
-            .into_iter()
-            .filter(|i| i.tags.contains_key(POOL_TAG))
-            .collect();
+    let pool_members: Vec<_> = w
+        .model
+        .interfaces()
+        .into_iter()
+        .filter(|i| i.tags.contains_key(POOL_TAG))
+        .collect();
     let lost = members.len() - pool_members.len();
     let gave_up = failures_left.iter().filter(|a| **a == DELIVERIES).count();
     let retried = failures_left.iter().filter(|a| **a > 0).count();

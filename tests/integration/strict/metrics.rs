@@ -1,0 +1,86 @@
+//! Metrics in CloudWatch's Embedded Metric Format (docs/design.md, R18):
+//! every document checked against the specification's rules, and the values
+//! an operator's alarms read.
+
+use network_interface_manager::ec2::InstanceState::*;
+
+use crate::support::emf::{find, measured, validate};
+use crate::support::world::{fixture, state_event, StrictWorld};
+
+#[tokio::test]
+async fn a_running_event_counts_one_attach_for_its_pool() {
+    let w = StrictWorld::new();
+    w.model.add_member("web", "subnet-a1");
+    let instance = w.model.launch(Some("web"), "subnet-a1");
+
+    let docs = measured(&w, &state_event(&instance, Running)).await;
+
+    let web = find(&docs, &[("Pool", "web")], "Attaches");
+    assert_eq!(web["Attaches"], 1);
+    assert_eq!(web["AttachLatency"].as_array().map(Vec::len), Some(1));
+    let account = find(&docs, &[], "Ec2Throttled");
+    assert_eq!(account["TransientFailures"], 0);
+    assert!(
+        !docs.iter().any(|d| d.get("Members").is_some()),
+        "no gauges after an event"
+    );
+}
+
+#[tokio::test]
+async fn a_sync_with_a_shortage_reports_it_per_pool_per_az_and_for_the_account() {
+    let w = StrictWorld::new();
+    w.model.add_member("web", "subnet-a1");
+    w.model.add_member("web", "subnet-b1");
+    for _ in 0..2 {
+        w.model.launch(Some("web"), "subnet-a1");
+    }
+
+    let docs = measured(&w, &fixture("scheduled-event.json")).await;
+
+    let short = [("Pool", "web"), ("AvailabilityZone", "us-east-1a")];
+    let a = find(&docs, &short, "WaitingInstances");
+    assert_eq!(
+        (a["WaitingInstances"].as_u64(), a["FreeMembers"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(
+        (a["Members"].as_u64(), a["HeldMembers"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let b = find(
+        &docs,
+        &[("Pool", "web"), ("AvailabilityZone", "us-east-1b")],
+        "Members",
+    );
+    assert_eq!(
+        (b["FreeMembers"].as_u64(), b["WaitingInstances"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let pool = find(&docs, &[("Pool", "web")], "Members");
+    assert_eq!(
+        (pool["Members"].as_u64(), pool["WaitingInstances"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let account = find(&docs, &[], "WaitingInstances");
+    assert_eq!(account["WaitingInstances"], 1);
+}
+
+#[test]
+fn the_validator_refuses_what_the_specification_refuses() {
+    let ok = serde_json::json!({
+        "_aws": {"Timestamp": 1_700_000_000_000u64, "CloudWatchMetrics": [
+            {"Namespace": "N", "Dimensions": [["Pool"]], "Metrics": [{"Name": "Attaches"}]}]},
+        "Pool": "web", "Attaches": 1
+    });
+    validate(&ok);
+    let mut seconds = ok.clone();
+    seconds["_aws"]["Timestamp"] = 1_700_000_000u64.into();
+    let mut missing_dimension = ok.clone();
+    missing_dimension.as_object_mut().unwrap().remove("Pool");
+    let mut text_value = ok.clone();
+    text_value["Attaches"] = "1".into();
+    for bad in [seconds, missing_dimension, text_value] {
+        let refused = std::panic::catch_unwind(|| validate(&bad));
+        assert!(refused.is_err(), "accepted {bad}");
+    }
+}

@@ -1,0 +1,16 @@
+//! The whole handler against the strict models (`support/strict/`): EC2 and
+//! Auto Scaling never kinder than the real services (design.md T7-T9), the
+//! custom resource answered to a local listener, CloudFormation's stack
+//! states as a test sets them. Round trips are counted here. `models` tests
+//! the models themselves. Nothing here starts a server.
+
+mod budget;
+mod custom_resource;
+mod faults;
+mod harsh;
+mod lifecycle;
+mod metrics;
+mod models;
+mod round_trips;
+pub mod scenarios;
+mod updates;
