@@ -1,6 +1,8 @@
 //! One attach of a plan: its candidates tried in order until one is attached.
 //! EC2 is the lock (R6): an interface taken meanwhile means the next
-//! candidate; a device index taken means reading who took it (R11).
+//! candidate; a device index taken means reading who took it (R11); a
+//! member still leaving its former holder is attached as soon as EC2 lets
+//! go of it, the refusal itself saying it has not yet (R12).
 
 use std::collections::BTreeSet;
 
@@ -8,7 +10,7 @@ use super::claim::{occupant, settled, Occupant};
 use super::model::{Attach, Candidate};
 use super::report::{Attached, Failed, Left, LeftAction};
 use super::settings::Settings;
-use crate::aws::{ErrorKind, Missing};
+use crate::aws::{AwsError, ErrorKind, Missing};
 use crate::deadline::Deadline;
 use crate::ec2::Ec2;
 
@@ -31,6 +33,19 @@ impl AttachResult {
             Self::Left(left) => &left.pool,
         }
     }
+}
+
+/// What to do after one attach call.
+enum Step {
+    Done(AttachResult),
+    /// The same candidate at the same index again.
+    Again,
+    /// The next candidate; `lost`: another invocation took this one.
+    Next {
+        lost: bool,
+    },
+    /// The same candidate at another index.
+    Index(i32),
 }
 
 /// The attach's result, and how many races it lost on the way.
@@ -76,81 +91,118 @@ async fn attach_counting(
         if deadline.expired() {
             return AttachResult::Left(left(&a));
         }
-        let id = &candidate.interface_id;
-        if let Some(former) = &candidate.freed_from {
-            match settled(ec2, id, former, deadline, settings.backoff).await {
-                Ok(Some(true)) => {}
-                Ok(Some(false)) => {
-                    current = candidates.next();
-                    continue;
-                }
-                Ok(None) => {
-                    let why = format!("the deadline came while {id} was detaching from {former}");
-                    return AttachResult::Failed(gave_up(&a, &why));
-                }
-                Err(e) => {
-                    return AttachResult::Failed(Failed::of(&a.pool, &a.instance_id, None, &e))
-                }
-            }
-        }
         attempts += 1;
-        match ec2.attach(id, &a.instance_id, index).await {
-            Ok(_) => return AttachResult::Attached(attached(&a, candidate, index)),
-            // A freed member read as available too early: wait for it again.
-            Err(e) if e.is(ErrorKind::InUse) && candidate.freed_from.is_some() => {}
-            Err(e) if e.is(ErrorKind::InUse) => {
-                *conflicts += 1;
+        let answer = ec2
+            .attach(&candidate.interface_id, &a.instance_id, index)
+            .await;
+        let step = match answer {
+            Ok(_) => Step::Done(AttachResult::Attached(attached(&a, candidate, index))),
+            Err(e) => refused(ec2, &a, candidate, index, e, deadline, settings).await,
+        };
+        match step {
+            Step::Done(result) => {
+                *conflicts += u32::from(matches!(result, AttachResult::AlreadyHeld(_)));
+                return result;
+            }
+            Step::Again => {}
+            Step::Next { lost } => {
+                *conflicts += u32::from(lost);
                 current = candidates.next();
             }
-            // R14: a candidate deleted meanwhile.
-            Err(e) if e.is(ErrorKind::NotFound(Missing::Interface)) => current = candidates.next(),
-            Err(e) if e.is(ErrorKind::DeviceIndexTaken) => {
-                match occupant(ec2, &a, index).await {
-                    Ok(Occupant::Member) => {
-                        *conflicts += 1;
-                        return AttachResult::AlreadyHeld(a.pool.clone());
-                    }
-                    Ok(Occupant::Other { next_index }) => index = next_index,
-                    Ok(Occupant::Leaving(occupant_id)) => {
-                        let gone = settled(
-                            ec2,
-                            &occupant_id,
-                            &a.instance_id,
-                            deadline,
-                            settings.backoff,
-                        );
-                        match gone.await {
-                            Ok(Some(_)) => {}
-                            Ok(None) => {
-                                let why = format!("the deadline came while {occupant_id} left");
-                                return AttachResult::Failed(gave_up(&a, &why));
-                            }
-                            Err(e) => {
-                                return AttachResult::Failed(Failed::of(
-                                    &a.pool,
-                                    &a.instance_id,
-                                    None,
-                                    &e,
-                                ))
-                            }
-                        }
-                    }
-                    // Retrying the same index is always safe: EC2 refuses it
-                    // while taken. Give the reads time to catch up.
-                    Ok(Occupant::Unseen) => {
-                        deadline.sleep(settings.backoff.first).await;
-                    }
-                    Err(e) => {
-                        return AttachResult::Failed(Failed::of(&a.pool, &a.instance_id, None, &e))
-                    }
-                }
-            }
-            Err(e) => {
-                return AttachResult::Failed(Failed::of(&a.pool, &a.instance_id, Some(id), &e))
-            }
+            Step::Index(next) => index = next,
         }
     }
     AttachResult::NoCandidateLeft(a)
+}
+
+/// What EC2's refusal of an attach means for the next step.
+async fn refused(
+    ec2: &dyn Ec2,
+    a: &Attach,
+    candidate: &Candidate,
+    index: i32,
+    e: AwsError,
+    deadline: Deadline,
+    settings: &Settings,
+) -> Step {
+    let id = &candidate.interface_id;
+    match e.kind {
+        // R12: EC2 has not let go of the freed member yet.
+        ErrorKind::InUse => match &candidate.freed_from {
+            Some(former) => released(ec2, a, id, former, deadline, settings).await,
+            None => Step::Next { lost: true },
+        },
+        // R14: a candidate deleted meanwhile.
+        ErrorKind::NotFound(Missing::Interface) => Step::Next { lost: false },
+        ErrorKind::DeviceIndexTaken => index_taken(ec2, a, index, deadline, settings).await,
+        _ => Step::Done(AttachResult::Failed(Failed::of(
+            &a.pool,
+            &a.instance_id,
+            Some(id),
+            &e,
+        ))),
+    }
+}
+
+/// Waits until `id`, leaving `former`, reads free: then again; gone
+/// elsewhere, the next candidate.
+async fn released(
+    ec2: &dyn Ec2,
+    a: &Attach,
+    id: &str,
+    former: &str,
+    deadline: Deadline,
+    settings: &Settings,
+) -> Step {
+    match settled(ec2, id, former, deadline, settings.backoff).await {
+        Ok(Some(true)) => Step::Again,
+        Ok(Some(false)) => Step::Next { lost: false },
+        Ok(None) => {
+            let why = format!("the deadline came while {id} was detaching from {former}");
+            Step::Done(AttachResult::Failed(gave_up(a, &why)))
+        }
+        Err(e) => Step::Done(failed(a, &e)),
+    }
+}
+
+/// R11: who holds the index decides: a member of the pool (the instance
+/// holds one), one leaving (wait for it), one in no pool (the next index),
+/// or nobody the reads show yet (the same index again, a little later).
+async fn index_taken(
+    ec2: &dyn Ec2,
+    a: &Attach,
+    index: i32,
+    deadline: Deadline,
+    settings: &Settings,
+) -> Step {
+    match occupant(ec2, a, index).await {
+        Ok(Occupant::Member) => Step::Done(AttachResult::AlreadyHeld(a.pool.clone())),
+        Ok(Occupant::Other { next_index }) => Step::Index(next_index),
+        Ok(Occupant::Leaving(occupant_id)) => {
+            let gone = settled(
+                ec2,
+                &occupant_id,
+                &a.instance_id,
+                deadline,
+                settings.backoff,
+            );
+            match gone.await {
+                Ok(Some(_)) => Step::Again,
+                Ok(None) => {
+                    let why = format!("the deadline came while {occupant_id} left");
+                    Step::Done(AttachResult::Failed(gave_up(a, &why)))
+                }
+                Err(e) => Step::Done(failed(a, &e)),
+            }
+        }
+        // Retrying the same index is always safe: EC2 refuses it while
+        // taken. Give the reads time to catch up.
+        Ok(Occupant::Unseen) => {
+            deadline.sleep(settings.backoff.first).await;
+            Step::Again
+        }
+        Err(e) => Step::Done(failed(a, &e)),
+    }
 }
 
 fn left(a: &Attach) -> Left {
@@ -170,6 +222,10 @@ fn attached(a: &Attach, candidate: &Candidate, index: i32) -> Attached {
         reason: a.reason.clone(),
         waiting_since: a.waiting_since,
     }
+}
+
+fn failed(a: &Attach, e: &AwsError) -> AttachResult {
+    AttachResult::Failed(Failed::of(&a.pool, &a.instance_id, None, e))
 }
 
 fn gave_up(a: &Attach, why: &str) -> Failed {

@@ -9,6 +9,7 @@ pub mod apply;
 mod assign;
 mod attach;
 mod claim;
+mod handover;
 pub mod index;
 mod lifecycle;
 pub mod model;
@@ -24,14 +25,13 @@ pub use report::Report;
 pub use settings::Settings;
 
 use crate::aws::AwsError;
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::autoscaling::{AutoScaling, GroupInstance};
 use crate::deadline::Deadline;
-use crate::ec2::{Ec2, Instance, InstanceState, InterfaceQuery, NetworkInterface};
+use crate::ec2::{Ec2, Instance, InstanceState, InterfaceQuery};
 use crate::event::{Given, StateChange};
 use model::{Plan, Snapshot};
 use read::join_groups;
@@ -191,78 +191,6 @@ impl<'a> Manager<'a> {
             outcome.note = Some(format!("instance {id} is in no pool"));
         }
         Ok(outcome)
-    }
-
-    async fn instance_leaving(
-        &self,
-        change: &StateChange,
-        deadline: Deadline,
-    ) -> Result<Outcome, AwsError> {
-        let id = change.instance_id.as_str();
-        let held = InterfaceQuery::pools(&[]).attached_to(id);
-        let (instance, held) =
-            tokio::join!(self.read_instance(id), self.ec2.describe_interfaces(&held));
-        let (mut instance, held) = (instance?, held?);
-        // R16: a read older than the event shows the instance still running.
-        // It is fresh once it shows the instance leaving, or started again
-        // after the event (whose time has whole seconds).
-        let fresh = |i: &Option<Instance>| {
-            i.as_ref().is_none_or(|i| {
-                let restarted =
-                    matches!((i.launched_at, change.time), (Some(l), Some(t)) if l >= t + 1000);
-                i.state.releases() || restarted
-            })
-        };
-        if !fresh(&instance) {
-            instance = self.fresh_instance(id, deadline, fresh).await?;
-            if !fresh(&instance) {
-                return Ok(not_yet(id, "the instance does not read as leaving yet"));
-            }
-        }
-        self.hand_over(id, instance, held, None, deadline).await
-    }
-
-    /// Reconciles the pools of a leaving instance and of the members it
-    /// `held`, so that they go to waiting instances at once (R4, R12).
-    async fn hand_over(
-        &self,
-        id: &str,
-        instance: Option<Instance>,
-        held: Vec<NetworkInterface>,
-        given: Option<&Given>,
-        deadline: Deadline,
-    ) -> Result<Outcome, AwsError> {
-        // Its pool too: EC2 detaches members itself when an instance terminates.
-        let own_pool = instance
-            .as_ref()
-            .and_then(Instance::pool)
-            .map(str::to_string);
-        let pools: BTreeSet<String> = held
-            .iter()
-            .filter(|m| m.is_secondary())
-            .filter_map(|m| m.pool().map(str::to_string))
-            .chain(own_pool)
-            .collect();
-        if pools.is_empty() {
-            let snapshot = Snapshot {
-                members: Vec::new(),
-                instances: instance.into_iter().collect(),
-            };
-            let mut outcome = self.carry_out(plan::plan(&snapshot), given, deadline).await;
-            outcome.note = Some(format!("instance {id} is in no pool and holds no member"));
-            return Ok(outcome);
-        }
-        let pools: Vec<String> = pools.into_iter().collect();
-        // Its interfaces by id: fresher than the filtered reads (R16).
-        let own = instance.as_ref().map(secondary_ids).unwrap_or_default();
-        let by_id = ById {
-            ids: &own,
-            ..ById::NONE
-        };
-        let snapshot = self
-            .read_pools(&pools, instance.into_iter().collect(), by_id, deadline)
-            .await?;
-        Ok(self.carry_out(plan::plan(&snapshot), given, deadline).await)
     }
 
     /// The full two-way reconcile (R10), of `pools` or of every pool.

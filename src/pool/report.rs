@@ -131,6 +131,25 @@ impl Report {
         self.left.iter().filter(|l| l.action == kind).count()
     }
 
+    /// Adds what another part of the same invocation did.
+    pub fn absorb(&mut self, other: Report) {
+        self.attached.extend(other.attached);
+        self.detached.extend(other.detached);
+        self.kept_on_termination.extend(other.kept_on_termination);
+        self.failed.extend(other.failed);
+        self.shortages.extend(other.shortages);
+        self.unusable.extend(other.unusable);
+        self.left.extend(other.left);
+        self.continued.extend(other.continued);
+        for (pool, n) in other.claim_conflicts {
+            *self.claim_conflicts.entry(pool).or_default() += n;
+        }
+        self.detached
+            .sort_by(|a, b| a.interface_id.cmp(&b.interface_id));
+        self.failed
+            .sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+    }
+
     /// Records a deferred action as left for later.
     pub(super) fn leave(&mut self, action: LeftAction, f: Failed) {
         self.left.push(Left {

@@ -99,13 +99,12 @@ pub async fn replacement_launched_early_waits_then_gets_the_address_when_the_old
     w.set_state(&old, Stopped).await;
     let handed_over = deliver_ok(w, &state_event(&old, Stopped)).await;
     assert_eq!(w.holder(&member).await, Some((new, 1)));
-    // The instance and its members; the pool's members and instances and the
-    // instance's interfaces by id; detach; one status read (more while the
-    // detach settles); attach.
+    // The instance and its members; the detach beside the pool's members and
+    // instances and the instance's interfaces by id; the attach (R12).
     let expected = [
         ("AttachNetworkInterface", 1),
         ("DescribeInstances", 2),
-        ("DescribeNetworkInterfaces", 4),
+        ("DescribeNetworkInterfaces", 3),
         ("DetachNetworkInterface", 1),
     ];
     assert_calls(w, &handed_over.ec2_calls, &expected);
