@@ -230,6 +230,11 @@ class Demo:
                 gauges[(doc["Pool"], doc["AvailabilityZone"])] = values
         return gauges
 
+    def public_ip_of(self, ip):
+        found = self.ec2.describe_network_interfaces(
+            Filters=[{"Name": "addresses.private-ip-address", "Values": [ip]}])
+        return found["NetworkInterfaces"][0].get("Association", {}).get("PublicIp")
+
     def holder_of(self, ip):
         found = self.ec2.describe_network_interfaces(
             Filters=[{"Name": "addresses.private-ip-address", "Values": [ip]}])
@@ -301,6 +306,7 @@ def pool_request(kind, url, subnets, physical_id=None):
         "ResourceProperties": {"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:nim",
                                "Name": POOL, "SubnetIds": subnets,
                                "PrivateIpAddresses": ["10.0.1.10", "10.0.2.10"],
+                               "PublicIp": "true",
                                "Description": "bastion fixed address"},
     }
     if physical_id:
@@ -317,7 +323,8 @@ def story(d):
                                    AvailabilityZone="us-east-1b")["Subnet"]["SubnetId"]
     print(f"    {vpc}: {subnet_a} (us-east-1a), {subnet_b} (us-east-1b)")
 
-    step("2. CloudFormation creates Custom::NetworkInterfacePool with 10.0.1.10 and 10.0.2.10")
+    step("2. CloudFormation creates Custom::NetworkInterfacePool with 10.0.1.10 and 10.0.2.10, "
+         "each with a public address (PublicIp)")
     d.invoke(pool_request("Create", d.response_url, [subnet_a, subnet_b]))
     answer = Answers.received[-1]
     print(f"    answer: {answer['Status']} {answer['PhysicalResourceId']} "
@@ -325,6 +332,8 @@ def story(d):
     check(answer["Status"] == "SUCCESS", "CloudFormation got SUCCESS")
     check(answer["Data"]["PrivateIpAddresses"] == ["10.0.1.10", "10.0.2.10"],
           "the pool holds both fixed addresses")
+    public_a = answer["Data"]["PublicIpAddresses"][0]
+    check(d.public_ip_of("10.0.1.10") == public_a, f"10.0.1.10 has the public address {public_a}")
     physical_id = answer["PhysicalResourceId"]
 
     step("3. two pool instances start, one per AZ; their `running` events reach the Lambda")
@@ -340,8 +349,13 @@ def story(d):
     waited = d.invoke(state_event(replacement, "running"))
     check(bool(waited["shortages"]), f"{replacement} waits while the old instance holds the address")
     d.ec2.terminate_instances(InstanceIds=[first_a])
-    d.invoke(state_event(first_a, "terminated"))
+    handed_over = d.invoke(state_event(first_a, "terminated"))
     check(d.holder_of("10.0.1.10") == replacement, f"10.0.1.10 moved to {replacement}")
+    check(d.public_ip_of("10.0.1.10") == public_a,
+          f"and with it the public address {public_a}, with no Elastic IP call: "
+          f"{sorted(handed_over['ec2_calls'])}")
+    check(not any("Address" in call for call in handed_over["ec2_calls"]),
+          "the handover made no Elastic IP call")
 
     step("5. the instance in us-east-1b stops, and its event is lost; the schedule repairs it")
     d.ec2.stop_instances(InstanceIds=[first_b])
@@ -387,6 +401,7 @@ def story(d):
     left = d.ec2.describe_network_interfaces(
         Filters=[{"Name": "tag-key", "Values": [POOL_TAG]}])["NetworkInterfaces"]
     check(not left, "no pool interface is left")
+    check(not d.ec2.describe_addresses()["Addresses"], "and its public addresses are released")
 
 
 def main():

@@ -15,7 +15,8 @@ ACTIONS = {
     "ec2": ["DescribeInstances", "DescribeNetworkInterfaces", "DescribeSubnets",
             "AttachNetworkInterface", "DetachNetworkInterface", "CreateNetworkInterface",
             "DeleteNetworkInterface", "ModifyNetworkInterfaceAttribute", "CreateTags",
-            "DeleteTags"],
+            "DeleteTags", "DescribeAddresses", "AllocateAddress", "AssociateAddress",
+            "DisassociateAddress", "ReleaseAddress"],
     "cloudformation": ["DescribeStacks", "ListStackResources"],
     "autoscaling": ["DescribeAutoScalingInstances", "DescribeLifecycleHooks",
                     "CompleteLifecycleAction"],
@@ -27,7 +28,7 @@ ACTIONS = {
 # The resource types the template can name; the others (CreateTags lists a
 # hundred) are left out.
 TYPES = {"", "network-interface", "instance", "subnet", "security-group", "stack",
-         "log-stream", "queue", "autoScalingGroup"}
+         "log-stream", "queue", "autoScalingGroup", "elastic-ip", "ipv4pool-ec2"}
 
 
 def main(wheel):

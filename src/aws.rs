@@ -14,6 +14,8 @@ use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 pub enum ErrorKind {
     /// The interface is attached or in use elsewhere: try the next candidate.
     InUse,
+    /// An Elastic IP address associated elsewhere, never moved.
+    AlreadyAssociated,
     /// The instance already has an interface at that device index.
     DeviceIndexTaken,
     /// The resource does not exist (or not yet).
@@ -53,6 +55,8 @@ pub enum Missing {
     Interface,
     Instance,
     Attachment,
+    /// An Elastic IP allocation or association.
+    Address,
     /// A stack CloudFormation does not know.
     Stack,
     Other,
@@ -124,6 +128,9 @@ fn classify(code: &str, message: &str) -> ErrorKind {
     use ErrorKind::*;
     match code {
         "InvalidNetworkInterface.InUse" => InUse,
+        // A fixed private address, or an Elastic IP still associated.
+        "InvalidIPAddress.InUse" => InUse,
+        "Resource.AlreadyAssociated" => AlreadyAssociated,
         "InvalidParameterValue" if message.contains("already has an interface attached") => {
             DeviceIndexTaken
         }
@@ -138,6 +145,9 @@ fn classify(code: &str, message: &str) -> ErrorKind {
         "InvalidNetworkInterfaceID.NotFound" => NotFound(Missing::Interface),
         "InvalidInstanceID.NotFound" => NotFound(Missing::Instance),
         "InvalidAttachmentID.NotFound" => NotFound(Missing::Attachment),
+        "InvalidAllocationID.NotFound" | "InvalidAssociationID.NotFound" => {
+            NotFound(Missing::Address)
+        }
         c if c.ends_with(".NotFound") => NotFound(Missing::Other),
         "AuthFailure" => AccessDenied,
         c if c.starts_with("UnauthorizedOperation") || c.starts_with("AccessDenied") => {
@@ -239,6 +249,18 @@ mod tests {
                 NotFound(Missing::Attachment),
             ),
             ("InvalidSubnetID.NotFound", "", NotFound(Missing::Other)),
+            (
+                "InvalidAllocationID.NotFound",
+                "",
+                NotFound(Missing::Address),
+            ),
+            (
+                "InvalidAssociationID.NotFound",
+                "",
+                NotFound(Missing::Address),
+            ),
+            ("Resource.AlreadyAssociated", "", AlreadyAssociated),
+            ("InvalidIPAddress.InUse", "", InUse),
             ("IncorrectState", "pending", IncorrectState),
             ("RequestLimitExceeded", "", Throttled),
             ("ServiceUnavailable", "", Transient),

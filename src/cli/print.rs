@@ -43,35 +43,31 @@ pub fn explain(error: &anyhow::Error, endpoint: &str) -> String {
 pub fn status_table(pools: &[PoolStatus]) -> String {
     let mut table = comfy_table::Table::new();
     table.load_style(comfy_table::presets::NOTHING);
-    table.set_header([
-        "POOL",
-        "INTERFACE",
-        "AZ",
-        "SUBNET",
-        "PRIVATE IP",
-        "STATUS",
-        "HOLDER",
-        "INDEX",
-    ]);
+    // The public address column only where some member has one (C14).
+    let members = pools.iter().flat_map(|p| p.members.iter());
+    let public = members.clone().any(|m| m.public_ip.is_some());
+    let mut header = vec!["POOL", "INTERFACE", "AZ", "SUBNET", "PRIVATE IP"];
+    header.extend(public.then_some("PUBLIC IP"));
+    header.extend(["STATUS", "HOLDER", "INDEX"]);
+    table.set_header(header);
     for p in pools {
         for m in &p.members {
             let status = serde_json::to_value(m.status).unwrap_or_default();
-            table.add_row([
+            let mut row = vec![
                 p.pool.clone(),
                 m.interface_id.clone(),
                 m.availability_zone.clone(),
                 m.subnet_id.clone(),
                 m.private_ip.clone().unwrap_or_default(),
+            ];
+            row.extend(public.then(|| m.public_ip.clone().unwrap_or("-".into())));
+            let holder = m.holder.as_ref();
+            row.extend([
                 status.as_str().unwrap_or_default().to_string(),
-                m.holder
-                    .as_ref()
-                    .map(|h| h.instance_id.clone())
-                    .unwrap_or("-".into()),
-                m.holder
-                    .as_ref()
-                    .map(|h| h.device_index.to_string())
-                    .unwrap_or("-".into()),
+                holder.map_or("-".into(), |h| h.instance_id.clone()),
+                holder.map_or("-".into(), |h| h.device_index.to_string()),
             ]);
+            table.add_row(row);
         }
     }
     let mut out = if pools.iter().any(|p| !p.members.is_empty()) {

@@ -280,3 +280,13 @@ pub fn pool_data<'a>(
     }
     data
 }
+
+/// C14: each member's public address and allocation id, in the answer's
+/// order (empty where a member has none).
+pub fn add_public_addresses(data: &mut PoolData, addresses: &[Option<(String, String)>]) {
+    for address in addresses {
+        let (ip, id) = address.clone().unwrap_or_default();
+        data.public_ip_addresses.push(ip);
+        data.allocation_ids.push(id);
+    }
+}

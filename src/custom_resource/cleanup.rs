@@ -15,7 +15,10 @@ use serde::Serialize;
 use super::declaration::{is_retired, physical_id};
 use super::provider::Provider;
 use crate::deadline::{Backoff, Deadline};
-use crate::ec2::{Ec2, InterfaceQuery, InterfaceStatus, NetworkInterface, OWNER_TAG, STACK_TAG};
+use crate::ec2::{
+    Address, AddressQuery, Ec2, InterfaceQuery, InterfaceStatus, NetworkInterface, Tags, OWNER_TAG,
+    RETIRED_TAG, STACK_TAG,
+};
 use crate::stacks::{StackResource, StackState, Stacks};
 
 /// What became of a pool whose stack is gone (C13).
@@ -58,6 +61,13 @@ pub async fn fates<'o>(
     Ok(owners.into_iter().map(fate_of).collect())
 }
 
+/// What one stack declared, as the tag reads show it.
+#[derive(Default)]
+struct Declared<'a> {
+    interfaces: Vec<&'a NetworkInterface>,
+    addresses: Vec<&'a Address>,
+}
+
 /// Cleans up after every stack that declared pools; returns one line per
 /// thing done or failed.
 pub async fn collect(
@@ -66,18 +76,26 @@ pub async fn collect(
     deadline: Deadline,
     backoff: Backoff,
 ) -> Result<Vec<String>, AwsError> {
-    let declared = ec2
-        .describe_interfaces(&InterfaceQuery::tagged(STACK_TAG))
-        .await?;
-    let mut by_stack: BTreeMap<&str, Vec<&NetworkInterface>> = BTreeMap::new();
-    for iface in &declared {
-        by_stack
-            .entry(&iface.tags[STACK_TAG])
-            .or_default()
-            .push(iface);
+    let (interfaces, addresses) = (
+        InterfaceQuery::tagged(STACK_TAG),
+        AddressQuery::TagKey(STACK_TAG),
+    );
+    let (interfaces, addresses) = tokio::join!(
+        ec2.describe_interfaces(&interfaces),
+        ec2.describe_addresses(&addresses)
+    );
+    let (interfaces, addresses) = (interfaces?, addresses?);
+    let mut by_stack: BTreeMap<&str, Declared> = BTreeMap::new();
+    for iface in &interfaces {
+        let stack = by_stack.entry(&iface.tags[STACK_TAG]).or_default();
+        stack.interfaces.push(iface);
+    }
+    for address in &addresses {
+        let stack = by_stack.entry(&address.tags[STACK_TAG]).or_default();
+        stack.addresses.push(address);
     }
     let mut done = Vec::new();
-    for (stack_id, interfaces) in by_stack {
+    for (stack_id, declared) in by_stack {
         let provider = Provider {
             ec2,
             deadline,
@@ -85,31 +103,7 @@ pub async fn collect(
             request_id: "",
             stack_id,
         };
-        let state = match stacks.stack_state(stack_id).await {
-            Ok(state) => state,
-            Err(e) => {
-                done.push(format!("could not read stack {stack_id}: {e}"));
-                continue;
-            }
-        };
-        // C12: a halted or running stack may still roll back.
-        let StackState::Settled(status) = &state else {
-            continue;
-        };
-        let mut removed = BTreeSet::new();
-        if state.is_gone() {
-            match remove_pools(&provider, stacks, stack_id, &interfaces).await {
-                Ok((lines, pools)) => {
-                    done.extend(lines);
-                    removed = pools;
-                }
-                Err(e) => done.push(format!("could not read the resources of {stack_id}: {e}")),
-            }
-        }
-        let retired = interfaces.iter().filter(|i| is_retired(i));
-        for iface in retired.filter(|i| !removed.contains(owner_of(i))) {
-            done.extend(delete_retired(ec2, iface, status).await);
-        }
+        done.extend(clean_stack(&provider, stacks, stack_id, &declared).await);
     }
     for line in &done {
         tracing::info!(cleanup = %line, "declared interfaces cleaned up");
@@ -117,8 +111,80 @@ pub async fn collect(
     Ok(done)
 }
 
+/// The cleanup of one stack's declarations (see the module's doc).
+async fn clean_stack(
+    provider: &Provider<'_>,
+    stacks: &dyn Stacks,
+    stack_id: &str,
+    declared: &Declared<'_>,
+) -> Vec<String> {
+    let state = match stacks.stack_state(stack_id).await {
+        Ok(state) => state,
+        Err(e) => return vec![format!("could not read stack {stack_id}: {e}")],
+    };
+    // C12: a halted or running stack may still roll back.
+    let StackState::Settled(status) = &state else {
+        return Vec::new();
+    };
+    let mut done = Vec::new();
+    let mut removed = BTreeSet::new();
+    if state.is_gone() {
+        match remove_pools(provider, stacks, stack_id, &declared.interfaces).await {
+            Ok((lines, pools)) => {
+                done.extend(lines);
+                removed = pools;
+            }
+            Err(e) => done.push(format!("could not read the resources of {stack_id}: {e}")),
+        }
+    }
+    let kept = |owner: &str| !removed.contains(owner);
+    let retired = declared
+        .addresses
+        .iter()
+        .filter(|a| a.tags.contains_key(RETIRED_TAG));
+    for address in retired.filter(|a| kept(tag(&a.tags, OWNER_TAG))) {
+        done.extend(let_retired_address_go(provider, address, status).await);
+    }
+    let retired = declared.interfaces.iter().filter(|i| is_retired(i));
+    for iface in retired.filter(|i| kept(owner_of(i))) {
+        done.extend(delete_retired(provider.ec2, iface, status).await);
+    }
+    done
+}
+
+fn tag<'t>(tags: &'t Tags, key: &str) -> &'t str {
+    tags.get(key).map_or("", String::as_str)
+}
+
+/// C12, C14: a retired Elastic IP is let go once its stack settles, if a
+/// read by id still shows it retired: disassociated, then released (or
+/// released from the pool, if it was adopted).
+async fn let_retired_address_go(
+    provider: &Provider<'_>,
+    address: &Address,
+    status: &str,
+) -> Option<String> {
+    let id = &address.allocation_id;
+    let query = AddressQuery::Ids(vec![id.clone()]);
+    let fresh = match provider.ec2.describe_addresses(&query).await {
+        Ok(mut read) => read.pop()?,
+        Err(e) => return Some(format!("could not read retired {id}: {e}")),
+    };
+    let owner = |a: &Address| tag(&a.tags, OWNER_TAG).to_string();
+    if !fresh.tags.contains_key(RETIRED_TAG) || owner(&fresh) != owner(address) {
+        return None;
+    }
+    Some(match provider.let_go(&fresh).await {
+        Ok(()) => format!(
+            "let {id} ({}) go, retired (its stack is {status})",
+            fresh.public_ip
+        ),
+        Err(e) => format!("could not let retired {id} go: {e}"),
+    })
+}
+
 fn owner_of(iface: &NetworkInterface) -> &str {
-    iface.tags.get(OWNER_TAG).map_or("", String::as_str)
+    tag(&iface.tags, OWNER_TAG)
 }
 
 /// Removes every pool of the gone stack that was deleted with it, as its

@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 
 use super::properties::PoolProperties;
 use crate::ec2::{
-    NetworkInterface, Subnet, Tags, DEVICE_INDEX_TAG, FORMER_POOL_TAG, OWNER_TAG, POOL_TAG,
-    RETIRED_TAG, SLOT_TAG, STACK_TAG,
+    NetworkInterface, Subnet, Tags, ADOPTED_TAG, DEVICE_INDEX_TAG, FORMER_POOL_TAG, OWNER_TAG,
+    POOL_TAG, RETIRED_TAG, SLOT_TAG, STACK_TAG,
 };
 
 /// Slot tag value of an adopted interface.
@@ -118,6 +118,34 @@ pub fn created_tags(props: &PoolProperties, by: Declarer, slot: &str) -> Tags {
         .collect();
     tags.extend(pool_tags(props, by, slot));
     tags
+}
+
+/// The tags of an Elastic IP the pool allocated (the user's, then the
+/// pool's) or adopted (the pool's only), for the member `key` (C14).
+pub fn address_tags(props: &PoolProperties, by: Declarer, key: &str, adopted: bool) -> Tags {
+    let users = props.tags.iter().map(|t| (t.key.clone(), t.value.clone()));
+    let mut tags: Tags = match adopted {
+        true => Tags::new(),
+        false => users.collect(),
+    };
+    tags.extend([
+        (STACK_TAG.to_string(), by.stack_id.to_string()),
+        (POOL_TAG.to_string(), props.name.clone()),
+        (OWNER_TAG.to_string(), by.physical_id.to_string()),
+        (SLOT_TAG.to_string(), key.to_string()),
+    ]);
+    if adopted {
+        tags.insert(ADOPTED_TAG.to_string(), "true".to_string());
+    }
+    tags
+}
+
+/// The manager's tag keys on an adopted Elastic IP, removed when it is
+/// released from the pool.
+pub fn address_tag_keys() -> Vec<String> {
+    let mut keys = pool_tag_keys();
+    keys.push(ADOPTED_TAG.to_string());
+    keys
 }
 
 /// Retired by an Update (C12): marked, and out of the pool.

@@ -5,6 +5,8 @@
 pub mod changes;
 pub mod cleanup;
 pub mod declaration;
+pub mod elastic_ip_plan;
+mod elastic_ips;
 pub mod plan;
 pub mod properties;
 pub mod provider;

@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::changes::{self, Change};
 use super::declaration::{self, Declarer, Slot, ADOPTED};
+use super::elastic_ip_plan;
 use super::properties::PoolProperties;
-use crate::ec2::{Instance, NetworkInterface, Subnet, OWNER_TAG, SLOT_TAG};
+use crate::ec2::{Address, Instance, NetworkInterface, Subnet, OWNER_TAG, SLOT_TAG};
 
 /// What the provider read before planning.
 #[derive(Clone, Debug, Default)]
@@ -24,6 +25,8 @@ pub struct Observed {
     pub holding: Vec<NetworkInterface>,
     /// On a rename, the instances carrying the pool's former name (R25).
     pub former_holders: Vec<Instance>,
+    /// The allocations of `ElasticIpAllocationIds` (C14).
+    pub listed_addresses: Vec<Address>,
 }
 
 /// The changes that bring a pool to its declaration.
@@ -68,6 +71,10 @@ pub fn plan<'a>(
     changes::check_adoptable(props, physical_id, &observed.listed, &observed.holders)?;
     changes::check_addresses_free(physical_id, &observed.holding, &observed.subnets)?;
     changes::check_former_name_free(props, &observed.owned, &observed.former_holders)?;
+    // C14: before anything is made; members made now have no address yet.
+    let members = observed.owned.iter().chain(&observed.listed);
+    let on_members = members.map(|i| i.id.as_str()).collect();
+    elastic_ip_plan::check_adoptable(props, physical_id, &on_members, &observed.listed_addresses)?;
     let former_name = changes::renamed_from(props, &observed.owned);
     let by = Declarer { former_name, ..by };
 

@@ -14,6 +14,8 @@ pub const SCHEMA: &str = include_str!("../../schemas/network-interface-pool.sche
 
 /// Interfaces one pool may have, so its return values always fit the answer.
 pub const MAX_INTERFACES: usize = 64;
+/// Members a pool with public addresses may have: two lists more to answer.
+pub const MAX_PUBLIC_MEMBERS: usize = 32;
 
 static SCHEMA_VALUE: LazyLock<Value> =
     LazyLock::new(|| serde_json::from_str(SCHEMA).expect("the pool schema is JSON"));
@@ -44,6 +46,12 @@ pub struct PoolProperties {
     pub tags: Vec<UserTag>,
     #[serde(default)]
     pub network_interface_ids: Vec<String>,
+    /// An Elastic IP allocated for each member that `elastic_ip_allocation_ids`
+    /// gives none.
+    pub public_ip: Option<bool>,
+    #[serde(default)]
+    pub elastic_ip_allocation_ids: Vec<String>,
+    pub public_ipv4_pool: Option<String>,
     /// Set by CloudFormation; not used by the pool.
     pub service_token: Option<String>,
     /// Set by CloudFormation; not used by the pool.
@@ -64,6 +72,15 @@ impl PoolProperties {
 
     pub fn device_index(&self) -> i32 {
         self.device_index.unwrap_or(1)
+    }
+
+    pub fn public_ip(&self) -> bool {
+        self.public_ip.unwrap_or(false)
+    }
+
+    /// Some member gets a public address (C14).
+    pub fn has_public_addresses(&self) -> bool {
+        self.public_ip() || !self.elastic_ip_allocation_ids.is_empty()
     }
 
     /// Interfaces created in each subnet when no fixed address is given.
@@ -102,6 +119,18 @@ pub fn parse(properties: Option<&Value>) -> Result<PoolProperties, InvalidProper
         return Err(InvalidProperties(vec![format!(
             "SubnetIds x InterfacesPerSubnet + PrivateIpAddresses + NetworkInterfaceIds: \
              {count} interfaces, at most {MAX_INTERFACES}"
+        )]));
+    }
+    if props.has_public_addresses() && count > MAX_PUBLIC_MEMBERS {
+        return Err(InvalidProperties(vec![format!(
+            "PublicIp, ElasticIpAllocationIds: {count} members, at most {MAX_PUBLIC_MEMBERS} \
+             with public addresses"
+        )]));
+    }
+    if props.elastic_ip_allocation_ids.len() > count {
+        return Err(InvalidProperties(vec![format!(
+            "ElasticIpAllocationIds: {} allocations for {count} members",
+            props.elastic_ip_allocation_ids.len()
         )]));
     }
     Ok(props)

@@ -8,13 +8,14 @@ use std::collections::BTreeMap;
 
 use super::changes::{self, Change};
 use super::declaration::{self, Declarer, Slot, ADOPTED};
+use super::elastic_ip_plan::Member;
 use super::plan::{self, Observed};
 use super::properties::PoolProperties;
 use super::response::PoolData;
 use crate::concurrent::concurrently;
 use crate::deadline::{Backoff, Deadline};
 use crate::ec2::{
-    Ec2, Instance, InstanceQuery, InterfaceChange, InterfaceQuery, InterfaceStatus,
+    AddressQuery, Ec2, Instance, InstanceQuery, InterfaceChange, InterfaceQuery, InterfaceStatus,
     NetworkInterface, NewInterface, Tags, OWNER_TAG, POOL_TAG, RETIRED_TAG, SLOT_TAG,
 };
 
@@ -36,7 +37,7 @@ pub enum ProviderError {
     Deadline(String),
 }
 
-fn ec2_error(step: impl Into<String>) -> impl FnOnce(AwsError) -> ProviderError {
+pub(super) fn ec2_error(step: impl Into<String>) -> impl FnOnce(AwsError) -> ProviderError {
     let step = step.into();
     move |source| ProviderError::Ec2 { step, source }
 }
@@ -78,27 +79,43 @@ impl Provider<'_> {
             ..self.by(physical_id)
         };
         let created = self.create_all(by, props, &plan.create).await?;
-        let rest = async {
-            self.adopt(by, props, &plan.adopt).await?;
-            self.write_all(&plan.update).await?;
-            self.retire_all(&plan.retire).await?;
-            self.release(&plan.release).await
-        };
-        if let Err(e) = rest.await {
-            self.undo(&created, &plan.adopt).await;
-            return Err(e);
-        }
         let mut interfaces: BTreeMap<&str, &NetworkInterface> =
             plan.filled.iter().map(|(k, i)| (k.as_str(), *i)).collect();
         for i in &created {
             interfaces.insert(i.tags[SLOT_TAG].as_str(), i);
         }
-        let in_order = plan
-            .slots
-            .iter()
-            .filter_map(|s| interfaces.get(s.key.as_str()).copied())
-            .chain(observed.listed.iter());
-        Ok((changes::pool_data(props, in_order), plan.taken_out()))
+        let slots = plan.slots.iter().map(|s| s.key.as_str());
+        let by_slot = slots.filter_map(|key| Some((key, *interfaces.get(key)?)));
+        let adopted = observed.listed.iter().map(|i| (i.id.as_str(), i));
+        let in_order: Vec<(&str, &NetworkInterface)> = by_slot.chain(adopted).collect();
+        // C14: only a declaration with public addresses, now or before, has any.
+        let public = props.has_public_addresses() || old.is_some_and(|o| o.has_public_addresses());
+        let rest = async {
+            self.adopt(by, props, &plan.adopt).await?;
+            self.write_all(&plan.update).await?;
+            self.retire_all(&plan.retire).await?;
+            self.release(&plan.release).await?;
+            match public {
+                true => {
+                    self.converge_addresses(by, props, &members(&in_order))
+                        .await
+                }
+                false => Ok(Vec::new()),
+            }
+        };
+        let addresses = match rest.await {
+            Ok(addresses) => addresses,
+            Err(e) => {
+                self.undo(&created, &plan.adopt).await;
+                return Err(e);
+            }
+        };
+        let members = in_order.iter().map(|(_, i)| *i);
+        let mut data = changes::pool_data(props, members);
+        if props.has_public_addresses() {
+            changes::add_public_addresses(&mut data, &addresses);
+        }
+        Ok((data, plan.taken_out()))
     }
 
     /// What the plan needs to know, read at once (and the instances of
@@ -117,7 +134,8 @@ impl Provider<'_> {
             .map(|ip| ip.to_string())
             .collect();
         let holding = InterfaceQuery::holding(&fixed);
-        let (subnets, owned, named, listed, holding) = tokio::join!(
+        let addresses = AddressQuery::Ids(props.elastic_ip_allocation_ids.clone());
+        let (subnets, owned, named, listed, holding, addresses) = tokio::join!(
             async {
                 match props.subnet_ids.is_empty() {
                     true => Ok(Vec::new()),
@@ -128,6 +146,7 @@ impl Provider<'_> {
             self.ec2.describe_interfaces(&named),
             self.ec2.describe_interfaces(&listed),
             self.ec2.describe_interfaces(&holding),
+            self.ec2.describe_addresses(&addresses),
         );
         let listed = listed.map_err(ec2_error("NetworkInterfaceIds"))?;
         let owned = owned.map_err(ec2_error("reading the pool's interfaces"))?;
@@ -144,6 +163,7 @@ impl Provider<'_> {
             holders: holders?,
             holding: holding.map_err(ec2_error("PrivateIpAddresses"))?,
             former_holders: former_holders?,
+            listed_addresses: addresses.map_err(ec2_error("ElasticIpAllocationIds"))?,
         })
     }
 
@@ -180,6 +200,7 @@ impl Provider<'_> {
     /// Removes every interface the pool made and releases the adopted ones.
     /// A pool that is unknown or already gone is deleted as well (C4).
     pub async fn delete(&self, physical_id: &str) -> Result<(), ProviderError> {
+        self.let_addresses_go(physical_id).await?;
         let owned = self
             .ec2
             .describe_interfaces(&InterfaceQuery::owned_by(physical_id))
@@ -408,4 +429,14 @@ impl Provider<'_> {
             tracing::error!(error = %e, "could not release adopted interfaces after a failure");
         }
     }
+}
+
+/// The members whose public addresses `elastic_ip_plan` decides, in order.
+fn members(in_order: &[(&str, &NetworkInterface)]) -> Vec<Member> {
+    let member = |(key, i): &(&str, &NetworkInterface)| Member {
+        key: key.to_string(),
+        interface_id: i.id.clone(),
+        private_ip: i.private_ip.clone().unwrap_or_default(),
+    };
+    in_order.iter().map(member).collect()
 }

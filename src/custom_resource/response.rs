@@ -33,6 +33,13 @@ pub struct PoolData {
     pub name: String,
     pub network_interface_ids: Vec<String>,
     pub private_ip_addresses: Vec<String>,
+    /// Each member's public address (empty where it has none), when the
+    /// pool gives some (C14).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub public_ip_addresses: Vec<String>,
+    /// Their Elastic IPs' allocation ids, in the same order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allocation_ids: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -207,7 +214,7 @@ mod tests {
         success.data = Some(PoolData {
             name: "pool".into(),
             network_interface_ids: (0..300).map(|i| format!("eni-{i:017x}")).collect(),
-            private_ip_addresses: vec![],
+            ..PoolData::default()
         });
         let body = success.body();
         assert!(body.len() <= MAX_BODY, "{}", body.len());
@@ -215,6 +222,31 @@ mod tests {
         assert_eq!(body["Status"], "FAILED");
         assert_eq!(body["Reason"], "the response data is too long");
         assert!(body.get("Data").is_none());
+    }
+
+    /// C6, C14: the largest pools answer whole: 64 members, or 32 with
+    /// public addresses, ids and addresses at their longest.
+    #[test]
+    fn the_largest_pools_answer_whole() {
+        let lists = |n: usize, public: bool| PoolData {
+            name: "p".repeat(255),
+            network_interface_ids: vec!["eni-0123456789abcdef0".into(); n],
+            private_ip_addresses: vec!["100.100.100.100".into(); n],
+            public_ip_addresses: vec!["203.203.203.203".into(); if public { n } else { 0 }],
+            allocation_ids: vec!["eipalloc-0123456789abcdef0".into(); if public { n } else { 0 }],
+        };
+        for data in [lists(64, false), lists(32, true)] {
+            let mut success = response(String::new());
+            success.status = Status::Success;
+            success.data = Some(data.clone());
+            let body: serde_json::Value = serde_json::from_str(&success.body()).unwrap();
+            assert_eq!(
+                body["Status"],
+                "SUCCESS",
+                "{} members",
+                data.network_interface_ids.len()
+            );
+        }
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use aws_sdk_ec2::types::{self as sdk, Tag};
 
 use super::{
-    Attachment, AttachmentStatus, Instance, InstanceInterface, InstanceState, InterfaceStatus,
-    NetworkInterface, Tags, PLAIN_INTERFACE,
+    Address, AddressAssociation, Attachment, AttachmentStatus, Instance, InstanceInterface,
+    InstanceState, InterfaceStatus, NetworkInterface, Tags, PLAIN_INTERFACE,
 };
 
 pub(super) fn tags(set: &[sdk::Tag]) -> Tags {
@@ -36,6 +36,10 @@ pub(super) fn interface(eni: &sdk::NetworkInterface) -> NetworkInterface {
         subnet_id: eni.subnet_id().unwrap_or_default().to_string(),
         vpc_id: eni.vpc_id().unwrap_or_default().to_string(),
         private_ip: eni.private_ip_address().map(str::to_string),
+        public_ip: eni
+            .association()
+            .and_then(|a| a.public_ip())
+            .map(str::to_string),
         status: InterfaceStatus::parse(eni.status().map(|s| s.as_str()).unwrap_or_default()),
         requester_managed: eni.requester_managed().unwrap_or(false),
         security_groups: eni
@@ -92,4 +96,22 @@ pub(super) fn sdk_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
+}
+
+pub(super) fn address(a: &sdk::Address) -> Address {
+    let association = a.association_id().map(|id| AddressAssociation {
+        association_id: id.to_string(),
+        network_interface_id: a.network_interface_id().map(str::to_string),
+        private_ip: a.private_ip_address().map(str::to_string),
+        instance_id: a
+            .instance_id()
+            .filter(|i| !i.is_empty())
+            .map(str::to_string),
+    });
+    Address {
+        allocation_id: a.allocation_id().unwrap_or_default().to_string(),
+        public_ip: a.public_ip().unwrap_or_default().to_string(),
+        association,
+        tags: tags(a.tags()),
+    }
 }

@@ -28,6 +28,9 @@ pub const FORMER_POOL_TAG: &str = "network-interface-manager-former-pool";
 /// Tag on such an interface an Update removed: out of the pool, kept until
 /// the stack operation is over, for a rollback to put back (C12).
 pub const RETIRED_TAG: &str = "network-interface-manager-retired";
+/// Tag on an Elastic IP a declaration adopted: never released, only
+/// released from the pool (C14).
+pub const ADOPTED_TAG: &str = "network-interface-manager-adopted";
 
 /// Which interfaces to read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,6 +104,17 @@ impl InterfaceQuery {
     }
 }
 
+/// Which Elastic IP addresses to read (`DescribeAddresses` has no pages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AddressQuery {
+    /// These allocations; unknown ids are left out, no ids is no call.
+    Ids(Vec<String>),
+    /// Addresses a pool declaration allocated or adopted (ownership tag).
+    Owner(String),
+    /// Addresses carrying this tag key, whatever its value.
+    TagKey(&'static str),
+}
+
 /// Which instances to read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InstanceQuery {
@@ -139,8 +153,22 @@ pub trait Ec2: Send + Sync {
         interface_id: &str,
         change: &InterfaceChange,
     ) -> Result<(), AwsError>;
-    async fn create_tags(&self, interface_ids: &[String], tags: &Tags) -> Result<(), AwsError>;
-    async fn delete_tags(&self, interface_ids: &[String], keys: &[String]) -> Result<(), AwsError>;
+    /// Tags interfaces or addresses (any EC2 resource ids), all or none.
+    async fn create_tags(&self, resource_ids: &[String], tags: &Tags) -> Result<(), AwsError>;
+    async fn delete_tags(&self, resource_ids: &[String], keys: &[String]) -> Result<(), AwsError>;
+    async fn describe_addresses(&self, query: &AddressQuery) -> Result<Vec<Address>, AwsError>;
+    async fn allocate_address(&self, new: &NewAddress) -> Result<Address, AwsError>;
+    /// Associates with the interface's `private_ip`; never moves an address
+    /// associated elsewhere (`AllowReassociation` off: `AlreadyAssociated`).
+    /// Returns the association id.
+    async fn associate_address(
+        &self,
+        allocation_id: &str,
+        interface_id: &str,
+        private_ip: &str,
+    ) -> Result<String, AwsError>;
+    async fn disassociate_address(&self, association_id: &str) -> Result<(), AwsError>;
+    async fn release_address(&self, allocation_id: &str) -> Result<(), AwsError>;
     /// Calls made so far, by operation name.
     fn calls(&self) -> CallCounts;
     /// Attempts EC2 answered as throttled so far, retried ones included.

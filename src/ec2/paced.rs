@@ -18,8 +18,8 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::{
-    Ec2, Instance, InstanceQuery, InterfaceChange, InterfaceQuery, NetworkInterface, NewInterface,
-    Subnet, Tags,
+    Address, AddressQuery, Ec2, Instance, InstanceQuery, InterfaceChange, InterfaceQuery,
+    NetworkInterface, NewAddress, NewInterface, Subnet, Tags,
 };
 use crate::deadline::Deadline;
 
@@ -28,7 +28,7 @@ use crate::deadline::Deadline;
 /// EC2 API" tables, read 2026-11-27 [EC2-THR]. Reads are filtered and
 /// paginated, so they draw from the non-mutating bucket, not the smaller
 /// one of unfiltered reads.
-pub const EC2_BUCKETS: [(&str, f64, f64); 10] = [
+pub const EC2_BUCKETS: [(&str, f64, f64); 15] = [
     ("DescribeInstances", 100.0, 20.0),
     ("DescribeNetworkInterfaces", 100.0, 20.0),
     ("DescribeSubnets", 100.0, 20.0),
@@ -39,6 +39,12 @@ pub const EC2_BUCKETS: [(&str, f64, f64); 10] = [
     ("ModifyNetworkInterfaceAttribute", 100.0, 5.0),
     ("CreateTags", 100.0, 10.0),
     ("DeleteTags", 100.0, 10.0),
+    ("DescribeAddresses", 100.0, 20.0),
+    // Guess: not read in those tables; the attach bucket's, the smaller.
+    ("AllocateAddress", 50.0, 5.0),
+    ("AssociateAddress", 50.0, 5.0),
+    ("DisassociateAddress", 50.0, 5.0),
+    ("ReleaseAddress", 50.0, 5.0),
 ];
 
 /// Throttled answers a call takes before it gives up.
@@ -239,14 +245,47 @@ impl Ec2 for Paced<'_> {
         self.call(api, send).await
     }
 
-    async fn create_tags(&self, interface_ids: &[String], tags: &Tags) -> Result<(), AwsError> {
-        let send = || self.inner.create_tags(interface_ids, tags);
+    async fn create_tags(&self, resource_ids: &[String], tags: &Tags) -> Result<(), AwsError> {
+        let send = || self.inner.create_tags(resource_ids, tags);
         self.call("CreateTags", send).await
     }
 
-    async fn delete_tags(&self, interface_ids: &[String], keys: &[String]) -> Result<(), AwsError> {
-        let send = || self.inner.delete_tags(interface_ids, keys);
+    async fn delete_tags(&self, resource_ids: &[String], keys: &[String]) -> Result<(), AwsError> {
+        let send = || self.inner.delete_tags(resource_ids, keys);
         self.call("DeleteTags", send).await
+    }
+
+    async fn describe_addresses(&self, query: &AddressQuery) -> Result<Vec<Address>, AwsError> {
+        let send = || self.inner.describe_addresses(query);
+        self.call("DescribeAddresses", send).await
+    }
+
+    async fn allocate_address(&self, new: &NewAddress) -> Result<Address, AwsError> {
+        self.call("AllocateAddress", || self.inner.allocate_address(new))
+            .await
+    }
+
+    async fn associate_address(
+        &self,
+        allocation_id: &str,
+        interface_id: &str,
+        private_ip: &str,
+    ) -> Result<String, AwsError> {
+        let send = || {
+            self.inner
+                .associate_address(allocation_id, interface_id, private_ip)
+        };
+        self.call("AssociateAddress", send).await
+    }
+
+    async fn disassociate_address(&self, association_id: &str) -> Result<(), AwsError> {
+        let send = || self.inner.disassociate_address(association_id);
+        self.call("DisassociateAddress", send).await
+    }
+
+    async fn release_address(&self, allocation_id: &str) -> Result<(), AwsError> {
+        let send = || self.inner.release_address(allocation_id);
+        self.call("ReleaseAddress", send).await
     }
 
     fn calls(&self) -> CallCounts {

@@ -3,7 +3,7 @@
 use crate::aws::{from_sdk, AwsError, CallCounter, CallCounts};
 use async_trait::async_trait;
 
-use super::from_sdk::{instance, interface, sdk_tags};
+use super::from_sdk::{address, instance, interface, sdk_tags};
 use aws_sdk_ec2::config::interceptors::FinalizerInterceptorContextRef;
 use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::{
-    Ec2, Instance, InstanceQuery, InterfaceChange, InterfaceQuery, NetworkInterface, NewInterface,
-    Scope, Subnet, Tags, OWNER_TAG, POOL_TAG,
+    Address, AddressQuery, Ec2, Instance, InstanceQuery, InterfaceChange, InterfaceQuery,
+    NetworkInterface, NewAddress, NewInterface, Scope, Subnet, Tags, OWNER_TAG, POOL_TAG,
 };
 
 /// SDK attempts per call: throttling and server errors are retried with
@@ -302,11 +302,11 @@ impl Ec2 for SdkEc2 {
         Ok(())
     }
 
-    async fn create_tags(&self, interface_ids: &[String], tags: &Tags) -> Result<(), AwsError> {
+    async fn create_tags(&self, resource_ids: &[String], tags: &Tags) -> Result<(), AwsError> {
         self.calls.count("CreateTags");
         self.client
             .create_tags()
-            .set_resources(Some(interface_ids.to_vec()))
+            .set_resources(Some(resource_ids.to_vec()))
             .set_tags(Some(sdk_tags(tags)))
             .send()
             .await
@@ -314,16 +314,96 @@ impl Ec2 for SdkEc2 {
         Ok(())
     }
 
-    async fn delete_tags(&self, interface_ids: &[String], keys: &[String]) -> Result<(), AwsError> {
+    async fn delete_tags(&self, resource_ids: &[String], keys: &[String]) -> Result<(), AwsError> {
         self.calls.count("DeleteTags");
         let keys = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
         self.client
             .delete_tags()
-            .set_resources(Some(interface_ids.to_vec()))
+            .set_resources(Some(resource_ids.to_vec()))
             .set_tags(Some(keys))
             .send()
             .await
             .map_err(to_error("DeleteTags"))?;
+        Ok(())
+    }
+
+    async fn describe_addresses(&self, query: &AddressQuery) -> Result<Vec<Address>, AwsError> {
+        let call = self.client.describe_addresses();
+        let call = match query {
+            AddressQuery::Ids(ids) if ids.is_empty() => return Ok(Vec::new()),
+            AddressQuery::Ids(ids) => call.set_allocation_ids(Some(ids.clone())),
+            AddressQuery::Owner(owner) => {
+                call.filters(filter(&format!("tag:{OWNER_TAG}"), [owner.clone()]))
+            }
+            AddressQuery::TagKey(key) => call.filters(filter("tag-key", [*key])),
+        };
+        self.calls.count("DescribeAddresses");
+        let out = call.send().await.map_err(to_error("DescribeAddresses"))?;
+        Ok(out.addresses().iter().map(address).collect())
+    }
+
+    async fn allocate_address(&self, new: &NewAddress) -> Result<Address, AwsError> {
+        self.calls.count("AllocateAddress");
+        let tags = TagSpecification::builder()
+            .resource_type(ResourceType::ElasticIp)
+            .set_tags(Some(sdk_tags(&new.tags)))
+            .build();
+        let out = self
+            .client
+            .allocate_address()
+            .domain(sdk::DomainType::Vpc)
+            .set_public_ipv4_pool(new.public_ipv4_pool.clone())
+            .tag_specifications(tags)
+            .send()
+            .await
+            .map_err(to_error("AllocateAddress"))?;
+        Ok(Address {
+            allocation_id: out.allocation_id().unwrap_or_default().to_string(),
+            public_ip: out.public_ip().unwrap_or_default().to_string(),
+            association: None,
+            tags: new.tags.clone(),
+        })
+    }
+
+    async fn associate_address(
+        &self,
+        allocation_id: &str,
+        interface_id: &str,
+        private_ip: &str,
+    ) -> Result<String, AwsError> {
+        self.calls.count("AssociateAddress");
+        let out = self
+            .client
+            .associate_address()
+            .allocation_id(allocation_id)
+            .network_interface_id(interface_id)
+            .private_ip_address(private_ip)
+            .allow_reassociation(false)
+            .send()
+            .await
+            .map_err(to_error("AssociateAddress"))?;
+        Ok(out.association_id().unwrap_or_default().to_string())
+    }
+
+    async fn disassociate_address(&self, association_id: &str) -> Result<(), AwsError> {
+        self.calls.count("DisassociateAddress");
+        self.client
+            .disassociate_address()
+            .association_id(association_id)
+            .send()
+            .await
+            .map_err(to_error("DisassociateAddress"))?;
+        Ok(())
+    }
+
+    async fn release_address(&self, allocation_id: &str) -> Result<(), AwsError> {
+        self.calls.count("ReleaseAddress");
+        self.client
+            .release_address()
+            .allocation_id(allocation_id)
+            .send()
+            .await
+            .map_err(to_error("ReleaseAddress"))?;
         Ok(())
     }
 

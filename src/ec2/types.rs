@@ -150,6 +150,9 @@ pub struct NetworkInterface {
     pub subnet_id: String,
     pub vpc_id: String,
     pub private_ip: Option<String>,
+    /// The public address associated with its primary private address (an
+    /// Elastic IP follows the interface from instance to instance).
+    pub public_ip: Option<String>,
     pub status: InterfaceStatus,
     pub requester_managed: bool,
     pub security_groups: Vec<String>,
@@ -296,4 +299,47 @@ pub enum InterfaceChange {
         attachment_id: String,
         delete: bool,
     },
+}
+
+/// An Elastic IP address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Address {
+    pub allocation_id: String,
+    pub public_ip: String,
+    pub association: Option<AddressAssociation>,
+    pub tags: Tags,
+}
+
+/// Where an Elastic IP address is associated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AddressAssociation {
+    pub association_id: String,
+    /// Its network interface (an instance's primary one when associated
+    /// with the instance).
+    pub network_interface_id: Option<String>,
+    pub private_ip: Option<String>,
+    pub instance_id: Option<String>,
+}
+
+impl Address {
+    /// The pool named by its tags, if any.
+    pub fn pool(&self) -> Option<&str> {
+        pool_of(&self.tags)
+    }
+
+    /// Associated with `interface_id` at `private_ip`.
+    pub fn is_on(&self, interface_id: &str, private_ip: Option<&str>) -> bool {
+        self.association.as_ref().is_some_and(|a| {
+            a.network_interface_id.as_deref() == Some(interface_id)
+                && a.private_ip.as_deref() == private_ip
+        })
+    }
+}
+
+/// An Elastic IP address to allocate, tagged at allocation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAddress {
+    pub tags: Tags,
+    /// A BYOIP pool to allocate from; Amazon's pool when `None`.
+    pub public_ipv4_pool: Option<String>,
 }

@@ -48,6 +48,9 @@ pub struct Member {
     pub availability_zone: String,
     pub subnet_id: String,
     pub private_ip: Option<String>,
+    /// Its Elastic IP, which follows it from holder to holder (C14).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_ip: Option<String>,
     pub status: InterfaceStatus,
     pub holder: Option<Holder>,
 }
@@ -101,6 +104,7 @@ pub fn status(snapshot: &Snapshot) -> Vec<PoolStatus> {
             availability_zone: m.availability_zone.clone(),
             subnet_id: m.subnet_id.clone(),
             private_ip: m.private_ip.clone(),
+            public_ip: m.public_ip.clone(),
             status: m.status,
             holder: m.attachment.as_ref().map(|a| Holder {
                 instance_id: a.instance_id.clone(),

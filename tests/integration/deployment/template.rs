@@ -96,12 +96,14 @@ fn nothing_mutating_is_granted_on_every_resource() {
     }
 }
 
+/// C11, C14: every write to an interface or an Elastic IP needs the pool or
+/// the owner tag on it, or in the request (at creation, or adoption).
 #[test]
-fn interface_writes_require_the_pool_or_owner_tag() {
+fn interface_and_address_writes_require_the_pool_or_owner_tag() {
     for statement in statements(&template()) {
         let on_interfaces = strings(&statement["Resource"])
             .iter()
-            .any(|r| r.contains(":network-interface/"));
+            .any(|r| r.contains(":network-interface/") || r.contains(":elastic-ip/"));
         let condition = serde_norway::to_string(&statement["Condition"]).unwrap();
         if on_interfaces {
             assert!(
@@ -277,4 +279,29 @@ fn the_alarms_exist_only_with_a_topic_and_say_what_to_do() {
         "the account-wide series"
     );
     assert_eq!(shortage["MetricName"].as_str(), Some("WaitingInstances"));
+}
+
+/// C14: the role releases only Elastic IPs a declaration allocated: the one
+/// statement that grants `ReleaseAddress` needs the owner tag and no
+/// adopted tag.
+#[test]
+fn only_allocated_addresses_may_be_released() {
+    let granting: Vec<Value> = statements(&template())
+        .into_iter()
+        .filter(|s| {
+            strings(&s["Action"])
+                .iter()
+                .any(|a| a == "ec2:ReleaseAddress")
+        })
+        .collect();
+    assert_eq!(granting.len(), 1, "{granting:?}");
+    let null = &granting[0]["Condition"]["Null"];
+    assert_eq!(
+        null["ec2:ResourceTag/network-interface-manager-owner"],
+        "false"
+    );
+    assert_eq!(
+        null["ec2:ResourceTag/network-interface-manager-adopted"],
+        "true"
+    );
 }

@@ -6,6 +6,7 @@
 
 mod custom_resource;
 mod lifecycle;
+mod public;
 mod scenarios;
 mod sync;
 mod throttling;

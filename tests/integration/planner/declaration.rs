@@ -32,6 +32,7 @@ fn owned(id: &str, slot: &str, ip: &str) -> NetworkInterface {
         subnet_id: "subnet-a".into(),
         vpc_id: "vpc-1".into(),
         private_ip: Some(ip.into()),
+        public_ip: None,
         status: InterfaceStatus::Available,
         requester_managed: false,
         security_groups: vec![],

@@ -47,6 +47,7 @@ pub(super) fn member(id: &str, pool: &str, subnet: &str) -> NetworkInterface {
         subnet_id: subnet.into(),
         vpc_id: "vpc-1".into(),
         private_ip: None,
+        public_ip: None,
         status: InterfaceStatus::Available,
         requester_managed: false,
         security_groups: vec![],

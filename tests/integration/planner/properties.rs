@@ -13,6 +13,8 @@ fn the_struct_and_the_schema_name_the_same_properties() {
         device_index: Some(1),
         service_token: Some(String::new()),
         service_timeout: Some(json!(1)),
+        public_ip: Some(true),
+        public_ipv4_pool: Some(String::new()),
         ..PoolProperties::default()
     };
     let value = serde_json::to_value(every_field).unwrap();

@@ -4,7 +4,9 @@
 use network_interface_manager::aws::{AwsError, ErrorKind, Missing};
 use std::time::Duration;
 
-use network_interface_manager::ec2::{Ec2, InstanceState, InterfaceQuery, InterfaceStatus};
+use network_interface_manager::ec2::{
+    AddressQuery, Ec2, InstanceState, InterfaceQuery, InterfaceStatus, NewAddress,
+};
 
 use crate::support::strict::{Faults, Op, StrictEc2};
 
@@ -238,4 +240,78 @@ async fn an_instance_launched_now_reads_pending_for_a_while() {
     tokio::time::sleep(Duration::from_millis(60)).await;
     let read = ec2.describe_instances(&query).await.unwrap();
     assert_eq!(read[0].state, InstanceState::Running);
+}
+
+/// [EC2-EIP][EIP-GUIDE]: an Elastic IP is associated with one private
+/// address, never moved while associated (`AllowReassociation` off, even to
+/// where it is), released only once disassociated; it stays with its
+/// interface while the interface moves between instances.
+#[tokio::test]
+async fn elastic_ips_stay_where_they_are_associated() {
+    let ec2 = StrictEc2::with(Faults::calm());
+    let [first, second] = [0, 1].map(|_| ec2.add_member("p", "subnet-a1"));
+    let ip = |eni: &str| {
+        let found = ec2.interfaces().into_iter().find(|i| i.id == eni);
+        found.unwrap().private_ip.unwrap()
+    };
+    let new = NewAddress {
+        tags: [("k".to_string(), "v".to_string())].into(),
+        public_ipv4_pool: None,
+    };
+    let address = ec2.allocate_address(&new).await.unwrap();
+    let id = &address.allocation_id;
+
+    let association = ec2
+        .associate_address(id, &first, &ip(&first))
+        .await
+        .unwrap();
+    for (eni, why) in [(&first, "where it is"), (&second, "elsewhere")] {
+        let again = ec2.associate_address(id, eni, &ip(eni)).await;
+        assert_eq!(code(again).1, ErrorKind::AlreadyAssociated, "{why}");
+    }
+    assert_eq!(code(ec2.release_address(id).await).1, ErrorKind::InUse);
+
+    let instance = ec2.launch(Some("p"), "subnet-a1");
+    let attachment = ec2.attach(&first, &instance, 1).await.unwrap();
+    ec2.detach(&attachment).await.unwrap();
+    let other = ec2.launch(Some("p"), "subnet-a1");
+    ec2.attach(&first, &other, 1).await.unwrap();
+    let read = ec2
+        .describe_interfaces(&InterfaceQuery::ids(std::slice::from_ref(&first)))
+        .await;
+    assert_eq!(
+        read.unwrap()[0].public_ip.as_deref(),
+        Some(address.public_ip.as_str())
+    );
+
+    ec2.disassociate_address(&association).await.unwrap();
+    ec2.release_address(id).await.unwrap();
+    let gone = ec2.release_address(id).await;
+    assert_eq!(code(gone).1, ErrorKind::NotFound(Missing::Address));
+}
+
+/// [EC2-EC]: a tag-filtered read of addresses lags behind an allocation, a
+/// read by id less.
+#[tokio::test]
+async fn address_reads_lag_behind_allocations() {
+    let ec2 = StrictEc2::new();
+    {
+        let mut f = ec2.faults.lock().unwrap();
+        f.filter_lag_floor = Duration::from_secs(5);
+        f.read_lag = Duration::ZERO;
+    }
+    let owner = network_interface_manager::ec2::OWNER_TAG;
+    let tags = [(owner.to_string(), "pool-1".to_string())].into();
+    let new = NewAddress {
+        tags,
+        public_ipv4_pool: None,
+    };
+    let address = ec2.allocate_address(&new).await.unwrap();
+
+    let by_owner = ec2
+        .describe_addresses(&AddressQuery::Owner("pool-1".into()))
+        .await;
+    assert!(by_owner.unwrap().is_empty(), "the filtered read lags");
+    let by_id = AddressQuery::Ids(vec![address.allocation_id.clone()]);
+    assert_eq!(ec2.describe_addresses(&by_id).await.unwrap().len(), 1);
 }

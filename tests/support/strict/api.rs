@@ -5,9 +5,9 @@ use tokio::time::Instant;
 
 use async_trait::async_trait;
 use network_interface_manager::ec2::{
-    Attachment, AttachmentStatus, Ec2, Instance, InstanceInterface, InstanceQuery, InstanceState,
-    InterfaceChange, InterfaceQuery, InterfaceStatus, NetworkInterface, NewInterface, Scope,
-    Subnet, Tags, OWNER_TAG,
+    Address, AddressQuery, Attachment, AttachmentStatus, Ec2, Instance, InstanceInterface,
+    InstanceQuery, InstanceState, InterfaceChange, InterfaceQuery, InterfaceStatus,
+    NetworkInterface, NewAddress, NewInterface, Scope, Subnet, Tags, OWNER_TAG,
 };
 
 use super::{
@@ -298,9 +298,14 @@ impl Ec2 for StrictEc2 {
             return Err(err("InvalidNetworkInterface.InUse", m));
         }
         w.enis.remove(interface_id);
+        // [EC2-ENI]: deleting it frees its Elastic IP, which stays allocated.
+        let freed = super::addresses::free_from(&mut w, interface_id);
         w.writes
             .push((Op::Delete, interface_id.into(), String::new()));
-        published(&mut w, &[&interface_id.to_string()]);
+        let changed: Vec<String> = std::iter::once(interface_id.to_string())
+            .chain(freed)
+            .collect();
+        published(&mut w, &changed.iter().collect::<Vec<_>>());
         Ok(())
     }
 
@@ -338,34 +343,58 @@ impl Ec2 for StrictEc2 {
         Ok(())
     }
 
-    async fn create_tags(&self, interface_ids: &[String], tags: &Tags) -> Result<(), AwsError> {
+    async fn create_tags(&self, resource_ids: &[String], tags: &Tags) -> Result<(), AwsError> {
         self.calls.count("CreateTags");
         self.enter(Op::CreateTags).await?;
         let mut w = self.world.lock().unwrap();
         settle(&mut w);
-        missing_fails_the_batch(&w, interface_ids)?;
-        for id in interface_ids {
-            let eni = w.enis.get_mut(id).unwrap();
-            eni.iface.tags.extend(tags.clone());
+        missing_fails_the_batch(&w, resource_ids)?;
+        for id in resource_ids {
+            tags_of(&mut w, id).extend(tags.clone());
             w.writes.push((Op::CreateTags, id.clone(), String::new()));
         }
-        published(&mut w, &interface_ids.iter().collect::<Vec<_>>());
+        published(&mut w, &resource_ids.iter().collect::<Vec<_>>());
         Ok(())
     }
 
-    async fn delete_tags(&self, interface_ids: &[String], keys: &[String]) -> Result<(), AwsError> {
+    async fn delete_tags(&self, resource_ids: &[String], keys: &[String]) -> Result<(), AwsError> {
         self.calls.count("DeleteTags");
         self.enter(Op::DeleteTags).await?;
         let mut w = self.world.lock().unwrap();
         settle(&mut w);
-        missing_fails_the_batch(&w, interface_ids)?;
-        for id in interface_ids {
-            let eni = w.enis.get_mut(id).unwrap();
-            eni.iface.tags.retain(|k, _| !keys.contains(k));
+        missing_fails_the_batch(&w, resource_ids)?;
+        for id in resource_ids {
+            tags_of(&mut w, id).retain(|k, _| !keys.contains(k));
             w.writes.push((Op::DeleteTags, id.clone(), String::new()));
         }
-        published(&mut w, &interface_ids.iter().collect::<Vec<_>>());
+        published(&mut w, &resource_ids.iter().collect::<Vec<_>>());
         Ok(())
+    }
+
+    async fn describe_addresses(&self, query: &AddressQuery) -> Result<Vec<Address>, AwsError> {
+        self.describe_addresses_now(query).await
+    }
+
+    async fn allocate_address(&self, new: &NewAddress) -> Result<Address, AwsError> {
+        self.allocate_address_now(new).await
+    }
+
+    async fn associate_address(
+        &self,
+        allocation_id: &str,
+        interface_id: &str,
+        private_ip: &str,
+    ) -> Result<String, AwsError> {
+        self.associate_address_now(allocation_id, interface_id, private_ip)
+            .await
+    }
+
+    async fn disassociate_address(&self, association_id: &str) -> Result<(), AwsError> {
+        self.disassociate_address_now(association_id).await
+    }
+
+    async fn release_address(&self, allocation_id: &str) -> Result<(), AwsError> {
+        self.release_address_now(allocation_id).await
     }
 
     fn calls(&self) -> CallCounts {
@@ -380,12 +409,25 @@ impl Ec2 for StrictEc2 {
 /// Tag calls change nothing when one id does not exist (guess: EC2 answers
 /// the whole batch with the error).
 fn missing_fails_the_batch(w: &World, ids: &[String]) -> Result<(), AwsError> {
-    match ids.iter().find(|id| !w.enis.contains_key(*id)) {
+    let exists = |id: &String| w.enis.contains_key(id) || w.addresses.contains_key(id);
+    match ids.iter().find(|id| !exists(id)) {
+        Some(missing) if missing.starts_with("eipalloc-") => {
+            let m = format!("The allocation ID '{missing}' does not exist");
+            Err(err("InvalidAllocationID.NotFound", m))
+        }
         Some(missing) => {
             let m = format!("The networkInterface ID '{missing}' does not exist");
             Err(err("InvalidNetworkInterfaceID.NotFound", m))
         }
         None => Ok(()),
+    }
+}
+
+/// The tags of an interface or an address that exists.
+fn tags_of<'w>(w: &'w mut World, id: &str) -> &'w mut Tags {
+    match w.enis.get_mut(id) {
+        Some(eni) => &mut eni.iface.tags,
+        None => &mut w.addresses.get_mut(id).unwrap().tags,
     }
 }
 

@@ -7,9 +7,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-use network_interface_manager::ec2::{Instance, NetworkInterface};
+use network_interface_manager::ec2::{Address, Instance, NetworkInterface};
 
 use super::Eni;
+
+/// The model's true state, as the reads will come to see it.
+#[derive(Clone, Copy)]
+pub struct Truth<'a> {
+    pub enis: &'a BTreeMap<String, Eni>,
+    pub instances: &'a BTreeMap<String, Instance>,
+    pub addresses: &'a BTreeMap<String, Address>,
+}
 
 /// Versions of one object, oldest first; `None` once it is gone.
 type History<T> = Vec<(Instant, Option<T>)>;
@@ -27,6 +35,7 @@ pub fn epoch_ms() -> u64 {
 pub struct Seen {
     enis: BTreeMap<String, History<NetworkInterface>>,
     instances: BTreeMap<String, History<Instance>>,
+    addresses: BTreeMap<String, History<Address>>,
     /// Before any read's cutoff: what is stamped here every read sees.
     origin: Instant,
 }
@@ -37,6 +46,7 @@ impl Default for Seen {
         Self {
             enis: BTreeMap::new(),
             instances: BTreeMap::new(),
+            addresses: BTreeMap::new(),
             origin: now.checked_sub(Duration::from_secs(60)).unwrap_or(now),
         }
     }
@@ -44,14 +54,14 @@ impl Default for Seen {
 
 impl Seen {
     /// Stamps `at` on every object that differs from what reads last saw.
-    pub fn publish(
-        &mut self,
-        enis: &BTreeMap<String, Eni>,
-        instances: &BTreeMap<String, Instance>,
-        at: Instant,
-    ) {
-        publish(&mut self.enis, enis.iter().map(|(k, e)| (k, &e.iface)), at);
-        publish(&mut self.instances, instances.iter(), at);
+    pub fn publish(&mut self, truth: Truth, at: Instant) {
+        publish(
+            &mut self.enis,
+            truth.enis.iter().map(|(k, e)| (k, &e.iface)),
+            at,
+        );
+        publish(&mut self.instances, truth.instances.iter(), at);
+        publish(&mut self.addresses, truth.addresses.iter(), at);
     }
 
     /// Stamps `at` on the objects named by `ids` that differ from what reads
@@ -59,36 +69,39 @@ impl Seen {
     /// every object would make a large fleet quadratic.
     pub fn publish_ids<'a>(
         &mut self,
-        enis: &BTreeMap<String, Eni>,
-        instances: &BTreeMap<String, Instance>,
+        truth: Truth,
         ids: impl IntoIterator<Item = &'a String>,
         at: Instant,
     ) {
         for id in ids {
-            let eni = enis.get(id).map(|e| &e.iface);
+            let eni = truth.enis.get(id).map(|e| &e.iface);
             stamp_if_changed(self.enis.entry(id.clone()).or_default(), eni, at);
-            let instance = instances.get(id);
+            let instance = truth.instances.get(id);
             stamp_if_changed(self.instances.entry(id.clone()).or_default(), instance, at);
+            let address = truth.addresses.get(id);
+            stamp_if_changed(self.addresses.entry(id.clone()).or_default(), address, at);
         }
     }
 
     /// Every object as it is now, seen by every read: the world the test set
     /// up before its story.
-    pub fn settle_all(
-        &mut self,
-        enis: &BTreeMap<String, Eni>,
-        instances: &BTreeMap<String, Instance>,
-    ) {
-        for (id, e) in enis {
+    pub fn settle_all(&mut self, truth: Truth) {
+        for (id, e) in truth.enis {
             let history = self.enis.entry(id.clone()).or_default();
             if history.last().and_then(|v| v.1.as_ref()) != Some(&e.iface) {
                 *history = vec![(self.origin, Some(e.iface.clone()))];
             }
         }
-        for (id, i) in instances {
+        for (id, i) in truth.instances {
             let history = self.instances.entry(id.clone()).or_default();
             if history.last().and_then(|v| v.1.as_ref()) != Some(i) {
                 *history = vec![(self.origin, Some(i.clone()))];
+            }
+        }
+        for (id, a) in truth.addresses {
+            let history = self.addresses.entry(id.clone()).or_default();
+            if history.last().and_then(|v| v.1.as_ref()) != Some(a) {
+                *history = vec![(self.origin, Some(a.clone()))];
             }
         }
     }
@@ -104,11 +117,22 @@ impl Seen {
             let last = history.pop().and_then(|v| v.1);
             *history = vec![(origin, last)];
         }
+        for history in self.addresses.values_mut() {
+            let last = history.pop().and_then(|v| v.1);
+            *history = vec![(origin, last)];
+        }
     }
 
     /// The interfaces as a read with this cutoff sees them.
     pub fn interfaces(&self, cutoff: Instant) -> impl Iterator<Item = &NetworkInterface> {
         self.enis.values().filter_map(move |h| as_of(h, cutoff))
+    }
+
+    /// The addresses as a read with this cutoff sees them.
+    pub fn addresses(&self, cutoff: Instant) -> impl Iterator<Item = &Address> {
+        self.addresses
+            .values()
+            .filter_map(move |h| as_of(h, cutoff))
     }
 
     /// The instances as a read with this cutoff sees them.

@@ -53,12 +53,12 @@ impl StrictEc2 {
         w.instances.values().cloned().collect()
     }
 
-    /// Whether the interface still exists.
     /// The interface's MAC address (it never changes).
     pub fn mac_of(&self, eni: &str) -> String {
         self.world.lock().unwrap().enis[eni].mac.clone()
     }
 
+    /// Whether the interface still exists.
     pub fn exists(&self, eni: &str) -> bool {
         let mut w = self.world.lock().unwrap();
         settle(&mut w);

@@ -21,6 +21,7 @@
 //! is settled: every read sees it. What happens during the story (the
 //! manager's writes, `set_state`, `set_tag`, `launch_booting`) lags.
 
+mod addresses;
 mod api;
 pub mod autoscaling;
 pub mod buckets;
@@ -37,7 +38,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use network_interface_manager::ec2::{
-    Instance, InterfaceStatus, NetworkInterface, NewInterface, Tags, PLAIN_INTERFACE, POOL_TAG,
+    Address, Instance, InterfaceStatus, NetworkInterface, NewInterface, Tags, PLAIN_INTERFACE,
+    POOL_TAG,
 };
 
 pub use buckets::Buckets;
@@ -58,6 +60,11 @@ pub enum Op {
     Modify,
     CreateTags,
     DeleteTags,
+    DescribeAddresses,
+    Allocate,
+    Associate,
+    Disassociate,
+    Release,
 }
 
 impl Op {
@@ -74,6 +81,11 @@ impl Op {
             "ModifyNetworkInterfaceAttribute" => Self::Modify,
             "CreateTags" => Self::CreateTags,
             "DeleteTags" => Self::DeleteTags,
+            "DescribeAddresses" => Self::DescribeAddresses,
+            "AllocateAddress" => Self::Allocate,
+            "AssociateAddress" => Self::Associate,
+            "DisassociateAddress" => Self::Disassociate,
+            "ReleaseAddress" => Self::Release,
             _ => return None,
         })
     }
@@ -164,6 +176,8 @@ struct Eni {
 #[derive(Debug, Default)]
 struct World {
     enis: BTreeMap<String, Eni>,
+    /// Elastic IP addresses, by allocation id.
+    addresses: BTreeMap<String, Address>,
     instances: BTreeMap<String, Instance>,
     /// Instances still `pending`, until when.
     booting: BTreeMap<String, Instant>,
@@ -344,6 +358,7 @@ fn interface(id: &str, subnet: &str, ip: String, tags: Tags) -> NetworkInterface
         subnet_id: subnet.into(),
         vpc_id: vpc_of(subnet).into(),
         private_ip: Some(ip),
+        public_ip: None,
         status: InterfaceStatus::Available,
         requester_managed: false,
         security_groups: vec!["sg-default".into()],

@@ -5,6 +5,7 @@ use tokio::time::Instant;
 
 use network_interface_manager::ec2::{AttachmentStatus, InstanceState, InterfaceStatus};
 
+use super::clock::{Seen, Truth};
 use super::World;
 
 /// Finishes, in time order, the transitions whose time has come: each is
@@ -77,19 +78,38 @@ fn settle_interface(w: &mut World, id: &str, at: Instant) {
     publish_ids(w, &changed, at);
 }
 
-/// Makes the true state visible to reads later than their lag.
-pub(super) fn publish(w: &mut World, at: Instant) {
-    w.seen.publish(&w.enis, &w.instances, at);
+/// The model's state, apart from what the reads saw of it.
+fn split(w: &mut World) -> (&mut Seen, Truth<'_>) {
+    let World {
+        enis,
+        instances,
+        addresses,
+        seen,
+        ..
+    } = w;
+    let truth = Truth {
+        enis,
+        instances,
+        addresses,
+    };
+    (seen, truth)
 }
 
-/// The same, for the objects a write changed (`ids`: interfaces and
-/// instances).
+/// Makes the true state visible to reads later than their lag.
+pub(super) fn publish(w: &mut World, at: Instant) {
+    let (seen, truth) = split(w);
+    seen.publish(truth, at);
+}
+
+/// The same, for the objects a write changed (`ids`: interfaces,
+/// instances, addresses).
 pub(super) fn publish_ids(w: &mut World, ids: &[&String], at: Instant) {
-    w.seen
-        .publish_ids(&w.enis, &w.instances, ids.iter().copied(), at);
+    let (seen, truth) = split(w);
+    seen.publish_ids(truth, ids.iter().copied(), at);
 }
 
 /// Makes what the test set up visible to every read.
 pub(super) fn settle_visible(w: &mut World) {
-    w.seen.settle_all(&w.enis, &w.instances);
+    let (seen, truth) = split(w);
+    seen.settle_all(truth);
 }

@@ -3,6 +3,7 @@
 //! strict model.
 
 mod faults;
+mod public;
 mod states;
 
 use std::time::Duration;

@@ -150,6 +150,7 @@ async fn a_rename_keeps_the_holders_of_the_old_name() {
     assert_eq!(model.members_of_pool(&new, "api").len(), 1);
     let late_held = model.members_of_pool(&late, "api");
     assert_eq!(late_held.len(), 1, "served under its old name");
+    model.settle_reads();
     let pools = Manager::new(d.w.ec2(), fast()).status(&[]).await.unwrap();
     assert_eq!(pools.len(), 1, "{pools:?}");
     assert_eq!(pools[0].former_name.as_deref(), Some("web"));

@@ -1,0 +1,261 @@
+//! Public addresses of declared pools (C14) on the strict model: one
+//! Elastic IP per member, allocated or adopted, associated once and never
+//! touched by a handover; kept for a rollback; released on Delete only if
+//! the pool allocated it.
+
+use network_interface_manager::ec2::InstanceState::{Running, Stopped};
+use network_interface_manager::ec2::{Address, ADOPTED_TAG, OWNER_TAG, RETIRED_TAG, SLOT_TAG};
+use serde_json::{json, Value};
+
+use crate::support::cfn::{answer, failure, request, Declared, STACK_ID};
+use crate::support::listener::Listener;
+use crate::support::world::{deliver_ok, state_event, StrictWorld};
+
+fn bastion(public: bool) -> Value {
+    json!({"Name": "bastion", "SubnetIds": ["subnet-a1", "subnet-b1"],
+        "PublicIp": public, "Tags": [{"Key": "Team", "Value": "ops"}]})
+}
+
+fn strings(list: &Value) -> Vec<String> {
+    let items = list.as_array().cloned().unwrap_or_default();
+    items
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The address with this allocation id, as it truly is.
+fn address(d: &Declared, id: &str) -> Option<Address> {
+    d.w.model.addresses().remove(id)
+}
+
+/// C14: `PublicIp` allocates one tagged Elastic IP per member and
+/// associates it with the member's primary private address; the answer
+/// lists them in the members' order.
+#[tokio::test]
+async fn public_ip_gives_each_member_its_own_associated_address() {
+    let d = Declared::create(bastion(true)).await;
+
+    let data = &d.created["Data"];
+    let (ips, ids) = (
+        strings(&data["PublicIpAddresses"]),
+        strings(&data["AllocationIds"]),
+    );
+    assert_eq!((ips.len(), ids.len()), (2, 2), "{data}");
+    for ((member, ip), id) in d.members().iter().zip(&ips).zip(&ids) {
+        let a = address(&d, id).unwrap();
+        assert_eq!(&a.public_ip, ip);
+        let private = d.w.model.interfaces().into_iter().find(|i| &i.id == member);
+        assert!(
+            a.is_on(member, private.unwrap().private_ip.as_deref()),
+            "{a:?}"
+        );
+        assert_eq!(a.tags[OWNER_TAG], d.physical_id());
+        assert_eq!(a.tags["Team"], "ops");
+        assert!(a.tags[SLOT_TAG].starts_with("subnet-"), "{a:?}");
+    }
+    assert_eq!(d.w.model.addresses().len(), 2, "nothing else allocated");
+}
+
+/// C2, C14: a repeated Create (the same request delivered again) finds the
+/// first one's addresses by their tags and allocates nothing more.
+#[tokio::test]
+async fn a_repeated_create_allocates_nothing_twice() {
+    let d = Declared::create(bastion(true)).await;
+    d.w.model.settle_reads();
+    let mut again = request("Create", &d.cfn.url, bastion(true));
+    again["RequestId"] = "Create-again".into();
+
+    let body = answer(&d.w, &d.cfn, &again).await;
+
+    assert_eq!(body["Data"], d.created["Data"], "{body}");
+    assert_eq!(d.w.model.addresses().len(), 2);
+}
+
+/// C14, R12: a stop hands the member over; its public address goes with it
+/// and no Elastic IP call is made, by the event or by the sync after.
+#[tokio::test]
+async fn a_handover_keeps_the_public_address_without_an_address_call() {
+    let d =
+        Declared::create(json!({"Name": "bastion", "SubnetIds": ["subnet-a1"], "PublicIp": true}))
+            .await;
+    let member = d.members().remove(0);
+    let ip = strings(&d.created["Data"]["PublicIpAddresses"]).remove(0);
+    let old = d.w.model.launch(Some("bastion"), "subnet-a1");
+    deliver_ok(&d.w, &state_event(&old, Running)).await;
+    let new = d.w.model.launch(Some("bastion"), "subnet-a1");
+    d.w.model.set_state(&old, Stopped);
+    d.w.model.settle_reads();
+
+    let handed_over = deliver_ok(&d.w, &state_event(&old, Stopped)).await;
+    let sync = d.schedule().await;
+
+    assert_eq!(d.w.model.holder(&member), Some((new, 1)));
+    let on_member = d.w.model.interfaces().into_iter().find(|i| i.id == member);
+    assert_eq!(on_member.unwrap().public_ip, Some(ip));
+    let calls = &handed_over.ec2_calls;
+    assert!(!calls.keys().any(|op| op.contains("Address")), "{calls:?}");
+    // The schedule's one Elastic IP call is its cleanup's read (C12).
+    let calls = &sync.ec2_calls;
+    let addresses: Vec<&&str> = calls.keys().filter(|op| op.contains("Address")).collect();
+    assert_eq!(addresses, [&"DescribeAddresses"], "{calls:?}");
+}
+
+/// C12, C14: an Update that drops `PublicIp` keeps the addresses (retired,
+/// still associated) while a rollback may come; the rollback gets the same
+/// public addresses back; once the stack settles without them, the
+/// schedule releases them.
+#[tokio::test]
+async fn dropped_addresses_wait_for_the_stack_and_a_rollback_gets_them_back() {
+    let d = Declared::create(bastion(true)).await;
+    let ids = strings(&d.created["Data"]["AllocationIds"]);
+
+    let dropped = d.update(&bastion(false), &bastion(true)).await;
+    assert_eq!(dropped["Status"], "SUCCESS", "{dropped}");
+    assert!(
+        dropped["Data"].get("PublicIpAddresses").is_none(),
+        "{dropped}"
+    );
+    d.stacks.set(STACK_ID, "UPDATE_ROLLBACK_IN_PROGRESS");
+    d.schedule().await;
+    for id in &ids {
+        let a = address(&d, id).expect("kept while a rollback may come");
+        assert!(
+            a.tags.contains_key(RETIRED_TAG) && a.association.is_some(),
+            "{a:?}"
+        );
+    }
+
+    let rolled_back = d.update(&bastion(true), &bastion(false)).await;
+    assert_eq!(rolled_back["Data"], d.created["Data"], "{rolled_back}");
+    assert!(!address(&d, &ids[0]).unwrap().tags.contains_key(RETIRED_TAG));
+
+    d.update(&bastion(false), &bastion(true)).await;
+    d.stacks.set(STACK_ID, "UPDATE_COMPLETE");
+    let cleaned = d.schedule().await;
+    assert!(
+        d.w.model.addresses().is_empty(),
+        "{:?}",
+        cleaned.outcome.cleaned_up
+    );
+}
+
+/// C14: Delete releases what the pool allocated, and only disassociates and
+/// untags what it adopted, which keeps its own tags.
+#[tokio::test]
+async fn delete_releases_only_what_the_pool_allocated() {
+    let w = StrictWorld::new();
+    let mine = w.model.add_address(&[("Owner", "me")], None);
+    let mut props = bastion(true);
+    props["ElasticIpAllocationIds"] = json!([mine]);
+    let d = Declared::create_in(w, props.clone()).await;
+    let ids = strings(&d.created["Data"]["AllocationIds"]);
+    assert_eq!(ids[0], mine, "the listed one goes to the first member");
+    let adopted = address(&d, &mine).unwrap();
+    assert!(adopted.tags.contains_key(ADOPTED_TAG) && adopted.association.is_some());
+
+    let body = d.delete(props).await;
+
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert!(
+        address(&d, &ids[1]).is_none(),
+        "the allocated one is released"
+    );
+    let kept = address(&d, &mine).expect("an adopted address is never released");
+    assert_eq!(kept.association, None);
+    let users = [("Owner".to_string(), "me".to_string())].into();
+    assert_eq!(kept.tags, users);
+}
+
+/// C14: allocations that are associated outside the pool, belong to another
+/// pool, or do not exist are refused by name, and nothing is changed.
+#[tokio::test]
+async fn adoption_of_an_address_in_use_or_of_another_pool_is_refused_by_name() {
+    let w = StrictWorld::new();
+    let outsider = w.model.add_interface("subnet-a1", []);
+    let in_use = w.model.add_address(&[], Some(&outsider));
+    let theirs = w
+        .model
+        .add_address(&[("network-interface-manager-pool", "vpn")], None);
+    let missing = "eipalloc-0123456789abcdef0";
+    let cfn = Listener::start().await;
+    let mut props = bastion(false);
+    props["ElasticIpAllocationIds"] = json!([in_use, theirs]);
+    for (listed, why) in [
+        (
+            &in_use,
+            format!("associated with {outsider}, outside the pool"),
+        ),
+        (&theirs, "belongs to pool 'vpn'".to_string()),
+        (&missing.to_string(), "does not exist".to_string()),
+    ] {
+        props["ElasticIpAllocationIds"] = json!([listed]);
+        let body = answer(&w, &cfn, &request("Create", &cfn.url, props.clone())).await;
+        let reason = failure(&body);
+        assert!(
+            reason.contains(listed.as_str()) && reason.contains(&why),
+            "{reason}"
+        );
+        assert!(w.model.writes().is_empty(), "{:?}", w.model.writes());
+    }
+}
+
+/// C14: `AllowReassociation` is off: a member's private address that has an
+/// Elastic IP already (associated by hand) is not given another; the
+/// request fails with the reason and releases what it allocated.
+#[tokio::test]
+async fn an_association_refused_fails_the_request_and_keeps_nothing() {
+    let d = Declared::create(json!({"Name": "bastion", "SubnetIds": ["subnet-a1"]})).await;
+    let member = d.members().remove(0);
+    let by_hand = d.w.model.add_address(&[], Some(&member));
+    let one = json!({"Name": "bastion", "SubnetIds": ["subnet-a1"]});
+    let public = json!({"Name": "bastion", "SubnetIds": ["subnet-a1"], "PublicIp": true});
+
+    let body = d.update(&public, &one).await;
+
+    assert!(failure(&body).contains("never moved"), "{body}");
+    let left: Vec<String> = d.w.model.addresses().into_keys().collect();
+    assert_eq!(left, vec![by_hand], "the allocation was released again");
+}
+
+/// C13, C14: a pool its deleted stack retained keeps its public addresses.
+#[tokio::test]
+async fn a_retained_pool_keeps_its_public_addresses() {
+    let d = Declared::create(bastion(true)).await;
+    d.stacks.delete(STACK_ID, "Pool", d.physical_id(), true);
+
+    d.schedule().await;
+
+    assert_eq!(d.w.model.addresses().len(), 2);
+    assert!(d
+        .w
+        .model
+        .addresses()
+        .values()
+        .all(|a| a.association.is_some()));
+}
+
+/// Pools tagged by hand: an Elastic IP associated with a member by hand
+/// moves with it from instance to instance; the manager never calls EC2
+/// about it.
+#[tokio::test]
+async fn an_address_associated_by_hand_follows_its_member() {
+    let w = StrictWorld::new();
+    let member = w.model.add_member("vpn", "subnet-a1");
+    let by_hand = w.model.add_address(&[], Some(&member));
+    let old = w.model.launch(Some("vpn"), "subnet-a1");
+    deliver_ok(&w, &state_event(&old, Running)).await;
+    let new = w.model.launch(Some("vpn"), "subnet-a1");
+    w.model.set_state(&old, Stopped);
+    w.model.settle_reads();
+
+    let handled = deliver_ok(&w, &state_event(&old, Stopped)).await;
+
+    assert_eq!(w.model.holder(&member), Some((new, 1)));
+    let address = w.model.addresses().remove(&by_hand).unwrap();
+    assert!(address.is_on(
+        &member,
+        address.association.as_ref().unwrap().private_ip.as_deref()
+    ));
+    assert!(!handled.ec2_calls.keys().any(|op| op.contains("Address")));
+}
