@@ -4,6 +4,7 @@
 //! here never reads EC2, the clock or the network.
 
 mod declaration;
+mod elastic_ips;
 mod events;
 pub mod fixtures;
 mod harsh;
