@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/network-interface-manager/target
 export MOTO_SERVER := $(abspath $(VENV))/bin/moto_server
 export CARGO_LAMBDA := $(abspath $(VENV))/bin/cargo-lambda
 
-.PHONY: bench demo test lint venv zip mutants
+.PHONY: bench demo test lint venv zip mutants cdk-test terraform-test
 
 # The Lambda package: x86_64, linked for glibc 2.34 (Amazon Linux 2023).
 LAMBDA_TARGET := x86_64-unknown-linux-gnu.2.34
@@ -18,9 +18,21 @@ demo: venv
 	cargo build
 	$(VENV)/bin/python scripts/demo.py --binary "$(CARGO_TARGET_DIR)/debug/network-interface-manager"
 
-## Run the linters and every test (moto included).
+## Run the linters and every test (moto included), then the CDK library's
+## and the Terraform modules' checks.
 test: venv lint
 	cargo test
+	$(MAKE) cdk-test terraform-test
+
+## The CDK construct library: npm ci from its lockfile, tsc, node --test,
+## cfn-lint and cdk-nag on what it synthesizes.
+cdk-test: venv
+	cd cdk && npm ci --no-audit --no-fund && npm test
+
+## The Terraform modules: parsed (python-hcl2), formatted and evaluated
+## offline where a terraform or tofu binary is on the PATH.
+terraform-test: venv
+	$(VENV)/bin/python -m unittest discover -s terraform/tests
 
 lint: venv
 	cargo fmt --all -- --check

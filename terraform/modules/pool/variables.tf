@@ -1,0 +1,174 @@
+# One variable per property of schemas/network-interface-pool.schema.json,
+# in snake_case, with its constraints; unset ones are left out of the input,
+# so the manager's defaults apply.
+
+variable "service_token" {
+  description = "The manager's function ARN (the manager module's service_token output, or the ServiceToken export or SSM parameter of a manager stack)."
+  type        = string
+}
+
+variable "name" {
+  description = "The pool's name: the value of the tag network-interface-manager-pool on its interfaces and on its instances. It may change: the interfaces are retagged."
+  type        = string
+
+  validation {
+    condition     = length(var.name) >= 1 && length(var.name) <= 255
+    error_message = "name has 1 to 255 characters."
+  }
+}
+
+variable "subnet_ids" {
+  description = "Subnets to create interfaces in: interfaces_per_subnet in each, or one per fixed address in the subnet whose range holds it."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for id in var.subnet_ids : can(regex("^subnet-[0-9a-f]+$", id))])
+    error_message = "subnet_ids are subnet ids (subnet-0123abcd)."
+  }
+  validation {
+    condition     = length(distinct(var.subnet_ids)) == length(var.subnet_ids) && length(var.subnet_ids) <= 64
+    error_message = "subnet_ids are at most 64, each once."
+  }
+}
+
+variable "interfaces_per_subnet" {
+  description = "How many interfaces to create in each subnet, addresses chosen by EC2 (the manager's default: 1). Not together with private_ip_addresses."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.interfaces_per_subnet == null ? true : var.interfaces_per_subnet >= 0 && var.interfaces_per_subnet <= 64 && floor(var.interfaces_per_subnet) == var.interfaces_per_subnet
+    error_message = "interfaces_per_subnet is a whole number from 0 to 64."
+  }
+}
+
+variable "private_ip_addresses" {
+  description = "Fixed private IPv4 addresses, one interface each, each inside one of subnet_ids. Not together with interfaces_per_subnet."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for address in var.private_ip_addresses : can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$", address)) && can(cidrhost("${address}/32", 0))])
+    error_message = "private_ip_addresses are IPv4 addresses (10.0.1.10)."
+  }
+  validation {
+    condition     = length(distinct(var.private_ip_addresses)) == length(var.private_ip_addresses) && length(var.private_ip_addresses) <= 64
+    error_message = "private_ip_addresses are at most 64, each once."
+  }
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the created interfaces (empty: the VPC's default group on create; kept as they are on update)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for id in var.security_group_ids : can(regex("^sg-[0-9a-f]+$", id))])
+    error_message = "security_group_ids are security group ids (sg-0123abcd)."
+  }
+  validation {
+    condition     = length(distinct(var.security_group_ids)) == length(var.security_group_ids) && length(var.security_group_ids) <= 16
+    error_message = "security_group_ids are at most 16, each once."
+  }
+}
+
+variable "description" {
+  description = "Description of the created interfaces."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.description == null ? true : length(var.description) <= 255
+    error_message = "description has at most 255 characters."
+  }
+}
+
+variable "source_dest_check" {
+  description = "Whether EC2 drops traffic not addressed to the interfaces (the manager's default: true); false for NAT and routing appliances."
+  type        = bool
+  default     = null
+}
+
+variable "device_index" {
+  description = "The device index the interfaces take on an instance when it is free there, else the lowest free one (the manager's default: 1)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.device_index == null ? true : var.device_index >= 1 && var.device_index <= 15 && floor(var.device_index) == var.device_index
+    error_message = "device_index is a whole number from 1 to 15."
+  }
+}
+
+variable "tags" {
+  description = "More tags for the created interfaces, sent as the Tags list of {Key, Value}."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = length(var.tags) <= 40
+    error_message = "tags are at most 40."
+  }
+  validation {
+    condition     = alltrue([for key, value in var.tags : length(key) >= 1 && length(key) <= 127 && length(value) <= 255])
+    error_message = "tags have keys of 1 to 127 characters and values of at most 255."
+  }
+  validation {
+    condition     = alltrue([for key in keys(var.tags) : !can(regex("^(aws:|network-interface-manager-)", key))])
+    error_message = "tags may not have keys starting with aws: or network-interface-manager-: those are AWS's and the manager's."
+  }
+}
+
+variable "network_interface_ids" {
+  description = "Existing interfaces to adopt into the pool: they are tagged, and untagged again (never deleted) when the pool is destroyed."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for id in var.network_interface_ids : can(regex("^eni-[0-9a-f]+$", id))])
+    error_message = "network_interface_ids are network interface ids (eni-0123abcd)."
+  }
+  validation {
+    condition     = length(distinct(var.network_interface_ids)) == length(var.network_interface_ids) && length(var.network_interface_ids) <= 64
+    error_message = "network_interface_ids are at most 64, each once."
+  }
+}
+
+variable "public_ip" {
+  description = "Whether each member gets a public address: an Elastic IP allocated for it where elastic_ip_allocation_ids gives none, following it from instance to instance and released when the pool is destroyed (the manager's default: false)."
+  type        = bool
+  default     = null
+}
+
+variable "elastic_ip_allocation_ids" {
+  description = "Existing Elastic IPs for the members, one per member in the order of private_ip_addresses: adopted and associated, never released (only disassociated and untagged when the pool is destroyed)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for id in var.elastic_ip_allocation_ids : can(regex("^eipalloc-[0-9a-f]+$", id))])
+    error_message = "elastic_ip_allocation_ids are Elastic IP allocation ids (eipalloc-0123abcd)."
+  }
+  validation {
+    condition     = length(distinct(var.elastic_ip_allocation_ids)) == length(var.elastic_ip_allocation_ids) && length(var.elastic_ip_allocation_ids) <= 32
+    error_message = "elastic_ip_allocation_ids are at most 32, each once."
+  }
+}
+
+variable "public_ipv4_pool" {
+  description = "The address pool (BYOIP) that public_ip allocates from; Amazon's when null."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.public_ipv4_pool == null ? true : can(regex("^ipv4pool-ec2-[0-9a-f]+$", var.public_ipv4_pool))
+    error_message = "public_ipv4_pool is an address pool id (ipv4pool-ec2-0123abcd)."
+  }
+}

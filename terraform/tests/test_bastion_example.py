@@ -1,0 +1,39 @@
+"""The bastion example: the modules it uses and the group that serves the pool."""
+
+import unittest
+
+from terraform_files import BASTION_DIR, MANAGER_DIR, POOL_DIR, Module, expression, single
+
+
+class BastionExample(unittest.TestCase):
+    def setUp(self):
+        self.module = Module(BASTION_DIR)
+        self.group = single(self.module.blocks("resource"), "aws_autoscaling_group", "bastion")
+
+    def test_uses_the_manager_and_pool_modules(self):
+        modules = self.module.blocks("module")
+        for name, folder in (("manager", MANAGER_DIR), ("pool", POOL_DIR)):
+            with self.subTest(module=name):
+                source = single(modules, name).attribute("source")
+                self.assertEqual((BASTION_DIR / source).resolve(), folder.resolve())
+
+    def test_pool_declares_one_fixed_address_per_subnet(self):
+        pool = single(self.module.blocks("module"), "pool")
+        self.assertEqual(expression(pool.attribute("subnet_ids")), "var.subnet_ids")
+        self.assertEqual(expression(pool.attribute("private_ip_addresses")), "var.private_ip_addresses")
+        self.assertEqual(expression(pool.attribute("service_token")), "module.manager.service_token")
+
+    def test_group_declares_the_launch_hook_with_continue(self):
+        hooks = {hook.attribute("name"): hook for hook in self.group.blocks("initial_lifecycle_hook")}
+        launch = hooks["network-interface-manager-launch"]
+        self.assertEqual(launch.attribute("lifecycle_transition"), "autoscaling:EC2_INSTANCE_LAUNCHING")
+        self.assertEqual(launch.attribute("default_result"), "CONTINUE")
+
+    def test_group_propagates_the_pool_tag_at_launch(self):
+        (tag,) = [tag for tag in self.group.blocks("tag") if tag.attribute("key") == "network-interface-manager-pool"]
+        self.assertEqual(expression(tag.attribute("value")), "module.pool.name")
+        self.assertIs(tag.attribute("propagate_at_launch"), True)
+
+
+if __name__ == "__main__":
+    unittest.main()
