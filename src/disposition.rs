@@ -21,6 +21,9 @@ pub enum Disposition {
     DoneWithPermanentFailure {
         failures: usize,
     },
+    /// The caller's own request failed (a declaration by invocation, C15):
+    /// a function error tells it so. Lambda retries no synchronous call.
+    Failed,
 }
 
 impl Disposition {

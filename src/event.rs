@@ -20,6 +20,9 @@ pub const POOL_RESOURCE_TYPE: &str = "Custom::NetworkInterfacePool";
 pub enum Event {
     /// A CloudFormation request (of any resource type: all are answered).
     CustomResource(Value),
+    /// A pool declared through Terraform's, OpenTofu's or Pulumi's
+    /// `aws_lambda_invocation` with lifecycle scope `CRUD` [TF-INV].
+    Invocation(Invocation),
     StateChange(StateChange),
     /// An Auto Scaling lifecycle action (of any hook: ours are told apart
     /// by name, R20).
@@ -34,6 +37,25 @@ pub enum Event {
     Unknown {
         description: String,
     },
+}
+
+/// A synchronous invocation that declares a pool: the caller's input (the
+/// pool's properties) and what Terraform adds to it under its
+/// `terraform_key` [TF-INV].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Invocation {
+    pub action: InvocationAction,
+    /// The properties, without the caller's key.
+    pub input: Value,
+    /// The properties before: an update's old input, a delete's current one.
+    pub prev_input: Option<Value>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvocationAction {
+    Create,
+    Update,
+    Delete,
 }
 
 /// An instance state change, as the event tells it.
@@ -118,6 +140,9 @@ impl Event {
         if input.get("RequestType").is_some() && input.get("ResponseURL").is_some() {
             return Self::CustomResource(input.clone());
         }
+        if let Some(invocation) = invocation(input) {
+            return invocation;
+        }
         let Ok(envelope) = serde_json::from_value::<EventBridgeEvent>(input.clone()) else {
             return Self::Unknown {
                 description: describe(input),
@@ -142,6 +167,57 @@ impl Event {
             },
         }
     }
+}
+
+/// The kind of a malformed invocation: its caller waits for the answer,
+/// so it fails (C15).
+pub const INVOCATION: &str = "pool declaration by invocation";
+
+/// Terraform's shape [TF-INV]: an object that is no event (no `source`)
+/// with one key (`tf` by default, the caller's `terraform_key`) holding
+/// `action` and `prev_input`. One with a `Name` but no such key was sent
+/// with lifecycle scope `CREATE_ONLY`: malformed, as its destroy would
+/// never reach the pool. `None`: not an invocation.
+fn invocation(input: &Value) -> Option<Event> {
+    let object = input.as_object().filter(|o| !o.contains_key("source"))?;
+    let malformed = |error: String| {
+        Some(Event::Malformed {
+            kind: INVOCATION,
+            error,
+        })
+    };
+    let lifecycle = object.iter().find(|(_, v)| {
+        v.as_object()
+            .is_some_and(|l| l.contains_key("action") && l.contains_key("prev_input"))
+    });
+    let Some((key, lifecycle)) = lifecycle else {
+        return match object.get("Name").is_some_and(Value::is_string) {
+            true => malformed(
+                "no lifecycle key (tf: action, prev_input): declare the pool with \
+                 lifecycle_scope = \"CRUD\", so that its destroy deletes it"
+                    .into(),
+            ),
+            false => None,
+        };
+    };
+    let action = match lifecycle["action"].as_str() {
+        Some("create") => InvocationAction::Create,
+        Some("update") => InvocationAction::Update,
+        Some("delete") => InvocationAction::Delete,
+        other => {
+            return malformed(format!(
+                "{key}.action: {other:?} is not create, update or delete"
+            ))
+        }
+    };
+    let mut properties = object.clone();
+    properties.remove(key);
+    let prev_input = Some(lifecycle["prev_input"].clone()).filter(|p| !p.is_null());
+    Some(Event::Invocation(Invocation {
+        action,
+        input: Value::Object(properties),
+        prev_input,
+    }))
 }
 
 fn state_change(detail: Value, time: Option<u64>) -> Event {

@@ -14,7 +14,7 @@ use crate::deadline::Deadline;
 use crate::disposition::{self, Disposition};
 use crate::ec2::paced::{Paced, Pacer};
 use crate::ec2::{Ec2, InstanceState};
-use crate::event::Event;
+use crate::event::{self, Event};
 use crate::metrics::{self, Invocation};
 use crate::pool::{ById, Manager, Outcome, Settings};
 use crate::stacks::Stacks;
@@ -78,6 +78,8 @@ pub enum Input {
     LifecycleAction,
     Scheduled,
     CustomResource,
+    /// A pool declared by invocation (C15).
+    Invocation,
     /// A known kind whose body is not what it should be.
     Malformed,
     /// Anything else.
@@ -97,6 +99,10 @@ pub struct Handled {
     /// The answer sent to CloudFormation, for a custom resource request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response: Option<custom_resource::response::Response>,
+    /// What a declaration by invocation returns to its caller: the pool's
+    /// data, or the reason it failed (C15).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer: Option<Result<Value, String>>,
     /// EC2 calls this input cost, by operation.
     pub ec2_calls: CallCounts,
     /// Auto Scaling calls this input cost, by operation.
@@ -122,6 +128,7 @@ impl Handled {
             state: None,
             outcome,
             response: None,
+            answer: None,
             ec2_calls: CallCounts::new(),
             auto_scaling_calls: CallCounts::new(),
             duration_ms: 0,
@@ -134,6 +141,19 @@ impl Handled {
     /// Lambda should deliver the event again.
     pub fn should_retry(&self) -> bool {
         matches!(self.disposition, Disposition::Retry { .. })
+    }
+
+    /// What the function returns, from the verdict alone: an invocation's
+    /// answer, else this record; an error for a retry (Lambda delivers the
+    /// event again) or a failed invocation (its caller fails).
+    pub fn result(&self) -> Result<Value, String> {
+        match (self.disposition, &self.answer) {
+            (Disposition::Retry { failures }, _) => Err(format!(
+                "{failures} action(s) failed transiently; the event should be retried"
+            )),
+            (_, Some(answer)) => answer.clone(),
+            _ => Ok(serde_json::to_value(self).expect("a handled record serialises")),
+        }
     }
 }
 
@@ -251,25 +271,49 @@ async fn serve(
                 custom_resource::serve(ec2, &ctx.http, &request, deadline, ctx.settings.backoff)
                     .await;
             let mut outcome = Outcome::noted(served.note());
-            // C7: reconcile at once, the declared members read by id (R16).
-            let reconcile = &served.reconcile;
-            if !reconcile.pools.is_empty() {
-                let members = served.members();
-                let by_id = ById::declared(&reconcile.pools, &members, &reconcile.taken_out);
-                match manager.sync_with(&reconcile.pools, by_id, deadline).await {
-                    Ok(synced) => outcome.report = synced.report,
-                    Err(e) => disposition::log_read_error(&e),
-                }
+            let members = served.members();
+            if let Some(synced) = reconcile(&manager, &served.reconcile, &members, deadline).await {
+                outcome.report = synced;
             }
             let verdict = disposition::of_report(&outcome.report).after_answer();
             let mut handled = Handled::new(Input::CustomResource, outcome);
             handled.response = Some(served.response);
             (handled, verdict)
         }
+        Event::Invocation(invocation) => {
+            let backoff = ctx.settings.backoff;
+            let invoked =
+                custom_resource::invocation::serve(ec2, &invocation, deadline, backoff).await;
+            let note = match &invoked.answer {
+                Ok(_) => format!("{:?} by invocation done", invocation.action),
+                Err(reason) => format!("{:?} by invocation failed: {reason}", invocation.action),
+            };
+            let mut outcome = Outcome::noted(note);
+            let members = invoked.members();
+            if let Some(synced) = reconcile(&manager, &invoked.reconcile, &members, deadline).await
+            {
+                outcome.report = synced;
+            }
+            let verdict = match invoked.answer {
+                Ok(_) => disposition::of_report(&outcome.report).after_answer(),
+                Err(_) => Disposition::Failed,
+            };
+            let mut handled = Handled::new(Input::Invocation, outcome);
+            handled.answer = Some(invoked.result());
+            (handled, verdict)
+        }
         Event::Malformed { kind, error } => {
             tracing::warn!(kind, %error, "malformed event ignored");
-            let outcome = Outcome::noted(format!("{kind}: {error}"));
-            (Handled::new(Input::Malformed, outcome), Disposition::Done)
+            let note = format!("{kind}: {error}");
+            let mut handled = Handled::new(Input::Malformed, Outcome::noted(note.clone()));
+            // A waiting caller is told (C15); an event is not retried.
+            match kind == event::INVOCATION {
+                true => {
+                    handled.answer = Some(Err(note));
+                    (handled, Disposition::Failed)
+                }
+                false => (handled, Disposition::Done),
+            }
         }
         Event::Unknown { description } => {
             tracing::info!(%description, "unknown event ignored");
@@ -277,6 +321,27 @@ async fn serve(
             (Handled::new(Input::Ignored, outcome), Disposition::Done)
         }
     })
+}
+
+/// C7: a declared pool reconciled at once, its members read by id (R16);
+/// none when there is nothing to reconcile or its read failed (logged).
+async fn reconcile(
+    manager: &Manager<'_>,
+    reconcile: &custom_resource::Reconcile,
+    members: &[String],
+    deadline: Deadline,
+) -> Option<crate::pool::Report> {
+    if reconcile.pools.is_empty() {
+        return None;
+    }
+    let by_id = ById::declared(&reconcile.pools, members, &reconcile.taken_out);
+    match manager.sync_with(&reconcile.pools, by_id, deadline).await {
+        Ok(synced) => Some(synced.report),
+        Err(e) => {
+            disposition::log_read_error(&e);
+            None
+        }
+    }
 }
 
 fn calls_since(before: &CallCounts, now: CallCounts) -> CallCounts {

@@ -6,7 +6,6 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
 use crate::deadline::Deadline;
-use crate::disposition::Disposition;
 use crate::handler::{handle_measured, Context};
 
 /// Work stops this long before Lambda's deadline, to answer in time.
@@ -26,15 +25,9 @@ pub async fn run(ctx: &Context<'_>) -> Result<(), lambda_runtime::Error> {
         }
         let outcome = serde_json::to_value(&handled)?;
         tracing::info!(outcome = %outcome, "handled");
-        match handled.disposition {
-            // An error, so that Lambda delivers the event again.
-            Disposition::Retry { failures } => Err(format!(
-                "{failures} action(s) failed transiently; the event should be retried"
-            )
-            .into()),
-            // Done, and any failure logged at `error` already.
-            _ => Ok::<_, lambda_runtime::Error>(outcome),
-        }
+        // An error makes Lambda deliver an event again, and fails a
+        // synchronous caller; any other failure is logged at `error` already.
+        handled.result().map_err(lambda_runtime::Error::from)
     }))
     .await
 }

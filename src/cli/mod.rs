@@ -125,7 +125,7 @@ pub async fn run(cli: Cli, mut ctx: Context<'_>) -> anyhow::Result<bool> {
                 return Err(e.into());
             }
             print_json(&handled)?;
-            Ok(!handled.should_retry())
+            Ok(handled.result().is_ok())
         }
         Command::Sync {
             pool,
@@ -168,7 +168,8 @@ pub async fn run(cli: Cli, mut ctx: Context<'_>) -> anyhow::Result<bool> {
 /// status, and whether a deleted one retained its pool (C13). A failed read
 /// is shown, not fatal: the pools are EC2's to tell.
 pub async fn read_declarations(stacks: &dyn Stacks, pools: &mut [PoolStatus]) {
-    for d in pools.iter_mut().flat_map(|p| p.declared_by.iter_mut()) {
+    let declarations = pools.iter_mut().flat_map(|p| p.declared_by.iter_mut());
+    for d in declarations.filter(|d| !d.stack_id.is_empty()) {
         let (status, retained) = match declaration_standing(stacks, d).await {
             Ok(standing) => standing,
             Err(e) => (format!("not read: {e}"), false),

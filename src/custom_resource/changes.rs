@@ -7,8 +7,8 @@ use super::declaration::{is_retired, Slot, ADOPTED};
 use super::properties::PoolProperties;
 use super::response::PoolData;
 use crate::ec2::{
-    Instance, InstanceState, InterfaceChange, NetworkInterface, Subnet, Tags, FORMER_POOL_TAG,
-    OWNER_TAG, PLAIN_INTERFACE, RETIRED_TAG, SLOT_TAG,
+    Instance, InstanceState, InterfaceChange, NetworkInterface, Subnet, Tags, DECLARATION_TAG,
+    FORMER_POOL_TAG, OWNER_TAG, PLAIN_INTERFACE, RETIRED_TAG, SLOT_TAG,
 };
 
 /// One write to a kept interface.
@@ -196,6 +196,30 @@ pub fn check_name_free(
         props.name,
         foreign.join(", ")
     ))
+}
+
+/// C15: an invocation's Create of a pool that exists is a retry only if it
+/// declares it alike (same fingerprint); anything else is a second
+/// declaration of the name, refused. `fingerprint` none: not an invocation.
+pub fn check_declared_alike(
+    props: &PoolProperties,
+    fingerprint: Option<&str>,
+    owned: &[NetworkInterface],
+) -> Result<(), String> {
+    let Some(fingerprint) = fingerprint else {
+        return Ok(());
+    };
+    let other = |i: &&NetworkInterface| {
+        i.tags.get(DECLARATION_TAG).map(String::as_str) != Some(fingerprint)
+    };
+    match owned.iter().find(other) {
+        None => Ok(()),
+        Some(i) => Err(format!(
+            "Name: pool '{}' is already declared, with other properties ({} is its); \
+             a name has one declaration: update that one, or delete it first",
+            props.name, i.id
+        )),
+    }
 }
 
 /// C10: adoption takes only what is free or already the pool's. Refuses,

@@ -102,6 +102,7 @@ pub async fn collect(
             backoff,
             request_id: "",
             stack_id,
+            fingerprint: None,
         };
         done.extend(clean_stack(&provider, stacks, stack_id, &declared).await);
     }

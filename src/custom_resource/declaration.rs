@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 
 use super::properties::PoolProperties;
 use crate::ec2::{
-    NetworkInterface, Subnet, Tags, ADOPTED_TAG, DEVICE_INDEX_TAG, FORMER_POOL_TAG, OWNER_TAG,
-    POOL_TAG, RETIRED_TAG, SLOT_TAG, STACK_TAG,
+    NetworkInterface, Subnet, Tags, ADOPTED_TAG, DECLARATION_TAG, DEVICE_INDEX_TAG,
+    FORMER_POOL_TAG, OWNER_TAG, POOL_TAG, RETIRED_TAG, SLOT_TAG, STACK_TAG,
 };
 
 /// Slot tag value of an adopted interface.
@@ -20,6 +20,26 @@ pub const ADOPTED: &str = "adopted";
 /// so that no property change makes CloudFormation replace it (C3).
 pub fn physical_id(stack_id: &str, logical_id: &str) -> String {
     format!("pool-{}", &hex(stack_id, logical_id)[..20])
+}
+
+/// The physical id of a pool declared by invocation (C15): its name is its
+/// identity, as instances know it by name; unique per account and region
+/// like the pool tag itself. No ARN starts with `invocation`: it never
+/// meets a stack's pool.
+pub fn invocation_id(name: &str) -> String {
+    physical_id("invocation", name)
+}
+
+/// The fingerprint of a declaration (its properties as parsed, so `"1"`
+/// and `1` agree), kept on an invocation's interfaces (C15).
+pub fn fingerprint(props: &PoolProperties) -> String {
+    let declared = PoolProperties {
+        service_token: None,
+        service_timeout: None,
+        ..props.clone()
+    };
+    let json = serde_json::to_string(&declared).expect("properties serialise");
+    hex("declaration", &json)[..16].to_string()
 }
 
 fn hex(a: &str, b: &str) -> String {
@@ -80,13 +100,26 @@ fn fixed_slot(ip: Ipv4Addr, props: &PoolProperties, subnets: &[Subnet]) -> Resul
     }
 }
 
-/// Who declared an interface: the pool (its physical id), its stack, and
-/// the name the pool had before it was renamed, if it was (R25).
+/// Who declared an interface: the pool (its physical id), its stack (empty
+/// for an invocation), the name the pool had before it was renamed, if it
+/// was (R25), and an invocation's fingerprint (C15).
 #[derive(Clone, Copy, Debug)]
 pub struct Declarer<'a> {
     pub physical_id: &'a str,
     pub stack_id: &'a str,
     pub former_name: Option<&'a str>,
+    pub fingerprint: Option<&'a str>,
+}
+
+impl Declarer<'_> {
+    /// The tags every declared thing carries: its stack's, if it has one
+    /// (the schedule's cleanup goes by it, C12), its fingerprint's, if any.
+    fn provenance(&self) -> Tags {
+        let stack = (!self.stack_id.is_empty()).then_some((STACK_TAG, self.stack_id));
+        let fingerprint = self.fingerprint.map(|f| (DECLARATION_TAG, f));
+        let tags = stack.into_iter().chain(fingerprint);
+        tags.map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
 }
 
 /// The tags that make an interface a member of the pool.
@@ -96,7 +129,6 @@ pub fn pool_tags(props: &PoolProperties, by: Declarer, slot: &str) -> Tags {
         .former_name
         .map(|n| (FORMER_POOL_TAG.to_string(), n.to_string()));
     let mut tags = BTreeMap::from([
-        (STACK_TAG.to_string(), by.stack_id.to_string()),
         (POOL_TAG.to_string(), props.name.clone()),
         (
             DEVICE_INDEX_TAG.to_string(),
@@ -106,6 +138,7 @@ pub fn pool_tags(props: &PoolProperties, by: Declarer, slot: &str) -> Tags {
         (SLOT_TAG.to_string(), slot.to_string()),
     ]);
     tags.extend(former);
+    tags.extend(by.provenance());
     tags
 }
 
@@ -128,8 +161,8 @@ pub fn address_tags(props: &PoolProperties, by: Declarer, key: &str, adopted: bo
         true => Tags::new(),
         false => users.collect(),
     };
+    tags.extend(by.provenance());
     tags.extend([
-        (STACK_TAG.to_string(), by.stack_id.to_string()),
         (POOL_TAG.to_string(), props.name.clone()),
         (OWNER_TAG.to_string(), by.physical_id.to_string()),
         (SLOT_TAG.to_string(), key.to_string()),
@@ -163,6 +196,7 @@ pub fn pool_tag_keys() -> Vec<String> {
         STACK_TAG,
         RETIRED_TAG,
         FORMER_POOL_TAG,
+        DECLARATION_TAG,
     ]
     .map(str::to_string)
     .to_vec()

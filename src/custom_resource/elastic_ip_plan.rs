@@ -40,6 +40,28 @@ pub struct ElasticIpPlan {
     pub known: Vec<Option<(String, String)>>,
 }
 
+impl ElasticIpPlan {
+    /// The pool's addresses out of the declaration once this plan is done:
+    /// retired by it or before, and not reinstated.
+    pub fn out_of_declaration<'a>(&self, owned: &'a [Address]) -> Vec<&'a Address> {
+        let retired_before = |a: &Address| {
+            a.tags.contains_key(RETIRED_TAG) && !self.reinstate.contains(&a.allocation_id)
+        };
+        let out = |a: &&Address| self.retire.contains(&a.allocation_id) || retired_before(a);
+        owned.iter().filter(out).collect()
+    }
+}
+
+/// Each member's public address and allocation id, in order.
+pub type Answer = Vec<Option<(String, String)>>;
+
+/// What converging the public addresses did.
+pub struct ConvergedAddresses {
+    pub answer: Answer,
+    /// The pool's addresses out of the declaration (retired, C12).
+    pub retired: Vec<Address>,
+}
+
 /// What a member is declared to have.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Wanted<'a> {

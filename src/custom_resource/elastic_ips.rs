@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::declaration::{self, Declarer};
-use super::elastic_ip_plan::{self, Member};
+use super::elastic_ip_plan::{self, ConvergedAddresses, Member};
 use super::properties::PoolProperties;
 use super::provider::{ec2_error, Provider, ProviderError};
 use crate::aws::{AwsError, ErrorKind};
@@ -17,9 +17,6 @@ use crate::ec2::{Address, AddressQuery, NewAddress, Tags, ADOPTED_TAG, RETIRED_T
 /// Writes in flight at once.
 const CONCURRENCY: usize = 8;
 
-/// Each member's public address and allocation id, in order.
-pub type Answer = Vec<Option<(String, String)>>;
-
 impl Provider<'_> {
     /// Brings the members' public addresses to `props`. On failure, what
     /// this call allocated is released again.
@@ -28,7 +25,7 @@ impl Provider<'_> {
         by: Declarer<'_>,
         props: &PoolProperties,
         members: &[Member],
-    ) -> Result<Answer, ProviderError> {
+    ) -> Result<ConvergedAddresses, ProviderError> {
         let owned = AddressQuery::Owner(by.physical_id.to_string());
         let listed = AddressQuery::Ids(props.elastic_ip_allocation_ids.clone());
         let (owned, listed) = tokio::join!(
@@ -68,12 +65,14 @@ impl Provider<'_> {
                 .await
                 .map_err(ec2_error("releasing a duplicate Elastic IP"))?;
         }
+        let retired = plan.out_of_declaration(&owned).into_iter().cloned();
+        let retired = retired.collect();
         let mut answer = plan.known;
         for (address, member) in &allocated {
             let n = members.iter().position(|m| m == member).expect("a member");
             answer[n] = Some((address.public_ip.clone(), address.allocation_id.clone()));
         }
-        Ok(answer)
+        Ok(ConvergedAddresses { answer, retired })
     }
 
     async fn allocate_all(

@@ -7,6 +7,7 @@ pub mod cleanup;
 pub mod declaration;
 pub mod elastic_ip_plan;
 mod elastic_ips;
+pub mod invocation;
 pub mod plan;
 pub mod properties;
 pub mod provider;
@@ -21,6 +22,7 @@ use serde_json::Value;
 use crate::deadline::{Backoff, Deadline};
 use crate::ec2::Ec2;
 use crate::event::POOL_RESOURCE_TYPE;
+use properties::PoolProperties;
 use provider::{Provider, ProviderError};
 use response::{PoolData, Response, Status};
 
@@ -111,6 +113,19 @@ pub struct Reconcile {
     pub taken_out: Vec<String>,
 }
 
+impl Reconcile {
+    /// After `props` replaced `old`: the pool, and its old name after a rename.
+    pub fn after(
+        props: &PoolProperties,
+        old: Option<&PoolProperties>,
+        taken_out: Vec<String>,
+    ) -> Self {
+        let mut pools = vec![props.name.clone()];
+        pools.extend(old.map(|o| o.name.clone()).filter(|n| n != &props.name));
+        Self { pools, taken_out }
+    }
+}
+
 /// Serves one request and answers it.
 pub async fn serve(
     ec2: &dyn Ec2,
@@ -132,6 +147,7 @@ pub async fn serve(
         backoff,
         request_id: &request.request_id,
         stack_id: &request.stack_id,
+        fingerprint: None,
     };
     let work = AssertUnwindSafe(run(&provider, &request, &physical_id)).catch_unwind();
     let result = match tokio::time::timeout(work_deadline.remaining(), work).await {
@@ -194,13 +210,12 @@ async fn run(
                 .map_err(|e| e.to_string())?;
             // Old properties only name user tags to remove; invalid ones name none.
             let old = properties::parse(request.old_resource_properties.as_ref()).ok();
-            let (data, taken_out) = provider
+            let converged = provider
                 .converge(physical_id, &props, old.as_ref())
                 .await
                 .map_err(describe)?;
-            let mut pools = vec![props.name.clone()];
-            pools.extend(old.map(|o| o.name).filter(|n| n != &props.name));
-            Ok((Some(data), Reconcile { pools, taken_out }))
+            let reconcile = Reconcile::after(&props, old.as_ref(), converged.taken_out());
+            Ok((Some(converged.data), reconcile))
         }
         "Delete" => {
             // After a cancelled Create, CloudFormation deletes with an id it

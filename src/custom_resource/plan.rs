@@ -50,14 +50,6 @@ pub struct PoolPlan<'a> {
     pub former_name: Option<String>,
 }
 
-impl PoolPlan<'_> {
-    /// The interfaces taken out of the pool.
-    pub fn taken_out(&self) -> Vec<String> {
-        let retired = self.retire.iter().map(|i| i.id.clone());
-        retired.chain(self.release.iter().cloned()).collect()
-    }
-}
-
 /// The plan, or the refusal (naming the property) that changes nothing.
 pub fn plan<'a>(
     props: &PoolProperties,
@@ -68,6 +60,9 @@ pub fn plan<'a>(
     let physical_id = by.physical_id;
     let slots = declaration::slots(props, &observed.subnets)?;
     changes::check_name_free(props, physical_id, &observed.named)?;
+    if old.is_none() {
+        changes::check_declared_alike(props, by.fingerprint, &observed.owned)?;
+    }
     changes::check_adoptable(props, physical_id, &observed.listed, &observed.holders)?;
     changes::check_addresses_free(physical_id, &observed.holding, &observed.subnets)?;
     changes::check_former_name_free(props, &observed.owned, &observed.former_holders)?;

@@ -8,15 +8,16 @@ use std::collections::BTreeMap;
 
 use super::changes::{self, Change};
 use super::declaration::{self, Declarer, Slot, ADOPTED};
-use super::elastic_ip_plan::Member;
+use super::elastic_ip_plan::{ConvergedAddresses, Member};
 use super::plan::{self, Observed};
 use super::properties::PoolProperties;
 use super::response::PoolData;
 use crate::concurrent::concurrently;
 use crate::deadline::{Backoff, Deadline};
 use crate::ec2::{
-    AddressQuery, Ec2, Instance, InstanceQuery, InterfaceChange, InterfaceQuery, InterfaceStatus,
-    NetworkInterface, NewInterface, Tags, OWNER_TAG, POOL_TAG, RETIRED_TAG, SLOT_TAG,
+    Address, AddressQuery, Ec2, Instance, InstanceQuery, InterfaceChange, InterfaceQuery,
+    InterfaceStatus, NetworkInterface, NewInterface, Tags, OWNER_TAG, POOL_TAG, RETIRED_TAG,
+    SLOT_TAG,
 };
 
 /// Writes in flight at once.
@@ -49,8 +50,31 @@ pub struct Provider<'a> {
     pub backoff: Backoff,
     /// The CloudFormation request being served, for ClientTokens.
     pub request_id: &'a str,
-    /// The stack of the request, kept in a tag on every interface (C12).
+    /// The stack of the request, kept in a tag on every interface (C12);
+    /// empty for an invocation (C15).
     pub stack_id: &'a str,
+    /// An invocation's declaration fingerprint, kept in a tag (C15).
+    pub fingerprint: Option<&'a str>,
+}
+
+/// What a convergence did: the answer's data, and what it took out of the
+/// pool.
+#[derive(Clone, Debug)]
+pub struct Converged {
+    pub data: PoolData,
+    /// Interfaces no longer declared (C12).
+    pub retired: Vec<String>,
+    /// Adopted interfaces no longer listed, released.
+    pub released: Vec<String>,
+    /// The pool's Elastic IPs no longer declared (C12, C14).
+    pub retired_addresses: Vec<Address>,
+}
+
+impl Converged {
+    /// Everything taken out of the pool, for the reconcile to read by id.
+    pub fn taken_out(&self) -> Vec<String> {
+        [self.retired.as_slice(), &self.released].concat()
+    }
 }
 
 impl Provider<'_> {
@@ -59,6 +83,7 @@ impl Provider<'_> {
             physical_id,
             stack_id: self.stack_id,
             former_name: None,
+            fingerprint: self.fingerprint,
         }
     }
 
@@ -70,7 +95,7 @@ impl Provider<'_> {
         physical_id: &str,
         props: &PoolProperties,
         old: Option<&PoolProperties>,
-    ) -> Result<(PoolData, Vec<String>), ProviderError> {
+    ) -> Result<Converged, ProviderError> {
         let observed = self.observe(physical_id, props).await?;
         let plan = plan::plan(props, self.by(physical_id), old, &observed)
             .map_err(ProviderError::Refused)?;
@@ -100,7 +125,10 @@ impl Provider<'_> {
                     self.converge_addresses(by, props, &members(&in_order))
                         .await
                 }
-                false => Ok(Vec::new()),
+                false => Ok(ConvergedAddresses {
+                    answer: Vec::new(),
+                    retired: Vec::new(),
+                }),
             }
         };
         let addresses = match rest.await {
@@ -113,9 +141,14 @@ impl Provider<'_> {
         let members = in_order.iter().map(|(_, i)| *i);
         let mut data = changes::pool_data(props, members);
         if props.has_public_addresses() {
-            changes::add_public_addresses(&mut data, &addresses);
+            changes::add_public_addresses(&mut data, &addresses.answer);
         }
-        Ok((data, plan.taken_out()))
+        Ok(Converged {
+            data,
+            retired: plan.retire.iter().map(|i| i.id.clone()).collect(),
+            released: plan.release,
+            retired_addresses: addresses.retired,
+        })
     }
 
     /// What the plan needs to know, read at once (and the instances of
@@ -381,7 +414,7 @@ impl Provider<'_> {
     /// Detaches the interface as a fresh read by id shows it, then deletes
     /// it once it reads as free. EC2 refuses while it is still pending or in
     /// use (reads lag: EC2 is the judge). False when the deadline comes first.
-    async fn deleted(&self, id: &str) -> Result<bool, ProviderError> {
+    pub(super) async fn deleted(&self, id: &str) -> Result<bool, ProviderError> {
         let query = InterfaceQuery::ids(&[id.to_string()]);
         // One detach call: a lagging read may still show it attached.
         let detach_sent = std::sync::atomic::AtomicBool::new(false);

@@ -22,6 +22,10 @@ pub const OWNER_TAG: &str = "network-interface-manager-owner";
 pub const SLOT_TAG: &str = "network-interface-manager-slot";
 /// Tag on such an interface: the id of the stack that declared it.
 pub const STACK_TAG: &str = "network-interface-manager-stack";
+/// Tag on an interface of a pool declared by invocation (no stack): the
+/// fingerprint of the declaration that made it, so that a second
+/// declaration of the name is told from a retry of the first (C15).
+pub const DECLARATION_TAG: &str = "network-interface-manager-declaration";
 /// Tag on a declared pool's interfaces after a rename: the name the pool
 /// had before, still served for the instances that carry it (R25).
 pub const FORMER_POOL_TAG: &str = "network-interface-manager-former-pool";

@@ -29,10 +29,12 @@ pub struct PoolStatus {
 }
 
 /// A custom resource that declared members of a pool, and what
-/// CloudFormation says of its stack (read when the caller can).
+/// CloudFormation says of its stack (read when the caller can); or a
+/// declaration by invocation (no stack, C15).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Declaration {
     pub physical_id: String,
+    /// Empty for a declaration by invocation.
     pub stack_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stack_status: Option<String>,
@@ -88,12 +90,13 @@ pub fn status(snapshot: &Snapshot) -> Vec<PoolStatus> {
         if let Some(former) = m.tags.get(FORMER_POOL_TAG) {
             pool.former_name = Some(former.clone());
         }
-        if let (Some(owner), Some(stack)) = (m.tags.get(OWNER_TAG), m.tags.get(STACK_TAG)) {
+        if let Some(owner) = m.tags.get(OWNER_TAG) {
+            let stack = m.tags.get(STACK_TAG).cloned().unwrap_or_default();
             let known = pool.declared_by.iter().any(|d| &d.physical_id == owner);
             if !known {
                 pool.declared_by.push(Declaration {
                     physical_id: owner.clone(),
-                    stack_id: stack.clone(),
+                    stack_id: stack,
                     stack_status: None,
                     retained: false,
                 });

@@ -77,7 +77,21 @@ impl Emulator {
 
     /// Invokes the function with `event` through `cargo lambda invoke` and
     /// returns what it answered.
+    /// The function's result, which must be a success.
     pub fn invoke(&self, event: &Value) -> Value {
+        let (ok, stdout, stderr) = self.call(event);
+        assert!(ok, "invoke failed: {stdout} {stderr}");
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    }
+
+    /// The function error an invocation must end in, as the caller sees it.
+    pub fn invoke_failing(&self, event: &Value) -> String {
+        let (ok, stdout, stderr) = self.call(event);
+        assert!(!ok, "invoke succeeded: {stdout}");
+        format!("{stdout}{stderr}")
+    }
+
+    fn call(&self, event: &Value) -> (bool, String, String) {
         let out = Command::new(cargo_lambda())
             .args(["lambda", "invoke", "-A", "127.0.0.1", "-P"])
             .arg(self.port.to_string())
@@ -86,13 +100,8 @@ impl Emulator {
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .output()
             .expect("cargo lambda invoke runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "invoke failed: {stdout} {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
     }
 }
 

@@ -10,7 +10,10 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use network_interface_manager::deadline::{Backoff, Deadline};
 use network_interface_manager::ec2::sdk::SdkEc2;
-use network_interface_manager::ec2::{Ec2, InstanceState, POOL_TAG};
+use network_interface_manager::ec2::{
+    Address, AddressQuery, Ec2, InstanceState, InterfaceQuery, NetworkInterface, OWNER_TAG,
+    POOL_TAG,
+};
 use network_interface_manager::handler::{handle, Context, Handled};
 use network_interface_manager::pool::Settings;
 use serde_json::Value;
@@ -33,6 +36,10 @@ pub trait World: Send + Sync {
     async fn holder(&self, eni: &str) -> Option<(String, i32)>;
     /// Whether reads lag behind writes (the strict model does, moto not).
     fn reads_lag(&self) -> bool;
+    /// The id of the named test subnet.
+    fn subnet_id(&self, name: &str) -> String;
+    /// What a pool declaration owns (its owner tag), as it truly is.
+    async fn owned(&self, owner: &str) -> (Vec<NetworkInterface>, Vec<Address>);
 }
 
 /// The calls an event cost: exactly `expected` where reads are consistent;
@@ -142,6 +149,20 @@ impl World for StrictWorld {
     }
     fn reads_lag(&self) -> bool {
         true
+    }
+    fn subnet_id(&self, name: &str) -> String {
+        format!("subnet-{name}")
+    }
+    async fn owned(&self, owner: &str) -> (Vec<NetworkInterface>, Vec<Address>) {
+        let ours = |tags: &network_interface_manager::ec2::Tags| {
+            tags.get(OWNER_TAG).map(String::as_str) == Some(owner)
+        };
+        let interfaces = self.model.interfaces().into_iter();
+        let addresses = self.model.addresses().into_values();
+        (
+            interfaces.filter(|i| ours(&i.tags)).collect(),
+            addresses.filter(|a| ours(&a.tags)).collect(),
+        )
     }
 }
 
@@ -333,5 +354,17 @@ impl World for MotoWorld {
     }
     fn reads_lag(&self) -> bool {
         false
+    }
+    fn subnet_id(&self, name: &str) -> String {
+        self.subnets[name].clone()
+    }
+    async fn owned(&self, owner: &str) -> (Vec<NetworkInterface>, Vec<Address>) {
+        let (interfaces, addresses) = (
+            InterfaceQuery::owned_by(owner),
+            AddressQuery::Owner(owner.into()),
+        );
+        let interfaces = self.adapter.describe_interfaces(&interfaces).await;
+        let addresses = self.adapter.describe_addresses(&addresses).await;
+        (interfaces.unwrap(), addresses.unwrap())
     }
 }

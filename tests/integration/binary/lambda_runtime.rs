@@ -55,3 +55,25 @@ async fn each_kind_of_event_is_served_through_the_runtime_api() {
         "the sync repaired it"
     );
 }
+
+/// C15 [TF-INV]: Terraform reads the function's result as the pool's
+/// return values, and a function error as a failed apply with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declaration_by_invocation_returns_its_data_or_a_function_error() {
+    let w = MotoWorld::new().await;
+    let lambda = Emulator::start(&w.moto.endpoint);
+    let declared = json!({"Name": "bastion", "SubnetIds": [w.subnets["a1"]],
+        "tf": {"action": "create", "prev_input": null}});
+
+    let result = lambda.invoke(&declared);
+
+    assert_eq!(result["Name"], "bastion", "{result}");
+    assert_eq!(result["NetworkInterfaceIds"].as_array().unwrap().len(), 1);
+    let invalid = json!({"Name": "bastion", "SubnetIds": 7,
+        "tf": {"action": "create", "prev_input": null}});
+    let error = lambda.invoke_failing(&invalid);
+    assert!(error.contains("SubnetIds"), "{error}");
+    let create_only = json!({"Name": "bastion", "SubnetIds": [w.subnets["a1"]]});
+    let error = lambda.invoke_failing(&create_only);
+    assert!(error.contains("lifecycle_scope"), "{error}");
+}

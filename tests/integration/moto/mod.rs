@@ -5,6 +5,7 @@
 //! its own server.
 
 mod custom_resource;
+mod invocation;
 mod lifecycle;
 mod public;
 mod scenarios;

@@ -13,6 +13,7 @@ const BY: Declarer = Declarer {
     physical_id: "pool-1",
     stack_id: "arn:aws:cloudformation:us-east-1:1:stack/s/1",
     former_name: None,
+    fingerprint: None,
 };
 
 fn subnet(id: &str, cidr: &str) -> Subnet {
@@ -73,7 +74,8 @@ fn missing_slots_are_created_and_undeclared_ones_retired() {
     .unwrap();
     let created: Vec<&str> = p.create.iter().map(|s| s.key.as_str()).collect();
     assert_eq!(created, ["subnet-a/10.0.1.10"]);
-    assert_eq!(p.taken_out(), ["eni-old"]);
+    let retired: Vec<&str> = p.retire.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(retired, ["eni-old"]);
 }
 
 #[test]
@@ -121,4 +123,120 @@ fn c3_an_address_held_outside_the_pool_is_refused_with_nothing_planned() {
     )
     .unwrap_err();
     assert!(refused.contains("10.0.1.10 is held by eni-x"), "{refused}");
+}
+
+/// C15: a pool declared by invocation has no stack; its name is its
+/// identity, and a create of a pool that exists is a retry only when it
+/// declares it alike.
+mod by_invocation {
+    use super::*;
+    use network_interface_manager::custom_resource::declaration::{
+        created_tags, fingerprint, invocation_id, physical_id,
+    };
+    use network_interface_manager::ec2::{DECLARATION_TAG, STACK_TAG};
+
+    fn declaration() -> serde_json::Value {
+        json!({"Name": "dns", "SubnetIds": ["subnet-a"], "PrivateIpAddresses": ["10.0.1.10"]})
+    }
+
+    fn invoked<'a>(
+        props: &serde_json::Value,
+        fingerprint: &'a str,
+        old: Option<&serde_json::Value>,
+        observed: &'a Observed,
+    ) -> Result<PoolPlan<'a>, String> {
+        let props = properties::parse(Some(props)).unwrap();
+        let old = old.map(|o| properties::parse(Some(o)).unwrap());
+        let by = Declarer {
+            physical_id: BY.physical_id,
+            stack_id: "",
+            former_name: None,
+            fingerprint: Some(fingerprint),
+        };
+        plan(&props, by, old.as_ref(), observed)
+    }
+
+    fn made_by(fingerprint: &str) -> NetworkInterface {
+        let mut iface = owned("eni-1", "subnet-a/10.0.1.10", "10.0.1.10");
+        iface
+            .tags
+            .insert(DECLARATION_TAG.into(), fingerprint.into());
+        iface
+    }
+
+    #[test]
+    fn the_physical_id_follows_from_the_name_alone_and_meets_no_stacks() {
+        assert_eq!(invocation_id("dns"), invocation_id("dns"));
+        assert_ne!(invocation_id("dns"), invocation_id("dns2"));
+        let stack = "arn:aws:cloudformation:us-east-1:1:stack/s/1";
+        assert_ne!(invocation_id("dns"), physical_id(stack, "dns"));
+    }
+
+    #[test]
+    fn the_fingerprint_is_of_the_properties_as_parsed() {
+        let parse = |v| properties::parse(Some(&v)).unwrap();
+        let typed =
+            parse(json!({"Name": "dns", "SubnetIds": ["subnet-a"], "InterfacesPerSubnet": 2}));
+        let strings =
+            parse(json!({"Name": "dns", "SubnetIds": ["subnet-a"], "InterfacesPerSubnet": "2"}));
+        let other =
+            parse(json!({"Name": "dns", "SubnetIds": ["subnet-a"], "InterfacesPerSubnet": 3}));
+        assert_eq!(fingerprint(&typed), fingerprint(&strings));
+        assert_ne!(fingerprint(&typed), fingerprint(&other));
+    }
+
+    #[test]
+    fn its_tags_carry_the_fingerprint_and_no_stack() {
+        let props = properties::parse(Some(&declaration())).unwrap();
+        let by = Declarer {
+            stack_id: "",
+            fingerprint: Some("f1"),
+            ..BY
+        };
+        let tags = created_tags(&props, by, "subnet-a/10.0.1.10");
+        assert_eq!(tags.get(DECLARATION_TAG).map(String::as_str), Some("f1"));
+        assert!(!tags.contains_key(STACK_TAG), "{tags:?}");
+        let from_stack = created_tags(&props, BY, "subnet-a/10.0.1.10");
+        assert_eq!(
+            from_stack.get(STACK_TAG).map(String::as_str),
+            Some(BY.stack_id)
+        );
+        assert!(!from_stack.contains_key(DECLARATION_TAG), "{from_stack:?}");
+    }
+
+    #[test]
+    fn a_second_create_declared_alike_is_a_retry() {
+        let seen = observed(vec![made_by("f1")]);
+        let p = invoked(&declaration(), "f1", None, &seen).unwrap();
+        assert!(p.create.is_empty() && p.retire.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn a_second_create_declared_otherwise_is_refused_naming_the_pool() {
+        let seen = observed(vec![made_by("f1")]);
+        let refused = invoked(&declaration(), "f2", None, &seen).unwrap_err();
+        assert!(
+            refused.starts_with("Name: pool 'dns' is already declared"),
+            "{refused}"
+        );
+        assert!(refused.contains("eni-1"), "{refused}");
+    }
+
+    #[test]
+    fn an_update_changes_the_declaration_it_follows() {
+        let seen = observed(vec![made_by("f1")]);
+        let old = declaration();
+        let p = invoked(&declaration(), "f2", Some(&old), &seen).unwrap();
+        let retag = format!("{:?}", p.update);
+        assert!(
+            retag.contains(DECLARATION_TAG) && retag.contains("f2"),
+            "{retag}"
+        );
+    }
+
+    #[test]
+    fn a_stack_s_create_never_checks_a_fingerprint() {
+        let seen = observed(vec![made_by("f1")]);
+        assert!(planned(declaration(), &seen).is_ok());
+    }
 }

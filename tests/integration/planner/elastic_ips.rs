@@ -12,6 +12,7 @@ const BY: Declarer = Declarer {
     physical_id: "pool-1",
     stack_id: "arn:aws:cloudformation:us-east-1:1:stack/s/1",
     former_name: None,
+    fingerprint: None,
 };
 
 fn member(n: u8) -> Member {
@@ -101,6 +102,29 @@ fn dropped_addresses_are_retired_and_declared_again_reinstated() {
     assert_eq!(p.reinstate, vec!["eipalloc-1".to_string()]);
     assert!(p.retire.is_empty() && p.associate.is_empty(), "{p:?}");
     assert_eq!(p.allocate, vec![member(2)]);
+}
+
+/// C15: what is out of the declaration after a plan (let go at once after
+/// an invocation's update): retired now or before, never one reinstated
+/// or kept.
+#[test]
+fn out_of_the_declaration_are_the_retired_now_and_before_not_the_reinstated() {
+    let mut before = address("eipalloc-0", Some("pool-1"), 2, None);
+    before.tags.insert(RETIRED_TAG.into(), "true".into());
+    let now = address("eipalloc-1", Some("pool-1"), 1, Some(1));
+    let owned = [before.clone(), now];
+    let without = json!({"Name": "web", "SubnetIds": ["subnet-a"]});
+    let p = planned(without, &owned, &[]);
+    let out: Vec<&str> = p
+        .out_of_declaration(&owned)
+        .iter()
+        .map(|a| a.allocation_id.as_str())
+        .collect();
+    assert_eq!(out, ["eipalloc-0", "eipalloc-1"]);
+
+    let with = json!({"Name": "web", "SubnetIds": ["subnet-a"], "PublicIp": true});
+    let p = planned(with, &owned, &[]);
+    assert!(p.out_of_declaration(&owned).is_empty(), "{p:?}");
 }
 
 #[test]

@@ -160,3 +160,43 @@ async fn an_ignored_input_is_described_by_its_shape_only() {
         assert_eq!(handled.outcome.note.as_deref(), Some(note), "{input}");
     }
 }
+
+/// C15 [TF-INV]: Terraform's CRUD invocation is the input plus one key
+/// (`tf` by default, any `terraform_key`) holding `action` and
+/// `prev_input`; the key is not a property.
+#[test]
+fn a_terraform_invocation_parses_under_any_key_without_its_key() {
+    use network_interface_manager::event::{Invocation, InvocationAction};
+    let create = json!({"Name": "bastion", "tf": {"action": "create", "prev_input": null}});
+    assert_eq!(
+        Event::parse(&create),
+        Event::Invocation(Invocation {
+            action: InvocationAction::Create,
+            input: json!({"Name": "bastion"}),
+            prev_input: None,
+        })
+    );
+    let update = json!({"Name": "b", "pulumi": {"action": "update", "prev_input": {"Name": "a"}}});
+    assert_eq!(
+        Event::parse(&update),
+        Event::Invocation(Invocation {
+            action: InvocationAction::Update,
+            input: json!({"Name": "b"}),
+            prev_input: Some(json!({"Name": "a"})),
+        })
+    );
+    let bad = json!({"Name": "b", "tf": {"action": "read", "prev_input": null}});
+    let Event::Malformed { error, .. } = Event::parse(&bad) else {
+        panic!("{:?}", Event::parse(&bad));
+    };
+    assert!(error.starts_with("tf.action"), "{error}");
+    // An EventBridge event never is one, whatever its detail holds.
+    let event = json!({"source": "aws.ec2", "detail": {"action": "create", "prev_input": null}});
+    assert!(!matches!(Event::parse(&event), Event::Invocation(_)));
+    // Without the lifecycle key: CREATE_ONLY scope, whose destroy would
+    // never reach the pool: malformed, told to the caller.
+    let Event::Malformed { error, .. } = Event::parse(&json!({"Name": "bastion"})) else {
+        panic!("a create-only invocation is malformed");
+    };
+    assert!(error.contains("lifecycle_scope = \"CRUD\""), "{error}");
+}

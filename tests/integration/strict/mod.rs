@@ -8,6 +8,7 @@ mod budget;
 mod custom_resource;
 mod faults;
 mod harsh;
+pub mod invocation;
 mod lifecycle;
 mod metrics;
 mod models;
