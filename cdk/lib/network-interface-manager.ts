@@ -36,6 +36,8 @@ export interface NetworkInterfaceManagerProps {
   readonly ec2Share?: number;
   /** The SSM parameter that publishes the ServiceToken (parameter `ServiceTokenParameterName`). */
   readonly serviceTokenParameterName?: string;
+  /** Whether to create the CloudWatch dashboard of the manager's metrics (parameter `Dashboard`). */
+  readonly dashboard?: boolean;
 }
 
 type ManagerSettings = Required<Omit<NetworkInterfaceManagerProps, 'code'>>;
@@ -55,6 +57,7 @@ export const MANAGER_PARAMETERS: {
   standbyHoldsMember: { parameter: 'StandbyHoldsMember', value: (holds) => String(holds) },
   ec2Share: { parameter: 'Ec2Share', value: (share) => String(share) },
   serviceTokenParameterName: { parameter: 'ServiceTokenParameterName', value: (name) => name },
+  dashboard: { parameter: 'Dashboard', value: (dashboard) => String(dashboard) },
 };
 
 // Logical ids in the template that this construct works with.

@@ -16,14 +16,16 @@ import {
   strictApp,
 } from './support';
 
-function managerStack(withAlarms = false): Stack {
-  const stack = new Stack(strictApp(), withAlarms ? 'ManagerWithAlarms' : 'Manager');
+/** The manager with its defaults, or with every option on (alarms, reserved concurrency, dashboard). */
+function managerStack(withOptions = false): Stack {
+  const stack = new Stack(strictApp(), withOptions ? 'ManagerWithOptions' : 'Manager');
   new NetworkInterfaceManager(stack, 'Manager', {
     code: placeholderCode(),
-    alarmTopic: withAlarms
+    alarmTopic: withOptions
       ? sns.Topic.fromTopicArn(stack, 'Alarms', 'arn:aws:sns:eu-west-1:123456789012:alarms')
       : undefined,
-    reservedConcurrency: withAlarms ? 10 : undefined,
+    reservedConcurrency: withOptions ? 10 : undefined,
+    dashboard: withOptions,
   });
   return stack;
 }
@@ -57,7 +59,7 @@ test('each cdk-nag acknowledgement answers a finding the checks make', () => {
   }
 });
 
-test("the manager's templates pass cfn-lint, with and without alarms", () => {
+test("the manager's templates pass cfn-lint, with and without alarms and dashboard", () => {
   assert.equal(cfnLintFindings(managerStack(), managerStack(true)), '');
 });
 

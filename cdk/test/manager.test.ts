@@ -55,6 +55,7 @@ test("the template's parameters are these, each one a setting", () => {
     'StandbyHoldsMember',
     'Ec2Share',
     'ServiceTokenParameterName',
+    'Dashboard',
   ].sort();
   assert.deepEqual(Object.keys(file.Parameters ?? {}).sort(), expected);
   assert.deepEqual(
@@ -141,6 +142,23 @@ test('with a topic made in the same stack, the four alarms notify it', () => {
     assert.deepEqual(alarm.OKActions, [topicArn]);
   }
   assert.equal(template.Conditions, undefined);
+});
+
+test('the dashboard is made with dashboard: true, on the given namespace, and not by default', () => {
+  assert.deepEqual(resourcesOfType(synthesize().template, 'AWS::CloudWatch::Dashboard'), {});
+  const { template } = synthesize({ dashboard: true, metricsNamespace: 'Pools' });
+  const dashboards = resourcesOfType(template, 'AWS::CloudWatch::Dashboard') as Record<string, Record<string, any>>;
+  assert.deepEqual(Object.keys(dashboards), ['MetricsDashboard']);
+  assert.equal(template.Resources.MetricsDashboard.Condition, undefined);
+  assert.equal(template.Conditions, undefined);
+  // CfnInclude puts the namespace's value in the Fn::Sub; the region is
+  // left to CloudFormation.
+  const body: string = dashboards.MetricsDashboard.DashboardBody['Fn::Sub'];
+  assert.ok(!body.includes('${MetricsNamespace}'));
+  assert.match(body, /SEARCH\('\{\\"Pools\\",Pool,AvailabilityZone\} MetricName=\\"WaitingInstances\\"'/);
+  assert.match(body, /"region": "\$\{AWS::Region\}"/);
+  const widgets = JSON.parse(body.replaceAll('${AWS::Region}', 'eu-west-1')).widgets as unknown[];
+  assert.ok(widgets.length > 0);
 });
 
 test("a value the template's parameter refuses is refused at synthesis", () => {

@@ -31,5 +31,6 @@ locals {
     StandbyHoldsMember        = tostring(var.standby_holds_member)
     Ec2Share                  = var.ec2_share
     ServiceTokenParameterName = var.service_token_parameter_name
+    Dashboard                 = tostring(var.dashboard)
   }
 }

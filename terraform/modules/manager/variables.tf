@@ -115,6 +115,12 @@ variable "service_token_parameter_name" {
   }
 }
 
+variable "dashboard" {
+  description = "Whether to create the operators' CloudWatch dashboard (members held and free per pool and AZ, waiting instances, the account's throttled calls and failures)."
+  type        = bool
+  default     = false
+}
+
 variable "extra_parameters" {
   description = "Template parameters this module has no variable for yet, by the template's names; they cannot override the ones it has."
   type        = map(string)
