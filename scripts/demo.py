@@ -235,6 +235,14 @@ class Demo:
             Filters=[{"Name": "addresses.private-ip-address", "Values": [ip]}])
         return found["NetworkInterfaces"][0].get("Association", {}).get("PublicIp")
 
+    def identity_of(self, instance):
+        """The identity tags the manager put on an instance (R26)."""
+        found = self.ec2.describe_instances(InstanceIds=[instance])
+        tags = {t["Key"]: t["Value"]
+                for t in found["Reservations"][0]["Instances"][0].get("Tags", [])}
+        return (tags.get("network-interface-manager-ordinal"),
+                tags.get("network-interface-manager-address"))
+
     def holder_of(self, ip):
         found = self.ec2.describe_network_interfaces(
             Filters=[{"Name": "addresses.private-ip-address", "Values": [ip]}])
@@ -343,6 +351,9 @@ def story(d):
     d.show("status")
     check(d.holder_of("10.0.1.10") == first_a, f"10.0.1.10 is on {first_a}")
     check(d.holder_of("10.0.2.10") == first_b, f"10.0.2.10 is on {first_b}")
+    check(answer["Data"]["Ordinals"] == ["1", "2"], "the members are seats 1 and 2 (Ordinals)")
+    check(d.identity_of(first_a) == ("1", "10.0.1.10"),
+          f"{first_a} carries its seat's number and address as tags (instance metadata)")
 
     step("4. the instance in us-east-1a is replaced: the replacement starts, the old one terminates")
     replacement = d.launch(subnet_a)
@@ -351,6 +362,8 @@ def story(d):
     d.ec2.terminate_instances(InstanceIds=[first_a])
     handed_over = d.invoke(state_event(first_a, "terminated"))
     check(d.holder_of("10.0.1.10") == replacement, f"10.0.1.10 moved to {replacement}")
+    check(d.identity_of(replacement) == ("1", "10.0.1.10"),
+          f"{replacement} took seat 1: the same number and address")
     check(d.public_ip_of("10.0.1.10") == public_a,
           f"and with it the public address {public_a}, with no Elastic IP call: "
           f"{sorted(handed_over['ec2_calls'])}")

@@ -206,6 +206,11 @@ export class NetworkInterfacePool extends Construct {
     return Token.asList(this.resource.getAtt('NetworkInterfaceIds'));
   }
 
+  /** Each member's ordinal, 1-255, its seat in a cluster, in the order of privateIpAddresses. */
+  public get ordinals(): string[] {
+    return Token.asList(this.resource.getAtt('Ordinals'));
+  }
+
   /** The members' public addresses, in the same order; only with publicIp or elasticIpAllocationIds. */
   public get publicIpAddresses(): string[] {
     return Token.asList(this.resource.getAtt('PublicIpAddresses'));

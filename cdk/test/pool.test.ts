@@ -180,6 +180,7 @@ test("the attributes are the resource's return values, the lists as lists", () =
   for (const [attribute, list] of Object.entries({
     PrivateIpAddresses: pool.privateIpAddresses,
     NetworkInterfaceIds: pool.networkInterfaceIds,
+    Ordinals: pool.ordinals,
     PublicIpAddresses: pool.publicIpAddresses,
     AllocationIds: pool.allocationIds,
   })) {

@@ -46,20 +46,25 @@ pub fn status_table(pools: &[PoolStatus]) -> String {
     // The public address column only where some member has one (C14).
     let members = pools.iter().flat_map(|p| p.members.iter());
     let public = members.clone().any(|m| m.public_ip.is_some());
-    let mut header = vec!["POOL", "INTERFACE", "AZ", "SUBNET", "PRIVATE IP"];
+    // The ordinal column only where some member has one (C16).
+    let numbered = members.clone().any(|m| m.ordinal.is_some());
+    let mut header = vec!["POOL"];
+    header.extend(numbered.then_some("ORDINAL"));
+    header.extend(["INTERFACE", "AZ", "SUBNET", "PRIVATE IP"]);
     header.extend(public.then_some("PUBLIC IP"));
     header.extend(["STATUS", "HOLDER", "INDEX"]);
     table.set_header(header);
     for p in pools {
         for m in &p.members {
             let status = serde_json::to_value(m.status).unwrap_or_default();
-            let mut row = vec![
-                p.pool.clone(),
+            let mut row = vec![p.pool.clone()];
+            row.extend(numbered.then(|| m.ordinal.map_or("-".into(), |o| o.to_string())));
+            row.extend([
                 m.interface_id.clone(),
                 m.availability_zone.clone(),
                 m.subnet_id.clone(),
                 m.private_ip.clone().unwrap_or_default(),
-            ];
+            ]);
             row.extend(public.then(|| m.public_ip.clone().unwrap_or("-".into())));
             let holder = m.holder.as_ref();
             row.extend([
@@ -174,6 +179,20 @@ pub fn describe_plan(plan: &Plan) -> String {
             Action::KeepOnTermination(k) => format!(
                 "keep {} when {} terminates (pool {}): DeleteOnTermination is on",
                 k.interface_id, k.instance_id, k.pool
+            ),
+            Action::Identify(i) if i.tags.is_empty() => format!(
+                "remove the identity tags of {} (pool {}): it holds no member",
+                i.instance_id, i.pool
+            ),
+            Action::Identify(i) => format!(
+                "tag {} with its member's identity (pool {}): {}",
+                i.instance_id,
+                i.pool,
+                i.tags
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
         out.push_str(&line);

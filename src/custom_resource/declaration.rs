@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::properties::PoolProperties;
 use crate::ec2::{
     NetworkInterface, Subnet, Tags, ADOPTED_TAG, DECLARATION_TAG, DEVICE_INDEX_TAG,
-    FORMER_POOL_TAG, OWNER_TAG, POOL_TAG, RETIRED_TAG, SLOT_TAG, STACK_TAG,
+    FORMER_POOL_TAG, ORDINAL_TAG, OWNER_TAG, POOL_TAG, RETIRED_TAG, SLOT_TAG, STACK_TAG,
 };
 
 /// Slot tag value of an adopted interface.
@@ -197,6 +197,7 @@ pub fn pool_tag_keys() -> Vec<String> {
         RETIRED_TAG,
         FORMER_POOL_TAG,
         DECLARATION_TAG,
+        ORDINAL_TAG,
     ]
     .map(str::to_string)
     .to_vec()

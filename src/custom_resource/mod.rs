@@ -8,6 +8,7 @@ pub mod declaration;
 pub mod elastic_ip_plan;
 mod elastic_ips;
 pub mod invocation;
+pub mod ordinals;
 pub mod plan;
 pub mod properties;
 pub mod provider;

@@ -6,8 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::changes::{self, Change};
 use super::declaration::{self, Declarer, Slot, ADOPTED};
 use super::elastic_ip_plan;
+use super::ordinals;
 use super::properties::PoolProperties;
-use crate::ec2::{Address, Instance, NetworkInterface, Subnet, OWNER_TAG, SLOT_TAG};
+use crate::ec2::{
+    Address, Instance, NetworkInterface, Subnet, Tags, ORDINAL_TAG, OWNER_TAG, SLOT_TAG,
+};
 
 /// What the provider read before planning.
 #[derive(Clone, Debug, Default)]
@@ -48,6 +51,9 @@ pub struct PoolPlan<'a> {
     pub release: Vec<String>,
     /// The name the pool had before this declaration renamed it (R25).
     pub former_name: Option<String>,
+    /// Each member's ordinal (C16), by slot key, or by interface id for an
+    /// adopted one.
+    pub ordinals: BTreeMap<String, u8>,
 }
 
 /// The plan, or the refusal (naming the property) that changes nothing.
@@ -75,6 +81,16 @@ pub fn plan<'a>(
 
     let filled = changes::slots_filled(&slots, &observed.owned);
     let desired: BTreeSet<&str> = slots.iter().map(|s| s.key.as_str()).collect();
+    let members: Vec<(&str, Option<&NetworkInterface>)> = slots
+        .iter()
+        .map(|s| (s.key.as_str(), filled.get(&s.key).copied()))
+        .chain(observed.listed.iter().map(|i| (i.id.as_str(), Some(i))))
+        .collect();
+    let ordinals = ordinals::assign(&members, &observed.owned)?;
+    let numbered = |mut tags: Tags, key: &str| {
+        tags.insert(ORDINAL_TAG.to_string(), ordinals[key].to_string());
+        tags
+    };
     let create = slots
         .iter()
         .filter(|s| !filled.contains_key(&s.key))
@@ -93,14 +109,18 @@ pub fn plan<'a>(
         .iter()
         .filter(|(slot, _)| desired.contains(slot.as_str()))
     {
-        let wanted = declaration::created_tags(props, by, slot);
+        let wanted = numbered(declaration::created_tags(props, by, slot), slot);
         let modify = changes::attribute_changes(iface, props).into_iter();
         update.extend(modify.map(|c| Change::Modify(iface.id.clone(), c)));
         update.extend(changes::tag_changes(iface, wanted, old, props));
     }
-    // Adopted interfaces carry only the pool's tags (kept in step on rename).
-    for iface in observed.listed.iter().filter(ours) {
-        let wanted = declaration::pool_tags(props, by, ADOPTED);
+    // Adopted interfaces carry only the pool's tags (kept in step on
+    // rename) and their ordinal; ones adopted now get it after adoption.
+    for iface in &observed.listed {
+        let wanted = match ours(&iface) {
+            true => numbered(declaration::pool_tags(props, by, ADOPTED), &iface.id),
+            false => numbered(Tags::new(), &iface.id),
+        };
         update.extend(changes::tag_changes(iface, wanted, None, props));
     }
     let retire = filled
@@ -124,5 +144,6 @@ pub fn plan<'a>(
         retire,
         release,
         former_name: former_name.map(str::to_string),
+        ordinals,
     })
 }

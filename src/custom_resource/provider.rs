@@ -16,8 +16,8 @@ use crate::concurrent::concurrently;
 use crate::deadline::{Backoff, Deadline};
 use crate::ec2::{
     Address, AddressQuery, Ec2, Instance, InstanceQuery, InterfaceChange, InterfaceQuery,
-    InterfaceStatus, NetworkInterface, NewInterface, Tags, OWNER_TAG, POOL_TAG, RETIRED_TAG,
-    SLOT_TAG,
+    InterfaceStatus, NetworkInterface, NewInterface, Tags, ORDINAL_TAG, OWNER_TAG, POOL_TAG,
+    RETIRED_TAG, SLOT_TAG,
 };
 
 /// Writes in flight at once.
@@ -103,7 +103,9 @@ impl Provider<'_> {
             former_name: plan.former_name.as_deref(),
             ..self.by(physical_id)
         };
-        let created = self.create_all(by, props, &plan.create).await?;
+        let created = self
+            .create_all(by, props, &plan.create, &plan.ordinals)
+            .await?;
         let mut interfaces: BTreeMap<&str, &NetworkInterface> =
             plan.filled.iter().map(|(k, i)| (k.as_str(), *i)).collect();
         for i in &created {
@@ -140,6 +142,10 @@ impl Provider<'_> {
         };
         let members = in_order.iter().map(|(_, i)| *i);
         let mut data = changes::pool_data(props, members);
+        data.ordinals = in_order
+            .iter()
+            .map(|(key, _)| plan.ordinals[*key].to_string())
+            .collect();
         if props.has_public_addresses() {
             changes::add_public_addresses(&mut data, &addresses.answer);
         }
@@ -252,15 +258,20 @@ impl Provider<'_> {
         by: Declarer<'_>,
         props: &PoolProperties,
         slots: &[Slot],
+        ordinals: &BTreeMap<String, u8>,
     ) -> Result<Vec<NetworkInterface>, ProviderError> {
         let physical_id = by.physical_id;
-        let create = |slot: &Slot| NewInterface {
-            subnet_id: slot.subnet_id.clone(),
-            private_ip: slot.private_ip.clone(),
-            security_groups: props.security_group_ids.clone(),
-            description: props.description.clone(),
-            client_token: declaration::client_token(physical_id, self.request_id, slot, props),
-            tags: declaration::created_tags(props, by, &slot.key),
+        let create = |slot: &Slot| {
+            let mut tags = declaration::created_tags(props, by, &slot.key);
+            tags.insert(ORDINAL_TAG.to_string(), ordinals[&slot.key].to_string());
+            NewInterface {
+                subnet_id: slot.subnet_id.clone(),
+                private_ip: slot.private_ip.clone(),
+                security_groups: props.security_group_ids.clone(),
+                description: props.description.clone(),
+                client_token: declaration::client_token(physical_id, self.request_id, slot, props),
+                tags,
+            }
         };
         let results = concurrently(CONCURRENCY, slots, |slot| async move {
             let new = create(slot);

@@ -33,6 +33,8 @@ pub struct PoolData {
     pub name: String,
     pub network_interface_ids: Vec<String>,
     pub private_ip_addresses: Vec<String>,
+    /// Each member's ordinal, 1-255, stable for the life of its slot (C16).
+    pub ordinals: Vec<String>,
     /// Each member's public address (empty where it has none), when the
     /// pool gives some (C14).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -232,6 +234,7 @@ mod tests {
             name: "p".repeat(255),
             network_interface_ids: vec!["eni-0123456789abcdef0".into(); n],
             private_ip_addresses: vec!["100.100.100.100".into(); n],
+            ordinals: (1..=n).map(|o| o.to_string()).collect(),
             public_ip_addresses: vec!["203.203.203.203".into(); if public { n } else { 0 }],
             allocation_ids: vec!["eipalloc-0123456789abcdef0".into(); if public { n } else { 0 }],
         };

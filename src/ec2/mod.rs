@@ -26,6 +26,24 @@ pub const STACK_TAG: &str = "network-interface-manager-stack";
 /// fingerprint of the declaration that made it, so that a second
 /// declaration of the name is told from a retry of the first (C15).
 pub const DECLARATION_TAG: &str = "network-interface-manager-declaration";
+/// Tag on a member: its ordinal, 1-255, stable for the life of its slot
+/// (C16); on its holder, the same key and value (R26).
+pub const ORDINAL_TAG: &str = "network-interface-manager-ordinal";
+/// An ordinal as a tag holds it: 1-255, digits only.
+pub fn ordinal(tag: &str) -> Option<u8> {
+    let digits = !tag.is_empty() && tag.bytes().all(|b| b.is_ascii_digit());
+    digits
+        .then(|| tag.parse().ok())
+        .flatten()
+        .filter(|n| *n > 0)
+}
+
+/// Tag on the holder of a member with an ordinal: the member's private
+/// address (R26).
+pub const ADDRESS_TAG: &str = "network-interface-manager-address";
+/// The tag keys of a holder's identity (R26): letters, digits and `-` only,
+/// as instance metadata tags require [IMDS-TAGS].
+pub const IDENTITY_TAGS: [&str; 2] = [ORDINAL_TAG, ADDRESS_TAG];
 /// Tag on a declared pool's interfaces after a rename: the name the pool
 /// had before, still served for the instances that carry it (R25).
 pub const FORMER_POOL_TAG: &str = "network-interface-manager-former-pool";

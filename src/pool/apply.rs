@@ -5,15 +5,16 @@
 use std::collections::BTreeSet;
 
 use super::attach::{attach, AttachResult};
-use super::model::{Action, Attach, Detach, KeepOnTermination, Plan, Shortage};
+use super::model::{Action, Attach, Detach, Identify, KeepOnTermination, Plan, Shortage};
 use super::report::{Failed, LeftAction, Report};
 use super::settings::Settings;
 use crate::concurrent::concurrently;
 use crate::deadline::Deadline;
-use crate::ec2::{Ec2, InterfaceChange};
+use crate::ec2::{Ec2, InterfaceChange, Tags, IDENTITY_TAGS};
 
 /// Carries out `plan`: detaches, then DeleteOnTermination changes, then
-/// attaches, each batch concurrently.
+/// attaches (each followed by its holder's identity, R26) beside the other
+/// identity changes, each batch concurrently.
 pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Settings) -> Report {
     let mut report = Report {
         shortages: plan.shortages,
@@ -21,11 +22,13 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
         ..Report::default()
     };
     let (mut detaches, mut keeps, mut attaches) = (Vec::new(), Vec::new(), Vec::new());
+    let mut identifies = Vec::new();
     for action in plan.actions {
         match action {
             Action::Detach(d) => detaches.push(d),
             Action::KeepOnTermination(k) => keeps.push(k),
             Action::Attach(a) => attaches.push(a),
+            Action::Identify(i) => identifies.push(i),
         }
     }
 
@@ -36,7 +39,8 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
         }
     };
     if let Some(p) = progress {
-        p.planned((detaches.len() + keeps.len() + attaches.len()) as u64);
+        let actions = detaches.len() + keeps.len() + attaches.len() + identifies.len();
+        p.planned(actions as u64);
     }
     // R24: the most urgent first: members taken back (their instances are
     // gone or leaving), then the instances waiting longest.
@@ -73,12 +77,56 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
             Err(f) => report.failed.push(f),
         }
     }
-    let attach = |a| async {
-        let result = attach(ec2, a, &stuck, deadline, settings).await;
+    let attach = |a: Attach| async {
+        let identities: Vec<(String, Tags)> = a
+            .candidates
+            .iter()
+            .map(|c| (c.interface_id.clone(), c.identity.clone()))
+            .collect();
+        let (result, conflicts) = attach(ec2, a, &stuck, deadline, settings).await;
+        // R26: the identity only once EC2 confirmed the attach.
+        let identified = match &result {
+            AttachResult::Attached(ok) => {
+                let identity = identities
+                    .into_iter()
+                    .find(|(id, _)| *id == ok.interface_id);
+                let tags = identity.map(|(_, tags)| tags).unwrap_or_default();
+                let identify = Identify {
+                    pool: ok.pool.clone(),
+                    instance_id: ok.instance_id.clone(),
+                    tags,
+                };
+                let tagged = (!identify.tags.is_empty()).then_some(identify);
+                match tagged {
+                    Some(i) => Some(self::identify(ec2, i).await),
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        tick();
+        ((result, conflicts), identified)
+    };
+    let identify = |i| async {
+        let result = identify(ec2, i).await;
         tick();
         result
     };
-    let attached = concurrently(settings.concurrency, attaches, attach).await;
+    let (attached, identified) = tokio::join!(
+        concurrently(settings.concurrency, attaches, attach),
+        concurrently(settings.concurrency, identifies, identify)
+    );
+    let (attached, after_attach): (Vec<_>, Vec<_>) = attached.into_iter().unzip();
+    for result in identified
+        .into_iter()
+        .chain(after_attach.into_iter().flatten())
+    {
+        match result {
+            Ok(i) => report.identified.push(i),
+            Err(f) if f.is_deferred() => report.leave(LeftAction::Identify, f),
+            Err(f) => report.failed.push(f),
+        }
+    }
     for (result, conflicts) in attached {
         if conflicts > 0 {
             *report
@@ -110,6 +158,24 @@ async fn detach(ec2: &dyn Ec2, d: Detach) -> Result<Option<Detach>, Failed> {
             &e,
         )),
     }
+}
+
+/// R26: sets the holder's identity tags, or removes them (no tags).
+async fn identify(ec2: &dyn Ec2, i: Identify) -> Result<Identify, Failed> {
+    let instance = std::slice::from_ref(&i.instance_id);
+    let done = match i.tags.is_empty() {
+        true => {
+            let keys = IDENTITY_TAGS.map(str::to_string);
+            match ec2.delete_tags(instance, &keys).await {
+                // Gone meanwhile: nothing to remove.
+                Err(e) if e.is_not_found() => Ok(()),
+                other => other,
+            }
+        }
+        false => ec2.create_tags(instance, &i.tags).await,
+    };
+    done.map(|()| i.clone())
+        .map_err(|e| Failed::of(&i.pool, &i.instance_id, None, &e))
 }
 
 async fn keep(ec2: &dyn Ec2, k: KeepOnTermination) -> Result<KeepOnTermination, Failed> {
@@ -151,6 +217,9 @@ fn sort(report: &mut Report) {
     report
         .kept_on_termination
         .sort_by(|a, b| a.interface_id.cmp(&b.interface_id));
+    report
+        .identified
+        .sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
     report
         .failed
         .sort_by(|a, b| a.instance_id.cmp(&b.instance_id));

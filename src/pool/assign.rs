@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use super::identity;
 use super::index::device_index;
 use super::model::{Action, Attach, Candidate, Placement, Plan, Shortage};
 use super::survey::Free;
@@ -54,6 +55,7 @@ pub(super) fn assign(
         let candidates = std::iter::once(f).chain(spare).map(|c| Candidate {
             interface_id: pool_free[c].member.id.clone(),
             freed_from: pool_free[c].freed_from.map(str::to_string),
+            identity: identity::of(pool_free[c].member),
         });
         plan.actions.push(Action::Attach(Attach {
             pool: placement.pool.clone(),

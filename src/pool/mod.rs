@@ -10,6 +10,7 @@ mod assign;
 mod attach;
 mod claim;
 mod handover;
+pub mod identity;
 pub mod index;
 mod lifecycle;
 pub mod model;

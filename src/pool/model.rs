@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::autoscaling::Transition;
-use crate::ec2::{Instance, NetworkInterface};
+use crate::ec2::{Instance, NetworkInterface, Tags};
 
 /// Device index a pool uses when its members carry no device index tag (R3).
 pub const DEFAULT_DEVICE_INDEX: i32 = 1;
@@ -26,6 +26,17 @@ pub enum Action {
     Detach(Detach),
     KeepOnTermination(KeepOnTermination),
     Attach(Attach),
+    Identify(Identify),
+}
+
+/// Bring an instance's identity tags in line with the member it holds, or
+/// remove them from one that holds none (R26).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Identify {
+    pub pool: String,
+    pub instance_id: String,
+    /// The tags to set; empty: the identity tags are removed.
+    pub tags: Tags,
 }
 
 /// Take a member back from an instance (R4, R11).
@@ -70,6 +81,9 @@ pub struct Candidate {
     /// attach waits until it is `available` (R12).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub freed_from: Option<String>,
+    /// The identity its holder gets once it is attached (R26); empty: none.
+    #[serde(skip_serializing_if = "Tags::is_empty")]
+    pub identity: Tags,
 }
 
 /// Running pool instances that wait for a member none of which is free (R9).

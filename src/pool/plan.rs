@@ -2,11 +2,13 @@
 //! Pure and deterministic: no I/O, no clock, the same state gives the same plan.
 //! `plan` reads as its steps: survey who holds what, take members back, undo
 //! double holds, keep members from EC2's deletion, give free members to
-//! waiting instances, then say which lifecycle actions may go on.
+//! waiting instances, bring holders' identities in line, then say which
+//! lifecycle actions may go on.
 
 use std::collections::BTreeSet;
 
 use super::assign::{assign, Leaving};
+use super::identity;
 use super::model::{Action, Detach, KeepOnTermination, Once, Placement, Plan, Proceed, Snapshot};
 use super::survey::{is_manageable, Free};
 pub use super::survey::{survey, Survey};
@@ -57,6 +59,7 @@ pub fn plan(snapshot: &Snapshot) -> Plan {
     release_double_holds(&mut survey, &mut plan);
     keep_on_termination(&survey, &mut plan);
     give_members(&survey, &mut plan);
+    identity::identify(snapshot, &survey, &mut plan);
     plan.proceeds = proceeds(snapshot, &survey, &plan);
     plan
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Serialize, Serializer};
 
-use super::model::{Detach, KeepOnTermination, Shortage, Unusable};
+use super::model::{Detach, Identify, KeepOnTermination, Shortage, Unusable};
 use crate::autoscaling::{LifecycleAction, Transition};
 use crate::aws::{AwsError, ErrorKind};
 
@@ -49,6 +49,9 @@ pub struct Report {
     pub detached: Vec<Detach>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub kept_on_termination: Vec<KeepOnTermination>,
+    /// Holders' identity tags set or removed (R26).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub identified: Vec<Identify>,
     pub failed: Vec<Failed>,
     pub shortages: Vec<Shortage>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -81,6 +84,7 @@ pub enum LeftAction {
     Detach,
     KeepOnTermination,
     Attach,
+    Identify,
     LifecycleAction,
 }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::model::{Shortage, Snapshot};
 use super::plan;
 use super::report::Report;
-use crate::ec2::{InterfaceStatus, FORMER_POOL_TAG, OWNER_TAG, STACK_TAG};
+use crate::ec2::{ordinal, InterfaceStatus, FORMER_POOL_TAG, ORDINAL_TAG, OWNER_TAG, STACK_TAG};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PoolStatus {
@@ -47,6 +47,9 @@ pub struct Declaration {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Member {
     pub interface_id: String,
+    /// Its ordinal, the seat it is in a cluster (C16, R26).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ordinal: Option<u8>,
     pub availability_zone: String,
     pub subnet_id: String,
     pub private_ip: Option<String>,
@@ -104,6 +107,7 @@ pub fn status(snapshot: &Snapshot) -> Vec<PoolStatus> {
         }
         pool.members.push(Member {
             interface_id: m.id.clone(),
+            ordinal: m.tags.get(ORDINAL_TAG).and_then(|o| ordinal(o)),
             availability_zone: m.availability_zone.clone(),
             subnet_id: m.subnet_id.clone(),
             private_ip: m.private_ip.clone(),

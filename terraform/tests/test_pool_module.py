@@ -102,10 +102,10 @@ class PoolInvocation(unittest.TestCase):
                 self.assertRegex(expression(value), rf"var\.{snake_case(name)}\b")
 
     def test_outputs_are_the_return_values_and_the_whole_result(self):
-        self.assertEqual(set(self.outputs), {"name", "network_interface_ids", "private_ip_addresses",
+        self.assertEqual(set(self.outputs), {"name", "network_interface_ids", "private_ip_addresses", "ordinals",
                                              "public_ip_addresses", "allocation_ids", "result"})
         for output, return_value in (("name", "Name"), ("network_interface_ids", "NetworkInterfaceIds"),
-                                     ("private_ip_addresses", "PrivateIpAddresses")):
+                                     ("private_ip_addresses", "PrivateIpAddresses"), ("ordinals", "Ordinals")):
             with self.subTest(output=output):
                 self.assertEqual(expression(self.outputs[output].attribute("value")),
                                  'local.result["%s"]' % return_value)

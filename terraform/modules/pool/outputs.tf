@@ -22,6 +22,11 @@ output "result" {
   value       = local.result
 }
 
+output "ordinals" {
+  description = "Each member's ordinal (1-255, its seat in a cluster), in the order of network_interface_ids."
+  value       = local.result["Ordinals"]
+}
+
 output "public_ip_addresses" {
   description = "Each member's Elastic IP address, in the order of network_interface_ids; empty when the pool gives none (public_ip, elastic_ip_allocation_ids)."
   value       = try(local.result["PublicIpAddresses"], [])

@@ -305,3 +305,38 @@ fn only_allocated_addresses_may_be_released() {
         "true"
     );
 }
+
+/// R26: the role tags instances with the identity keys and no others, and
+/// removes them only by name: the statements name exactly the keys the
+/// executor writes.
+#[test]
+fn instance_tags_are_the_identity_keys_and_no_others() {
+    use network_interface_manager::ec2::IDENTITY_TAGS;
+    let t = template();
+    let on_instances: Vec<Value> = statements(&t)
+        .into_iter()
+        .filter(|s| {
+            strings(&s["Resource"])
+                .iter()
+                .any(|r| r.contains(":instance/*"))
+        })
+        .filter(|s| {
+            let actions = strings(&s["Action"]);
+            actions
+                .iter()
+                .any(|a| a == "ec2:CreateTags" || a == "ec2:DeleteTags")
+        })
+        .collect();
+    assert_eq!(on_instances.len(), 2, "{on_instances:?}");
+    let identity: Vec<String> = IDENTITY_TAGS.iter().map(|k| k.to_string()).collect();
+    for s in &on_instances {
+        let condition = &s["Condition"];
+        let keys = strings(&condition["ForAllValues:StringEquals"]["aws:TagKeys"]);
+        assert_eq!(keys, identity, "{s:?}");
+        assert_eq!(
+            condition["Null"]["aws:TagKeys"].as_str(),
+            Some("false"),
+            "{s:?}"
+        );
+    }
+}

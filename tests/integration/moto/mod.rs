@@ -5,6 +5,7 @@
 //! its own server.
 
 mod custom_resource;
+mod identity;
 mod invocation;
 mod lifecycle;
 mod public;

@@ -240,3 +240,107 @@ mod by_invocation {
         assert!(planned(declaration(), &seen).is_ok());
     }
 }
+
+/// C16: ordinals kept where carried, new ones the smallest free, retired
+/// members' kept free for a rollback, duplicates and invalid tags renumbered.
+mod ordinals {
+    use super::*;
+    use network_interface_manager::custom_resource::ordinals::assign;
+    use network_interface_manager::ec2::ORDINAL_TAG;
+
+    fn numbered(id: &str, ordinal: &str) -> NetworkInterface {
+        let mut i = owned(id, &format!("subnet-a#{id}"), "10.0.1.9");
+        i.tags.insert(ORDINAL_TAG.into(), ordinal.into());
+        i
+    }
+
+    fn assigned(
+        members: &[(&str, Option<&NetworkInterface>)],
+        owned: &[NetworkInterface],
+    ) -> Vec<u8> {
+        let ordinals = assign(members, owned).unwrap();
+        members.iter().map(|(k, _)| ordinals[*k]).collect()
+    }
+
+    #[test]
+    fn a_new_pool_is_numbered_in_declaration_order() {
+        assert_eq!(
+            assigned(&[("a", None), ("b", None), ("c", None)], &[]),
+            [1, 2, 3]
+        );
+    }
+
+    #[test]
+    fn kept_members_keep_theirs_and_new_ones_take_the_smallest_free() {
+        let two = numbered("eni-2", "2");
+        let owned = [two.clone()];
+        assert_eq!(
+            assigned(&[("new", None), ("kept", Some(&two))], &owned),
+            [1, 2]
+        );
+    }
+
+    #[test]
+    fn a_retired_member_s_ordinal_waits_for_its_rollback() {
+        let mut retired = numbered("eni-1", "1");
+        retired.tags.remove(POOL_TAG);
+        retired.tags.insert(RETIRED_TAG.into(), "true".into());
+        let two = numbered("eni-2", "2");
+        let owned = [retired, two.clone()];
+        assert_eq!(
+            assigned(&[("kept", Some(&two)), ("new", None)], &owned),
+            [2, 3]
+        );
+    }
+
+    #[test]
+    fn a_duplicate_or_invalid_ordinal_is_renumbered() {
+        let (a, b) = (numbered("eni-a", "4"), numbered("eni-b", "4"));
+        let (zero, big, word) = (
+            numbered("eni-z", "0"),
+            numbered("eni-g", "256"),
+            numbered("eni-w", "x"),
+        );
+        let members = [
+            ("a", Some(&a)),
+            ("b", Some(&b)),
+            ("z", Some(&zero)),
+            ("g", Some(&big)),
+            ("w", Some(&word)),
+        ];
+        let owned = [
+            a.clone(),
+            b.clone(),
+            zero.clone(),
+            big.clone(),
+            word.clone(),
+        ];
+        assert_eq!(assigned(&members, &owned), [4, 1, 2, 3, 5]);
+    }
+
+    #[test]
+    fn past_255_the_declaration_is_refused() {
+        let retired: Vec<NetworkInterface> = (1..=255)
+            .map(|n| numbered(&format!("eni-{n}"), &n.to_string()))
+            .collect();
+        let refused = assign(&[("new", None)], &retired).unwrap_err();
+        assert!(refused.contains("no ordinal left for new"), "{refused}");
+    }
+
+    #[test]
+    fn a_plan_numbers_created_slots_and_tags_a_kept_member_without_one() {
+        let seen = observed(vec![owned("eni-old", "subnet-a/10.0.1.10", "10.0.1.10")]);
+        let p = planned(
+            json!({"Name": "dns", "SubnetIds": ["subnet-a"], "PrivateIpAddresses": ["10.0.1.11", "10.0.1.10"]}),
+            &seen,
+        )
+        .unwrap();
+        assert_eq!(p.ordinals["subnet-a/10.0.1.11"], 1);
+        assert_eq!(p.ordinals["subnet-a/10.0.1.10"], 2);
+        let tagged = format!("{:?}", p.update);
+        assert!(
+            tagged.contains("eni-old") && tagged.contains(ORDINAL_TAG),
+            "{tagged}"
+        );
+    }
+}

@@ -98,6 +98,11 @@ pub(super) fn render(plan: &Plan) -> Vec<String> {
                     c.interface_id, a.instance_id, a.device_index
                 )
             }
+            Action::Identify(i) if i.tags.is_empty() => format!("unidentify {}", i.instance_id),
+            Action::Identify(i) => {
+                let tags: Vec<&str> = i.tags.values().map(String::as_str).collect();
+                format!("identify {} as {}", i.instance_id, tags.join(" "))
+            }
         })
         .collect();
 

@@ -1,7 +1,7 @@
 //! The planner, table-driven and without I/O (docs/design.md, T1).
 
 use network_interface_manager::ec2::{
-    Attachment, AttachmentStatus, InstanceState, InterfaceStatus, DEVICE_INDEX_TAG,
+    Attachment, AttachmentStatus, InstanceState, InterfaceStatus, DEVICE_INDEX_TAG, IDENTITY_TAGS,
 };
 use network_interface_manager::pool::model::{Action, Plan, Snapshot};
 use network_interface_manager::pool::plan::{plan, unknown_holders};
@@ -245,7 +245,14 @@ fn applied(mut s: Snapshot, plan: &Plan) -> Snapshot {
                     .iter_mut()
                     .find(|m| m.id == a.candidates[0].interface_id)
                     .unwrap();
+                holder.tags.extend(a.candidates[0].identity.clone());
                 *m = attach(m.clone(), holder, a.device_index);
+            }
+            Action::Identify(i) => {
+                let holder = s.instances.iter_mut().find(|h| h.id == i.instance_id);
+                let tags = &mut holder.unwrap().tags;
+                tags.retain(|k, _| !IDENTITY_TAGS.contains(&k.as_str()));
+                tags.extend(i.tags.clone());
             }
         }
     }

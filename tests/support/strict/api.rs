@@ -409,11 +409,17 @@ impl Ec2 for StrictEc2 {
 /// Tag calls change nothing when one id does not exist (guess: EC2 answers
 /// the whole batch with the error).
 fn missing_fails_the_batch(w: &World, ids: &[String]) -> Result<(), AwsError> {
-    let exists = |id: &String| w.enis.contains_key(id) || w.addresses.contains_key(id);
+    let exists = |id: &String| {
+        w.enis.contains_key(id) || w.addresses.contains_key(id) || w.instances.contains_key(id)
+    };
     match ids.iter().find(|id| !exists(id)) {
         Some(missing) if missing.starts_with("eipalloc-") => {
             let m = format!("The allocation ID '{missing}' does not exist");
             Err(err("InvalidAllocationID.NotFound", m))
+        }
+        Some(missing) if missing.starts_with("i-") => {
+            let m = format!("The instance ID '{missing}' does not exist");
+            Err(err("InvalidInstanceID.NotFound", m))
         }
         Some(missing) => {
             let m = format!("The networkInterface ID '{missing}' does not exist");
@@ -423,8 +429,11 @@ fn missing_fails_the_batch(w: &World, ids: &[String]) -> Result<(), AwsError> {
     }
 }
 
-/// The tags of an interface or an address that exists.
+/// The tags of an interface, an address or an instance that exists.
 fn tags_of<'w>(w: &'w mut World, id: &str) -> &'w mut Tags {
+    if let Some(instance) = w.instances.get_mut(id) {
+        return &mut instance.tags;
+    }
     match w.enis.get_mut(id) {
         Some(eni) => &mut eni.iface.tags,
         None => &mut w.addresses.get_mut(id).unwrap().tags,

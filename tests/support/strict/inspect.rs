@@ -1,6 +1,8 @@
 //! What the tests read back from the strict model, bypassing the `Ec2` trait.
 
-use network_interface_manager::ec2::{Instance, InstanceState, InterfaceStatus, NetworkInterface};
+use network_interface_manager::ec2::{
+    Instance, InstanceState, InterfaceStatus, NetworkInterface, Tags,
+};
 
 use super::{settle, Eni, Op, StrictEc2};
 
@@ -45,6 +47,15 @@ impl StrictEc2 {
     pub fn instance_pool(&self, instance: &str) -> Option<String> {
         let w = self.world.lock().unwrap();
         w.instances[instance].pool().map(str::to_string)
+    }
+
+    /// An instance's tags, as they truly are.
+    pub fn instance_tags(&self, instance: &str) -> Tags {
+        let w = self.world.lock().unwrap();
+        w.instances
+            .get(instance)
+            .map(|i| i.tags.clone())
+            .unwrap_or_default()
     }
 
     pub fn all_instances(&self) -> Vec<Instance> {

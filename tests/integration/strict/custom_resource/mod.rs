@@ -3,6 +3,7 @@
 //! strict model.
 
 mod faults;
+mod ordinals;
 mod public;
 mod states;
 

@@ -22,7 +22,7 @@ const LAUNCH_HOOK: &str = "network-interface-manager-launch";
 const TERMINATE_HOOK: &str = "network-interface-manager-terminate";
 const BOOT: Duration = Duration::from_millis(30);
 
-pub(super) struct Fleet {
+pub struct Fleet {
     pub ec2: Arc<StrictEc2>,
     pub asg: StrictAutoScaling,
     pub settings: Settings,

@@ -84,3 +84,23 @@ async fn a_terminate_action_hands_over_and_continues() {
     assert_eq!(asg_calls["CompleteLifecycleAction"], 1, "{asg_calls:?}");
     assert_eq!(f.ec2.holder(&member), Some((waiting, 1)));
 }
+
+/// R20, R26: a held launch whose member has an ordinal: the identity is
+/// written after the attach, before the member is read attached, so the
+/// completion comes a round trip later: the fifth.
+#[tokio::test]
+async fn a_held_launch_with_an_identity_continues_in_the_fifth_round_trip() {
+    let f = Fleet::with_launch_hook();
+    let member = f.ec2.add_member("web", "subnet-a1");
+    f.ec2
+        .tag_interface(&member, network_interface_manager::ec2::ORDINAL_TAG, "1");
+    let (instance, events) = f.launch("subnet-a1");
+    tokio::time::sleep(BOOT).await;
+    f.asg.settle_reads();
+
+    let (trips, handled) = measure(&f, &events[0]).await;
+
+    assert_eq!(trips, 5, "{:?}", handled.ec2_calls);
+    assert_eq!(handled.ec2_calls.get("CreateTags"), Some(&1));
+    assert_eq!(f.asg.completed(&instance).len(), 1);
+}

@@ -58,6 +58,7 @@ impl AutoScaling for StrictAutoScaling {
         self.tick();
         let members = self.ec2.members_of(&action.instance_id);
         let attached = self.ec2.fully_attached(&action.instance_id);
+        let tags = self.ec2.instance_tags(&action.instance_id);
         let ended = {
             let mut g = self.groups.lock().unwrap();
             let open = g.actions.iter_mut().find(|a| {
@@ -81,6 +82,7 @@ impl AutoScaling for StrictAutoScaling {
             open.ended = Some((true, Instant::now(), false));
             open.members_then = members;
             open.attached_then = attached;
+            open.tags_then = tags;
             open.clone()
         };
         self.after_end(&ended);

@@ -128,6 +128,8 @@ pub struct Action {
     pub members_then: Vec<String>,
     /// Those of them done attaching then.
     pub attached_then: Vec<String>,
+    /// The instance's tags then.
+    pub tags_then: network_interface_manager::ec2::Tags,
 }
 
 #[derive(Debug, Default)]
@@ -367,6 +369,7 @@ impl StrictAutoScaling {
                 ended: None,
                 members_then: Vec::new(),
                 attached_then: Vec::new(),
+                tags_then: Default::default(),
             });
         }
         drop(g);
