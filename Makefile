@@ -70,8 +70,8 @@ bench: zip
 ## Mutation testing of the pure cores (not in CI: an hour on two cores); see
 ## docs/testing.md. Writes mutants.out/.
 CARGO_MUTANTS := $(HOME)/.cache/network-interface-manager/tools/bin/cargo-mutants
-MUTATED := src/pool/plan.rs src/pool/survey.rs src/pool/assign.rs src/pool/index.rs src/pool/status.rs src/custom_resource/plan.rs \
-	src/custom_resource/elastic_ip_plan.rs \
+MUTATED := src/pool/plan.rs src/pool/survey.rs src/pool/assign.rs src/pool/index.rs src/pool/identity.rs src/pool/status.rs src/custom_resource/plan.rs \
+	src/custom_resource/elastic_ip_plan.rs src/custom_resource/ordinals.rs \
 	src/custom_resource/changes.rs src/custom_resource/declaration.rs \
 	src/custom_resource/properties.rs src/custom_resource/response.rs src/event.rs \
 	src/disposition.rs
