@@ -8,6 +8,7 @@ mod elastic_ips;
 mod events;
 pub mod fixtures;
 mod harsh;
+mod identity;
 mod pool;
 mod properties;
 mod status;
