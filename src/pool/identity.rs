@@ -65,12 +65,11 @@ pub(super) fn identify(snapshot: &Snapshot, survey: &Survey, plan: &mut Plan) {
         if gone || survey.listed.contains_key(instance.id.as_str()) {
             continue;
         }
-        let kept = survey
-            .holds
-            .iter()
-            .find(|((holder, _), held)| *holder == instance.id && !held.is_empty());
+        let kept = survey.holds.iter().find_map(|((holder, pool), held)| {
+            (*holder == instance.id).then_some((pool, held.first()?))
+        });
         let (pool, wanted) = match kept {
-            Some(((_, pool), held)) => (pool.to_string(), of(held[0])),
+            Some((pool, member)) => (pool.to_string(), of(member)),
             None if attaching.contains(instance.id.as_str()) => continue,
             None => (instance.pool().unwrap_or_default().to_string(), Tags::new()),
         };

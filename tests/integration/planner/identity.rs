@@ -150,3 +150,33 @@ fn an_instance_out_of_every_pool_still_loses_an_identity_it_carries() {
     };
     assert_eq!(identities(&snapshot), ["unidentify i-1"]);
 }
+
+#[test]
+fn half_an_identity_on_an_instance_that_holds_nothing_comes_off_too() {
+    for key in [ORDINAL_TAG, ADDRESS_TAG] {
+        let mut stopped = web("i-1", Stopped);
+        stopped.tags.insert(key.into(), "3".into());
+        let snapshot = Snapshot {
+            members: vec![],
+            instances: vec![stopped],
+        };
+        assert_eq!(identities(&snapshot), ["unidentify i-1"], "{key}");
+    }
+}
+
+#[test]
+fn each_holder_gets_the_identity_of_its_own_member() {
+    let (mut one, mut two) = (web("i-1", Running), web("i-2", Running));
+    let first = attach(numbered("eni-1", "3"), &mut one, 1);
+    let mut second = numbered("eni-2", "4");
+    second.private_ip = Some("10.0.1.6".into());
+    let second = attach(second, &mut two, 1);
+    let snapshot = Snapshot {
+        members: vec![first, second],
+        instances: vec![one, two],
+    };
+    assert_eq!(
+        identities(&snapshot),
+        ["identify i-1 as 10.0.1.5 3", "identify i-2 as 10.0.1.6 4"]
+    );
+}
