@@ -45,7 +45,19 @@ impl Listener {
         Self::answering(0, Some(location.to_string())).await
     }
 
+    /// Answers every request with `status` and the XML error `body`, as an
+    /// AWS query API refuses a call.
+    pub async fn refusing(status: &str, body: &str) -> Self {
+        let answer = Answer::Refuse(status.to_string(), body.to_string());
+        Self::with(0, answer).await
+    }
+
     async fn answering(failures: usize, redirect: Option<String>) -> Self {
+        let answer = redirect.map_or(Answer::Ok, Answer::Redirect);
+        Self::with(failures, answer).await
+    }
+
+    async fn with(failures: usize, answer: Answer) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!(
             "http://{}/response?X-Amz-Signature=secret",
@@ -56,14 +68,19 @@ impl Listener {
         let log = recorded.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (log, seen, redirect) = (log.clone(), seen.clone(), redirect.clone());
+                let (log, seen, answer) = (log.clone(), seen.clone(), answer.clone());
                 tokio::spawn(async move {
-                    let status = match (seen.fetch_add(1, Ordering::SeqCst) < failures, redirect) {
-                        (true, _) => "500 Internal Server Error".to_string(),
-                        (false, Some(to)) => format!("307 Temporary Redirect\r\nLocation: {to}"),
-                        (false, None) => "200 OK".to_string(),
-                    };
-                    read(stream, &log, &status).await
+                    let (status, body) =
+                        match (seen.fetch_add(1, Ordering::SeqCst) < failures, answer) {
+                            (true, _) => ("500 Internal Server Error".to_string(), String::new()),
+                            (false, Answer::Redirect(to)) => (
+                                format!("307 Temporary Redirect\r\nLocation: {to}"),
+                                String::new(),
+                            ),
+                            (false, Answer::Refuse(status, body)) => (status, body),
+                            (false, Answer::Ok) => ("200 OK".to_string(), String::new()),
+                        };
+                    read(stream, &log, &status, &body).await
                 });
             }
         });
@@ -79,6 +96,15 @@ impl Listener {
     }
 }
 
+/// What the listener answers once past its failures.
+#[derive(Clone)]
+enum Answer {
+    Ok,
+    Redirect(String),
+    /// A status and an XML error body.
+    Refuse(String, String),
+}
+
 impl Drop for Listener {
     fn drop(&mut self) {
         self.task.abort();
@@ -87,7 +113,12 @@ impl Drop for Listener {
 
 /// Reads one request, records it, then answers (so a test that has its
 /// answer finds it recorded).
-async fn read(mut stream: TcpStream, log: &Mutex<Vec<Recorded>>, status: &str) -> Option<()> {
+async fn read(
+    mut stream: TcpStream,
+    log: &Mutex<Vec<Recorded>>,
+    status: &str,
+    answer: &str,
+) -> Option<()> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let head_end = loop {
@@ -129,6 +160,9 @@ async fn read(mut stream: TcpStream, log: &Mutex<Vec<Recorded>>, status: &str) -
         headers,
         body,
     });
-    let answer = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    stream.write_all(answer.as_bytes()).await.ok()
+    let length = answer.len();
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all((head + answer).as_bytes()).await.ok()
 }

@@ -52,13 +52,7 @@ impl Moto {
 
     /// A CloudFormation client of the same server.
     pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
-        let config = aws_sdk_cloudformation::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-            .build();
-        aws_sdk_cloudformation::Client::from_conf(config)
+        cloudformation_for(&self.endpoint)
     }
 }
 
@@ -73,6 +67,17 @@ impl Moto {
             .build();
         aws_sdk_autoscaling::Client::from_conf(config)
     }
+}
+
+/// A CloudFormation client for `endpoint`.
+pub fn cloudformation_for(endpoint: &str) -> aws_sdk_cloudformation::Client {
+    let config = aws_sdk_cloudformation::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .build();
+    aws_sdk_cloudformation::Client::from_conf(config)
 }
 
 /// An SDK client for `endpoint`, with the manager's retry settings.

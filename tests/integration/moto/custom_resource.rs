@@ -1,6 +1,7 @@
 //! `Custom::NetworkInterfacePool` on moto through the SDK: every answer is
 //! checked as CloudFormation would (see `support::cfn::answer`).
 
+use network_interface_manager::aws::ErrorKind;
 use network_interface_manager::ec2::{
     InterfaceQuery, NetworkInterface, DEVICE_INDEX_TAG, OWNER_TAG, POOL_TAG,
 };
@@ -9,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::support::cfn::{answer, delete, request, update};
 use crate::support::listener::Listener;
-use crate::support::moto::Moto;
+use crate::support::moto::{cloudformation_for, Moto};
 use crate::support::world::{MotoWorld, World};
 
 async fn owned(w: &dyn World, physical_id: &str) -> Vec<NetworkInterface> {
@@ -225,4 +226,26 @@ async fn stack_states_are_read_from_cloudformation() {
         stacks.stack_state(&unknown).await.unwrap(),
         StackState::Unknown
     );
+}
+
+/// C12: a stack read CloudFormation refuses (the role lacks the right, say)
+/// is an error, never a stack that does not exist: an unknown stack would
+/// let its pools' interfaces be treated as nobody's.
+#[tokio::test]
+async fn stack_reads_refused_are_errors_not_unknown_stacks() {
+    let refusal = r#"<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">
+<Error><Type>Sender</Type><Code>AccessDenied</Code>
+<Message>User: arn:aws:sts::123456789012:assumed-role/manager/f is not authorized to perform: cloudformation:DescribeStacks</Message>
+</Error><RequestId>refused</RequestId></ErrorResponse>"#;
+    let cloudformation = Listener::refusing("403 Forbidden", refusal).await;
+    let endpoint = cloudformation.url.split("/response").next().unwrap();
+    let stacks = SdkStacks::new(cloudformation_for(endpoint));
+    let stack_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/pool/1";
+
+    let state = stacks.stack_state(stack_id).await;
+    let error = state.expect_err("a refused read is no stack state");
+    assert!(error.is(ErrorKind::AccessDenied), "{error:?}");
+    let resources = stacks.resources(stack_id).await;
+    let error = resources.expect_err("a refused read lists no resources");
+    assert!(error.is(ErrorKind::AccessDenied), "{error:?}");
 }
