@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/network-interface-manager/target
 export MOTO_SERVER := $(abspath $(VENV))/bin/moto_server
 export CARGO_LAMBDA := $(abspath $(VENV))/bin/cargo-lambda
 
-.PHONY: bench demo test lint venv zip mutants cdk-test terraform-test
+.PHONY: bench demo test lint venv zip mutants mutants-executor cdk-test terraform-test
 
 # The Lambda package: x86_64, linked for glibc 2.34 (Amazon Linux 2023).
 LAMBDA_TARGET := x86_64-unknown-linux-gnu.2.34
@@ -87,3 +87,16 @@ $(CARGO_MUTANTS):
 mutants: venv $(CARGO_MUTANTS)
 	RUST_TEST_THREADS=8 $(CARGO_MUTANTS) mutants $(addprefix -f ,$(MUTATED)) \
 		-- --lib --test integration -- $(MUTANT_TESTS)
+
+## Mutation testing of the executor: what carries a plan out against EC2,
+## Auto Scaling and CloudFormation (hours on two cores; not in CI). The
+## same groups, plus the moto tests of the one adapter whose behaviour is
+## in what it makes of an answer (stacks.rs). Writes mutants.out/.
+EXECUTOR := src/pool/attach.rs src/pool/claim.rs src/pool/proceed.rs src/pool/lifecycle.rs \
+	src/pool/handover.rs src/pool/apply.rs src/pool/read.rs src/custom_resource/cleanup.rs \
+	src/custom_resource/provider.rs src/stacks.rs src/ec2/paced.rs src/handler.rs
+EXECUTOR_TESTS := tests:: planner:: strict:: random::declarations moto::custom_resource::stack
+
+mutants-executor: venv $(CARGO_MUTANTS)
+	RUST_TEST_THREADS=8 $(CARGO_MUTANTS) mutants \
+		$(addprefix -f ,$(EXECUTOR)) -- --lib --test integration -- $(EXECUTOR_TESTS)

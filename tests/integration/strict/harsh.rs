@@ -6,6 +6,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use network_interface_manager::ec2::InstanceState::*;
 use network_interface_manager::ec2::POOL_TAG;
+use network_interface_manager::pool::Settings;
 use serde_json::json;
 
 use crate::support::cfn::{answer, request};
@@ -80,7 +81,11 @@ async fn a_device_index_taken_by_a_member_the_reads_do_not_show_yet_gives_no_sec
     let handled = deliver_ok(&w, &state_event(&instance, Running)).await;
 
     assert_eq!(w.model.members_of(&instance), [first]);
-    assert!(handled.outcome.report.attached.is_empty(), "{handled:?}");
+    let report = &handled.outcome.report;
+    assert!(report.attached.is_empty(), "{handled:?}");
+    // Two races lost, both counted (R18): `first` refused as in use, then
+    // the index refused, held by `first`.
+    assert_eq!(report.claim_conflicts.get("web"), Some(&2), "{handled:?}");
 }
 
 /// R11: an index reported taken is tried again, never skipped, while the
@@ -98,6 +103,33 @@ async fn a_device_index_reported_taken_by_no_one_visible_is_tried_again() {
     deliver_ok(&w, &state_event(&instance, Running)).await;
 
     assert_eq!(w.model.holder(&member), Some((instance, 1)));
+}
+
+/// R8: an index refused every time is tried `max_attempts` times, then the
+/// attach gives up (the event is retried later) instead of spending the
+/// account's attach budget until the deadline.
+#[tokio::test]
+async fn an_attach_refused_every_time_gives_up_after_its_attempts() {
+    let w = StrictWorld::new();
+    let member = w.model.add_member("web", "subnet-a1");
+    let instance = w.model.launch(Some("web"), "subnet-a1");
+    let message =
+        format!("Instance '{instance}' already has an interface attached at device index '1'.");
+    let attempts = Settings::default().max_attempts as usize;
+    for _ in 0..=attempts {
+        w.model
+            .fail_next(Op::Attach, "InvalidParameterValue", &message);
+    }
+
+    let handled = deliver(&w, &state_event(&instance, Running)).await;
+
+    assert!(handled.should_retry(), "{handled:?}");
+    let failed = &handled.outcome.report.failed;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].error.contains("attempts exhausted"), "{failed:?}");
+    assert_eq!(w.model.holder(&member), None);
+    let unspent = w.model.faults.lock().unwrap().next[&Op::Attach].len();
+    assert_eq!(unspent, 1, "{attempts} attach calls, not one more");
 }
 
 /// R3, R11: an index held by an interface in no pool moves the attach on.

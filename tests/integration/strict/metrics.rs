@@ -5,6 +5,7 @@
 use network_interface_manager::ec2::InstanceState::*;
 
 use crate::support::emf::{find, measured, validate};
+use crate::support::strict::Op;
 use crate::support::world::{fixture, state_event, StrictWorld};
 
 #[tokio::test]
@@ -23,6 +24,28 @@ async fn a_running_event_counts_one_attach_for_its_pool() {
     assert!(
         !docs.iter().any(|d| d.get("Members").is_some()),
         "no gauges after an event"
+    );
+}
+
+/// R6, R18: a candidate another invocation took meanwhile (EC2 answers
+/// `InUse`) is a race lost: the next candidate is attached, and the pool's
+/// `ClaimConflicts` counts the race, so that an operator sees contention.
+#[tokio::test]
+async fn a_candidate_taken_meanwhile_counts_one_claim_conflict_for_its_pool() {
+    let w = StrictWorld::new();
+    w.model.add_member("web", "subnet-a1");
+    w.model.add_member("web", "subnet-a1");
+    let instance = w.model.launch(Some("web"), "subnet-a1");
+    w.model
+        .fail_next(Op::Attach, "InvalidNetworkInterface.InUse", "in use");
+
+    let docs = measured(&w, &state_event(&instance, Running)).await;
+
+    assert_eq!(w.model.members_of(&instance).len(), 1);
+    let web = find(&docs, &[("Pool", "web")], "ClaimConflicts");
+    assert_eq!(
+        (web["ClaimConflicts"].as_u64(), web["Attaches"].as_u64()),
+        (Some(1), Some(1))
     );
 }
 
