@@ -81,11 +81,7 @@ async fn a_device_index_taken_by_a_member_the_reads_do_not_show_yet_gives_no_sec
     let handled = deliver_ok(&w, &state_event(&instance, Running)).await;
 
     assert_eq!(w.model.members_of(&instance), [first]);
-    let report = &handled.outcome.report;
-    assert!(report.attached.is_empty(), "{handled:?}");
-    // Two races lost, both counted (R18): `first` refused as in use, then
-    // the index refused, held by `first`.
-    assert_eq!(report.claim_conflicts.get("web"), Some(&2), "{handled:?}");
+    assert!(handled.outcome.report.attached.is_empty(), "{handled:?}");
 }
 
 /// R11: an index reported taken is tried again, never skipped, while the
