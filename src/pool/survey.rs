@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::index::pool_device_index;
 use super::model::{Detach, Placement, Snapshot, Unusable, DEFAULT_DEVICE_INDEX};
-use crate::ec2::{Instance, InterfaceStatus, NetworkInterface, FORMER_POOL_TAG, PLAIN_INTERFACE};
+use crate::ec2::{
+    Instance, InterfaceStatus, NetworkInterface, FORMER_POOL_TAG, OWNER_TAG, PLAIN_INTERFACE,
+};
 
 /// Who holds what, before any action: the first step of every plan.
 #[derive(Debug, Default)]
@@ -37,8 +39,13 @@ impl<'a> Survey<'a> {
     /// The pool an instance is served in: its pool tag, or the pool that
     /// tag named before a rename (R25).
     pub fn pool_of(&self, instance: &'a Instance) -> Option<&'a str> {
-        let tagged = instance.pool()?;
-        Some(self.aliases.get(tagged).copied().unwrap_or(tagged))
+        instance.pool().map(|tagged| self.named(tagged))
+    }
+
+    /// The pool a pool tag names: itself, or the pool it named before a
+    /// rename (R25).
+    fn named(&self, tagged: &'a str) -> &'a str {
+        self.aliases.get(tagged).copied().unwrap_or(tagged)
     }
 }
 
@@ -75,7 +82,7 @@ pub fn survey(snapshot: &Snapshot) -> Survey<'_> {
         ..Survey::default()
     };
     for member in members {
-        let pool = member.pool().expect("manageable members have a pool");
+        let pool = s.named(member.pool().expect("manageable members have a pool"));
         let index = s.device_index.entry(pool).or_insert(i32::MAX);
         *index = (*index).min(pool_device_index(member));
         if member.interface_type != PLAIN_INTERFACE {
@@ -100,7 +107,7 @@ pub fn survey(snapshot: &Snapshot) -> Survey<'_> {
         .members
         .iter()
         .filter(|m| is_manageable(m))
-        .filter_map(|m| Some((m.id.as_str(), m.pool()?)))
+        .filter_map(|m| Some((m.id.as_str(), s.named(m.pool()?))))
         .collect();
     for instance in instances.values() {
         let Some(pool) = s.pool_of(instance) else {
@@ -126,22 +133,40 @@ pub fn survey(snapshot: &Snapshot) -> Survey<'_> {
 
 /// R25: the names pools had before their last rename (tag
 /// `network-interface-manager-former-pool`), each to its pool; never a name
-/// a pool has now, nor one two pools had.
+/// another pool has now, nor one two pools had. A rename retags one member
+/// at a time and reads lag: a member that still carries the former name,
+/// with the renamed members' owner, is the renamed pool's, and leaves the
+/// name an alias.
 fn aliases<'a>(members: &[&'a NetworkInterface]) -> BTreeMap<&'a str, &'a str> {
-    let names: BTreeSet<&str> = members.iter().filter_map(|m| m.pool()).collect();
     let mut claims: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut owners: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for m in members {
         let (Some(pool), Some(former)) = (m.pool(), m.tags.get(FORMER_POOL_TAG)) else {
             continue;
         };
-        if !former.is_empty() && !names.contains(former.as_str()) {
+        if !former.is_empty() {
             claims.entry(former).or_default().insert(pool);
+            owners.entry(former).or_default().extend(owner(m));
         }
     }
-    let single = claims.into_iter().filter(|(_, pools)| pools.len() == 1);
+    let renamed = |m: &NetworkInterface, name: &str| {
+        owner(m).is_some_and(|o| owners.get(name).is_some_and(|os| os.contains(o)))
+    };
+    let current = |name: &str| {
+        members
+            .iter()
+            .any(|m| m.pool() == Some(name) && !renamed(m, name))
+    };
+    let single = claims
+        .into_iter()
+        .filter(|(former, pools)| pools.len() == 1 && !current(former));
     single
         .map(|(former, pools)| (former, *pools.first().expect("one pool")))
         .collect()
+}
+
+fn owner(member: &NetworkInterface) -> Option<&str> {
+    member.tags.get(OWNER_TAG).map(String::as_str)
 }
 
 /// R11: the members an instance lists, whatever their own reads say (they

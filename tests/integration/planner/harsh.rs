@@ -4,7 +4,7 @@
 use network_interface_manager::ec2::InstanceState;
 use network_interface_manager::ec2::{
     Attachment, AttachmentStatus, Instance, InstanceInterface, InterfaceStatus, NetworkInterface,
-    DEVICE_INDEX_TAG,
+    DEVICE_INDEX_TAG, FORMER_POOL_TAG, OWNER_TAG,
 };
 use InstanceState::*;
 
@@ -222,5 +222,43 @@ fn network_cards_and_interface_types() {
         vec![efa],
         vec![instance("i-1", Some("p"), "subnet-a1", Running)],
         &["short p us-east-1a [\"i-1\"]", "unusable eni-1"],
+    );
+}
+
+/// A member of a declared pool, tagged as `owner`'s, renamed from `former`
+/// when given.
+fn declared(id: &str, pool: &str, owner: &str, former: Option<&str>) -> NetworkInterface {
+    let mut m = member(id, pool, "subnet-a1");
+    m.tags.insert(OWNER_TAG.into(), owner.into());
+    if let Some(former) = former {
+        m.tags.insert(FORMER_POOL_TAG.into(), former.into());
+    }
+    m
+}
+
+#[test]
+fn a_rename_read_half_done_keeps_every_holder() {
+    let renamed = |id| declared(id, "api", "pool-x", Some("web"));
+    let mut holder = instance("i-1", Some("web"), "subnet-a1", Running);
+    let held = attach(renamed("eni-1"), &mut holder, 1);
+    let waiting = instance("i-2", Some("web"), "subnet-a1", Running);
+    case(
+        "R25: a rename retags one member at a time, and reads lag: a member \
+         still read under the former name, with the renamed members' owner, \
+         is the renamed pool's; the holder keeps its member",
+        vec![held.clone(), declared("eni-2", "web", "pool-x", None)],
+        vec![holder.clone(), waiting.clone()],
+        &["attach eni-2 to i-2 at 1"],
+    );
+    case(
+        "R25: a pool of another owner has the former name now: no alias, and \
+         the renamed pool's member leaves the instance of that pool",
+        vec![held, declared("eni-2", "web", "pool-y", None)],
+        vec![holder, waiting],
+        &[
+            "detach eni-1 from i-1",
+            "attach eni-2 to i-1 at 1",
+            "short web us-east-1a [\"i-2\"]",
+        ],
     );
 }
