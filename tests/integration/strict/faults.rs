@@ -105,6 +105,10 @@ async fn a_wait_never_outlives_the_deadline() {
         result.should_retry(),
         "expected a transient failure, got {result:?}"
     );
+    // What the function returns: an error, so that Lambda delivers the
+    // event again.
+    let error = result.result().expect_err("an error for Lambda's retry");
+    assert!(error.contains("should be retried"), "{error}");
     let handled = result;
     assert_eq!(
         handled.outcome.report.detached.len(),
