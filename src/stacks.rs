@@ -3,7 +3,7 @@
 //! (C12, C13). Two calls by stack id (`DescribeStacks`, `ListStackResources`),
 //! behind a trait; their errors are reduced to the same kinds as EC2's.
 
-use crate::aws::{from_sdk, AwsError, CallCounter, CallCounts, ErrorKind, Missing};
+use crate::aws::{from_sdk, AwsError, ErrorKind, Missing};
 use async_trait::async_trait;
 
 /// Where a stack stands, as far as deleting what it declared goes
@@ -64,27 +64,17 @@ pub trait Stacks: Send + Sync {
 #[derive(Debug)]
 pub struct SdkStacks {
     client: aws_sdk_cloudformation::Client,
-    calls: CallCounter,
 }
 
 impl SdkStacks {
     pub fn new(client: aws_sdk_cloudformation::Client) -> Self {
-        Self {
-            client,
-            calls: CallCounter::default(),
-        }
-    }
-
-    /// Calls made so far, by operation name (one per page).
-    pub fn calls(&self) -> CallCounts {
-        self.calls.snapshot()
+        Self { client }
     }
 }
 
 #[async_trait]
 impl Stacks for SdkStacks {
     async fn stack_state(&self, stack_id: &str) -> Result<StackState, AwsError> {
-        self.calls.count("DescribeStacks");
         let answer = self
             .client
             .describe_stacks()
@@ -109,7 +99,6 @@ impl Stacks for SdkStacks {
             .send();
         let mut found = Vec::new();
         while let Some(page) = pages.next().await {
-            self.calls.count("ListStackResources");
             let page = page.map_err(|e| from_sdk(e).during("ListStackResources"))?;
             let resources = page
                 .stack_resource_summaries()
