@@ -3,11 +3,13 @@
 //! touched by a handover; kept for a rollback; released on Delete only if
 //! the pool allocated it.
 
+use std::time::Duration;
+
 use network_interface_manager::ec2::InstanceState::{Running, Stopped};
 use network_interface_manager::ec2::{Address, ADOPTED_TAG, OWNER_TAG, RETIRED_TAG, SLOT_TAG};
 use serde_json::{json, Value};
 
-use crate::support::cfn::{answer, failure, request, Declared, STACK_ID};
+use crate::support::cfn::{answer, failure, request, schedule_now, Declared, STACK_ID};
 use crate::support::listener::Listener;
 use crate::support::world::{deliver_ok, state_event, StrictWorld};
 
@@ -138,6 +140,31 @@ async fn dropped_addresses_wait_for_the_stack_and_a_rollback_gets_them_back() {
         "{:?}",
         cleaned.outcome.cleaned_up
     );
+}
+
+/// C12, C14: the cleanup's tag read lags: it still shows the addresses
+/// retired that a rollback took back since. Read again by id, they are
+/// kept, on their members.
+#[tokio::test]
+async fn the_cleanup_keeps_addresses_a_lagging_read_shows_retired_but_a_rollback_took_back() {
+    let d = Declared::create(bastion(true)).await;
+    let ids = strings(&d.created["Data"]["AllocationIds"]);
+    d.update(&bastion(false), &bastion(true)).await;
+    d.stacks.set(STACK_ID, "UPDATE_ROLLBACK_IN_PROGRESS");
+    d.w.model.settle_reads();
+
+    let rolled_back = d.update(&bastion(true), &bastion(false)).await;
+    assert_eq!(rolled_back["Data"], d.created["Data"], "{rolled_back}");
+    d.stacks.set(STACK_ID, "UPDATE_ROLLBACK_COMPLETE");
+    d.w.model.faults.lock().unwrap().filter_lag_floor = Duration::from_secs(5);
+    let handled = schedule_now(&d.w, &d.stacks, Duration::from_secs(30)).await;
+
+    let cleaned = &handled.outcome.cleaned_up;
+    for id in &ids {
+        let a = address(&d, id).expect("kept");
+        let retired = a.tags.contains_key(RETIRED_TAG);
+        assert!(a.association.is_some() && !retired, "{a:?} {cleaned:?}");
+    }
 }
 
 /// C14: Delete releases what the pool allocated, and only disassociates and
