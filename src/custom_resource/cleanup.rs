@@ -226,7 +226,8 @@ async fn delete_retired(ec2: &dyn Ec2, iface: &NetworkInterface, status: &str) -
     if !is_retired(&fresh) || owner_of(&fresh) != owner_of(iface) {
         return None;
     }
-    if fresh.attachment.is_some() || fresh.status != InterfaceStatus::Available {
+    // Attached, or still detaching, it reads anything but `available`.
+    if fresh.status != InterfaceStatus::Available {
         return Some(format!(
             "left retired {id}: still attached; the next run tries again"
         ));
