@@ -12,8 +12,11 @@ use std::time::Duration;
 use network_interface_manager::ec2::{Ec2, POOL_TAG, RETIRED_TAG, SLOT_TAG};
 use serde_json::json;
 
-use crate::support::cfn::{answer, delete, failure, request, update, Declared, STACK_ID};
+use crate::support::cfn::{
+    answer, delete, failure, request, schedule_now, update, Declared, STACK_ID,
+};
 use crate::support::listener::Listener;
+use crate::support::strict::Op;
 use crate::support::world::{deliver_ok, StrictWorld, World};
 
 /// C9: CDK's default type, or a typo, is answered rather than left to time
@@ -176,6 +179,65 @@ async fn retired_interfaces_are_deleted_only_once_the_stack_operation_is_over() 
     let cleaned = &handled.outcome.cleaned_up;
     assert!(!d.w.model.exists(&retired), "{cleaned:?}");
     assert!(d.w.model.exists(&kept), "the declared one stays");
+}
+
+/// C12: what EC2 answers the delete of a retired interface is what the
+/// cleanup says: gone meanwhile (another run deleted it), nothing; in use
+/// (attached since its read), left for the next run, which says so; any
+/// other refusal, named. Each time the next run deletes it.
+#[tokio::test]
+async fn a_refused_delete_of_a_retired_interface_is_reported_as_ec2_answered() {
+    let answers = [
+        ("InvalidNetworkInterfaceID.NotFound", None),
+        (
+            "InvalidNetworkInterface.InUse",
+            Some("in use; the next run tries again"),
+        ),
+        ("UnauthorizedOperation", Some("could not delete retired")),
+    ];
+    for (code, said) in answers {
+        let both = fixed(&["10.0.1.53", "10.0.3.53"]);
+        let d = Declared::create(both.clone()).await;
+        let retired = d.members().remove(1);
+        d.update(&fixed(&["10.0.1.53"]), &both).await;
+        d.stacks.set(STACK_ID, "UPDATE_COMPLETE");
+        d.w.model.fail_next(Op::Delete, code, "refused");
+
+        let handled = d.schedule().await;
+
+        let cleaned = &handled.outcome.cleaned_up;
+        let about: Vec<&String> = cleaned.iter().filter(|l| l.contains(&retired)).collect();
+        match said {
+            None => assert!(about.is_empty(), "{code}: {cleaned:?}"),
+            Some(said) => assert!(
+                about.len() == 1 && about[0].contains(said),
+                "{code}: {cleaned:?}"
+            ),
+        }
+        let next = d.schedule().await;
+        assert!(!d.w.model.exists(&retired), "{code}: {next:?}");
+    }
+}
+
+/// C12: a lagging read still shows retired a member a rollback reinstated
+/// since, free: read again by id, it is kept (its address with it).
+#[tokio::test]
+async fn the_cleanup_keeps_a_free_member_a_lagging_read_shows_retired() {
+    let both = fixed(&["10.0.1.53", "10.0.3.53"]);
+    let one = fixed(&["10.0.1.53"]);
+    let d = Declared::create(both.clone()).await;
+    let reinstated = d.members().remove(1);
+    d.update(&one, &both).await;
+    d.stacks.set(STACK_ID, "UPDATE_ROLLBACK_IN_PROGRESS");
+    d.w.model.settle_reads();
+    d.update(&both, &one).await;
+    d.stacks.set(STACK_ID, "UPDATE_ROLLBACK_COMPLETE");
+    d.w.model.faults.lock().unwrap().filter_lag_floor = Duration::from_secs(5);
+
+    let handled = schedule_now(&d.w, &d.stacks, Duration::from_secs(30)).await;
+
+    let cleaned = &handled.outcome.cleaned_up;
+    assert!(d.w.model.exists(&reinstated), "{cleaned:?}");
 }
 
 /// The manager's tags removed, the user's kept.
