@@ -2,6 +2,9 @@
 //! every document checked against the specification's rules, and the values
 //! an operator's alarms read.
 
+use std::time::Duration;
+
+use network_interface_manager::ec2::Ec2;
 use network_interface_manager::ec2::InstanceState::*;
 
 use crate::support::emf::{find, measured, validate};
@@ -47,6 +50,34 @@ async fn a_candidate_taken_meanwhile_counts_one_claim_conflict_for_its_pool() {
         (web["ClaimConflicts"].as_u64(), web["Attaches"].as_u64()),
         (Some(1), Some(1))
     );
+}
+
+/// R11, R18: another invocation attached a member after the sync's
+/// filtered reads: the sync's attach of it is refused (in use), the next
+/// candidate's index is refused too, held by that member. Nothing is
+/// attached, and both races lost are counted.
+#[tokio::test]
+async fn a_sync_that_loses_both_races_for_an_instance_counts_two_claim_conflicts() {
+    let w = StrictWorld::new();
+    let first = w.model.add_member("web", "subnet-a1");
+    w.model.add_member("web", "subnet-a1");
+    let instance = w.model.launch(Some("web"), "subnet-a1");
+    {
+        // Reads by id are fresh; filtered reads show the world as it was
+        // before the other invocation's attach for the whole story.
+        let mut f = w.model.faults.lock().unwrap();
+        f.read_lag = Duration::ZERO;
+        f.filter_lag_floor = Duration::from_secs(60);
+    }
+    let ec2: &dyn Ec2 = &*w.model;
+    ec2.attach(&first, &instance, 1).await.unwrap();
+
+    let docs = measured(&w, &fixture("scheduled-event.json")).await;
+
+    assert_eq!(w.model.members_of(&instance), [first]);
+    let web = find(&docs, &[("Pool", "web")], "ClaimConflicts");
+    let counts = (web["ClaimConflicts"].as_u64(), web["Attaches"].as_u64());
+    assert_eq!(counts, (Some(2), Some(0)), "{web}");
 }
 
 #[tokio::test]
