@@ -243,6 +243,23 @@ async fn a_terminate_hook_hands_the_member_over_before_the_instance_terminates()
     assert_eq!(f.ec2.instance_state(&old), Terminated);
 }
 
+/// R16, R21: the terminate event comes before Auto Scaling's reads show the
+/// instance terminating (they lag up to 400 ms here): the handler reads
+/// again until they do, within its fresh-read budget, and hands the member
+/// over in the same invocation.
+#[tokio::test]
+async fn a_terminate_event_ahead_of_auto_scalings_reads_is_handed_over_once_they_catch_up() {
+    let (f, member, old, waiting) = holder_and_waiting().await;
+    f.asg.faults.lock().unwrap().read_lag = Duration::from_millis(400);
+
+    let events = f.asg.terminate(&old);
+    let handled = f.deliver_ok(&events[0]).await;
+
+    assert_eq!(f.ec2.holder(&member), Some((waiting.clone(), 1)));
+    assert_eq!(handled.outcome.report.attached[0].instance_id, waiting);
+    assert_eq!(f.asg.completed(&old).len(), 1);
+}
+
 /// R20: a hook whose name lacks the prefix is never completed, not by its
 /// event, not by the sync.
 #[tokio::test]
