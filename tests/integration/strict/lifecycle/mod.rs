@@ -260,6 +260,33 @@ async fn a_terminate_event_ahead_of_auto_scalings_reads_is_handed_over_once_they
     assert_eq!(f.asg.completed(&old).len(), 1);
 }
 
+/// R20, R21: a terminate event hands the member over to a replacement
+/// whose own launch event has not come (lost, or late): its open launch
+/// action is completed in the same invocation, once the member reads
+/// attached; the old instance's termination goes on too.
+#[tokio::test]
+async fn a_handover_completes_the_open_launch_of_the_instance_it_serves() {
+    let f = Fleet::new(vec![
+        HookSpec::new(LAUNCH_HOOK, Launching),
+        HookSpec::new(TERMINATE_HOOK, Terminating),
+    ]);
+    let member = f.ec2.add_member("web", "subnet-a1");
+    let old = f.in_service("subnet-a1");
+    f.event(&old, Running).await;
+    let (new, _launch_events_not_delivered) = f.launch("subnet-a1");
+    tokio::time::sleep(BOOT).await;
+
+    let events = f.asg.terminate(&old);
+    f.asg.settle_reads();
+    f.deliver_ok(&events[0]).await;
+
+    assert_eq!(f.ec2.holder(&member), Some((new.clone(), 1)));
+    let launched = f.asg.completed(&new);
+    assert_eq!(launched.len(), 1, "{launched:?}");
+    assert_eq!(launched[0].attached_then, vec![member]);
+    assert_eq!(f.asg.completed(&old).len(), 1);
+}
+
 /// R20: a hook whose name lacks the prefix is never completed, not by its
 /// event, not by the sync.
 #[tokio::test]
