@@ -84,6 +84,37 @@ async fn a_launch_goes_on_only_once_its_member_reads_attached() {
     assert_eq!(completed[0].attached_then, vec![member]);
 }
 
+/// R20, R24: the member still reads `attaching` when the deadline comes:
+/// the launch stays open (the event is retried), and goes on only once a
+/// later invocation reads it attached.
+#[tokio::test]
+async fn a_launch_whose_member_is_still_attaching_at_the_deadline_stays_open() {
+    let f = Fleet::with_launch_hook();
+    f.ec2.faults.lock().unwrap().transition = Duration::from_secs(2);
+    let member = f.ec2.add_member("web", "subnet-a1");
+    let (instance, events) = f.launch("subnet-a1");
+    tokio::time::sleep(BOOT).await;
+    f.asg.settle_reads();
+    let mut ctx = Context::new(f.ec2.as_ref(), fast());
+    ctx.auto_scaling = Some(&f.asg);
+
+    let early = handle(
+        &ctx,
+        &events[0],
+        Deadline::after(Duration::from_millis(500)),
+    )
+    .await;
+
+    assert!(early.should_retry(), "{early:?}");
+    assert_eq!(f.ec2.holder(&member), Some((instance.clone(), 1)));
+    assert!(f.asg.completed(&instance).is_empty(), "not while attaching");
+    f.ec2.settle_reads();
+    f.deliver_ok(&events[0]).await;
+    let completed = f.asg.completed(&instance);
+    assert_eq!(completed.len(), 1, "{completed:?}");
+    assert_eq!(completed[0].attached_then, vec![member]);
+}
+
 /// R21 [ASG-WPEV]: a scale-in with instance reuse sends the terminate
 /// action, and the instance waits in `Warmed:Pending:Wait`: its member goes
 /// to the waiting instance, then the action is completed (not left to its
