@@ -287,6 +287,34 @@ async fn a_handover_completes_the_open_launch_of_the_instance_it_serves() {
     assert_eq!(f.asg.completed(&old).len(), 1);
 }
 
+/// R20: a failure blocks only the launch of the instance it happened to:
+/// the sync attaches two launching instances' members, EC2 refuses one
+/// attach; the other instance's launch goes on, the refused one's stays
+/// open.
+#[tokio::test]
+async fn a_failed_attach_keeps_only_its_own_launch_open() {
+    let f = Fleet::with_launch_hook();
+    f.ec2.add_member("web", "subnet-a1");
+    f.ec2.add_member("web", "subnet-b1");
+    let (a, _) = f.launch("subnet-a1");
+    let (b, _) = f.launch("subnet-b1");
+    tokio::time::sleep(BOOT).await;
+    f.asg.settle_reads();
+    f.ec2
+        .fail_next(Op::Attach, "UnauthorizedOperation", "not allowed");
+
+    f.deliver(&scheduled()).await;
+
+    let (served, refused) = match f.ec2.members_of(&a).is_empty() {
+        true => (b, a),
+        false => (a, b),
+    };
+    assert_eq!(f.ec2.members_of(&served).len(), 1);
+    assert_eq!(f.asg.completed(&served).len(), 1, "{served} goes on");
+    assert!(f.ec2.members_of(&refused).is_empty());
+    assert!(f.asg.completed(&refused).is_empty(), "{refused} stays open");
+}
+
 /// R20: a hook whose name lacks the prefix is never completed, not by its
 /// event, not by the sync.
 #[tokio::test]
