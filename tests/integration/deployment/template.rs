@@ -32,10 +32,13 @@ fn strings(v: &Value) -> Vec<String> {
     }
 }
 
-/// The actions an adapter calls: every `calls.count("…")` in it.
+/// The actions an adapter calls: every operation it counts
+/// (`calls.count("…")`) or names in its errors (`during("…")`).
 fn adapter_actions(service: &str, source: &str) -> BTreeSet<String> {
-    let calls = source.split("calls.count(\"").skip(1);
-    calls
+    let named = ["calls.count(\"", "during(\""]
+        .into_iter()
+        .flat_map(|marker| source.split(marker).skip(1));
+    named
         .map(|rest| format!("{service}:{}", &rest[..rest.find('"').unwrap()]))
         .collect()
 }
