@@ -273,3 +273,24 @@ async fn the_schedule_leaves_an_invoked_pool_alone_and_status_names_it() {
         "{table}"
     );
 }
+
+/// C15: a malformed invocation fails its caller with the reason (an apply
+/// must not pass on a request nothing served); a malformed event is
+/// dropped, never retried.
+#[tokio::test]
+async fn a_malformed_invocation_fails_its_caller_and_a_malformed_event_is_dropped() {
+    use crate::support::world::{state_event, StrictWorld};
+    use network_interface_manager::ec2::InstanceState::Running;
+
+    let w = StrictWorld::new();
+    let bad = invocation("replace", &json!({"Name": "bastion"}), None);
+
+    let reason = refused(&deliver(&w, &bad).await);
+
+    assert!(reason.contains("not create, update or delete"), "{reason}");
+    let mut event = state_event("i-1", Running);
+    event["detail"]["state"] = json!("melting");
+    let dropped = deliver(&w, &event).await;
+    assert_eq!(dropped.disposition, Disposition::Done, "{dropped:?}");
+    assert!(dropped.result().is_ok(), "{dropped:?}");
+}
