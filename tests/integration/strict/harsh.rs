@@ -84,6 +84,11 @@ async fn a_device_index_taken_by_a_member_the_reads_do_not_show_yet_gives_no_sec
     assert!(handled.outcome.report.attached.is_empty(), "{handled:?}");
 }
 
+/// EC2's refusal of an attach at index 1 of `instance`, taken.
+fn index_taken(instance: &str) -> String {
+    format!("Instance '{instance}' already has an interface attached at device index '1'.")
+}
+
 /// R11: an index reported taken is tried again, never skipped, while the
 /// reads cannot tell who took it.
 #[tokio::test]
@@ -91,8 +96,7 @@ async fn a_device_index_reported_taken_by_no_one_visible_is_tried_again() {
     let w = StrictWorld::new();
     let member = w.model.add_member("web", "subnet-a1");
     let instance = w.model.launch(Some("web"), "subnet-a1");
-    let message =
-        format!("Instance '{instance}' already has an interface attached at device index '1'.");
+    let message = index_taken(&instance);
     w.model
         .fail_next(Op::Attach, "InvalidParameterValue", &message);
 
@@ -109,8 +113,7 @@ async fn an_attach_refused_every_time_gives_up_after_its_attempts() {
     let w = StrictWorld::new();
     let member = w.model.add_member("web", "subnet-a1");
     let instance = w.model.launch(Some("web"), "subnet-a1");
-    let message =
-        format!("Instance '{instance}' already has an interface attached at device index '1'.");
+    let message = index_taken(&instance);
     let attempts = Settings::default().max_attempts as usize;
     for _ in 0..=attempts {
         w.model
