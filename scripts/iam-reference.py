@@ -16,7 +16,8 @@ ACTIONS = {
             "AttachNetworkInterface", "DetachNetworkInterface", "CreateNetworkInterface",
             "DeleteNetworkInterface", "ModifyNetworkInterfaceAttribute", "CreateTags",
             "DeleteTags", "DescribeAddresses", "AllocateAddress", "AssociateAddress",
-            "DisassociateAddress", "ReleaseAddress"],
+            "DisassociateAddress", "ReleaseAddress", "DescribeVolumes", "CreateVolume",
+            "AttachVolume", "DetachVolume", "DeleteVolume"],
     "cloudformation": ["DescribeStacks", "ListStackResources"],
     "autoscaling": ["DescribeAutoScalingInstances", "DescribeLifecycleHooks",
                     "CompleteLifecycleAction"],
@@ -28,7 +29,7 @@ ACTIONS = {
 # The resource types the template can name; the others (CreateTags lists a
 # hundred) are left out.
 TYPES = {"", "network-interface", "instance", "subnet", "security-group", "stack",
-         "log-stream", "queue", "autoScalingGroup", "elastic-ip", "ipv4pool-ec2"}
+         "log-stream", "queue", "autoScalingGroup", "elastic-ip", "ipv4pool-ec2", "volume"}
 
 
 def main(wheel):

@@ -12,7 +12,8 @@ use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 /// What the manager does differently depending on the error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// The interface is attached or in use elsewhere: try the next candidate.
+    /// The interface (or volume) is attached or in use elsewhere: try the
+    /// next candidate.
     InUse,
     /// An Elastic IP address associated elsewhere, never moved.
     AlreadyAssociated,
@@ -59,6 +60,8 @@ pub enum Missing {
     Address,
     /// A stack CloudFormation does not know.
     Stack,
+    /// An EBS volume.
+    Volume,
     Other,
 }
 
@@ -130,10 +133,15 @@ fn classify(code: &str, message: &str) -> ErrorKind {
         "InvalidNetworkInterface.InUse" => InUse,
         // A fixed private address, or an Elastic IP still associated.
         "InvalidIPAddress.InUse" => InUse,
+        // An EBS volume attached, or attached elsewhere [EC2-ERR].
+        "VolumeInUse" => InUse,
         "Resource.AlreadyAssociated" => AlreadyAssociated,
         "InvalidParameterValue" if message.contains("already has an interface attached") => {
             DeviceIndexTaken
         }
+        // A volume's device name taken on the instance ("Attachment point
+        // /dev/sdf is already in use"): no other volume fixes it.
+        "InvalidParameterValue" if message.contains("Attachment point") => Other,
         // EC2 warns it may answer InvalidParameterValue for an ENI in use.
         "InvalidParameterValue" if message.contains("in use") => InUse,
         "IncorrectState" => IncorrectState,
@@ -145,6 +153,7 @@ fn classify(code: &str, message: &str) -> ErrorKind {
         "InvalidNetworkInterfaceID.NotFound" => NotFound(Missing::Interface),
         "InvalidInstanceID.NotFound" => NotFound(Missing::Instance),
         "InvalidAttachmentID.NotFound" => NotFound(Missing::Attachment),
+        "InvalidVolume.NotFound" => NotFound(Missing::Volume),
         "InvalidAllocationID.NotFound" | "InvalidAssociationID.NotFound" => {
             NotFound(Missing::Address)
         }
@@ -233,6 +242,13 @@ mod tests {
                 InUse,
             ),
             ("InvalidParameterValue", "bad subnet", Other),
+            ("VolumeInUse", "vol-1 is already attached", InUse),
+            (
+                "InvalidParameterValue",
+                "Attachment point /dev/sdf is already in use",
+                Other,
+            ),
+            ("InvalidVolume.NotFound", "", NotFound(Missing::Volume)),
             (
                 "InvalidInstanceID.NotFound",
                 "",

@@ -1,10 +1,12 @@
 //! aws-sdk-ec2's types into ours, and our tags into the SDK's.
 
+use aws_sdk_ec2::operation::create_volume::CreateVolumeOutput;
 use aws_sdk_ec2::types::{self as sdk, Tag};
 
 use super::{
     Address, AddressAssociation, Attachment, AttachmentStatus, Instance, InstanceInterface,
-    InstanceState, InterfaceStatus, NetworkInterface, Tags, PLAIN_INTERFACE,
+    InstanceState, InterfaceStatus, NetworkInterface, Tags, Volume, VolumeAttachment,
+    VolumeAttachmentStatus, VolumeStatus, PLAIN_INTERFACE,
 };
 
 pub(super) fn tags(set: &[sdk::Tag]) -> Tags {
@@ -114,4 +116,62 @@ pub(super) fn address(a: &sdk::Address) -> Address {
         association,
         tags: tags(a.tags()),
     }
+}
+
+/// A volume from the fields `DescribeVolumes` and `CreateVolume` share.
+#[allow(clippy::too_many_arguments)]
+fn volume_of(
+    id: Option<&str>,
+    availability_zone: Option<&str>,
+    size: Option<i32>,
+    volume_type: Option<&sdk::VolumeType>,
+    state: Option<&sdk::VolumeState>,
+    attachments: &[sdk::VolumeAttachment],
+    set: &[sdk::Tag],
+) -> Volume {
+    // The first attachment not `detached` (the manager never multi-attaches).
+    let attachment = attachments.iter().find_map(|a| {
+        Some(VolumeAttachment {
+            instance_id: a.instance_id()?.to_string(),
+            device: a.device().unwrap_or_default().to_string(),
+            status: VolumeAttachmentStatus::parse(a.state()?.as_str())?,
+            delete_on_termination: a.delete_on_termination().unwrap_or(false),
+        })
+    });
+    Volume {
+        id: id.unwrap_or_default().to_string(),
+        availability_zone: availability_zone.unwrap_or_default().to_string(),
+        size_gib: size.unwrap_or_default(),
+        volume_type: volume_type
+            .map(|t| t.as_str())
+            .unwrap_or_default()
+            .to_string(),
+        status: VolumeStatus::parse(state.map(|s| s.as_str()).unwrap_or_default()),
+        attachment,
+        tags: tags(set),
+    }
+}
+
+pub(super) fn volume(v: &sdk::Volume) -> Volume {
+    volume_of(
+        v.volume_id(),
+        v.availability_zone(),
+        v.size(),
+        v.volume_type(),
+        v.state(),
+        v.attachments(),
+        v.tags(),
+    )
+}
+
+pub(super) fn created_volume(v: &CreateVolumeOutput) -> Volume {
+    volume_of(
+        v.volume_id(),
+        v.availability_zone(),
+        v.size(),
+        v.volume_type(),
+        v.state(),
+        v.attachments(),
+        v.tags(),
+    )
 }

@@ -191,6 +191,21 @@ pub trait Ec2: Send + Sync {
     ) -> Result<String, AwsError>;
     async fn disassociate_address(&self, association_id: &str) -> Result<(), AwsError>;
     async fn release_address(&self, allocation_id: &str) -> Result<(), AwsError>;
+    async fn describe_volumes(&self, query: &VolumeQuery) -> Result<Vec<Volume>, AwsError>;
+    async fn create_volume(&self, new: &NewVolume) -> Result<Volume, AwsError>;
+    /// Attaches at `device` (`/dev/sdf`...), `DeleteOnTermination` off, as
+    /// for every attach by a call [EC2-TERM].
+    async fn attach_volume(
+        &self,
+        volume_id: &str,
+        instance_id: &str,
+        device: &str,
+    ) -> Result<(), AwsError>;
+    /// Detaches gently, never forced (a forced detach can corrupt the file
+    /// system [EBS-API]); the manager asks only of a stopped instance.
+    async fn detach_volume(&self, volume_id: &str, instance_id: &str) -> Result<(), AwsError>;
+    /// Deletes an `available` volume.
+    async fn delete_volume(&self, volume_id: &str) -> Result<(), AwsError>;
     /// Calls made so far, by operation name.
     fn calls(&self) -> CallCounts;
     /// Attempts EC2 answered as throttled so far, retried ones included.

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use super::{
     Address, AddressQuery, Ec2, Instance, InstanceQuery, InterfaceChange, InterfaceQuery,
-    NetworkInterface, NewAddress, NewInterface, Subnet, Tags,
+    NetworkInterface, NewAddress, NewInterface, NewVolume, Subnet, Tags, Volume, VolumeQuery,
 };
 use crate::deadline::Deadline;
 
@@ -28,7 +28,7 @@ use crate::deadline::Deadline;
 /// EC2 API" tables, read 2026-11-27 [EC2-THR]. Reads are filtered and
 /// paginated, so they draw from the non-mutating bucket, not the smaller
 /// one of unfiltered reads.
-pub const EC2_BUCKETS: [(&str, f64, f64); 15] = [
+pub const EC2_BUCKETS: [(&str, f64, f64); 20] = [
     ("DescribeInstances", 100.0, 20.0),
     ("DescribeNetworkInterfaces", 100.0, 20.0),
     ("DescribeSubnets", 100.0, 20.0),
@@ -45,6 +45,12 @@ pub const EC2_BUCKETS: [(&str, f64, f64); 15] = [
     ("AssociateAddress", 50.0, 5.0),
     ("DisassociateAddress", 50.0, 5.0),
     ("ReleaseAddress", 50.0, 5.0),
+    ("DescribeVolumes", 100.0, 20.0),
+    // Guess, as for addresses: the attach bucket's.
+    ("CreateVolume", 50.0, 5.0),
+    ("AttachVolume", 50.0, 5.0),
+    ("DetachVolume", 50.0, 5.0),
+    ("DeleteVolume", 50.0, 5.0),
 ];
 
 /// Throttled answers a call takes before it gives up.
@@ -286,6 +292,36 @@ impl Ec2 for Paced<'_> {
     async fn release_address(&self, allocation_id: &str) -> Result<(), AwsError> {
         let send = || self.inner.release_address(allocation_id);
         self.call("ReleaseAddress", send).await
+    }
+
+    async fn describe_volumes(&self, query: &VolumeQuery) -> Result<Vec<Volume>, AwsError> {
+        let send = || self.inner.describe_volumes(query);
+        self.call("DescribeVolumes", send).await
+    }
+
+    async fn create_volume(&self, new: &NewVolume) -> Result<Volume, AwsError> {
+        self.call("CreateVolume", || self.inner.create_volume(new))
+            .await
+    }
+
+    async fn attach_volume(
+        &self,
+        volume_id: &str,
+        instance_id: &str,
+        device: &str,
+    ) -> Result<(), AwsError> {
+        let send = || self.inner.attach_volume(volume_id, instance_id, device);
+        self.call("AttachVolume", send).await
+    }
+
+    async fn detach_volume(&self, volume_id: &str, instance_id: &str) -> Result<(), AwsError> {
+        let send = || self.inner.detach_volume(volume_id, instance_id);
+        self.call("DetachVolume", send).await
+    }
+
+    async fn delete_volume(&self, volume_id: &str) -> Result<(), AwsError> {
+        self.call("DeleteVolume", || self.inner.delete_volume(volume_id))
+            .await
     }
 
     fn calls(&self) -> CallCounts {

@@ -102,11 +102,13 @@ fn nothing_mutating_is_granted_on_every_resource() {
 /// C11, C14: every write to an interface or an Elastic IP needs the pool or
 /// the owner tag on it, or in the request (at creation, or adoption).
 #[test]
-fn interface_and_address_writes_require_the_pool_or_owner_tag() {
+fn interface_address_and_volume_writes_require_the_pool_or_owner_tag() {
     for statement in statements(&template()) {
-        let on_interfaces = strings(&statement["Resource"])
-            .iter()
-            .any(|r| r.contains(":network-interface/") || r.contains(":elastic-ip/"));
+        let on_interfaces = strings(&statement["Resource"]).iter().any(|r| {
+            [":network-interface/", ":elastic-ip/", ":volume/"]
+                .iter()
+                .any(|kind| r.contains(kind))
+        });
         let condition = serde_norway::to_string(&statement["Condition"]).unwrap();
         if on_interfaces {
             assert!(

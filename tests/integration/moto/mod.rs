@@ -12,3 +12,4 @@ mod public;
 mod scenarios;
 mod sync;
 mod throttling;
+mod volumes;

@@ -16,3 +16,4 @@ mod models;
 mod round_trips;
 pub mod scenarios;
 mod updates;
+mod volume_model;

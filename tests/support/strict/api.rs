@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use network_interface_manager::ec2::{
     Address, AddressQuery, Attachment, AttachmentStatus, Ec2, Instance, InstanceInterface,
     InstanceQuery, InstanceState, InterfaceChange, InterfaceQuery, InterfaceStatus,
-    NetworkInterface, NewAddress, NewInterface, Scope, Subnet, Tags, OWNER_TAG,
+    NetworkInterface, NewAddress, NewInterface, NewVolume, Scope, Subnet, Tags, Volume,
+    VolumeQuery, OWNER_TAG,
 };
 
 use super::{
@@ -397,6 +398,31 @@ impl Ec2 for StrictEc2 {
         self.release_address_now(allocation_id).await
     }
 
+    async fn describe_volumes(&self, query: &VolumeQuery) -> Result<Vec<Volume>, AwsError> {
+        self.describe_volumes_now(query).await
+    }
+
+    async fn create_volume(&self, new: &NewVolume) -> Result<Volume, AwsError> {
+        self.create_volume_now(new).await
+    }
+
+    async fn attach_volume(
+        &self,
+        volume_id: &str,
+        instance_id: &str,
+        device: &str,
+    ) -> Result<(), AwsError> {
+        self.attach_volume_now(volume_id, instance_id, device).await
+    }
+
+    async fn detach_volume(&self, volume_id: &str, instance_id: &str) -> Result<(), AwsError> {
+        self.detach_volume_now(volume_id, instance_id).await
+    }
+
+    async fn delete_volume(&self, volume_id: &str) -> Result<(), AwsError> {
+        self.delete_volume_now(volume_id).await
+    }
+
     fn calls(&self) -> CallCounts {
         self.calls.snapshot()
     }
@@ -410,12 +436,19 @@ impl Ec2 for StrictEc2 {
 /// the whole batch with the error).
 fn missing_fails_the_batch(w: &World, ids: &[String]) -> Result<(), AwsError> {
     let exists = |id: &String| {
-        w.enis.contains_key(id) || w.addresses.contains_key(id) || w.instances.contains_key(id)
+        w.enis.contains_key(id)
+            || w.addresses.contains_key(id)
+            || w.instances.contains_key(id)
+            || w.volumes.contains_key(id)
     };
     match ids.iter().find(|id| !exists(id)) {
         Some(missing) if missing.starts_with("eipalloc-") => {
             let m = format!("The allocation ID '{missing}' does not exist");
             Err(err("InvalidAllocationID.NotFound", m))
+        }
+        Some(missing) if missing.starts_with("vol-") => {
+            let m = format!("The volume '{missing}' does not exist.");
+            Err(err("InvalidVolume.NotFound", m))
         }
         Some(missing) if missing.starts_with("i-") => {
             let m = format!("The instance ID '{missing}' does not exist");
@@ -429,10 +462,14 @@ fn missing_fails_the_batch(w: &World, ids: &[String]) -> Result<(), AwsError> {
     }
 }
 
-/// The tags of an interface, an address or an instance that exists.
+/// The tags of an interface, an address, a volume or an instance that
+/// exists.
 fn tags_of<'w>(w: &'w mut World, id: &str) -> &'w mut Tags {
     if let Some(instance) = w.instances.get_mut(id) {
         return &mut instance.tags;
+    }
+    if let Some(disk) = w.volumes.get_mut(id) {
+        return &mut disk.volume.tags;
     }
     match w.enis.get_mut(id) {
         Some(eni) => &mut eni.iface.tags,

@@ -21,9 +21,11 @@ fn documented(op: Op) -> (f64, f64) {
         Op::DescribeInterfaces
         | Op::DescribeInstances
         | Op::DescribeSubnets
-        | Op::DescribeAddresses => (100.0, 20.0),
+        | Op::DescribeAddresses
+        | Op::DescribeVolumes => (100.0, 20.0),
         // Guess: not in the tables read; the attach bucket's, the smaller.
         Op::Allocate | Op::Associate | Op::Disassociate | Op::Release => (50.0, 5.0),
+        Op::CreateVolume | Op::AttachVolume | Op::DetachVolume | Op::DeleteVolume => (50.0, 5.0),
         Op::Attach | Op::Detach => (50.0, 5.0),
         Op::Create | Op::Delete | Op::Modify => (100.0, 5.0),
         Op::CreateTags | Op::DeleteTags => (100.0, 10.0),

@@ -7,9 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-use network_interface_manager::ec2::{Address, Instance, NetworkInterface};
+use network_interface_manager::ec2::{Address, Instance, NetworkInterface, Volume};
 
-use super::Eni;
+use super::{Disk, Eni};
 
 /// The model's true state, as the reads will come to see it.
 #[derive(Clone, Copy)]
@@ -17,6 +17,7 @@ pub struct Truth<'a> {
     pub enis: &'a BTreeMap<String, Eni>,
     pub instances: &'a BTreeMap<String, Instance>,
     pub addresses: &'a BTreeMap<String, Address>,
+    pub volumes: &'a BTreeMap<String, Disk>,
 }
 
 /// Versions of one object, oldest first; `None` once it is gone.
@@ -36,6 +37,7 @@ pub struct Seen {
     enis: BTreeMap<String, History<NetworkInterface>>,
     instances: BTreeMap<String, History<Instance>>,
     addresses: BTreeMap<String, History<Address>>,
+    volumes: BTreeMap<String, History<Volume>>,
     /// Before any read's cutoff: what is stamped here every read sees.
     origin: Instant,
 }
@@ -47,6 +49,7 @@ impl Default for Seen {
             enis: BTreeMap::new(),
             instances: BTreeMap::new(),
             addresses: BTreeMap::new(),
+            volumes: BTreeMap::new(),
             origin: now.checked_sub(Duration::from_secs(60)).unwrap_or(now),
         }
     }
@@ -62,6 +65,11 @@ impl Seen {
         );
         publish(&mut self.instances, truth.instances.iter(), at);
         publish(&mut self.addresses, truth.addresses.iter(), at);
+        publish(
+            &mut self.volumes,
+            truth.volumes.iter().map(|(k, d)| (k, &d.volume)),
+            at,
+        );
     }
 
     /// Stamps `at` on the objects named by `ids` that differ from what reads
@@ -80,6 +88,8 @@ impl Seen {
             stamp_if_changed(self.instances.entry(id.clone()).or_default(), instance, at);
             let address = truth.addresses.get(id);
             stamp_if_changed(self.addresses.entry(id.clone()).or_default(), address, at);
+            let volume = truth.volumes.get(id).map(|d| &d.volume);
+            stamp_if_changed(self.volumes.entry(id.clone()).or_default(), volume, at);
         }
     }
 
@@ -104,6 +114,12 @@ impl Seen {
                 *history = vec![(self.origin, Some(a.clone()))];
             }
         }
+        for (id, d) in truth.volumes {
+            let history = self.volumes.entry(id.clone()).or_default();
+            if history.last().and_then(|v| v.1.as_ref()) != Some(&d.volume) {
+                *history = vec![(self.origin, Some(d.volume.clone()))];
+            }
+        }
     }
 
     /// Every read sees the last versions from now on.
@@ -121,6 +137,10 @@ impl Seen {
             let last = history.pop().and_then(|v| v.1);
             *history = vec![(origin, last)];
         }
+        for history in self.volumes.values_mut() {
+            let last = history.pop().and_then(|v| v.1);
+            *history = vec![(origin, last)];
+        }
     }
 
     /// The interfaces as a read with this cutoff sees them.
@@ -133,6 +153,11 @@ impl Seen {
         self.addresses
             .values()
             .filter_map(move |h| as_of(h, cutoff))
+    }
+
+    /// The volumes as a read with this cutoff sees them.
+    pub fn volumes(&self, cutoff: Instant) -> impl Iterator<Item = &Volume> {
+        self.volumes.values().filter_map(move |h| as_of(h, cutoff))
     }
 
     /// The instances as a read with this cutoff sees them.

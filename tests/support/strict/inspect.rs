@@ -27,6 +27,9 @@ impl StrictEc2 {
         for t in w.booting.values_mut() {
             *t = (*t).min(now);
         }
+        for disk in w.volumes.values_mut() {
+            disk.settles_at = disk.settles_at.map(|t| t.min(now));
+        }
         settle(&mut w);
         super::publish(&mut w, tokio::time::Instant::now());
         w.seen.catch_up();

@@ -11,6 +11,10 @@
 //!   `termination_detach`; those with DeleteOnTermination are then deleted
 //!   [EC2-MOD]. A stopped instance keeps its interfaces [EC2-ENI].
 //! - New interfaces are `pending` for `create_pending` [EC2-CNI].
+//! - EBS volumes (`volumes.rs`): `creating` for `volume_create`, attach and
+//!   detach take `transition`, a detach from a running instance stays
+//!   `busy`, EC2 detaches a terminated instance's volumes after
+//!   `termination_detach` [EBS-API][EC2-TERM].
 //! - Instances launched by `launch_booting` are `pending` for a while
 //!   (launch goes pending, then running [EC2-STATE]): a `running` event can
 //!   arrive before the reads say `running` (how long: guess).
@@ -29,6 +33,7 @@ mod clock;
 mod inspect;
 mod settle;
 mod setup;
+mod volumes;
 
 use network_interface_manager::aws::{AwsError, CallCounter};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -38,8 +43,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use network_interface_manager::ec2::{
-    Address, Instance, InterfaceStatus, NetworkInterface, NewInterface, Tags, PLAIN_INTERFACE,
-    POOL_TAG,
+    Address, Instance, InterfaceStatus, NetworkInterface, NewInterface, NewVolume, Tags, Volume,
+    PLAIN_INTERFACE, POOL_TAG,
 };
 
 pub use buckets::Buckets;
@@ -65,6 +70,11 @@ pub enum Op {
     Associate,
     Disassociate,
     Release,
+    DescribeVolumes,
+    CreateVolume,
+    AttachVolume,
+    DetachVolume,
+    DeleteVolume,
 }
 
 impl Op {
@@ -86,6 +96,11 @@ impl Op {
             "AssociateAddress" => Self::Associate,
             "DisassociateAddress" => Self::Disassociate,
             "ReleaseAddress" => Self::Release,
+            "DescribeVolumes" => Self::DescribeVolumes,
+            "CreateVolume" => Self::CreateVolume,
+            "AttachVolume" => Self::AttachVolume,
+            "DetachVolume" => Self::DetachVolume,
+            "DeleteVolume" => Self::DeleteVolume,
             _ => return None,
         })
     }
@@ -106,6 +121,8 @@ pub struct Faults {
     pub termination_detach: Duration,
     /// How long a new interface stays `pending`.
     pub create_pending: Duration,
+    /// How long a new volume stays `creating`.
+    pub volume_create: Duration,
     /// Added to every call (a far-away endpoint), plus up to `jitter`.
     pub latency: Duration,
     pub jitter: Duration,
@@ -132,6 +149,8 @@ impl Default for Faults {
             transition: Duration::from_millis(20),
             termination_detach: Duration::from_millis(100),
             create_pending: Duration::from_millis(50),
+            // Guess: EC2 gives no figure; longer than an interface's.
+            volume_create: Duration::from_millis(80),
             latency: Duration::from_millis(1),
             jitter: Duration::from_millis(4),
             read_lag: Duration::from_millis(20),
@@ -154,6 +173,7 @@ impl Faults {
             transition: Duration::ZERO,
             termination_detach: Duration::ZERO,
             create_pending: Duration::ZERO,
+            volume_create: Duration::ZERO,
             latency: Duration::ZERO,
             jitter: Duration::ZERO,
             read_lag: Duration::ZERO,
@@ -173,11 +193,20 @@ struct Eni {
     settles_at: Option<Instant>,
 }
 
+/// An EBS volume, with when its transition ends.
+#[derive(Debug)]
+struct Disk {
+    volume: Volume,
+    /// When `creating`, attaching, detaching or `deleting` ends.
+    settles_at: Option<Instant>,
+}
+
 #[derive(Debug, Default)]
 struct World {
     enis: BTreeMap<String, Eni>,
     /// Elastic IP addresses, by allocation id.
     addresses: BTreeMap<String, Address>,
+    volumes: BTreeMap<String, Disk>,
     instances: BTreeMap<String, Instance>,
     /// Instances still `pending`, until when.
     booting: BTreeMap<String, Instant>,
@@ -186,6 +215,8 @@ struct World {
     next_id: u64,
     /// Client token -> the interface it created.
     tokens: BTreeMap<String, (NewInterface, String)>,
+    /// Client token -> the volume it created.
+    volume_tokens: BTreeMap<String, (NewVolume, String)>,
     /// Every mutating call that succeeded: (operation, interface, instance).
     writes: Vec<(Op, String, String)>,
     /// Addresses handed out by counter.

@@ -19,15 +19,26 @@ pub(super) fn settle(w: &mut World) {
             .filter_map(|(id, e)| Some((e.settles_at?, id.clone())))
             .min();
         let boot = w.booting.iter().map(|(id, t)| (*t, id.clone())).min();
-        let next = match (eni, boot) {
-            (Some(e), Some(b)) if b.0 < e.0 => Err(b),
-            (Some(e), _) => Ok(e),
-            (None, Some(b)) => Err(b),
-            (None, None) => return,
+        let volume = w
+            .volumes
+            .iter()
+            .filter_map(|(id, d)| Some((d.settles_at?, id.clone())))
+            .min();
+        let next = [
+            eni.map(|(at, id)| (at, Next::Interface, id)),
+            boot.map(|(at, id)| (at, Next::Boot, id)),
+            volume.map(|(at, id)| (at, Next::Volume, id)),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let Some((at, next, id)) = next.filter(|n| n.0 <= now) else {
+            return;
         };
         match next {
-            Ok((at, id)) if at <= now => settle_interface(w, &id, at),
-            Err((at, id)) if at <= now => {
+            Next::Interface => settle_interface(w, &id, at),
+            Next::Volume => super::volumes::settle_volume(w, &id, at),
+            Next::Boot => {
                 w.booting.remove(&id);
                 if let Some(i) = w.instances.get_mut(&id) {
                     if i.state == InstanceState::Pending {
@@ -36,9 +47,17 @@ pub(super) fn settle(w: &mut World) {
                 }
                 publish_ids(w, &[&id], at);
             }
-            _ => return,
         }
     }
+}
+
+/// What finishes next: the order breaks ties between transitions due at
+/// the same moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Next {
+    Interface,
+    Boot,
+    Volume,
 }
 
 fn settle_interface(w: &mut World, id: &str, at: Instant) {
@@ -84,6 +103,7 @@ fn split(w: &mut World) -> (&mut Seen, Truth<'_>) {
         enis,
         instances,
         addresses,
+        volumes,
         seen,
         ..
     } = w;
@@ -91,6 +111,7 @@ fn split(w: &mut World) -> (&mut Seen, Truth<'_>) {
         enis,
         instances,
         addresses,
+        volumes,
     };
     (seen, truth)
 }

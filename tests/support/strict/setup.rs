@@ -160,7 +160,10 @@ impl StrictEc2 {
     /// Termination starts EC2's own detach of its secondary interfaces; a
     /// start sets the launch time anew.
     pub fn set_state(&self, instance: &str, state: InstanceState) {
-        let detach_for = self.faults.lock().unwrap().termination_detach;
+        let (transition, detach_for) = {
+            let f = self.faults.lock().unwrap();
+            (f.transition, f.termination_detach)
+        };
         let mut w = self.world.lock().unwrap();
         settle(&mut w);
         let now = Instant::now();
@@ -169,6 +172,7 @@ impl StrictEc2 {
             i.launched_at = Some(epoch_ms());
         }
         i.state = state;
+        super::volumes::stopped_or_gone(&mut w, instance, state, (transition, detach_for));
         if state == InstanceState::Terminated {
             for eni in w.enis.values_mut() {
                 let Some(a) = eni.iface.attachment.as_mut() else {
