@@ -174,6 +174,33 @@ async fn a_rename_keeps_the_holders_of_the_old_name() {
     assert_eq!(again["Status"], "SUCCESS", "{again}");
 }
 
+/// R25: a rename that also replaces every member (the pool moves to
+/// another subnet of the AZ): the holder of the old name loses its retired
+/// member and is served the new one, as the renamed pool's, in the same
+/// Update. The new members carry the former name, or nothing would tell
+/// that the old name is the pool's.
+#[tokio::test]
+async fn a_rename_that_replaces_every_member_serves_the_holders_of_the_old_name() {
+    let web = json!({"Name": "web", "SubnetIds": ["subnet-a1"]});
+    let api = json!({"Name": "api", "SubnetIds": ["subnet-a2"]});
+    let d = Declared::create(web.clone()).await;
+    let model = &d.w.model;
+    let holder = model.launch(Some("web"), "subnet-a1");
+    d.schedule().await;
+    assert_eq!(model.members_of_pool(&holder, "web").len(), 1);
+
+    let renamed = d.update(&api, &web).await;
+
+    assert_eq!(renamed["Status"], "SUCCESS", "{renamed}");
+    let new_member = renamed["Data"]["NetworkInterfaceIds"][0].as_str().unwrap();
+    d.schedule().await;
+    assert_eq!(
+        model.members_of_pool(&holder, "api"),
+        vec![new_member.to_string()],
+        "served under its old name"
+    );
+}
+
 /// C3: addresses are unique within a VPC: a fixed address that an
 /// interface in another VPC holds (overlapping ranges) is not refused; one
 /// held in the declared subnets' VPC is, naming its holder.
