@@ -330,30 +330,26 @@ impl Provider<'_> {
 
     /// Removes tags of the pool from adopted interfaces; gone ones are fine.
     /// EC2 fails the whole batch when one id is gone, so after a NotFound
-    /// the ids that still exist are untagged again.
+    /// each is untagged alone: a read would not tell which (it may lag
+    /// behind the deletion).
     async fn release(&self, ids: &[String]) -> Result<(), ProviderError> {
         if ids.is_empty() {
             return Ok(());
         }
-        let keys = declaration::pool_tag_keys();
+        let keys = &declaration::pool_tag_keys();
         let failed = ec2_error("releasing adopted interfaces");
-        match self.ec2.delete_tags(ids, &keys).await {
+        match self.ec2.delete_tags(ids, keys).await {
             Err(e) if e.is_not_found() => {}
             other => return other.map_err(failed),
         }
-        let found = self
-            .ec2
-            .describe_interfaces(&InterfaceQuery::ids(ids))
-            .await;
-        let left: Vec<String> = found
-            .map_err(ec2_error("reading adopted interfaces"))?
-            .into_iter()
-            .map(|i| i.id)
-            .collect();
-        match left.is_empty() {
-            true => Ok(()),
-            false => self.ec2.delete_tags(&left, &keys).await.map_err(failed),
-        }
+        let each = concurrently(CONCURRENCY, ids, |id| async move {
+            match self.ec2.delete_tags(std::slice::from_ref(id), keys).await {
+                Err(e) if e.is_not_found() => Ok(()),
+                other => other,
+            }
+        })
+        .await;
+        each.into_iter().collect::<Result<(), _>>().map_err(failed)
     }
 
     /// C12: what an Update no longer declares is retired, not deleted: out

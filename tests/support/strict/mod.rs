@@ -133,6 +133,8 @@ pub struct Faults {
     /// How far behind a filtered read is at least: a read that surely
     /// misses the last writes, for a story that needs one.
     pub filter_lag_floor: Duration,
+    /// The same for reads by id.
+    pub read_lag_floor: Duration,
     /// Instances the tag-filtered reads do not show yet (eventual consistency).
     pub lagging: BTreeSet<String>,
     /// An operation that panics (a bug in the code under test, simulated).
@@ -156,6 +158,7 @@ impl Default for Faults {
             read_lag: Duration::from_millis(20),
             filter_lag: Duration::from_millis(60),
             filter_lag_floor: Duration::ZERO,
+            read_lag_floor: Duration::ZERO,
             lagging: BTreeSet::new(),
             panic_on: None,
             // Ten times EC2's, and so is the tests' pacing share (`fast`):
@@ -362,7 +365,7 @@ impl StrictEc2 {
             let f = self.faults.lock().unwrap();
             match filtered {
                 true => (f.filter_lag.max(f.read_lag), f.filter_lag_floor),
-                false => (f.read_lag, Duration::ZERO),
+                false => (f.read_lag, f.read_lag_floor),
             }
         };
         let behind = lag.mul_f64(f64::from(self.roll()) / 100.0).max(floor);

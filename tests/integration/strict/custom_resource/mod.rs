@@ -301,6 +301,78 @@ async fn a_delete_releases_the_adopted_interfaces_left_when_one_is_gone() {
     only_the_users_tags_left(&d.w, &left);
 }
 
+/// C3: an Update that no longer lists adopted interfaces releases them in
+/// one call; when one of them was deleted out of band meanwhile (and the
+/// reads still show it), the rest still lose every manager tag (each
+/// alone, after EC2 refused the batch) and the Update succeeds.
+#[tokio::test]
+async fn an_update_releases_adopted_interfaces_in_one_call_and_the_rest_when_one_is_gone() {
+    let w = StrictWorld::new();
+    let (gone, left, kept, other) = (
+        w.model.add_interface("subnet-a1", []),
+        w.model.add_interface("subnet-a1", [("Team", "ops")]),
+        w.model.add_interface("subnet-a1", []),
+        w.model.add_interface("subnet-a1", [("Team", "ops")]),
+    );
+    let listed = |ids: &[&String]| json!({"Name": "web", "NetworkInterfaceIds": ids});
+    let (all, three) = (
+        listed(&[&gone, &left, &kept, &other]),
+        listed(&[&gone, &left, &kept]),
+    );
+    let d = Declared::create_in(w, all.clone()).await;
+    d.w.model.settle_reads();
+
+    let untags = || d.w.ec2().calls().get("DeleteTags").copied().unwrap_or(0);
+    let before = untags();
+    let dropped = d.update(&three, &all).await;
+    assert_eq!(dropped["Status"], "SUCCESS", "{dropped}");
+    assert_eq!(untags() - before, 1, "one call releases it");
+    only_the_users_tags_left(&d.w, &other);
+
+    // Deleted out of band, and every read still shows it for a while.
+    d.w.model.settle_reads();
+    d.w.ec2().delete_interface(&gone).await.unwrap();
+    {
+        let mut f = d.w.model.faults.lock().unwrap();
+        (f.read_lag, f.read_lag_floor) = (Duration::from_secs(1), Duration::from_secs(1));
+        (f.filter_lag, f.filter_lag_floor) = (Duration::from_secs(1), Duration::from_secs(1));
+    }
+    let body = d.update(&listed(&[&kept]), &three).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    only_the_users_tags_left(&d.w, &left);
+}
+
+/// C5: EC2 refusing to release an adopted interface fails the Update with
+/// EC2's reason, whether it refuses the batch or, after one id was gone,
+/// the interface alone; the interface keeps the pool's tags.
+#[tokio::test]
+async fn an_update_whose_release_ec2_refuses_fails_with_its_reason() {
+    let w = StrictWorld::new();
+    let (adopted, kept) = (
+        w.model.add_interface("subnet-a1", []),
+        w.model.add_interface("subnet-a1", []),
+    );
+    let (both, one) = (
+        json!({"Name": "web", "NetworkInterfaceIds": [adopted, kept]}),
+        json!({"Name": "web", "NetworkInterfaceIds": [kept]}),
+    );
+    let d = Declared::create_in(w, both.clone()).await;
+    d.w.model.settle_reads();
+    let refused = "UnauthorizedOperation";
+    let not_found = "InvalidNetworkInterfaceID.NotFound";
+    for errors in [vec![refused], vec![not_found, refused]] {
+        for code in errors {
+            d.w.model.fail_next(Op::DeleteTags, code, "refused");
+        }
+
+        let body = d.update(&one, &both).await;
+
+        assert!(failure(&body).contains(refused), "{body}");
+        let tags = d.w.model.interfaces().into_iter().find(|i| i.id == adopted);
+        assert!(tags.unwrap().tags.contains_key(POOL_TAG));
+    }
+}
+
 /// C10: an interface attached to an instance outside the pool is not
 /// adopted, and nothing is changed; one on a pool instance is.
 #[tokio::test]
