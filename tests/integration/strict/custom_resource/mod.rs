@@ -5,6 +5,7 @@
 mod faults;
 mod ordinals;
 mod public;
+mod removal;
 mod states;
 
 use std::time::Duration;
