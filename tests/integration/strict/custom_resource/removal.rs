@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use network_interface_manager::ec2::{Ec2, InterfaceStatus, RETIRED_TAG};
+use network_interface_manager::ec2::InstanceState::Terminated;
+use network_interface_manager::ec2::{InterfaceStatus, RETIRED_TAG};
 use serde_json::{json, Value};
 
 use crate::support::cfn::{failure, Declared};
@@ -135,12 +136,107 @@ async fn a_delete_detaches_once_while_the_reads_lag() {
     let (d, second) = both_held().await;
     d.w.model.settle_reads();
     reads_lag_a_second(&d.w.model);
+    let detaches = || d.w.ec2().calls().get("DetachNetworkInterface").copied();
+    let before = detaches();
 
     let body = d.delete(fixed(true)).await;
 
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert!(!d.w.model.exists(&second));
-    let detaches = d.w.model.writes().into_iter();
-    let of_second = detaches.filter(|(op, eni, _)| *op == Op::Detach && *eni == second);
-    assert_eq!(of_second.count(), 1);
+    let sent = detaches().unwrap_or(0) - before.unwrap_or(0);
+    assert_eq!(sent, 2, "one for each member");
+}
+
+/// C4, C5: the Delete of a held member: EC2 refusing the detach, or the
+/// delete, fails the request with EC2's reason; a delete EC2 answers
+/// NotFound (deleted meanwhile) is done.
+#[tokio::test]
+async fn a_delete_fails_on_ec2s_refusals_and_not_on_an_interface_gone() {
+    let gone = "InvalidNetworkInterfaceID.NotFound";
+    for (op, code, fails) in [
+        (Op::Detach, REFUSED, true),
+        (Op::Delete, REFUSED, true),
+        (Op::Delete, gone, false),
+    ] {
+        let d = Declared::create(fixed(false)).await;
+        let member = d.members().remove(0);
+        d.w.model.launch(Some("web"), "subnet-a1");
+        d.schedule().await;
+        assert!(d.w.model.holder(&member).is_some());
+        d.w.model.fail_next(op, code, "refused, or gone");
+
+        let body = d.delete(fixed(false)).await;
+
+        match fails {
+            true => assert!(failure(&body).contains(code), "{op:?}: {body}"),
+            false => assert_eq!(body["Status"], "SUCCESS", "{op:?}: {body}"),
+        }
+    }
+}
+
+/// C4: the holder terminated and EC2 detached the member itself, but the
+/// reads still show it attached: the Delete's detach finds no attachment,
+/// which is no failure, and the member is deleted once the reads catch up.
+#[tokio::test]
+async fn a_delete_whose_detach_finds_the_attachment_gone_deletes_the_member() {
+    let d = Declared::create(fixed(false)).await;
+    let member = d.members().remove(0);
+    let holder = d.w.model.launch(Some("web"), "subnet-a1");
+    d.schedule().await;
+    assert!(d.w.model.holder(&member).is_some());
+    d.w.model.settle_reads();
+    d.w.model.faults.lock().unwrap().termination_detach = Duration::ZERO;
+    d.w.model.set_state(&holder, Terminated);
+    reads_lag_a_second(&d.w.model);
+
+    let body = d.delete(fixed(false)).await;
+
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert!(!d.w.model.exists(&member));
+}
+
+/// C4: the reads still show the member free when a Delete comes right
+/// after it was attached: EC2 refuses the delete (in use), and the Delete
+/// asks again until the reads show the attachment, detaches, deletes.
+#[tokio::test]
+async fn a_delete_that_ec2_finds_in_use_detaches_and_deletes() {
+    let d = Declared::create(fixed(false)).await;
+    let member = d.members().remove(0);
+    let instance = d.w.model.launch(None, "subnet-a1");
+    d.w.model.settle_reads();
+    d.w.ec2().attach(&member, &instance, 1).await.unwrap();
+    reads_lag_a_second(&d.w.model);
+
+    let body = d.delete(fixed(false)).await;
+
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert!(!d.w.model.exists(&member));
+}
+
+/// C5: a Create that EC2 refuses half-way (the subnet has no free address
+/// for its second interface) fails and removes the interface it made.
+#[tokio::test]
+async fn a_create_refused_half_way_removes_what_it_made() {
+    let w = crate::support::world::StrictWorld::new();
+    let cfn = crate::support::listener::Listener::start().await;
+    let props = json!({"Name": "web", "SubnetIds": ["subnet-a1"], "InterfacesPerSubnet": 2});
+    w.model.fail_next(
+        Op::Create,
+        "InsufficientFreeAddressesInSubnet",
+        "no free address",
+    );
+
+    let request = crate::support::cfn::request("Create", &cfn.url, props);
+    let body = crate::support::cfn::answer(&w, &cfn, &request).await;
+
+    assert!(
+        failure(&body).contains("InsufficientFreeAddressesInSubnet"),
+        "{body}"
+    );
+    w.model.settle_reads();
+    assert!(
+        w.model.interfaces().is_empty(),
+        "{:?}",
+        w.model.interfaces()
+    );
 }
