@@ -357,6 +357,37 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn the_wait_for_a_token_is_what_is_left_to_refill() {
+        let pacer = Pacer::new(0.1);
+        let deadline = Deadline::after(Duration::from_secs(60));
+        for _ in 0..5 {
+            assert!(pacer.acquire("AttachNetworkInterface", deadline).await);
+        }
+        // 0.5 a second: a second later half a token is in, half is missing.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let wait = pacer.take("AttachNetworkInterface").unwrap_err();
+        let secs = wait.as_secs_f64();
+        assert!((0.99..1.01).contains(&secs), "waits {secs} s");
+    }
+
+    /// R23: a throttled answer backs off with full jitter, under one token
+    /// interval doubled for each throttled answer before it, up to eight.
+    #[test]
+    fn a_throttled_call_backs_off_under_a_doubling_ceiling() {
+        let pacer = Pacer::new(0.1);
+        let interval = 2.0; // 0.5 tokens a second.
+        for nth in 0..6 {
+            let ceiling = interval * f64::from(1u32 << nth.min(3));
+            let pauses: Vec<f64> = (0..50)
+                .map(|_| pacer.drained("AttachNetworkInterface", nth).as_secs_f64())
+                .collect();
+            let longest = pauses.iter().copied().fold(0.0, f64::max);
+            assert!(longest < ceiling, "nth {nth}: {longest} s");
+            assert!(longest > ceiling / 2.0, "nth {nth}: at most {longest} s");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_token_after_the_deadline_is_not_waited_for() {
         let pacer = Pacer::new(0.1);
         let deadline = Deadline::after(Duration::from_secs(1));
