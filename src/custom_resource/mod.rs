@@ -12,6 +12,7 @@ pub mod ordinals;
 pub mod plan;
 pub mod properties;
 pub mod provider;
+mod removal;
 pub mod response;
 
 use std::panic::AssertUnwindSafe;
