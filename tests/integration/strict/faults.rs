@@ -10,7 +10,9 @@ use network_interface_manager::ec2::InstanceState::*;
 use network_interface_manager::handler::{handle, Context};
 
 use crate::support::strict::Op;
-use crate::support::world::{deliver, deliver_ok, done, fast, fixture, state_event, StrictWorld};
+use crate::support::world::{
+    deliver, deliver_ok, done, fast, fixture, state_event, StrictWorld, World,
+};
 
 #[tokio::test]
 async fn concurrent_running_events_with_an_in_use_race_give_each_instance_one_member() {
@@ -179,6 +181,24 @@ async fn a_throttled_read_fails_the_event_as_transient() {
     };
     assert!(result.should_retry(), "{result:?}");
     assert!(e.is(network_interface_manager::aws::ErrorKind::Throttled));
+}
+
+/// R23: the pacing tries again only what EC2 throttled: a refusal is
+/// answered after one call, and the event fails with it.
+#[tokio::test]
+async fn a_refused_read_is_not_tried_again() {
+    let w = StrictWorld::new();
+    let instance = w.model.launch(Some("web"), "subnet-a1");
+    w.model
+        .fail_next(Op::DescribeInstances, "UnauthorizedOperation", "refused");
+
+    let result = deliver(&w, &state_event(&instance, Running)).await;
+
+    let Some(e) = &result.read_error else {
+        panic!("expected a read error, got {result:?}");
+    };
+    assert!(e.is(network_interface_manager::aws::ErrorKind::AccessDenied));
+    assert_eq!(w.ec2().calls()["DescribeInstances"], 1);
 }
 
 #[tokio::test]
