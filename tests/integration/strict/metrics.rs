@@ -138,3 +138,65 @@ fn the_validator_refuses_what_the_specification_refuses() {
         assert!(refused.is_err(), "accepted {bad}");
     }
 }
+
+/// What `sync` shows as it goes (the CLI's progress bar): every action the
+/// plan holds is counted planned, then done, and each tick carries the
+/// attempts EC2 throttled so far, through the pacing.
+#[tokio::test]
+async fn the_progress_counts_every_planned_action_and_the_throttled_attempts() {
+    use network_interface_manager::ec2::ORDINAL_TAG;
+    use network_interface_manager::pool::settings::{Progress, ProgressSink};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Default)]
+    struct Seen(Mutex<(u64, u64, u64)>);
+    impl Progress for Seen {
+        fn planned(&self, actions: u64) {
+            self.0.lock().unwrap().0 += actions;
+        }
+        fn done(&self, throttled: u64) {
+            let mut seen = self.0.lock().unwrap();
+            seen.1 += 1;
+            seen.2 = throttled;
+        }
+    }
+
+    let w = StrictWorld::new();
+    // A holder to keep its member on termination and to identify, one
+    // waiting for a member, one stopped that gives its member back.
+    let keeper = w.model.launch(Some("web"), "subnet-a1");
+    let tags = [
+        ("network-interface-manager-pool", "web"),
+        (ORDINAL_TAG, "1"),
+    ];
+    w.model.add_launch_interface(&keeper, tags, 1, 0, true);
+    w.model.add_member("web", "subnet-a1");
+    w.model.launch(Some("web"), "subnet-a1");
+    let stopped = w.model.launch(Some("web"), "subnet-a1");
+    w.model.add_launch_interface(
+        &stopped,
+        [("network-interface-manager-pool", "web")],
+        1,
+        0,
+        false,
+    );
+    w.model.set_state(&stopped, Stopped);
+    w.model.settle_reads();
+    for _ in 0..2 {
+        w.model.fail_next(
+            Op::Attach,
+            "RequestLimitExceeded",
+            "Request limit exceeded.",
+        );
+    }
+    let seen = Arc::new(Seen::default());
+    let mut settings = crate::support::world::fast();
+    settings.progress = ProgressSink(Some(seen.clone()));
+
+    crate::support::world::deliver_with(&w, settings, &fixture("scheduled-event.json")).await;
+
+    let (planned, done, throttled) = *seen.0.lock().unwrap();
+    assert_eq!(planned, 4, "a detach, a keep, an attach, an identity");
+    assert_eq!(done, 4);
+    assert_eq!(throttled, 2);
+}
