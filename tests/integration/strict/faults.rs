@@ -183,6 +183,28 @@ async fn a_throttled_read_fails_the_event_as_transient() {
     assert!(e.is(network_interface_manager::aws::ErrorKind::Throttled));
 }
 
+/// R13, R24: EC2 refusing to keep a member on termination is a failure,
+/// reported as one; only what the deadline stopped is left for later.
+#[tokio::test]
+async fn a_refused_keep_on_termination_is_reported_failed_not_left() {
+    let w = StrictWorld::new();
+    let holder = w.model.launch(Some("web"), "subnet-a1");
+    let pool = [("network-interface-manager-pool", "web")];
+    let member = w.model.add_launch_interface(&holder, pool, 1, 0, true);
+    w.model
+        .fail_next(Op::Modify, "UnauthorizedOperation", "refused");
+
+    let handled = deliver(&w, &fixture("scheduled-event.json")).await;
+
+    let report = &handled.outcome.report;
+    assert!(report.left.is_empty(), "{:?}", report.left);
+    let failed = report
+        .failed
+        .iter()
+        .find(|f| f.interface_id.as_ref() == Some(&member));
+    assert!(failed.is_some(), "{:?}", report.failed);
+}
+
 /// R23: the pacing tries again only what EC2 throttled: a refusal is
 /// answered after one call, and the event fails with it.
 #[tokio::test]

@@ -162,7 +162,7 @@ async fn the_progress_counts_every_planned_action_and_the_throttled_attempts() {
     }
 
     let w = StrictWorld::new();
-    // A holder to keep its member on termination and to identify, one
+    // A holder to keep its member on termination and to identify, two
     // waiting for a member, one stopped that gives its member back.
     let keeper = w.model.launch(Some("web"), "subnet-a1");
     let tags = [
@@ -170,8 +170,10 @@ async fn the_progress_counts_every_planned_action_and_the_throttled_attempts() {
         (ORDINAL_TAG, "1"),
     ];
     w.model.add_launch_interface(&keeper, tags, 1, 0, true);
-    w.model.add_member("web", "subnet-a1");
-    w.model.launch(Some("web"), "subnet-a1");
+    for _ in 0..2 {
+        w.model.add_member("web", "subnet-a1");
+        w.model.launch(Some("web"), "subnet-a1");
+    }
     let stopped = w.model.launch(Some("web"), "subnet-a1");
     w.model.add_launch_interface(
         &stopped,
@@ -196,7 +198,7 @@ async fn the_progress_counts_every_planned_action_and_the_throttled_attempts() {
     crate::support::world::deliver_with(&w, settings, &fixture("scheduled-event.json")).await;
 
     let (planned, done, throttled) = *seen.0.lock().unwrap();
-    assert_eq!(planned, 4, "a detach, a keep, an attach, an identity");
-    assert_eq!(done, 4);
+    assert_eq!(planned, 5, "a detach, a keep, two attaches, an identity");
+    assert_eq!(done, 5);
     assert_eq!(throttled, 2);
 }
