@@ -205,6 +205,33 @@ async fn a_refused_keep_on_termination_is_reported_failed_not_left() {
     assert!(failed.is_some(), "{:?}", report.failed);
 }
 
+/// R24: a keep on termination whose token the pacing would get only after
+/// the deadline is left for the next run, not reported as failed: with a
+/// share of two tokens, refilled one every 10 s, the third of three keeps
+/// would wait past a 5-second deadline.
+#[tokio::test]
+async fn a_keep_the_pacing_defers_is_left_for_the_next_run() {
+    use network_interface_manager::pool::report::LeftAction;
+    let w = StrictWorld::new();
+    let pool = [("network-interface-manager-pool", "web")];
+    for _ in 0..3 {
+        let holder = w.model.launch(Some("web"), "subnet-a1");
+        w.model.add_launch_interface(&holder, pool, 1, 0, true);
+    }
+    let mut settings = fast();
+    settings.ec2_share = 0.02;
+    let ctx = Context::new(w.ec2(), settings);
+    let sync = fixture("scheduled-event.json");
+
+    let handled = handle(&ctx, &sync, Deadline::after(Duration::from_secs(5))).await;
+
+    let report = &handled.outcome.report;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(report.kept_on_termination.len(), 2);
+    let left: Vec<LeftAction> = report.left.iter().map(|l| l.action).collect();
+    assert_eq!(left, [LeftAction::KeepOnTermination]);
+}
+
 /// R23: the pacing tries again only what EC2 throttled: a refusal is
 /// answered after one call, and the event fails with it.
 #[tokio::test]
