@@ -232,6 +232,35 @@ async fn a_keep_the_pacing_defers_is_left_for_the_next_run() {
     assert_eq!(left, [LeftAction::KeepOnTermination]);
 }
 
+/// R24, R26: the same for identities: the third of three holders to tag
+/// would wait past the deadline for its token; it is left, not failed.
+#[tokio::test]
+async fn an_identity_the_pacing_defers_is_left_for_the_next_run() {
+    use network_interface_manager::ec2::ORDINAL_TAG;
+    use network_interface_manager::pool::report::LeftAction;
+    let w = StrictWorld::new();
+    for ordinal in ["1", "2", "3"] {
+        let holder = w.model.launch(Some("web"), "subnet-a1");
+        let tags = [
+            ("network-interface-manager-pool", "web"),
+            (ORDINAL_TAG, ordinal),
+        ];
+        w.model.add_launch_interface(&holder, tags, 1, 0, false);
+    }
+    let mut settings = fast();
+    settings.ec2_share = 0.02;
+    let ctx = Context::new(w.ec2(), settings);
+    let sync = fixture("scheduled-event.json");
+
+    let handled = handle(&ctx, &sync, Deadline::after(Duration::from_secs(4))).await;
+
+    let report = &handled.outcome.report;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(report.identified.len(), 2);
+    let left: Vec<LeftAction> = report.left.iter().map(|l| l.action).collect();
+    assert_eq!(left, [LeftAction::Identify]);
+}
+
 /// R23: the pacing tries again only what EC2 throttled: a refusal is
 /// answered after one call, and the event fails with it.
 #[tokio::test]
