@@ -10,9 +10,7 @@ use network_interface_manager::ec2::InstanceState::*;
 use network_interface_manager::handler::{handle, Context};
 
 use crate::support::strict::Op;
-use crate::support::world::{
-    deliver, deliver_ok, done, fast, fixture, state_event, StrictWorld, World,
-};
+use crate::support::world::{deliver, deliver_ok, done, fast, fixture, state_event, StrictWorld};
 
 #[tokio::test]
 async fn concurrent_running_events_with_an_in_use_race_give_each_instance_one_member() {
@@ -181,102 +179,6 @@ async fn a_throttled_read_fails_the_event_as_transient() {
     };
     assert!(result.should_retry(), "{result:?}");
     assert!(e.is(network_interface_manager::aws::ErrorKind::Throttled));
-}
-
-/// R13, R24: EC2 refusing to keep a member on termination is a failure,
-/// reported as one; only what the deadline stopped is left for later.
-#[tokio::test]
-async fn a_refused_keep_on_termination_is_reported_failed_not_left() {
-    let w = StrictWorld::new();
-    let holder = w.model.launch(Some("web"), "subnet-a1");
-    let pool = [("network-interface-manager-pool", "web")];
-    let member = w.model.add_launch_interface(&holder, pool, 1, 0, true);
-    w.model
-        .fail_next(Op::Modify, "UnauthorizedOperation", "refused");
-
-    let handled = deliver(&w, &fixture("scheduled-event.json")).await;
-
-    let report = &handled.outcome.report;
-    assert!(report.left.is_empty(), "{:?}", report.left);
-    let failed = report
-        .failed
-        .iter()
-        .find(|f| f.interface_id.as_ref() == Some(&member));
-    assert!(failed.is_some(), "{:?}", report.failed);
-}
-
-/// R24: a keep on termination whose token the pacing would get only after
-/// the deadline is left for the next run, not reported as failed: with a
-/// share of two tokens, refilled one every 10 s, the third of three keeps
-/// would wait past a 5-second deadline.
-#[tokio::test]
-async fn a_keep_the_pacing_defers_is_left_for_the_next_run() {
-    use network_interface_manager::pool::report::LeftAction;
-    let w = StrictWorld::new();
-    let pool = [("network-interface-manager-pool", "web")];
-    for _ in 0..3 {
-        let holder = w.model.launch(Some("web"), "subnet-a1");
-        w.model.add_launch_interface(&holder, pool, 1, 0, true);
-    }
-    let mut settings = fast();
-    settings.ec2_share = 0.02;
-    let ctx = Context::new(w.ec2(), settings);
-    let sync = fixture("scheduled-event.json");
-
-    let handled = handle(&ctx, &sync, Deadline::after(Duration::from_secs(5))).await;
-
-    let report = &handled.outcome.report;
-    assert!(report.failed.is_empty(), "{:?}", report.failed);
-    assert_eq!(report.kept_on_termination.len(), 2);
-    let left: Vec<LeftAction> = report.left.iter().map(|l| l.action).collect();
-    assert_eq!(left, [LeftAction::KeepOnTermination]);
-}
-
-/// R24, R26: the same for identities: the third of three holders to tag
-/// would wait past the deadline for its token; it is left, not failed.
-#[tokio::test]
-async fn an_identity_the_pacing_defers_is_left_for_the_next_run() {
-    use network_interface_manager::ec2::ORDINAL_TAG;
-    use network_interface_manager::pool::report::LeftAction;
-    let w = StrictWorld::new();
-    for ordinal in ["1", "2", "3"] {
-        let holder = w.model.launch(Some("web"), "subnet-a1");
-        let tags = [
-            ("network-interface-manager-pool", "web"),
-            (ORDINAL_TAG, ordinal),
-        ];
-        w.model.add_launch_interface(&holder, tags, 1, 0, false);
-    }
-    let mut settings = fast();
-    settings.ec2_share = 0.02;
-    let ctx = Context::new(w.ec2(), settings);
-    let sync = fixture("scheduled-event.json");
-
-    let handled = handle(&ctx, &sync, Deadline::after(Duration::from_secs(4))).await;
-
-    let report = &handled.outcome.report;
-    assert!(report.failed.is_empty(), "{:?}", report.failed);
-    assert_eq!(report.identified.len(), 2);
-    let left: Vec<LeftAction> = report.left.iter().map(|l| l.action).collect();
-    assert_eq!(left, [LeftAction::Identify]);
-}
-
-/// R23: the pacing tries again only what EC2 throttled: a refusal is
-/// answered after one call, and the event fails with it.
-#[tokio::test]
-async fn a_refused_read_is_not_tried_again() {
-    let w = StrictWorld::new();
-    let instance = w.model.launch(Some("web"), "subnet-a1");
-    w.model
-        .fail_next(Op::DescribeInstances, "UnauthorizedOperation", "refused");
-
-    let result = deliver(&w, &state_event(&instance, Running)).await;
-
-    let Some(e) = &result.read_error else {
-        panic!("expected a read error, got {result:?}");
-    };
-    assert!(e.is(network_interface_manager::aws::ErrorKind::AccessDenied));
-    assert_eq!(w.ec2().calls()["DescribeInstances"], 1);
 }
 
 #[tokio::test]

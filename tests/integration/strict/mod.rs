@@ -4,6 +4,7 @@
 //! states as a test sets them. Round trips are counted here. `models` tests
 //! the models themselves. Nothing here starts a server.
 
+mod answers;
 mod budget;
 mod custom_resource;
 mod faults;
