@@ -217,3 +217,46 @@ fn lag_a_second(w: &StrictWorld) {
     (f.read_lag, f.read_lag_floor) = (second, second);
     (f.filter_lag, f.filter_lag_floor) = (second, second);
 }
+
+/// Outcomes are listed by instance, whatever order EC2 answered in: a
+/// detach refused for one instance and a keep refused for another come
+/// out in the instances' order (the detaches are answered first).
+#[tokio::test]
+async fn failures_are_listed_by_instance() {
+    let w = StrictWorld::new();
+    let keeper = w.model.launch(Some("web"), "subnet-a1");
+    w.model
+        .add_launch_interface(&keeper, [(POOL, "web")], 1, 0, true);
+    let stopped = w.model.launch(Some("web"), "subnet-a1");
+    w.model
+        .add_launch_interface(&stopped, [(POOL, "web")], 1, 0, false);
+    w.model.set_state(&stopped, Stopped);
+    w.model.settle_reads();
+    w.model.fail_next(Op::Detach, REFUSED, "refused");
+    w.model.fail_next(Op::Modify, REFUSED, "refused");
+
+    let handled = deliver(&w, &fixture("scheduled-event.json")).await;
+
+    let failed = &handled.outcome.report.failed;
+    let order: Vec<&str> = failed.iter().map(|f| f.instance_id.as_str()).collect();
+    assert_eq!(order, [keeper.as_str(), stopped.as_str()]);
+}
+
+/// R16: a `stopped` event that comes before the reads show the instance
+/// leaving: the handler reads again until they do, within its fresh-read
+/// budget, and hands the member over in the same invocation.
+#[tokio::test]
+async fn a_stop_event_ahead_of_the_reads_is_handed_over_once_they_catch_up() {
+    let w = StrictWorld::new();
+    let member = w.model.add_member("web", "subnet-a1");
+    let old = w.model.launch(Some("web"), "subnet-a1");
+    deliver(&w, &state_event(&old, Running)).await;
+    let new = w.model.launch(Some("web"), "subnet-a1");
+    w.model.settle_reads();
+    w.model.faults.lock().unwrap().read_lag_floor = Duration::from_millis(300);
+    w.model.set_state(&old, Stopped);
+
+    deliver(&w, &state_event(&old, Stopped)).await;
+
+    assert_eq!(w.model.holder(&member), Some((new, 1)));
+}
