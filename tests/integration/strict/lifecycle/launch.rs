@@ -214,3 +214,42 @@ async fn a_launch_whose_attach_fails_transiently_stays_open() {
     f.deliver_ok(&events[0]).await;
     assert_eq!(f.asg.completed(&instance)[0].members_then, vec![member]);
 }
+
+/// R16, R19: the launch event delivered again after Auto Scaling moved the
+/// instance to `Terminating:Wait`: the read says it leaves, and an event's
+/// word never makes a leaving instance serve: its member goes to the
+/// instance that waits.
+#[tokio::test]
+async fn a_late_launch_event_never_keeps_a_member_on_a_terminating_instance() {
+    let f = Fleet::with_launch_hook();
+    let member = f.ec2.add_member("web", "subnet-a1");
+    let (instance, events) = f.launch("subnet-a1");
+    f.running(&instance).await;
+    f.deliver_ok(&events[0]).await;
+    assert_eq!(f.ec2.holder(&member), Some((instance.clone(), 1)));
+    let waiting = f.in_service("subnet-a1");
+    f.asg.set_lifecycle(&instance, "Terminating:Wait");
+    f.asg.settle_reads();
+
+    f.deliver(&events[0]).await;
+
+    f.ec2.settle_reads();
+    assert_eq!(f.ec2.holder(&member), Some((waiting, 1)));
+}
+
+/// R19: a sync reads Auto Scaling's view only of the running instances
+/// that carry a group's tag: a standalone pool instance costs no Auto
+/// Scaling call.
+#[tokio::test]
+async fn a_sync_reads_no_group_for_a_standalone_instance() {
+    use network_interface_manager::autoscaling::AutoScaling;
+    let f = Fleet::with_launch_hook();
+    f.ec2.add_member("web", "subnet-a1");
+    f.ec2.launch(Some("web"), "subnet-a1");
+    f.ec2.settle_reads();
+
+    f.deliver_ok(&scheduled()).await;
+
+    let calls = f.asg.calls();
+    assert_eq!(calls.get("DescribeAutoScalingInstances"), None, "{calls:?}");
+}
