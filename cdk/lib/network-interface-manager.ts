@@ -105,6 +105,12 @@ const ACKNOWLEDGED_FINDINGS: Record<string, { id: string; reason: string }[]> = 
         'changed and released only while they carry an owner tag.',
     },
     {
+      id: `AwsSolutions-IAM5[Resource::${ARN_PREFIX}ec2${IN_ACCOUNT}volume/*]`,
+      reason:
+        "Members' data volumes: created only with the pool tag, attached, detached, changed and deleted only " +
+        'while they carry an owner tag, and attached to and detached from pool instances only.',
+    },
+    {
       id: `AwsSolutions-IAM5[Resource::${ARN_PREFIX}ec2${IN_ACCOUNT}ipv4pool-ec2/*]`,
       reason:
         "The account's own address pools (BYOIP) that a pool declaration names; the address allocated must carry the pool tag.",
