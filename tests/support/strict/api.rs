@@ -93,16 +93,7 @@ impl Ec2 for StrictEc2 {
             let m = format!("The networkInterface ID '{interface_id}' does not exist");
             return Err(err("InvalidNetworkInterfaceID.NotFound", m));
         };
-        // [EC2-ENI]: hot (running) or warm (stopped) attach only; the code is
-        // [EC2-ERR]'s generic one (guess for this call).
-        if !matches!(
-            instance.state,
-            InstanceState::Running | InstanceState::Stopped
-        ) {
-            let state = instance.state.as_str();
-            let m = format!("The instance '{instance_id}' is not in a valid state ({state})");
-            return Err(err("IncorrectInstanceState", m));
-        }
+        super::hot_or_warm(instance)?;
         if eni.iface.status == InterfaceStatus::Pending {
             // Guess: a pending interface cannot be attached yet.
             let m = format!("Interface '{interface_id}' is in an incorrect state (pending)");

@@ -43,8 +43,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use network_interface_manager::ec2::{
-    Address, Instance, InterfaceStatus, NetworkInterface, NewInterface, NewVolume, Tags, Volume,
-    PLAIN_INTERFACE, POOL_TAG,
+    Address, Instance, InstanceState, InterfaceStatus, NetworkInterface, NewInterface, NewVolume,
+    Tags, Volume, PLAIN_INTERFACE, POOL_TAG,
 };
 
 pub use buckets::Buckets;
@@ -247,6 +247,19 @@ impl Default for StrictEc2 {
 
 fn err(code: &str, message: impl Into<String>) -> AwsError {
     AwsError::from_code(code, &message.into())
+}
+
+/// [EC2-ENI]: an attach goes to a running (hot) or a stopped (warm)
+/// instance only; the code is [EC2-ERR]'s generic one (guess for attaches).
+fn hot_or_warm(instance: &Instance) -> Result<(), AwsError> {
+    match instance.state {
+        InstanceState::Running | InstanceState::Stopped => Ok(()),
+        other => {
+            let (id, state) = (&instance.id, other.as_str());
+            let m = format!("The instance '{id}' is not in a valid state ({state})");
+            Err(err("IncorrectInstanceState", m))
+        }
+    }
 }
 
 /// The AZ of the test subnets: `subnet-a1` is in `us-east-1a`.

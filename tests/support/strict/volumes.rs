@@ -156,15 +156,8 @@ impl StrictEc2 {
             );
             return Err(err("InvalidVolume.ZoneMismatch", m));
         }
-        // As for interfaces [EC2-ENI]: a running or a stopped instance.
-        if !matches!(
-            instance.state,
-            InstanceState::Running | InstanceState::Stopped
-        ) {
-            let state = instance.state.as_str();
-            let m = format!("The instance '{instance_id}' is not in a valid state ({state})");
-            return Err(err("IncorrectInstanceState", m));
-        }
+        // As for interfaces [EC2-ENI].
+        super::hot_or_warm(instance)?;
         let taken = w.volumes.values().any(|d| {
             d.volume
                 .attachment
