@@ -260,3 +260,28 @@ async fn a_stop_event_ahead_of_the_reads_is_handed_over_once_they_catch_up() {
 
     assert_eq!(w.model.holder(&member), Some((new, 1)));
 }
+
+/// R11, R16: a stopped holder's member is taken back while the pool's
+/// read still shows it free and unattached (that read lags; the read by
+/// holder does not): once this invocation's own detach is done, the
+/// holder's listing is no evidence that it holds it, and the waiting
+/// instance gets it in the same invocation.
+#[tokio::test]
+async fn a_member_taken_back_goes_to_the_waiting_instance_though_the_pool_read_lags() {
+    let w = StrictWorld::new();
+    let member = w.model.add_member("web", "subnet-a1");
+    let holder = w.model.launch(Some("web"), "subnet-a1");
+    let waiting = w.model.launch(Some("web"), "subnet-a1");
+    w.model.settle_reads();
+    {
+        let mut f = w.model.faults.lock().unwrap();
+        (f.transition, f.read_lag, f.filter_lag) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+        f.pools_lag_floor = Duration::from_secs(1);
+    }
+    w.ec2().attach(&member, &holder, 1).await.unwrap();
+    w.model.set_state(&holder, Stopped);
+
+    deliver(&w, &state_event(&holder, Stopped)).await;
+
+    assert_eq!(w.model.holder(&member), Some((waiting, 1)));
+}

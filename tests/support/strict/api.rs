@@ -29,7 +29,12 @@ impl Ec2 for StrictEc2 {
         self.calls.count("DescribeNetworkInterfaces");
         self.enter(Op::DescribeInterfaces).await?;
         let filtered = !matches!(q.scope, Scope::Ids(_)) || q.attached_to.is_some();
-        let cutoff = self.read_cutoff(filtered);
+        let by_pool = matches!(q.scope, Scope::Pools(_)) && q.attached_to.is_none();
+        let floor = self.faults.lock().unwrap().pools_lag_floor;
+        let cutoff = match by_pool {
+            true => self.read_cutoff(filtered).min(Instant::now() - floor),
+            false => self.read_cutoff(filtered),
+        };
         let mut w = self.world.lock().unwrap();
         settle(&mut w);
         let matches = |e: &NetworkInterface| {

@@ -135,6 +135,9 @@ pub struct Faults {
     pub filter_lag_floor: Duration,
     /// The same for reads by id.
     pub read_lag_floor: Duration,
+    /// The same for reads of the pools' members by tag (not by holder): a
+    /// story where one invocation's two filtered reads disagree.
+    pub pools_lag_floor: Duration,
     /// Instances the tag-filtered reads do not show yet (eventual consistency).
     pub lagging: BTreeSet<String>,
     /// An operation that panics (a bug in the code under test, simulated).
@@ -159,6 +162,7 @@ impl Default for Faults {
             filter_lag: Duration::from_millis(60),
             filter_lag_floor: Duration::ZERO,
             read_lag_floor: Duration::ZERO,
+            pools_lag_floor: Duration::ZERO,
             lagging: BTreeSet::new(),
             panic_on: None,
             // Ten times EC2's, and so is the tests' pacing share (`fast`):
