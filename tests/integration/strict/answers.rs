@@ -127,7 +127,7 @@ async fn a_refused_detach_is_a_failure_and_one_already_done_is_not() {
             false => {
                 let attachment = w.model.attachment_of(&member).unwrap();
                 w.ec2().detach(&attachment).await.unwrap();
-                lag_a_second(&w);
+                w.model.reads_lag(Duration::from_secs(1));
             }
         }
 
@@ -208,14 +208,6 @@ async fn instances_left_without_a_candidate_are_shortages_by_pool_and_az() {
         .map(|(p, az)| (p.to_string(), az.to_string(), 1))
         .collect();
     assert_eq!(short, expected);
-}
-
-/// From now on every read misses the last second of writes.
-fn lag_a_second(w: &StrictWorld) {
-    let mut f = w.model.faults.lock().unwrap();
-    let second = Duration::from_secs(1);
-    (f.read_lag, f.read_lag_floor) = (second, second);
-    (f.filter_lag, f.filter_lag_floor) = (second, second);
 }
 
 /// Outcomes are listed by instance, whatever order EC2 answered in: a

@@ -216,6 +216,14 @@ impl StrictEc2 {
         settle_visible(&mut w);
     }
 
+    /// From now on every read, by id or filtered, misses at least the last
+    /// `behind` of writes.
+    pub fn reads_lag(&self, behind: Duration) {
+        let mut f = self.faults.lock().unwrap();
+        (f.read_lag, f.read_lag_floor) = (behind, behind);
+        (f.filter_lag, f.filter_lag_floor) = (behind, behind);
+    }
+
     /// Makes the next call of `op` fail with `code`.
     pub fn fail_next(&self, op: Op, code: &str, message: &str) {
         let mut f = self.faults.lock().unwrap();

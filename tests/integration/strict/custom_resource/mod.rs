@@ -333,11 +333,7 @@ async fn an_update_releases_adopted_interfaces_in_one_call_and_the_rest_when_one
     // Deleted out of band, and every read still shows it for a while.
     d.w.model.settle_reads();
     d.w.ec2().delete_interface(&gone).await.unwrap();
-    {
-        let mut f = d.w.model.faults.lock().unwrap();
-        (f.read_lag, f.read_lag_floor) = (Duration::from_secs(1), Duration::from_secs(1));
-        (f.filter_lag, f.filter_lag_floor) = (Duration::from_secs(1), Duration::from_secs(1));
-    }
+    d.w.model.reads_lag(Duration::from_secs(1));
     let body = d.update(&listed(&[&kept]), &three).await;
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     only_the_users_tags_left(&d.w, &left);

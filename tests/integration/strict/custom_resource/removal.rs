@@ -11,7 +11,7 @@ use network_interface_manager::ec2::{InterfaceStatus, RETIRED_TAG};
 use serde_json::{json, Value};
 
 use crate::support::cfn::{failure, Declared};
-use crate::support::strict::{Op, StrictEc2};
+use crate::support::strict::Op;
 use crate::support::world::World;
 
 const REFUSED: &str = "UnauthorizedOperation";
@@ -24,15 +24,6 @@ fn fixed(both: bool) -> Value {
         false => vec!["10.0.1.10"],
     };
     json!({"Name": "web", "SubnetIds": ["subnet-a1"], "PrivateIpAddresses": ips})
-}
-
-/// From now on every read, by id or filtered, misses the last second of
-/// writes.
-fn reads_lag_a_second(model: &StrictEc2) {
-    let mut f = model.faults.lock().unwrap();
-    let second = Duration::from_secs(1);
-    (f.read_lag, f.read_lag_floor) = (second, second);
-    (f.filter_lag, f.filter_lag_floor) = (second, second);
 }
 
 /// A pool of two, each member held by an instance; the second member.
@@ -90,7 +81,7 @@ async fn retiring_an_interface_deleted_meanwhile_succeeds() {
     let second = d.members().remove(1);
     d.w.model.settle_reads();
     d.w.ec2().delete_interface(&second).await.unwrap();
-    reads_lag_a_second(&d.w.model);
+    d.w.model.reads_lag(Duration::from_secs(1));
 
     let body = d.update(&fixed(false), &fixed(true)).await;
 
@@ -105,7 +96,7 @@ async fn a_delete_finds_an_interface_gone_meanwhile_fine() {
     let [first, second] = <[String; 2]>::try_from(d.members()).unwrap();
     d.w.model.settle_reads();
     d.w.ec2().delete_interface(&second).await.unwrap();
-    reads_lag_a_second(&d.w.model);
+    d.w.model.reads_lag(Duration::from_secs(1));
 
     let body = d.delete(fixed(true)).await;
 
@@ -135,7 +126,7 @@ async fn a_delete_ec2_refuses_fails_with_its_reason() {
 async fn a_delete_detaches_once_while_the_reads_lag() {
     let (d, second) = both_held().await;
     d.w.model.settle_reads();
-    reads_lag_a_second(&d.w.model);
+    d.w.model.reads_lag(Duration::from_secs(1));
     let detaches = || d.w.ec2().calls().get("DetachNetworkInterface").copied();
     let before = detaches();
 
@@ -187,7 +178,7 @@ async fn a_delete_whose_detach_finds_the_attachment_gone_deletes_the_member() {
     d.w.model.settle_reads();
     d.w.model.faults.lock().unwrap().termination_detach = Duration::ZERO;
     d.w.model.set_state(&holder, Terminated);
-    reads_lag_a_second(&d.w.model);
+    d.w.model.reads_lag(Duration::from_secs(1));
 
     let body = d.delete(fixed(false)).await;
 
@@ -205,7 +196,7 @@ async fn a_delete_that_ec2_finds_in_use_detaches_and_deletes() {
     let instance = d.w.model.launch(None, "subnet-a1");
     d.w.model.settle_reads();
     d.w.ec2().attach(&member, &instance, 1).await.unwrap();
-    reads_lag_a_second(&d.w.model);
+    d.w.model.reads_lag(Duration::from_secs(1));
 
     let body = d.delete(fixed(false)).await;
 
