@@ -118,60 +118,43 @@ pub(super) fn address(a: &sdk::Address) -> Address {
     }
 }
 
-/// A volume from the fields `DescribeVolumes` and `CreateVolume` share.
-#[allow(clippy::too_many_arguments)]
-fn volume_of(
-    id: Option<&str>,
-    availability_zone: Option<&str>,
-    size: Option<i32>,
-    volume_type: Option<&sdk::VolumeType>,
-    state: Option<&sdk::VolumeState>,
-    attachments: &[sdk::VolumeAttachment],
-    set: &[sdk::Tag],
-) -> Volume {
-    // The first attachment not `detached` (the manager never multi-attaches).
-    let attachment = attachments.iter().find_map(|a| {
+/// A volume from either of the SDK's shapes of it: `DescribeVolumes`'
+/// `Volume` and `CreateVolume`'s output have the same accessors.
+macro_rules! volume_from {
+    ($v:expr) => {{
+        let v = $v;
+        Volume {
+            id: v.volume_id().unwrap_or_default().to_string(),
+            availability_zone: v.availability_zone().unwrap_or_default().to_string(),
+            size_gib: v.size().unwrap_or_default(),
+            volume_type: v
+                .volume_type()
+                .map(|t| t.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            status: VolumeStatus::parse(v.state().map(|s| s.as_str()).unwrap_or_default()),
+            attachment: volume_attachment(v.attachments()),
+            tags: tags(v.tags()),
+        }
+    }};
+}
+
+/// The first attachment not `detached` (the manager never multi-attaches).
+fn volume_attachment(attachments: &[sdk::VolumeAttachment]) -> Option<VolumeAttachment> {
+    attachments.iter().find_map(|a| {
         Some(VolumeAttachment {
             instance_id: a.instance_id()?.to_string(),
             device: a.device().unwrap_or_default().to_string(),
             status: VolumeAttachmentStatus::parse(a.state()?.as_str())?,
             delete_on_termination: a.delete_on_termination().unwrap_or(false),
         })
-    });
-    Volume {
-        id: id.unwrap_or_default().to_string(),
-        availability_zone: availability_zone.unwrap_or_default().to_string(),
-        size_gib: size.unwrap_or_default(),
-        volume_type: volume_type
-            .map(|t| t.as_str())
-            .unwrap_or_default()
-            .to_string(),
-        status: VolumeStatus::parse(state.map(|s| s.as_str()).unwrap_or_default()),
-        attachment,
-        tags: tags(set),
-    }
+    })
 }
 
 pub(super) fn volume(v: &sdk::Volume) -> Volume {
-    volume_of(
-        v.volume_id(),
-        v.availability_zone(),
-        v.size(),
-        v.volume_type(),
-        v.state(),
-        v.attachments(),
-        v.tags(),
-    )
+    volume_from!(v)
 }
 
 pub(super) fn created_volume(v: &CreateVolumeOutput) -> Volume {
-    volume_of(
-        v.volume_id(),
-        v.availability_zone(),
-        v.size(),
-        v.volume_type(),
-        v.state(),
-        v.attachments(),
-        v.tags(),
-    )
+    volume_from!(v)
 }

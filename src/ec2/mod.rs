@@ -5,8 +5,10 @@ mod from_sdk;
 pub mod paced;
 pub mod sdk;
 mod types;
+mod volumes;
 
 pub use types::*;
+pub use volumes::*;
 
 use async_trait::async_trait;
 

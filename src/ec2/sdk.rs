@@ -29,8 +29,8 @@ pub fn retry_config() -> aws_config::retry::RetryConfig {
 
 /// Largest page EC2 accepts for both describe calls.
 const PAGE_SIZE: i32 = 1000;
-/// Largest page asked of `DescribeVolumes` (guess: its documented range
-/// was not read here; 500 is the smaller of the two in use).
+/// Largest page asked of `DescribeVolumes` (guess: its documented maximum
+/// was not found; 500 is within either maximum seen for EC2's reads).
 const VOLUME_PAGE_SIZE: i32 = 500;
 
 /// The adapter; counts one call per request (so one per page), and every

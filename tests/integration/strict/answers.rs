@@ -9,7 +9,7 @@ use std::time::Duration;
 use network_interface_manager::deadline::Deadline;
 use network_interface_manager::ec2::InstanceState::*;
 use network_interface_manager::ec2::ORDINAL_TAG;
-use network_interface_manager::handler::{handle, Context};
+use network_interface_manager::handler::{handle, Context, Handled};
 use network_interface_manager::pool::report::LeftAction;
 
 use crate::support::strict::Op;
@@ -17,6 +17,21 @@ use crate::support::world::{deliver, fast, fixture, state_event, StrictWorld, Wo
 
 const POOL: &str = "network-interface-manager-pool";
 const REFUSED: &str = "UnauthorizedOperation";
+
+/// A sync within `budget` that may draw 2% of EC2's buckets: two tokens of
+/// ModifyNetworkInterfaceAttribute and of CreateTags at once, then one
+/// every 10 s and every 5 s.
+async fn sync_on_a_small_share(w: &StrictWorld, budget: Duration) -> Handled {
+    let mut settings = fast();
+    settings.ec2_share = 0.02;
+    let ctx = Context::new(w.ec2(), settings);
+    handle(
+        &ctx,
+        &fixture("scheduled-event.json"),
+        Deadline::after(budget),
+    )
+    .await
+}
 
 /// R13, R24: EC2 refusing to keep a member on termination is a failure,
 /// reported as one; only what the deadline stopped is left for later.
@@ -51,12 +66,8 @@ async fn a_keep_the_pacing_defers_is_left_for_the_next_run() {
         let holder = w.model.launch(Some("web"), "subnet-a1");
         w.model.add_launch_interface(&holder, pool, 1, 0, true);
     }
-    let mut settings = fast();
-    settings.ec2_share = 0.02;
-    let ctx = Context::new(w.ec2(), settings);
-    let sync = fixture("scheduled-event.json");
 
-    let handled = handle(&ctx, &sync, Deadline::after(Duration::from_secs(5))).await;
+    let handled = sync_on_a_small_share(&w, Duration::from_secs(5)).await;
 
     let report = &handled.outcome.report;
     assert!(report.failed.is_empty(), "{:?}", report.failed);
@@ -72,18 +83,11 @@ async fn an_identity_the_pacing_defers_is_left_for_the_next_run() {
     let w = StrictWorld::new();
     for ordinal in ["1", "2", "3"] {
         let holder = w.model.launch(Some("web"), "subnet-a1");
-        let tags = [
-            ("network-interface-manager-pool", "web"),
-            (ORDINAL_TAG, ordinal),
-        ];
+        let tags = [(POOL, "web"), (ORDINAL_TAG, ordinal)];
         w.model.add_launch_interface(&holder, tags, 1, 0, false);
     }
-    let mut settings = fast();
-    settings.ec2_share = 0.02;
-    let ctx = Context::new(w.ec2(), settings);
-    let sync = fixture("scheduled-event.json");
 
-    let handled = handle(&ctx, &sync, Deadline::after(Duration::from_secs(4))).await;
+    let handled = sync_on_a_small_share(&w, Duration::from_secs(4)).await;
 
     let report = &handled.outcome.report;
     assert!(report.failed.is_empty(), "{:?}", report.failed);

@@ -341,31 +341,11 @@ impl Ec2 for StrictEc2 {
     }
 
     async fn create_tags(&self, resource_ids: &[String], tags: &Tags) -> Result<(), AwsError> {
-        self.calls.count("CreateTags");
-        self.enter(Op::CreateTags).await?;
-        let mut w = self.world.lock().unwrap();
-        settle(&mut w);
-        missing_fails_the_batch(&w, resource_ids)?;
-        for id in resource_ids {
-            tags_of(&mut w, id).extend(tags.clone());
-            w.writes.push((Op::CreateTags, id.clone(), String::new()));
-        }
-        published(&mut w, &resource_ids.iter().collect::<Vec<_>>());
-        Ok(())
+        self.create_tags_now(resource_ids, tags).await
     }
 
     async fn delete_tags(&self, resource_ids: &[String], keys: &[String]) -> Result<(), AwsError> {
-        self.calls.count("DeleteTags");
-        self.enter(Op::DeleteTags).await?;
-        let mut w = self.world.lock().unwrap();
-        settle(&mut w);
-        missing_fails_the_batch(&w, resource_ids)?;
-        for id in resource_ids {
-            tags_of(&mut w, id).retain(|k, _| !keys.contains(k));
-            w.writes.push((Op::DeleteTags, id.clone(), String::new()));
-        }
-        published(&mut w, &resource_ids.iter().collect::<Vec<_>>());
-        Ok(())
+        self.delete_tags_now(resource_ids, keys).await
     }
 
     async fn describe_addresses(&self, query: &AddressQuery) -> Result<Vec<Address>, AwsError> {
@@ -425,51 +405,6 @@ impl Ec2 for StrictEc2 {
 
     fn throttled(&self) -> u64 {
         self.throttled.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
-/// Tag calls change nothing when one id does not exist (guess: EC2 answers
-/// the whole batch with the error).
-fn missing_fails_the_batch(w: &World, ids: &[String]) -> Result<(), AwsError> {
-    let exists = |id: &String| {
-        w.enis.contains_key(id)
-            || w.addresses.contains_key(id)
-            || w.instances.contains_key(id)
-            || w.volumes.contains_key(id)
-    };
-    match ids.iter().find(|id| !exists(id)) {
-        Some(missing) if missing.starts_with("eipalloc-") => {
-            let m = format!("The allocation ID '{missing}' does not exist");
-            Err(err("InvalidAllocationID.NotFound", m))
-        }
-        Some(missing) if missing.starts_with("vol-") => {
-            let m = format!("The volume '{missing}' does not exist.");
-            Err(err("InvalidVolume.NotFound", m))
-        }
-        Some(missing) if missing.starts_with("i-") => {
-            let m = format!("The instance ID '{missing}' does not exist");
-            Err(err("InvalidInstanceID.NotFound", m))
-        }
-        Some(missing) => {
-            let m = format!("The networkInterface ID '{missing}' does not exist");
-            Err(err("InvalidNetworkInterfaceID.NotFound", m))
-        }
-        None => Ok(()),
-    }
-}
-
-/// The tags of an interface, an address, a volume or an instance that
-/// exists.
-fn tags_of<'w>(w: &'w mut World, id: &str) -> &'w mut Tags {
-    if let Some(instance) = w.instances.get_mut(id) {
-        return &mut instance.tags;
-    }
-    if let Some(disk) = w.volumes.get_mut(id) {
-        return &mut disk.volume.tags;
-    }
-    match w.enis.get_mut(id) {
-        Some(eni) => &mut eni.iface.tags,
-        None => &mut w.addresses.get_mut(id).unwrap().tags,
     }
 }
 

@@ -33,6 +33,7 @@ mod clock;
 mod inspect;
 mod settle;
 mod setup;
+mod tags;
 mod volumes;
 
 use network_interface_manager::aws::{AwsError, CallCounter};
