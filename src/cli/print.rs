@@ -100,6 +100,25 @@ pub fn status_table(pools: &[PoolStatus]) -> String {
             };
             out.push_str(&line);
         }
+        for m in p.members.iter().filter(|m| !m.volumes.is_empty()) {
+            for v in &m.volumes {
+                let id = v.volume_id.as_deref().unwrap_or("-");
+                let on = v
+                    .attached_to
+                    .as_deref()
+                    .map_or(String::new(), |a| format!(" on {a}"));
+                let (member, device, state) = (&m.interface_id, &v.device, &v.state);
+                out.push_str(&format!(
+                    "volume: {id} of member {member} at {device}: {state}{on}\n"
+                ));
+            }
+        }
+        for s in &p.stranded {
+            out.push_str(&format!(
+                "stranded: volume {} of member {} in pool {}: {}\n",
+                s.volume_id, s.interface_id, s.pool, s.reason
+            ));
+        }
         for w in &p.waiting {
             out.push_str(&format!(
                 "waiting: {} ({}) in pool {}\n",
@@ -194,6 +213,14 @@ pub fn describe_plan(plan: &Plan) -> String {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            Action::DetachVolume(d) => format!(
+                "detach volume {} from stopped {} (pool {}): its member is not there",
+                d.volume_id, d.instance_id, d.pool
+            ),
+            Action::AttachVolume(a) => format!(
+                "attach volume {} to {} at {} (pool {}): it holds the volume's member",
+                a.volume.volume_id, a.instance_id, a.volume.device, a.pool
+            ),
         };
         out.push_str(&line);
         out.push('\n');
@@ -204,6 +231,10 @@ pub fn describe_plan(plan: &Plan) -> String {
     for u in &plan.unusable {
         let (id, pool, why) = (&u.interface_id, &u.pool, &u.reason);
         out.push_str(&format!("unusable: {id} (pool {pool}): {why}\n"));
+    }
+    for s in &plan.stranded {
+        let (volume, member, why) = (&s.volume_id, &s.interface_id, &s.reason);
+        out.push_str(&format!("stranded: volume {volume} of {member}: {why}\n"));
     }
     if out.is_empty() {
         out.push_str("nothing to do\n");

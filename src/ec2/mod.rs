@@ -56,6 +56,37 @@ pub const RETIRED_TAG: &str = "network-interface-manager-retired";
 /// released from the pool (C14).
 pub const ADOPTED_TAG: &str = "network-interface-manager-adopted";
 
+/// Tag on a member of a pool with data volumes: their device names, space
+/// separated (`/dev/sdf /dev/sdg`), so only such members cost a volume
+/// read (R27).
+pub const VOLUMES_TAG: &str = "network-interface-manager-volumes";
+/// Tag on a member's data volume: the device name it is attached at (R27).
+pub const DEVICE_TAG: &str = "network-interface-manager-device";
+/// Tag on a volume a pool's Delete kept: the pool's physical id, the
+/// member's slot and the device it had, for whoever takes it up (C17).
+pub const RELEASED_TAG: &str = "network-interface-manager-released";
+
+/// The slot tag of an interface a declaration adopted (several share it).
+pub const ADOPTED_SLOT: &str = "adopted";
+
+/// What ties a member's data volumes to it (R27): its declaration's owner
+/// and its slot, or its own id for an adopted one.
+pub fn volume_key(member: &NetworkInterface) -> Option<(&str, &str)> {
+    let owner = member.tags.get(OWNER_TAG)?;
+    let slot = member.tags.get(SLOT_TAG)?;
+    let key = match slot.as_str() {
+        ADOPTED_SLOT => member.id.as_str(),
+        slot => slot,
+    };
+    Some((owner, key))
+}
+
+/// The device names a member's volumes tag lists (R27).
+pub fn volume_devices(member: &NetworkInterface) -> Vec<&str> {
+    let listed = member.tags.get(VOLUMES_TAG).map(String::as_str);
+    listed.unwrap_or_default().split_whitespace().collect()
+}
+
 /// Which interfaces to read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InterfaceQuery {

@@ -413,9 +413,11 @@ impl Ec2 for SdkEc2 {
 
     async fn describe_volumes(&self, query: &VolumeQuery) -> Result<Vec<Volume>, AwsError> {
         let filter = match query {
-            VolumeQuery::Ids(ids) if ids.is_empty() => return Ok(Vec::new()),
+            VolumeQuery::Ids(ids) | VolumeQuery::Owners(ids) if ids.is_empty() => {
+                return Ok(Vec::new())
+            }
             VolumeQuery::Ids(ids) => filter("volume-id", ids.iter().cloned()),
-            VolumeQuery::Owner(owner) => filter(&format!("tag:{OWNER_TAG}"), [owner.clone()]),
+            VolumeQuery::Owners(owners) => filter(&format!("tag:{OWNER_TAG}"), owners.clone()),
             VolumeQuery::TagKey(key) => filter("tag-key", [*key]),
         };
         let mut pages = self

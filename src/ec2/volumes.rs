@@ -29,6 +29,18 @@ impl VolumeStatus {
             _ => Self::Error,
         }
     }
+
+    /// EC2's name of it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Creating => "creating",
+            Self::Available => "available",
+            Self::InUse => "in-use",
+            Self::Deleting => "deleting",
+            Self::Deleted => "deleted",
+            Self::Error => "error",
+        }
+    }
 }
 
 /// A volume attachment's own status [EBS-API]; `busy` is a detach the
@@ -51,6 +63,16 @@ impl VolumeAttachmentStatus {
             "busy" => Some(Self::Busy),
             "detached" => None,
             _ => Some(Self::Attached),
+        }
+    }
+
+    /// EC2's name of it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Attaching => "attaching",
+            Self::Attached => "attached",
+            Self::Detaching => "detaching",
+            Self::Busy => "busy",
         }
     }
 }
@@ -101,8 +123,9 @@ pub struct NewVolume {
 pub enum VolumeQuery {
     /// These volumes; unknown ids are left out, no ids is no call.
     Ids(Vec<String>),
-    /// Volumes a pool declaration made (ownership tag).
-    Owner(String),
+    /// Volumes these pool declarations made (ownership tag); none is no
+    /// call.
+    Owners(Vec<String>),
     /// Volumes carrying this tag key, whatever its value.
     TagKey(&'static str),
 }

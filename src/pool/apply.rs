@@ -5,30 +5,39 @@
 use std::collections::BTreeSet;
 
 use super::attach::{attach, AttachResult};
-use super::model::{Action, Attach, Detach, Identify, KeepOnTermination, Plan, Shortage};
-use super::report::{Failed, LeftAction, Report};
+use super::model::{
+    Action, Attach, AttachVolume, Detach, Identify, KeepOnTermination, Plan, Shortage, VolumeMove,
+};
+use super::move_volumes::{self, Moved};
+use super::report::{Failed, Left, LeftAction, Report};
 use super::settings::Settings;
 use crate::concurrent::concurrently;
 use crate::deadline::Deadline;
 use crate::ec2::{Ec2, InterfaceChange, Tags, IDENTITY_TAGS};
 
-/// Carries out `plan`: detaches, then DeleteOnTermination changes, then
-/// attaches (each followed by its holder's identity, R26) beside the other
-/// identity changes, each batch concurrently.
+/// Carries out `plan`: detaches (of members and of volumes off stopped
+/// instances), then DeleteOnTermination changes, then attaches (each
+/// followed by its holder's identity, R26, and the member's volumes, R27)
+/// beside the other identity changes and volume attaches, each batch
+/// concurrently.
 pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Settings) -> Report {
     let mut report = Report {
         shortages: plan.shortages,
         unusable: plan.unusable,
+        stranded: plan.stranded,
         ..Report::default()
     };
     let (mut detaches, mut keeps, mut attaches) = (Vec::new(), Vec::new(), Vec::new());
-    let mut identifies = Vec::new();
+    let (mut identifies, mut volume_detaches, mut volume_attaches) =
+        (Vec::new(), Vec::new(), Vec::new());
     for action in plan.actions {
         match action {
             Action::Detach(d) => detaches.push(d),
             Action::KeepOnTermination(k) => keeps.push(k),
             Action::Attach(a) => attaches.push(a),
             Action::Identify(i) => identifies.push(i),
+            Action::DetachVolume(d) => volume_detaches.push(d),
+            Action::AttachVolume(a) => volume_attaches.push(a),
         }
     }
 
@@ -40,7 +49,8 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
     };
     if let Some(p) = progress {
         let actions = detaches.len() + keeps.len() + attaches.len() + identifies.len();
-        p.planned(actions as u64);
+        let volumes = volume_detaches.len() + volume_attaches.len();
+        p.planned((actions + volumes) as u64);
     }
     // R24: the most urgent first: members taken back (their instances are
     // gone or leaving), then the instances waiting longest.
@@ -52,7 +62,24 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
         tick();
         result
     };
-    for result in concurrently(settings.concurrency, detaches, detach).await {
+    let detach_volume = |d| async {
+        let result = move_volumes::detach(ec2, d).await;
+        tick();
+        result
+    };
+    let (detached, volumes_detached) = tokio::join!(
+        concurrently(settings.concurrency, detaches, detach),
+        concurrently(settings.concurrency, volume_detaches, detach_volume)
+    );
+    for result in volumes_detached {
+        match result {
+            Ok(Some(d)) => report.volumes_detached.push(d),
+            Ok(None) => {}
+            Err(f) if f.is_deferred() => report.leave(LeftAction::DetachVolume, f),
+            Err(f) => report.failed.push(f),
+        }
+    }
+    for result in detached {
         match result {
             Ok(Some(d)) => report.detached.push(d),
             Ok(None) => {}
@@ -78,49 +105,90 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
         }
     }
     let attach = |a: Attach| async {
-        let identities: Vec<(String, Tags)> = a
+        let identities: Vec<(String, Tags, Vec<VolumeMove>)> = a
             .candidates
             .iter()
-            .map(|c| (c.interface_id.clone(), c.identity.clone()))
+            .map(|c| {
+                (
+                    c.interface_id.clone(),
+                    c.identity.clone(),
+                    c.volumes.clone(),
+                )
+            })
             .collect();
         let (result, conflicts) = attach(ec2, a, &stuck, deadline, settings).await;
-        // R26: the identity only once EC2 confirmed the attach.
-        let identified = match &result {
+        // R26, R27: the identity and the volumes only once EC2 confirmed
+        // the attach.
+        let (identified, moved) = match &result {
             AttachResult::Attached(ok) => {
                 let identity = identities
                     .into_iter()
-                    .find(|(id, _)| *id == ok.interface_id);
-                let tags = identity.map(|(_, tags)| tags).unwrap_or_default();
+                    .find(|(id, _, _)| *id == ok.interface_id);
+                let (tags, volumes) = identity
+                    .map(|(_, tags, volumes)| (tags, volumes))
+                    .unwrap_or_default();
                 let identify = Identify {
                     pool: ok.pool.clone(),
                     instance_id: ok.instance_id.clone(),
                     tags,
                 };
                 let tagged = (!identify.tags.is_empty()).then_some(identify);
-                match tagged {
+                let identified = match tagged {
                     Some(i) => Some(self::identify(ec2, i).await),
                     None => None,
-                }
+                };
+                let volumes = volumes.into_iter().map(|volume| AttachVolume {
+                    pool: ok.pool.clone(),
+                    instance_id: ok.instance_id.clone(),
+                    volume,
+                });
+                let attach = |v| move_volumes::attach(ec2, v, deadline, settings);
+                let volumes: Vec<AttachVolume> = volumes.collect();
+                let moved = concurrently(settings.concurrency, volumes, attach).await;
+                (identified, moved)
             }
-            _ => None,
+            _ => (None, Vec::new()),
         };
         tick();
-        ((result, conflicts), identified)
+        ((result, conflicts), identified, moved)
+    };
+    let attach_volume = |v| async {
+        let moved = move_volumes::attach(ec2, v, deadline, settings).await;
+        tick();
+        moved
     };
     let identify = |i| async {
         let result = identify(ec2, i).await;
         tick();
         result
     };
-    let (attached, identified) = tokio::join!(
+    let (attached, identified, volumes_moved) = tokio::join!(
         concurrently(settings.concurrency, attaches, attach),
-        concurrently(settings.concurrency, identifies, identify)
+        concurrently(settings.concurrency, identifies, identify),
+        concurrently(settings.concurrency, volume_attaches, attach_volume)
     );
-    let (attached, after_attach): (Vec<_>, Vec<_>) = attached.into_iter().unzip();
-    for result in identified
+    let mut after_attach = Vec::new();
+    let mut moved = volumes_moved;
+    let attached: Vec<_> = attached
         .into_iter()
-        .chain(after_attach.into_iter().flatten())
-    {
+        .map(|(result, identified, volumes)| {
+            after_attach.extend(identified);
+            moved.extend(volumes);
+            result
+        })
+        .collect();
+    for m in moved {
+        match m {
+            Moved::Attached(a) => report.volumes_attached.push(a),
+            Moved::Left(a) => report.left.push(Left {
+                action: LeftAction::AttachVolume,
+                pool: a.pool,
+                instance_id: a.instance_id,
+            }),
+            Moved::Failed(f) => report.failed.push(f),
+        }
+    }
+    for result in identified.into_iter().chain(after_attach) {
         match result {
             Ok(i) => report.identified.push(i),
             Err(f) if f.is_deferred() => report.leave(LeftAction::Identify, f),
@@ -220,6 +288,12 @@ fn sort(report: &mut Report) {
     report
         .identified
         .sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+    report
+        .volumes_attached
+        .sort_by(|a, b| a.volume.volume_id.cmp(&b.volume.volume_id));
+    report
+        .volumes_detached
+        .sort_by(|a, b| a.volume_id.cmp(&b.volume_id));
     report
         .failed
         .sort_by(|a, b| a.instance_id.cmp(&b.instance_id));

@@ -56,6 +56,7 @@ pub(super) fn assign(
             interface_id: pool_free[c].member.id.clone(),
             freed_from: pool_free[c].freed_from.map(str::to_string),
             identity: identity::of(pool_free[c].member),
+            volumes: pool_free[c].volumes.clone(),
         });
         plan.actions.push(Action::Attach(Attach {
             pool: placement.pool.clone(),

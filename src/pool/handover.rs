@@ -64,8 +64,8 @@ impl Manager<'_> {
             .collect();
         if pools.is_empty() {
             let snapshot = Snapshot {
-                members: Vec::new(),
                 instances: instance.into_iter().collect(),
+                ..Snapshot::default()
             };
             let mut outcome = self.carry_out(plan::plan(&snapshot), given, deadline).await;
             outcome.note = Some(format!("instance {id} is in no pool and holds no member"));
@@ -85,6 +85,7 @@ impl Manager<'_> {
         let known = Snapshot {
             members: if terminating { Vec::new() } else { held },
             instances: instance.clone().into_iter().collect(),
+            volumes: Vec::new(),
         };
         let releases = Plan {
             actions: plan::plan(&known)

@@ -37,6 +37,7 @@ impl Manager<'_> {
                     instance_id: action.instance_id.clone(),
                     transition: given.transition,
                     once: Once::ActionsDone,
+                    volumes: Vec::new(),
                 }];
                 let hooks = proceed::Hooks::new();
                 let (report, pace) = (&mut outcome.report, self.pace(deadline));

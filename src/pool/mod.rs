@@ -14,6 +14,7 @@ pub mod identity;
 pub mod index;
 mod lifecycle;
 pub mod model;
+mod move_volumes;
 pub mod plan;
 pub mod proceed;
 mod read;
@@ -21,6 +22,7 @@ pub mod report;
 pub mod settings;
 pub mod status;
 mod survey;
+pub mod volumes;
 
 pub use report::Report;
 pub use settings::Settings;
@@ -32,7 +34,7 @@ use serde::Serialize;
 
 use crate::autoscaling::{AutoScaling, GroupInstance};
 use crate::deadline::Deadline;
-use crate::ec2::{Ec2, Instance, InstanceState, InterfaceQuery};
+use crate::ec2::{Ec2, Instance, InstanceState, InterfaceQuery, NetworkInterface, FORMER_POOL_TAG};
 use crate::event::{Given, StateChange};
 use model::{Plan, Snapshot};
 use read::join_groups;
@@ -183,10 +185,18 @@ impl<'a> Manager<'a> {
             members.retain(|m| !own.contains(&m.id));
             members.extend(read);
         }
-        let snapshot = Snapshot {
+        // R27: a pool with data volumes pays one read more; others none.
+        let pool = instance.pool().map(str::to_string);
+        let mut snapshot = Snapshot {
             members,
             instances: vec![instance],
+            volumes: Vec::new(),
         };
+        let of_its_pool = |m: &NetworkInterface| {
+            let named = |p: &str| pool.as_deref() == Some(p);
+            m.pool().is_some_and(named) || m.tags.get(FORMER_POOL_TAG).is_some_and(|p| named(p))
+        };
+        self.add_volumes(&mut snapshot, of_its_pool).await?;
         let mut outcome = self.carry_out(plan::plan(&snapshot), given, deadline).await;
         if untagged {
             outcome.note = Some(format!("instance {id} is in no pool"));

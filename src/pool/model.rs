@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::autoscaling::Transition;
-use crate::ec2::{Instance, NetworkInterface, Tags};
+use crate::ec2::{Instance, NetworkInterface, Tags, Volume};
 
 /// Device index a pool uses when its members carry no device index tag (R3).
 pub const DEFAULT_DEVICE_INDEX: i32 = 1;
@@ -15,8 +15,11 @@ pub struct Snapshot {
     /// Interfaces carrying the pool tag, and any other interface a running
     /// pool instance lists (so that every device index's occupant is known).
     pub members: Vec<NetworkInterface>,
-    /// Pool instances, and the instances members are attached to.
+    /// Pool instances, and the instances members or their volumes are
+    /// attached to.
     pub instances: Vec<Instance>,
+    /// The data volumes of members that list some (R27).
+    pub volumes: Vec<Volume>,
 }
 
 /// One step of a plan.
@@ -27,6 +30,48 @@ pub enum Action {
     KeepOnTermination(KeepOnTermination),
     Attach(Attach),
     Identify(Identify),
+    DetachVolume(DetachVolume),
+    AttachVolume(AttachVolume),
+}
+
+/// Take a member's data volume off a stopped instance that no longer holds
+/// the member; never off a running one (R27).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DetachVolume {
+    pub pool: String,
+    pub volume_id: String,
+    pub instance_id: String,
+}
+
+/// Give a member's holder a data volume of the member (R27).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AttachVolume {
+    pub pool: String,
+    pub instance_id: String,
+    #[serde(flatten)]
+    pub volume: VolumeMove,
+}
+
+/// A data volume that goes to the member's (new) holder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VolumeMove {
+    pub volume_id: String,
+    pub device: String,
+    /// The instance it is being detached from (by this plan or by EC2 at
+    /// termination): the attach waits until it reads `available`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub freed_from: Option<String>,
+}
+
+/// A member's data volume that cannot go to the member's holder now (R27):
+/// on a running instance that does not hold the member (never detached
+/// from a running OS), or in a state no attach can take.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StrandedVolume {
+    pub pool: String,
+    pub interface_id: String,
+    pub volume_id: String,
+    pub reason: String,
 }
 
 /// Bring an instance's identity tags in line with the member it holds, or
@@ -84,6 +129,9 @@ pub struct Candidate {
     /// The identity its holder gets once it is attached (R26); empty: none.
     #[serde(skip_serializing_if = "Tags::is_empty")]
     pub identity: Tags,
+    /// The member's data volumes its holder gets after it (R27).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<VolumeMove>,
 }
 
 /// Running pool instances that wait for a member none of which is free (R9).
@@ -110,6 +158,10 @@ pub struct Proceed {
     pub instance_id: String,
     pub transition: Transition,
     pub once: Once,
+    /// Data volumes of the member it holds that must read attached to it
+    /// too (R27).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
 }
 
 /// What a lifecycle action waits for beyond the plan's actions on its
@@ -134,6 +186,8 @@ pub struct Plan {
     pub unusable: Vec<Unusable>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub proceeds: Vec<Proceed>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stranded: Vec<StrandedVolume>,
 }
 
 /// Where a member can go: same pool, VPC and Availability Zone (R2).

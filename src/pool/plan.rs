@@ -12,6 +12,7 @@ use super::identity;
 use super::model::{Action, Detach, KeepOnTermination, Once, Placement, Plan, Proceed, Snapshot};
 use super::survey::{is_manageable, Free};
 pub use super::survey::{survey, Survey};
+use super::volumes::{self, Volumes};
 use crate::autoscaling::Transition;
 use crate::ec2::{Instance, InstanceState, NetworkInterface, PLAIN_INTERFACE};
 
@@ -58,9 +59,11 @@ pub fn plan(snapshot: &Snapshot) -> Plan {
     take_back(&mut survey, &mut plan);
     release_double_holds(&mut survey, &mut plan);
     keep_on_termination(&survey, &mut plan);
+    let volumes = Volumes::new(snapshot);
+    volumes::follow(snapshot, &volumes, &mut survey, &mut plan);
     give_members(&survey, &mut plan);
     identity::identify(snapshot, &survey, &mut plan);
-    plan.proceeds = proceeds(snapshot, &survey, &plan);
+    plan.proceeds = proceeds(snapshot, &survey, &plan, &volumes);
     plan
 }
 
@@ -85,25 +88,26 @@ fn give_members(survey: &Survey, plan: &mut Plan) {
 
 /// Step 6: the lifecycle actions our hooks hold (R20, R21), and what each
 /// waits for.
-fn proceeds(snapshot: &Snapshot, survey: &Survey, plan: &Plan) -> Vec<Proceed> {
+fn proceeds(snapshot: &Snapshot, survey: &Survey, plan: &Plan, volumes: &Volumes) -> Vec<Proceed> {
     let mut proceeds = Vec::new();
     for i in &snapshot.instances {
         let Some(group) = &i.group else { continue };
         for &transition in group.waits_for() {
-            let once = match transition {
+            let (once, volumes) = match transition {
                 Transition::Launching if group.lifecycle_state == "Pending:Wait" => {
-                    match launch_waits_for(i, survey, plan) {
-                        Some(once) => once,
+                    match launch_waits_for(i, survey, plan, volumes) {
+                        Some(waits) => waits,
                         None => continue,
                     }
                 }
-                _ => Once::ActionsDone,
+                _ => (Once::ActionsDone, Vec::new()),
             };
             proceeds.push(Proceed {
                 group: group.group.clone(),
                 instance_id: i.id.clone(),
                 transition,
                 once,
+                volumes,
             });
         }
     }
@@ -113,34 +117,42 @@ fn proceeds(snapshot: &Snapshot, survey: &Survey, plan: &Plan) -> Vec<Proceed> {
 }
 
 /// R20: a launch goes on once EC2 runs the instance and its member reads
-/// attached, or when no member can come now: every usable member of its
-/// placement held or given (a replacement whose old instance still serves
-/// must not deadlock). `None`: it stays open (not running yet, or a member
-/// may still come: one `pending`, or one the reads do not settle).
-fn launch_waits_for(i: &Instance, survey: &Survey, plan: &Plan) -> Option<Once> {
+/// attached, with its data volumes (R27), or when no member can come now:
+/// every usable member of its placement held or given (a replacement whose
+/// old instance still serves must not deadlock). `None`: it stays open (not
+/// running yet, or a member or volume may still come: one `pending`, or one
+/// the reads do not settle).
+fn launch_waits_for(
+    i: &Instance,
+    survey: &Survey,
+    plan: &Plan,
+    volumes: &Volumes,
+) -> Option<(Once, Vec<String>)> {
     if i.state != InstanceState::Running {
         return None;
     }
     let Some(pool) = survey.pool_of(i) else {
-        return Some(Once::ActionsDone);
+        return Some((Once::ActionsDone, Vec::new()));
     };
     if let Some(held) = survey
         .holds
         .get(&(i.id.as_str(), pool))
         .and_then(|h| h.first())
     {
+        let volumes = volumes::awaited(volumes, held, &i.id, plan)?;
         let attached = held.attachment.as_ref().is_some_and(|a| a.is_attached());
-        return Some(match attached {
+        let once = match attached {
             true => Once::ActionsDone,
             false => Once::Holds(held.id.clone()),
-        });
+        };
+        return Some((once, volumes));
     }
     if let Some(listed) = survey.listed.get(i.id.as_str()) {
-        return Some(Once::Holds(listed.to_string()));
+        return Some((Once::Holds(listed.to_string()), Vec::new()));
     }
     let attach = |a: &Action| matches!(a, Action::Attach(a) if a.instance_id == i.id);
     if plan.actions.iter().any(attach) {
-        return Some(Once::Gets);
+        return Some((Once::Gets, Vec::new()));
     }
     let short = plan
         .shortages
@@ -150,7 +162,7 @@ fn launch_waits_for(i: &Instance, survey: &Survey, plan: &Plan) -> Option<Once> 
         .unsettled
         .iter()
         .any(|p| p.pool == short.pool && p.availability_zone == short.availability_zone);
-    (!unsettled).then_some(Once::ActionsDone)
+    (!unsettled).then_some((Once::ActionsDone, Vec::new()))
 }
 
 /// A member the manager may give to an instance (R5, R15).
@@ -184,6 +196,7 @@ fn release_double_holds<'a>(survey: &mut Survey<'a>, plan: &mut Plan) {
             let freed = Free {
                 member: extra,
                 freed_from: Some(holder),
+                volumes: Vec::new(),
             };
             survey.free.entry(placement).or_default().push(freed);
         }

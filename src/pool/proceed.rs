@@ -13,7 +13,9 @@ use crate::autoscaling::{AutoScaling, Hook, LifecycleAction, Transition};
 use crate::aws::{AwsError, ErrorKind};
 use crate::concurrent::concurrently;
 use crate::deadline::{Backoff, Deadline};
-use crate::ec2::{Ec2, InterfaceQuery, NetworkInterface};
+use crate::ec2::{
+    Ec2, InterfaceQuery, NetworkInterface, Volume, VolumeAttachmentStatus, VolumeQuery,
+};
 use crate::event::Given;
 
 /// Each group's hooks, or why they could not be read.
@@ -70,24 +72,39 @@ pub async fn complete(
     pace: Pace,
 ) {
     let mut ready = Vec::new();
-    let mut awaited = BTreeMap::new();
+    let (mut awaited, mut volumes) = (BTreeMap::new(), BTreeMap::new());
     for proceed in proceeds {
         match waits_for(&proceed, report) {
             Wait::Open => {}
             Wait::Retry => report.left.push(left(&proceed)),
             Wait::Nothing => ready.push(proceed),
-            Wait::Attached(id) => {
-                awaited.insert(id, proceed.instance_id.clone());
+            Wait::Attached { member, data } => {
+                if let Some(id) = member {
+                    awaited.insert(id, proceed.instance_id.clone());
+                }
+                for id in data {
+                    volumes.insert(id, proceed.instance_id.clone());
+                }
                 ready.push(proceed);
             }
         }
     }
     // R20: an instance that boots on a half-attached interface gets
-    // conflicting routes: a launch goes on once its member reads attached.
-    let attached = attached(ec2, &awaited, pace).await;
+    // conflicting routes: a launch goes on once its member reads attached,
+    // and its member's data volumes too (R27).
+    let (attached, volumes_attached) = tokio::join!(
+        attached(ec2, &awaited, pace),
+        volumes_attached(ec2, &volumes, pace)
+    );
     let (ready, late): (Vec<_>, Vec<_>) = ready.into_iter().partition(|p| {
-        let waits = awaited.iter().find(|(_, i)| **i == p.instance_id);
-        waits.is_none_or(|(id, _)| attached.contains(id))
+        let on_it = |(_, i): &(&String, &String)| **i == p.instance_id;
+        let waits = awaited.iter().find(on_it);
+        let member = waits.is_none_or(|(id, _)| attached.contains(id));
+        member
+            && volumes
+                .iter()
+                .filter(on_it)
+                .all(|(id, _)| volumes_attached.contains(id))
     });
     report.left.extend(late.iter().map(left));
     let mut actions = Vec::new();
@@ -138,8 +155,11 @@ pub async fn complete(
 enum Wait {
     /// Nothing: complete it.
     Nothing,
-    /// This member to read attached.
-    Attached(String),
+    /// This member (if any) and these data volumes to read attached.
+    Attached {
+        member: Option<String>,
+        data: Vec<String>,
+    },
     /// It stays open; the event is retried (a race lost: the member
     /// another invocation attached is read next time).
     Retry,
@@ -159,17 +179,29 @@ fn waits_for(proceed: &Proceed, report: &Report) -> Wait {
     if left || report.failed.iter().any(blocks) {
         return Wait::Open;
     }
+    let data = proceed.volumes.clone();
     match &proceed.once {
-        Once::ActionsDone => Wait::Nothing,
-        Once::Holds(id) => Wait::Attached(id.clone()),
+        Once::ActionsDone if data.is_empty() => Wait::Nothing,
+        Once::ActionsDone => Wait::Attached { member: None, data },
+        Once::Holds(id) => Wait::Attached {
+            member: Some(id.clone()),
+            data,
+        },
         Once::Gets => {
             let got = report.attached.iter().find(|a| on_it(&a.instance_id));
             let short = report
                 .shortages
                 .iter()
                 .any(|s| s.instance_ids.iter().any(|i| on_it(i)));
+            let data = report
+                .volumes_attached
+                .iter()
+                .filter(|v| on_it(&v.instance_id));
             match (got, short) {
-                (Some(a), _) => Wait::Attached(a.interface_id.clone()),
+                (Some(a), _) => Wait::Attached {
+                    member: Some(a.interface_id.clone()),
+                    data: data.map(|v| v.volume.volume_id.clone()).collect(),
+                },
                 // Every candidate was taken meanwhile, by serving
                 // instances: none can come now.
                 (None, true) => Wait::Nothing,
@@ -208,6 +240,36 @@ async fn attached(
             .map(|m| m.id.clone())
             .collect(),
         // Unread: left for later, like an attachment still settling.
+        Err(_) => BTreeSet::new(),
+    }
+}
+
+/// The volumes of `awaited` (volume -> instance) that read attached to
+/// their instance before the deadline.
+async fn volumes_attached(
+    ec2: &dyn Ec2,
+    awaited: &BTreeMap<String, String>,
+    pace: Pace,
+) -> BTreeSet<String> {
+    if awaited.is_empty() {
+        return BTreeSet::new();
+    }
+    let query = VolumeQuery::Ids(awaited.keys().cloned().collect());
+    let on_its_instance = |v: &Volume| {
+        v.attachment.as_ref().is_some_and(|a| {
+            a.status == VolumeAttachmentStatus::Attached
+                && Some(&a.instance_id) == awaited.get(&v.id)
+        })
+    };
+    let all =
+        |read: &Vec<Volume>| read.iter().filter(|v| on_its_instance(v)).count() == awaited.len();
+    let read = || ec2.describe_volumes(&query);
+    match pace.deadline.read_until(pace.backoff, read, all).await {
+        Ok((last, _)) => last
+            .iter()
+            .filter(|v| on_its_instance(v))
+            .map(|v| v.id.clone())
+            .collect(),
         Err(_) => BTreeSet::new(),
     }
 }

@@ -5,8 +5,11 @@
 use crate::autoscaling::{GroupInstance, Membership};
 use crate::aws::AwsError;
 use crate::deadline::Deadline;
+use std::collections::BTreeSet;
+
 use crate::ec2::{
-    Instance, InstanceQuery, InstanceState, InterfaceQuery, InterfaceStatus, NetworkInterface,
+    volume_devices, Instance, InstanceQuery, InstanceState, InterfaceQuery, InterfaceStatus,
+    NetworkInterface, VolumeQuery, OWNER_TAG,
 };
 
 use super::model::Snapshot;
@@ -77,6 +80,7 @@ impl Manager<'_> {
         let mut snapshot = Snapshot {
             members: members?,
             instances: instances?,
+            volumes: Vec::new(),
         };
         for member in by_id? {
             snapshot.members.retain(|m| m.id != member.id);
@@ -115,7 +119,44 @@ impl Manager<'_> {
                 join_groups(instance, read, None, standby_holds);
             }
         }
+        self.add_volumes(&mut snapshot, |_| true).await?;
         Ok(snapshot)
+    }
+
+    /// The data volumes of the snapshot's members that list some and that
+    /// `concern` picks, and the instances they are attached to that the
+    /// snapshot lacks (R27). No call when no such member lists volumes.
+    pub(super) async fn add_volumes(
+        &self,
+        snapshot: &mut Snapshot,
+        concern: impl Fn(&NetworkInterface) -> bool,
+    ) -> Result<(), AwsError> {
+        let with_volumes = snapshot
+            .members
+            .iter()
+            .filter(|m| concern(m) && !volume_devices(m).is_empty());
+        let owners: BTreeSet<String> = with_volumes
+            .filter_map(|m| m.tags.get(OWNER_TAG).cloned())
+            .collect();
+        if owners.is_empty() {
+            return Ok(());
+        }
+        let owners = VolumeQuery::Owners(owners.into_iter().collect());
+        snapshot.volumes = self.ec2.describe_volumes(&owners).await?;
+        let known: BTreeSet<&str> = snapshot.instances.iter().map(|i| i.id.as_str()).collect();
+        let on = snapshot
+            .volumes
+            .iter()
+            .filter_map(|v| v.attachment.as_ref());
+        let unknown: BTreeSet<String> = on
+            .map(|a| a.instance_id.as_str())
+            .filter(|id| !known.contains(id))
+            .map(str::to_string)
+            .collect();
+        let unknown = InstanceQuery::Ids(unknown.into_iter().collect());
+        let mut read = self.ec2.describe_instances(&unknown).await?;
+        snapshot.instances.append(&mut read);
+        Ok(())
     }
 
     /// The groups and lifecycle states of `ids` (none without Auto Scaling).

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::{Serialize, Serializer};
 
-use super::model::{Detach, Identify, KeepOnTermination, Shortage, Unusable};
+use super::model::{
+    AttachVolume, Detach, DetachVolume, Identify, KeepOnTermination, Shortage, StrandedVolume,
+    Unusable,
+};
 use crate::autoscaling::{LifecycleAction, Transition};
 use crate::aws::{AwsError, ErrorKind};
 
@@ -52,6 +55,15 @@ pub struct Report {
     /// Holders' identity tags set or removed (R26).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub identified: Vec<Identify>,
+    /// Members' data volumes attached to their holders (R27).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes_attached: Vec<AttachVolume>,
+    /// Members' data volumes taken off stopped instances (R27).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes_detached: Vec<DetachVolume>,
+    /// Members' data volumes that cannot go to their holders now (R27).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stranded: Vec<StrandedVolume>,
     pub failed: Vec<Failed>,
     pub shortages: Vec<Shortage>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -85,6 +97,8 @@ pub enum LeftAction {
     KeepOnTermination,
     Attach,
     Identify,
+    DetachVolume,
+    AttachVolume,
     LifecycleAction,
 }
 
@@ -140,6 +154,10 @@ impl Report {
         self.attached.extend(other.attached);
         self.detached.extend(other.detached);
         self.kept_on_termination.extend(other.kept_on_termination);
+        self.identified.extend(other.identified);
+        self.volumes_attached.extend(other.volumes_attached);
+        self.volumes_detached.extend(other.volumes_detached);
+        self.stranded.extend(other.stranded);
         self.failed.extend(other.failed);
         self.shortages.extend(other.shortages);
         self.unusable.extend(other.unusable);

@@ -6,10 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::model::{Shortage, Snapshot};
+use super::model::{Shortage, Snapshot, StrandedVolume};
 use super::plan;
 use super::report::Report;
-use crate::ec2::{ordinal, InterfaceStatus, FORMER_POOL_TAG, ORDINAL_TAG, OWNER_TAG, STACK_TAG};
+use super::volumes::Volumes;
+use crate::ec2::{
+    ordinal, InterfaceStatus, Volume, FORMER_POOL_TAG, ORDINAL_TAG, OWNER_TAG, STACK_TAG,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PoolStatus {
@@ -19,6 +22,9 @@ pub struct PoolStatus {
     pub waiting: Vec<Waiting>,
     /// Waiting instances with no free member in their AZ.
     pub shortages: Vec<Shortage>,
+    /// Members' data volumes that cannot go to their holders now (R27).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stranded: Vec<StrandedVolume>,
     /// The name before its last rename: instances carrying it are served
     /// by this pool (R25).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,6 +64,22 @@ pub struct Member {
     pub public_ip: Option<String>,
     pub status: InterfaceStatus,
     pub holder: Option<Holder>,
+    /// Its data volumes, one per device it lists (R27).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<MemberVolume>,
+}
+
+/// A member's data volume and where it is (R27).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MemberVolume {
+    pub device: String,
+    /// `None`: not read (yet).
+    pub volume_id: Option<String>,
+    /// EC2's state of it (`available`, `in-use`, ...), or `missing`.
+    pub state: String,
+    /// The instance it is attached to, and how (`attached`, `busy`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attached_to: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -82,10 +104,12 @@ pub fn status(snapshot: &Snapshot) -> Vec<PoolStatus> {
             members: Vec::new(),
             waiting: Vec::new(),
             shortages: Vec::new(),
+            stranded: Vec::new(),
             former_name: None,
             declared_by: Vec::new(),
         });
     };
+    let volumes = Volumes::new(snapshot);
     for m in &snapshot.members {
         let Some(name) = m.pool() else { continue };
         entry(&mut pools, name);
@@ -117,6 +141,7 @@ pub fn status(snapshot: &Snapshot) -> Vec<PoolStatus> {
                 instance_id: a.instance_id.clone(),
                 device_index: a.device_index,
             }),
+            volumes: volumes.of(m).into_iter().map(member_volume).collect(),
         });
     }
     for (placement, waiters) in &plan::survey(snapshot).waiting {
@@ -130,9 +155,15 @@ pub fn status(snapshot: &Snapshot) -> Vec<PoolStatus> {
             });
         }
     }
-    for shortage in plan::plan(snapshot).shortages {
+    let plan = plan::plan(snapshot);
+    for shortage in plan.shortages {
         if let Some(p) = pools.get_mut(&shortage.pool) {
             p.shortages.push(shortage);
+        }
+    }
+    for stranded in plan.stranded {
+        if let Some(p) = pools.get_mut(&stranded.pool) {
+            p.stranded.push(stranded);
         }
     }
     for p in pools.values_mut() {
@@ -141,6 +172,18 @@ pub fn status(snapshot: &Snapshot) -> Vec<PoolStatus> {
         p.waiting.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
     }
     pools.into_values().collect()
+}
+
+fn member_volume((device, volume): (&str, Option<&Volume>)) -> MemberVolume {
+    let attached_to = volume
+        .and_then(|v| v.attachment.as_ref())
+        .map(|a| format!("{} ({})", a.instance_id, a.status.as_str()));
+    MemberVolume {
+        device: device.to_string(),
+        volume_id: volume.map(|v| v.id.clone()),
+        state: volume.map_or("missing".into(), |v| v.status.as_str().into()),
+        attached_to,
+    }
 }
 
 /// The gauges of one pool in one Availability Zone, as a sync leaves it.

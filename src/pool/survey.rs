@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::index::pool_device_index;
-use super::model::{Detach, Placement, Snapshot, Unusable, DEFAULT_DEVICE_INDEX};
+use super::model::{Detach, Placement, Snapshot, Unusable, VolumeMove, DEFAULT_DEVICE_INDEX};
 use crate::ec2::{
     Instance, InterfaceStatus, NetworkInterface, FORMER_POOL_TAG, OWNER_TAG, PLAIN_INTERFACE,
 };
@@ -55,6 +55,8 @@ pub(super) struct Free<'a> {
     pub member: &'a NetworkInterface,
     /// The instance it is being detached from, if any.
     pub freed_from: Option<&'a str>,
+    /// Its data volumes that its new holder gets after it (R27).
+    pub volumes: Vec<VolumeMove>,
 }
 
 /// Step 1 of every plan.
@@ -206,7 +208,11 @@ fn survey_member<'a>(
         vpc_id: member.vpc_id.clone(),
         availability_zone: member.availability_zone.clone(),
     };
-    let free = |freed_from| Free { member, freed_from };
+    let free = |freed_from| Free {
+        member,
+        freed_from,
+        volumes: Vec::new(),
+    };
     let Some(attachment) = &member.attachment else {
         // An instance read shows it attached, the member's own read not yet
         // (R11): not free. A listing instance that may keep it holds one

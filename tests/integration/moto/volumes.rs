@@ -45,7 +45,7 @@ async fn volumes_are_made_read_attached_detached_and_deleted_through_the_sdk() {
     assert_eq!(made.availability_zone, "us-east-1a");
 
     let owned = ec2
-        .describe_volumes(&VolumeQuery::Owner("pool-1".into()))
+        .describe_volumes(&VolumeQuery::Owners(vec!["pool-1".into()]))
         .await
         .unwrap();
     let mut ids: Vec<_> = owned.iter().map(|v| v.id.clone()).collect();

@@ -103,6 +103,18 @@ pub(super) fn render(plan: &Plan) -> Vec<String> {
                 let tags: Vec<&str> = i.tags.values().map(String::as_str).collect();
                 format!("identify {} as {}", i.instance_id, tags.join(" "))
             }
+            Action::DetachVolume(d) => format!("detach {} from {}", d.volume_id, d.instance_id),
+            Action::AttachVolume(a) => {
+                let v = &a.volume;
+                let after = match &v.freed_from {
+                    Some(from) => format!(" once free from {from}"),
+                    None => String::new(),
+                };
+                format!(
+                    "attach {} to {} at {}{after}",
+                    v.volume_id, a.instance_id, v.device
+                )
+            }
         })
         .collect();
 
@@ -124,6 +136,10 @@ pub(super) fn case(
     instances: Vec<Instance>,
     want: &[&str],
 ) {
-    let snapshot = Snapshot { members, instances };
+    let snapshot = Snapshot {
+        members,
+        instances,
+        ..Snapshot::default()
+    };
     assert_eq!(render(&plan(&snapshot)), want, "case: {name}");
 }

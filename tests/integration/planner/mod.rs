@@ -12,3 +12,4 @@ mod identity;
 mod pool;
 mod properties;
 mod status;
+mod volumes;

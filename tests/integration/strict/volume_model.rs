@@ -205,7 +205,7 @@ async fn volume_reads_lag_behind_writes() {
         .await
         .unwrap();
 
-    let owned = VolumeQuery::Owner("pool-1".into());
+    let owned = VolumeQuery::Owners(vec!["pool-1".into()]);
     let mut stale = 0;
     for _ in 0..20 {
         let read = ec2.describe_volumes(&owned).await.unwrap();

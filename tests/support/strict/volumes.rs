@@ -45,7 +45,7 @@ impl StrictEc2 {
         &self,
         query: &VolumeQuery,
     ) -> Result<Vec<Volume>, AwsError> {
-        if matches!(query, VolumeQuery::Ids(ids) if ids.is_empty()) {
+        if matches!(query, VolumeQuery::Ids(ids) | VolumeQuery::Owners(ids) if ids.is_empty()) {
             return Ok(Vec::new());
         }
         self.calls.count("DescribeVolumes");
@@ -55,7 +55,9 @@ impl StrictEc2 {
         settle(&mut w);
         let wanted = |v: &Volume| match query {
             VolumeQuery::Ids(ids) => ids.contains(&v.id),
-            VolumeQuery::Owner(owner) => v.tags.get(OWNER_TAG) == Some(owner),
+            VolumeQuery::Owners(owners) => {
+                v.tags.get(OWNER_TAG).is_some_and(|o| owners.contains(o))
+            }
             VolumeQuery::TagKey(key) => v.tags.contains_key(*key),
         };
         Ok(w.seen
