@@ -133,9 +133,11 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
                     tags,
                 };
                 let tagged = (!identify.tags.is_empty()).then_some(identify);
-                let identified = match tagged {
-                    Some(i) => Some(self::identify(ec2, i).await),
-                    None => None,
+                let identified = async {
+                    match tagged {
+                        Some(i) => Some(self::identify(ec2, i).await),
+                        None => None,
+                    }
                 };
                 let volumes = volumes.into_iter().map(|volume| AttachVolume {
                     pool: ok.pool.clone(),
@@ -144,8 +146,8 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
                 });
                 let attach = |v| move_volumes::attach(ec2, v, deadline, settings);
                 let volumes: Vec<AttachVolume> = volumes.collect();
-                let moved = concurrently(settings.concurrency, volumes, attach).await;
-                (identified, moved)
+                let moved = concurrently(settings.concurrency, volumes, attach);
+                tokio::join!(identified, moved)
             }
             _ => (None, Vec::new()),
         };

@@ -2,12 +2,14 @@
 //! an attach to a member's holder that waits, bounded by the deadline,
 //! while the volume is still `creating` or leaving its former instance.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::model::{AttachVolume, DetachVolume};
 use super::report::Failed;
 use super::settings::Settings;
 use crate::aws::{AwsError, ErrorKind};
 use crate::deadline::Deadline;
-use crate::ec2::{Ec2, VolumeQuery};
+use crate::ec2::{Ec2, VolumeQuery, VolumeStatus};
 
 /// What became of an attach.
 pub(super) enum Moved {
@@ -26,9 +28,11 @@ pub(super) async fn detach(ec2: &dyn Ec2, d: DetachVolume) -> Result<Option<Deta
     }
 }
 
-/// Attaches the volume, asked again while EC2 refuses it for a state that
-/// passes (`creating`, or still on its former instance); an answer that
-/// it is in use is read: attached to this instance already is done.
+/// Attaches the volume: at once when the plan saw it free, else once a
+/// read by id shows it `available` (still `creating`, or leaving its former
+/// instance, it is read again, bounded by the deadline); one that reads
+/// attached to this instance is done. An attach EC2 refuses for a state
+/// that passes is tried again after the next read.
 pub(super) async fn attach(
     ec2: &dyn Ec2,
     a: AttachVolume,
@@ -36,24 +40,35 @@ pub(super) async fn attach(
     settings: &Settings,
 ) -> Moved {
     let (volume, instance) = (&a.volume.volume_id, &a.instance_id);
+    let query = VolumeQuery::Ids(vec![volume.clone()]);
+    let at_once = AtomicBool::new(a.volume.freed_from.is_none());
+    let attach = || ec2.attach_volume(volume, instance, &a.volume.device);
     let attempt = || async {
-        let e = match ec2.attach_volume(volume, instance, &a.volume.device).await {
-            Ok(()) => return Ok(Some(())),
-            Err(e) => e,
-        };
-        match e.kind {
-            ErrorKind::IncorrectState => Ok(None),
-            ErrorKind::InUse => {
-                let query = VolumeQuery::Ids(vec![volume.clone()]);
-                let read = ec2.describe_volumes(&query).await?;
-                let here = read.iter().any(|v| {
-                    v.attachment
-                        .as_ref()
-                        .is_some_and(|at| at.instance_id == *instance)
-                });
-                Ok(here.then_some(()))
+        if at_once.swap(false, Ordering::Relaxed) {
+            match attach().await {
+                Ok(()) => return Ok(Some(())),
+                Err(e) if passes(&e) => {}
+                Err(e) => return Err(e),
             }
-            _ => Err(e),
+        }
+        let read = ec2.describe_volumes(&query).await?.pop();
+        let Some(read) = read else {
+            return Ok(None); // not shown yet (reads lag behind its making)
+        };
+        if read
+            .attachment
+            .as_ref()
+            .is_some_and(|at| at.instance_id == *instance)
+        {
+            return Ok(Some(()));
+        }
+        if read.status != VolumeStatus::Available {
+            return Ok(None);
+        }
+        match attach().await {
+            Ok(()) => Ok(Some(())),
+            Err(e) if passes(&e) => Ok(None),
+            Err(e) => Err(e),
         }
     };
     let result: Result<Option<()>, AwsError> = deadline.wait_for(settings.backoff, attempt).await;
@@ -63,6 +78,12 @@ pub(super) async fn attach(
         Err(e) if e.kind == ErrorKind::Deferred => Moved::Left(a),
         Err(e) => Moved::Failed(failed(&a.pool, instance, volume, &e)),
     }
+}
+
+/// A refusal for a state that passes: `creating`, or not yet free of its
+/// former instance, or taken meanwhile (the next read tells by whom).
+fn passes(e: &AwsError) -> bool {
+    e.is(ErrorKind::IncorrectState) || e.is(ErrorKind::InUse)
 }
 
 /// A failure that names the volume in its error.

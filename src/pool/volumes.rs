@@ -141,7 +141,11 @@ pub(super) fn follow<'a>(
             };
             let on = volumes.instances.get(a.instance_id.as_str());
             let stopped = on.is_some_and(|i| i.state == InstanceState::Stopped);
-            if stopped && a.status == VolumeAttachmentStatus::Attached {
+            let attached = matches!(
+                a.status,
+                VolumeAttachmentStatus::Attaching | VolumeAttachmentStatus::Attached
+            );
+            if stopped && attached {
                 plan.actions.push(Action::DetachVolume(DetachVolume {
                     pool: member.pool().unwrap_or_default().to_string(),
                     volume_id: volume.id.clone(),

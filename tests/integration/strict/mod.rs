@@ -7,6 +7,7 @@
 mod answers;
 mod budget;
 mod custom_resource;
+mod data_volumes;
 mod faults;
 mod harsh;
 mod identity;

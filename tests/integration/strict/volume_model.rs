@@ -99,7 +99,7 @@ async fn attach_checks_zone_state_and_device_like_ec2() {
 #[tokio::test]
 async fn a_volume_attaches_and_detaches_from_a_stopped_instance_in_time() {
     let ec2 = StrictEc2::with(Faults::calm());
-    ec2.faults.lock().unwrap().transition = Duration::from_millis(50);
+    ec2.faults.lock().unwrap().volume_transition = Duration::from_millis(50);
     let volume = ec2.add_volume("us-east-1a", []);
     let instance = ec2.launch(Some("p"), "subnet-a1");
 
@@ -136,7 +136,7 @@ async fn a_volume_attaches_and_detaches_from_a_stopped_instance_in_time() {
 #[tokio::test]
 async fn a_detach_from_a_running_instance_stays_busy_until_it_stops() {
     let ec2 = StrictEc2::with(Faults::calm());
-    ec2.faults.lock().unwrap().transition = Duration::from_millis(20);
+    ec2.faults.lock().unwrap().volume_transition = Duration::from_millis(20);
     let volume = ec2.add_volume("us-east-1a", []);
     let instance = ec2.launch(Some("p"), "subnet-a1");
     ec2.attach_volume(&volume, &instance, "/dev/sdf")
@@ -184,7 +184,7 @@ async fn termination_detaches_volumes_after_a_while_and_keeps_them() {
 #[tokio::test]
 async fn a_deleted_volume_reads_deleting_then_is_gone() {
     let ec2 = StrictEc2::with(Faults::calm());
-    ec2.faults.lock().unwrap().transition = Duration::from_millis(50);
+    ec2.faults.lock().unwrap().volume_transition = Duration::from_millis(50);
     let volume = ec2.add_volume("us-east-1a", []);
     ec2.delete_volume(&volume).await.unwrap();
     assert_eq!(ec2.volume(&volume).unwrap().status, VolumeStatus::Deleting);

@@ -12,7 +12,7 @@
 //!   [EC2-MOD]. A stopped instance keeps its interfaces [EC2-ENI].
 //! - New interfaces are `pending` for `create_pending` [EC2-CNI].
 //! - EBS volumes (`volumes.rs`): `creating` for `volume_create`, attach and
-//!   detach take `transition`, a detach from a running instance stays
+//!   detach take `volume_transition`, a detach from a running instance stays
 //!   `busy`, EC2 detaches a terminated instance's volumes after
 //!   `termination_detach` [EBS-API][EC2-TERM].
 //! - Instances launched by `launch_booting` are `pending` for a while
@@ -124,6 +124,8 @@ pub struct Faults {
     pub create_pending: Duration,
     /// How long a new volume stays `creating`.
     pub volume_create: Duration,
+    /// How long attaching and detaching a volume last.
+    pub volume_transition: Duration,
     /// Added to every call (a far-away endpoint), plus up to `jitter`.
     pub latency: Duration,
     pub jitter: Duration,
@@ -157,6 +159,9 @@ impl Default for Faults {
             create_pending: Duration::from_millis(50),
             // Guess: EC2 gives no figure; longer than an interface's.
             volume_create: Duration::from_millis(80),
+            // Guess: no figure either; longer than an interface's, so that
+            // a story sees the member attached before its volume.
+            volume_transition: Duration::from_millis(60),
             latency: Duration::from_millis(1),
             jitter: Duration::from_millis(4),
             read_lag: Duration::from_millis(20),
@@ -182,6 +187,7 @@ impl Faults {
             termination_detach: Duration::ZERO,
             create_pending: Duration::ZERO,
             volume_create: Duration::ZERO,
+            volume_transition: Duration::ZERO,
             latency: Duration::ZERO,
             jitter: Duration::ZERO,
             read_lag: Duration::ZERO,

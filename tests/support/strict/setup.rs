@@ -162,7 +162,7 @@ impl StrictEc2 {
     pub fn set_state(&self, instance: &str, state: InstanceState) {
         let (transition, detach_for) = {
             let f = self.faults.lock().unwrap();
-            (f.transition, f.termination_detach)
+            (f.volume_transition, f.termination_detach)
         };
         let mut w = self.world.lock().unwrap();
         settle(&mut w);

@@ -126,7 +126,7 @@ impl StrictEc2 {
     ) -> Result<(), AwsError> {
         self.calls.count("AttachVolume");
         self.enter(Op::AttachVolume).await?;
-        let transition = self.faults.lock().unwrap().transition;
+        let transition = self.faults.lock().unwrap().volume_transition;
         let mut w = self.world.lock().unwrap();
         settle(&mut w);
         let Some(disk) = w.volumes.get(volume_id) else {
@@ -192,7 +192,7 @@ impl StrictEc2 {
     ) -> Result<(), AwsError> {
         self.calls.count("DetachVolume");
         self.enter(Op::DetachVolume).await?;
-        let transition = self.faults.lock().unwrap().transition;
+        let transition = self.faults.lock().unwrap().volume_transition;
         let mut w = self.world.lock().unwrap();
         settle(&mut w);
         let running = w
@@ -232,7 +232,7 @@ impl StrictEc2 {
     pub(super) async fn delete_volume_now(&self, volume_id: &str) -> Result<(), AwsError> {
         self.calls.count("DeleteVolume");
         self.enter(Op::DeleteVolume).await?;
-        let transition = self.faults.lock().unwrap().transition;
+        let transition = self.faults.lock().unwrap().volume_transition;
         let mut w = self.world.lock().unwrap();
         settle(&mut w);
         let Some(disk) = w.volumes.get_mut(volume_id) else {
@@ -284,6 +284,19 @@ impl StrictEc2 {
         w.volumes.insert(id.clone(), disk);
         super::settle_visible(&mut w);
         id
+    }
+
+    /// The volumes attached (done attaching) to `instance`, as it truly is.
+    pub fn volumes_attached_to(&self, instance: &str) -> Vec<String> {
+        let mut w = self.world.lock().unwrap();
+        settle(&mut w);
+        let on = |v: &Volume| {
+            v.attachment.as_ref().is_some_and(|a| {
+                a.instance_id == instance && a.status == VolumeAttachmentStatus::Attached
+            })
+        };
+        let volumes = w.volumes.values().map(|d| &d.volume);
+        volumes.filter(|v| on(v)).map(|v| v.id.clone()).collect()
     }
 
     /// A volume as it truly is now (`None` once deleted).

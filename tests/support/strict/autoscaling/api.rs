@@ -59,6 +59,7 @@ impl AutoScaling for StrictAutoScaling {
         let members = self.ec2.members_of(&action.instance_id);
         let attached = self.ec2.fully_attached(&action.instance_id);
         let tags = self.ec2.instance_tags(&action.instance_id);
+        let volumes = self.ec2.volumes_attached_to(&action.instance_id);
         let ended = {
             let mut g = self.groups.lock().unwrap();
             let open = g.actions.iter_mut().find(|a| {
@@ -83,6 +84,7 @@ impl AutoScaling for StrictAutoScaling {
             open.members_then = members;
             open.attached_then = attached;
             open.tags_then = tags;
+            open.volumes_then = volumes;
             open.clone()
         };
         self.after_end(&ended);

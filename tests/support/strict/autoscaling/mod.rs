@@ -130,6 +130,8 @@ pub struct Action {
     pub attached_then: Vec<String>,
     /// The instance's tags then.
     pub tags_then: network_interface_manager::ec2::Tags,
+    /// The volumes done attaching to it then.
+    pub volumes_then: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -370,6 +372,7 @@ impl StrictAutoScaling {
                 members_then: Vec::new(),
                 attached_then: Vec::new(),
                 tags_then: Default::default(),
+                volumes_then: Vec::new(),
             });
         }
         drop(g);

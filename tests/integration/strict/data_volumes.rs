@@ -1,0 +1,213 @@
+//! A member's data volumes follow it (R27) on the strict models: a
+//! replacement through the launch and terminate hooks gets the interface,
+//! the ordinal and the volume before its launch goes on; a stopped
+//! holder's volume moves; duplicate and late events change nothing; the
+//! sync repairs and reports; and what it costs on the critical path.
+
+use std::time::Duration;
+
+use network_interface_manager::aws::total_calls;
+use network_interface_manager::ec2::InstanceState::{Running, Stopped};
+use network_interface_manager::ec2::{
+    Ec2, VolumeAttachmentStatus, DEVICE_TAG, ORDINAL_TAG, OWNER_TAG, SLOT_TAG, VOLUMES_TAG,
+};
+
+use super::lifecycle::Fleet;
+use crate::support::strict::autoscaling::HookSpec;
+use crate::support::strict::{az_of, StrictEc2};
+use crate::support::world::{deliver, deliver_ok, fixture, state_event, StrictWorld};
+use network_interface_manager::autoscaling::Transition::{Launching, Terminating};
+
+/// A seat of pool `pool` in `subnet`: a member with `ordinal` that lists
+/// /dev/sdf, and its volume there, available. Returns (member, volume).
+fn seat(ec2: &StrictEc2, pool: &str, subnet: &str, ordinal: &str) -> (String, String) {
+    let member = ec2.add_member(pool, subnet);
+    let slot = format!("slot-{ordinal}");
+    for (k, v) in [
+        (OWNER_TAG, "pool-1"),
+        (SLOT_TAG, slot.as_str()),
+        (VOLUMES_TAG, "/dev/sdf"),
+        (ORDINAL_TAG, ordinal),
+    ] {
+        ec2.tag_interface(&member, k, v);
+    }
+    let tags = [
+        (OWNER_TAG, "pool-1"),
+        (SLOT_TAG, slot.as_str()),
+        (DEVICE_TAG, "/dev/sdf"),
+    ];
+    let volume = ec2.add_volume(&az_of(subnet), tags);
+    (member, volume)
+}
+
+/// The instance the volume is attached to, and how.
+fn on(ec2: &StrictEc2, volume: &str) -> Option<(String, VolumeAttachmentStatus)> {
+    let v = ec2.volume(volume).unwrap();
+    v.attachment.map(|a| (a.instance_id, a.status))
+}
+
+const ATTACHED: VolumeAttachmentStatus = VolumeAttachmentStatus::Attached;
+
+fn hooks() -> Fleet {
+    Fleet::new(vec![
+        HookSpec::new("network-interface-manager-launch", Launching),
+        HookSpec::new("network-interface-manager-terminate", Terminating),
+    ])
+}
+
+/// R21, R27, R20: the group replaces a node terminate-first. The old node
+/// hands its interface over at once but keeps its volume (its OS runs
+/// until the hook goes on); EC2 detaches it after the termination; the
+/// replacement's launch goes on only once it holds the interface, the
+/// ordinal and the volume, all read attached.
+#[tokio::test]
+async fn a_replacement_gets_interface_ordinal_and_volume_before_its_launch_goes_on() {
+    let f = hooks();
+    let (member, volume) = seat(&f.ec2, "web", "subnet-a1", "2");
+    let old = f.in_service("subnet-a1");
+    f.event(&old, Running).await;
+    tokio::time::sleep(Duration::from_millis(100)).await; // done attaching
+    assert_eq!(f.ec2.holder(&member), Some((old.clone(), 1)));
+    assert_eq!(on(&f.ec2, &volume), Some((old.clone(), ATTACHED)));
+
+    let leaving = f.asg.terminate(&old);
+    let handed = f.deliver_ok(&leaving[0]).await;
+    assert_eq!(handed.outcome.report.continued.len(), 1, "{handed:?}");
+    assert!(
+        handed.outcome.report.volumes_detached.is_empty(),
+        "never off a running OS"
+    );
+    let (new, launched) = f.launch("subnet-a1");
+    tokio::time::sleep(Duration::from_millis(50)).await; // EC2 runs it
+    f.deliver_ok(&launched[0]).await;
+
+    let completed = f.asg.completed(&new);
+    assert_eq!(completed.len(), 1, "{completed:?}");
+    assert_eq!(completed[0].members_then, vec![member.clone()]);
+    assert_eq!(completed[0].attached_then, vec![member]);
+    assert_eq!(completed[0].tags_then[ORDINAL_TAG], "2");
+    assert_eq!(completed[0].volumes_then, vec![volume.clone()]);
+    let v = f.ec2.volume(&volume).unwrap();
+    let a = v.attachment.unwrap();
+    assert_eq!(
+        (a.device.as_str(), a.delete_on_termination),
+        ("/dev/sdf", false)
+    );
+}
+
+/// R27: a stopped holder's volume is detached and goes, with the member,
+/// to the instance that waits; the stopped one keeps nothing.
+#[tokio::test]
+async fn a_stopped_holder_s_volume_moves_with_its_member() {
+    let w = StrictWorld::new();
+    let (member, volume) = seat(&w.model, "db", "subnet-a1", "1");
+    let old = w.model.launch(Some("db"), "subnet-a1");
+    deliver_ok(&w, &state_event(&old, Running)).await;
+    let new = w.model.launch(Some("db"), "subnet-a1");
+    tokio::time::sleep(Duration::from_millis(100)).await; // done attaching
+    w.model.set_state(&old, Stopped);
+
+    let moved = deliver_ok(&w, &state_event(&old, Stopped)).await;
+
+    let report = &moved.outcome.report;
+    assert_eq!(report.volumes_detached.len(), 1, "{report:?}");
+    assert_eq!(report.volumes_attached.len(), 1, "{report:?}");
+    assert_eq!(w.model.holder(&member), Some((new.clone(), 1)));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(on(&w.model, &volume), Some((new, ATTACHED)));
+}
+
+/// R7, R27: the same `running` event twice at once gives the volume once;
+/// a late `stopped` event of an instance that runs again, and the
+/// `running` event again, change nothing once the volume is there.
+#[tokio::test]
+async fn duplicate_and_late_events_leave_the_volume_where_it_is() {
+    let w = StrictWorld::new();
+    let (member, volume) = seat(&w.model, "db", "subnet-a1", "1");
+    let node = w.model.launch(Some("db"), "subnet-a1");
+    let running = state_event(&node, Running);
+    let (first, second) = tokio::join!(deliver_ok(&w, &running), deliver_ok(&w, &running));
+    let attached =
+        |h: &network_interface_manager::handler::Handled| h.outcome.report.volumes_attached.len();
+    assert_eq!(
+        attached(&first) + attached(&second),
+        1,
+        "{first:?} {second:?}"
+    );
+    w.model.settle_reads();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // A `stopped` event of a running instance is retried, never acted on.
+    let late = deliver(&w, &state_event(&node, Stopped)).await;
+    let again = deliver_ok(&w, &running).await;
+
+    for h in [&late, &again] {
+        let writes = ["AttachVolume", "DetachVolume", "DetachNetworkInterface"];
+        for call in writes {
+            assert_eq!(h.ec2_calls.get(call), None, "{call}: {h:?}");
+        }
+    }
+    assert_eq!(w.model.holder(&member), Some((node.clone(), 1)));
+    assert_eq!(on(&w.model, &volume), Some((node, ATTACHED)));
+}
+
+/// R27: the sync attaches a volume left available while its member is
+/// held, and reports one on a running instance that left the pool, never
+/// detaching it; the seat waits, and the waiting instance meets a
+/// shortage.
+#[tokio::test]
+async fn the_sync_repairs_a_volume_left_behind_and_reports_a_stranded_one() {
+    let w = StrictWorld::new();
+    let (held, left_behind) = seat(&w.model, "db", "subnet-a1", "1");
+    let (stuck, stranded) = seat(&w.model, "db", "subnet-a1", "2");
+    let holder = w.model.launch(Some("db"), "subnet-a1");
+    let gone_rogue = w.model.launch(None, "subnet-a1");
+    w.model.attach(&held, &holder, 1).await.unwrap();
+    let rogue = w.model.attach_volume(&stranded, &gone_rogue, "/dev/sdf");
+    rogue.await.unwrap();
+    let waiter = w.model.launch(Some("db"), "subnet-a1");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    w.model.settle_reads();
+
+    let sync = deliver_ok(&w, &fixture("scheduled-event.json")).await;
+
+    let report = &sync.outcome.report;
+    assert_eq!(report.volumes_attached.len(), 1, "{report:?}");
+    assert_eq!(report.volumes_attached[0].volume.volume_id, left_behind);
+    assert_eq!(report.stranded.len(), 1, "{report:?}");
+    assert_eq!(report.stranded[0].volume_id, stranded);
+    assert_eq!(sync.ec2_calls.get("DetachVolume"), None);
+    assert_eq!(w.model.holder(&stuck), None, "held back");
+    let short = &report.shortages;
+    assert!(
+        short.iter().any(|s| s.instance_ids == [waiter.clone()]),
+        "{short:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(on(&w.model, &left_behind), Some((holder, ATTACHED)));
+    assert_eq!(on(&w.model, &stranded), Some((gone_rogue, ATTACHED)));
+}
+
+/// The critical path, counted as `round_trips` does: a pool with volumes
+/// pays one read more before the attach, and the volume's attach beside
+/// the identity after it; a pool without stays at two round trips (see
+/// `round_trips`).
+#[tokio::test]
+async fn running_with_a_volume_takes_four_round_trips() {
+    let w = StrictWorld::new();
+    seat(&w.model, "db", "subnet-a1", "1");
+    let node = w.model.launch(Some("db"), "subnet-a1");
+    {
+        let mut f = w.model.faults.lock().unwrap();
+        f.latency = Duration::from_millis(50);
+        f.jitter = Duration::ZERO;
+    }
+    let before = w.model.round_trips();
+    let handled = deliver_ok(&w, &state_event(&node, Running)).await;
+    let trips = w.model.round_trips() - before;
+    println!(
+        "running with a volume: {trips} round trips, {:?}",
+        handled.ec2_calls
+    );
+    assert_eq!((trips, total_calls(&handled.ec2_calls)), (4, 6));
+}
