@@ -8,7 +8,7 @@ use super::properties::PoolProperties;
 use super::response::PoolData;
 use crate::ec2::{
     Instance, InstanceState, InterfaceChange, NetworkInterface, Subnet, Tags, DECLARATION_TAG,
-    FORMER_POOL_TAG, OWNER_TAG, PLAIN_INTERFACE, RETIRED_TAG, SLOT_TAG,
+    FORMER_POOL_TAG, OWNER_TAG, PLAIN_INTERFACE, RETIRED_TAG, SLOT_TAG, VOLUMES_TAG,
 };
 
 /// One write to a kept interface.
@@ -44,6 +44,8 @@ pub fn tag_changes(
     props: &PoolProperties,
 ) -> Vec<Change> {
     let mut changes = Vec::new();
+    // A declaration without volumes any more: its members list none (R27).
+    let no_volumes = (!wanted.contains_key(VOLUMES_TAG)).then(|| VOLUMES_TAG.to_string());
     let differ: Tags = wanted
         .into_iter()
         .filter(|(k, v)| iface.tags.get(k) != Some(v))
@@ -58,6 +60,7 @@ pub fn tag_changes(
         .filter(|k| !props.tags.iter().any(|t| &t.key == k))
         // A retired interface declared again (a rollback) is reinstated (C12).
         .chain([RETIRED_TAG.to_string()])
+        .chain(no_volumes)
         .filter(|k| iface.tags.contains_key(k))
         .collect();
     if !dropped.is_empty() {

@@ -201,8 +201,15 @@ async fn remove_pools(
     let mut done = Vec::new();
     let mut removed = BTreeSet::new();
     for (owner, _) in fates.iter().filter(|(_, f)| **f == Fate::Removed) {
-        done.push(match provider.delete(owner).await {
-            Ok(()) => format!("removed pool {owner} (its stack {stack_id} was deleted)"),
+        // C17: no declaration says DeleteVolumes here: its volumes are kept.
+        done.push(match provider.delete(owner, false).await {
+            Ok(kept) if kept.is_empty() => {
+                format!("removed pool {owner} (its stack {stack_id} was deleted)")
+            }
+            Ok(kept) => format!(
+                "removed pool {owner} (its stack {stack_id} was deleted), kept its volumes {}",
+                kept.join(", ")
+            ),
             Err(e) => format!("could not remove pool {owner}: {e}"),
         });
         removed.insert(owner.to_string());

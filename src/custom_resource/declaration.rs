@@ -7,14 +7,15 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use sha2::{Digest, Sha256};
 
-use super::properties::PoolProperties;
+use super::properties::{PoolProperties, VolumeSpec};
 use crate::ec2::{
-    NetworkInterface, Subnet, Tags, ADOPTED_TAG, DECLARATION_TAG, DEVICE_INDEX_TAG,
+    NetworkInterface, Subnet, Tags, ADOPTED_TAG, DECLARATION_TAG, DEVICE_INDEX_TAG, DEVICE_TAG,
     FORMER_POOL_TAG, ORDINAL_TAG, OWNER_TAG, POOL_TAG, RETIRED_TAG, SLOT_TAG, STACK_TAG,
+    VOLUMES_TAG,
 };
 
 /// Slot tag value of an adopted interface.
-pub const ADOPTED: &str = "adopted";
+pub const ADOPTED: &str = crate::ec2::ADOPTED_SLOT;
 
 /// The physical id of a pool: stable for the resource (stack and logical id),
 /// so that no property change makes CloudFormation replace it (C3).
@@ -139,6 +140,9 @@ pub fn pool_tags(props: &PoolProperties, by: Declarer, slot: &str) -> Tags {
     ]);
     tags.extend(former);
     tags.extend(by.provenance());
+    if !props.volumes.is_empty() {
+        tags.insert(VOLUMES_TAG.to_string(), props.volume_devices());
+    }
     tags
 }
 
@@ -173,6 +177,46 @@ pub fn address_tags(props: &PoolProperties, by: Declarer, key: &str, adopted: bo
     tags
 }
 
+/// The tags of a member's data volume: the user's, then the pool's, its
+/// member's key and its device (C17, R27).
+pub fn volume_tags(props: &PoolProperties, by: Declarer, key: &str, device: &str) -> Tags {
+    let mut tags: Tags = props
+        .tags
+        .iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect();
+    tags.extend(by.provenance());
+    tags.extend([
+        (POOL_TAG.to_string(), props.name.clone()),
+        (OWNER_TAG.to_string(), by.physical_id.to_string()),
+        (SLOT_TAG.to_string(), key.to_string()),
+        (DEVICE_TAG.to_string(), device.to_string()),
+    ]);
+    tags
+}
+
+/// The manager's tag keys on a data volume, removed when a Delete keeps it.
+pub fn volume_tag_keys() -> Vec<String> {
+    [
+        POOL_TAG,
+        OWNER_TAG,
+        SLOT_TAG,
+        DEVICE_TAG,
+        STACK_TAG,
+        RETIRED_TAG,
+        DECLARATION_TAG,
+    ]
+    .map(str::to_string)
+    .to_vec()
+}
+
+/// The ClientToken of a volume's create: as `client_token`, a duplicate
+/// delivery of the same request gets the first one's volume [EC2-IDEM].
+pub fn volume_token(physical_id: &str, request_id: &str, key: &str, spec: &VolumeSpec) -> String {
+    let parameters = format!("{request_id}|{key}|{spec:?}");
+    format!("nimv-{}", &hex(physical_id, &parameters)[..40])
+}
+
 /// The manager's tag keys on an adopted Elastic IP, removed when it is
 /// released from the pool.
 pub fn address_tag_keys() -> Vec<String> {
@@ -198,6 +242,7 @@ pub fn pool_tag_keys() -> Vec<String> {
         FORMER_POOL_TAG,
         DECLARATION_TAG,
         ORDINAL_TAG,
+        VOLUMES_TAG,
     ]
     .map(str::to_string)
     .to_vec()

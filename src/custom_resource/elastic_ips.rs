@@ -217,14 +217,14 @@ impl Provider<'_> {
         }
     }
 
-    async fn tag_each(&self, ids: &[String], tags: &Tags) -> Result<(), AwsError> {
+    pub(super) async fn tag_each(&self, ids: &[String], tags: &Tags) -> Result<(), AwsError> {
         match ids.is_empty() {
             true => Ok(()),
             false => self.ec2.create_tags(ids, tags).await,
         }
     }
 
-    async fn untag_each(&self, ids: &[String], keys: &[String]) -> Result<(), AwsError> {
+    pub(super) async fn untag_each(&self, ids: &[String], keys: &[String]) -> Result<(), AwsError> {
         match ids.is_empty() {
             true => Ok(()),
             false => self.ec2.delete_tags(ids, keys).await,
@@ -232,6 +232,6 @@ impl Provider<'_> {
     }
 }
 
-fn retired() -> Tags {
+pub(super) fn retired() -> Tags {
     Tags::from([(RETIRED_TAG.to_string(), "true".to_string())])
 }

@@ -110,10 +110,14 @@ async fn run(
         let Some(name) = declared_name(invocation) else {
             return Ok((None, Reconcile::default()));
         };
-        provider(None)
-            .delete(&invocation_id(&name))
+        let delete_volumes = props.as_ref().is_ok_and(|p| p.delete_volumes());
+        let kept = provider(None)
+            .delete(&invocation_id(&name), delete_volumes)
             .await
             .map_err(describe)?;
+        if !kept.is_empty() {
+            tracing::info!(kept = ?kept, "kept the pool's data volumes (C17)");
+        }
         return Ok((None, Reconcile::default()));
     }
     let props = props?;

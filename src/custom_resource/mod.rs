@@ -14,6 +14,8 @@ pub mod properties;
 pub mod provider;
 mod removal;
 pub mod response;
+pub mod volume_plan;
+mod volumes;
 
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
@@ -22,7 +24,7 @@ use futures::FutureExt;
 use serde_json::Value;
 
 use crate::deadline::{Backoff, Deadline};
-use crate::ec2::Ec2;
+use crate::ec2::{Ec2, RELEASED_TAG};
 use crate::event::POOL_RESOURCE_TYPE;
 use properties::PoolProperties;
 use provider::{Provider, ProviderError};
@@ -158,7 +160,7 @@ pub async fn serve(
         Err(_) => Err("the Lambda deadline came before the work was done".to_string()),
     };
     let (status, reason, data, reconcile) = match result {
-        Ok((data, reconcile)) => (Status::Success, String::new(), data, reconcile),
+        Ok((data, reconcile, note)) => (Status::Success, note, data, reconcile),
         Err(reason) => (Status::Failed, reason, None, Reconcile::default()),
     };
     let response = Response {
@@ -187,7 +189,8 @@ pub async fn serve(
     }
 }
 
-type Answer = (Option<PoolData>, Reconcile);
+/// A success: the data, what to reconcile, and a note for the Reason.
+type Answer = (Option<PoolData>, Reconcile, String);
 
 async fn run(
     provider: &Provider<'_>,
@@ -199,7 +202,7 @@ async fn run(
         // Another type sent here (CDK's default, a typo): answered, never
         // left to time out; a Delete has nothing of ours to remove (C9).
         return match request.request_type.as_str() {
-            "Delete" => Ok((None, Reconcile::default())),
+            "Delete" => Ok((None, Reconcile::default(), String::new())),
             _ => Err(format!(
                 "ResourceType: this function serves {POOL_RESOURCE_TYPE}, not {:?}",
                 request.resource_type
@@ -217,17 +220,35 @@ async fn run(
                 .await
                 .map_err(describe)?;
             let reconcile = Reconcile::after(&props, old.as_ref(), converged.taken_out());
-            Ok((Some(converged.data), reconcile))
+            Ok((Some(converged.data), reconcile, String::new()))
         }
         "Delete" => {
             // After a cancelled Create, CloudFormation deletes with an id it
             // made up: the pool's own id (stack and logical id) goes too (C4).
             let own = declaration::physical_id(&request.stack_id, &request.logical_resource_id);
-            provider.delete(physical_id).await.map_err(describe)?;
+            // C17: the volumes go only when the declaration asks.
+            let props = properties::parse(request.resource_properties.as_ref()).ok();
+            let delete_volumes = props.is_some_and(|p| p.delete_volumes());
+            let mut kept = provider
+                .delete(physical_id, delete_volumes)
+                .await
+                .map_err(describe)?;
             if own != physical_id {
-                provider.delete(&own).await.map_err(describe)?;
+                kept.extend(
+                    provider
+                        .delete(&own, delete_volumes)
+                        .await
+                        .map_err(describe)?,
+                );
             }
-            Ok((None, Reconcile::default()))
+            let note = match kept.is_empty() {
+                true => String::new(),
+                false => format!(
+                    "kept data volumes (tagged {RELEASED_TAG}): {}",
+                    kept.join(", ")
+                ),
+            };
+            Ok((None, Reconcile::default(), note))
         }
         other => Err(format!("RequestType: unknown {other:?}")),
     }

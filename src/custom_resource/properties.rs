@@ -52,10 +52,58 @@ pub struct PoolProperties {
     #[serde(default)]
     pub elastic_ip_allocation_ids: Vec<String>,
     pub public_ipv4_pool: Option<String>,
+    /// Data volumes that follow each member (C17, R27).
+    #[serde(default)]
+    pub volumes: Vec<VolumeSpec>,
+    /// A Delete deletes the volumes too (C17).
+    pub delete_volumes: Option<bool>,
     /// Set by CloudFormation; not used by the pool.
     pub service_token: Option<String>,
     /// Set by CloudFormation; not used by the pool.
     pub service_timeout: Option<Value>,
+}
+
+/// One data volume each member gets (C17).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeSpec {
+    #[serde(rename = "SizeGiB")]
+    pub size_gib: i32,
+    pub volume_type: Option<String>,
+    pub iops: Option<i32>,
+    pub throughput: Option<i32>,
+    pub encrypted: Option<bool>,
+    pub kms_key_id: Option<String>,
+    pub device_name: String,
+}
+
+impl VolumeSpec {
+    pub fn volume_type(&self) -> &str {
+        self.volume_type.as_deref().unwrap_or("gp3")
+    }
+
+    /// What the schema cannot say: which settings go with which type, and
+    /// the key with encryption.
+    fn problem(&self) -> Option<String> {
+        let (kind, device) = (self.volume_type(), &self.device_name);
+        if self.iops.is_some() && !matches!(kind, "gp3" | "io1" | "io2") {
+            return Some(format!(
+                "Volumes {device}: Iops is for gp3, io1 and io2, not {kind}"
+            ));
+        }
+        if matches!(kind, "io1" | "io2") && self.iops.is_none() {
+            return Some(format!("Volumes {device}: {kind} needs Iops"));
+        }
+        if self.throughput.is_some() && kind != "gp3" {
+            return Some(format!(
+                "Volumes {device}: Throughput is for gp3, not {kind}"
+            ));
+        }
+        if self.kms_key_id.is_some() && self.encrypted != Some(true) {
+            return Some(format!("Volumes {device}: KmsKeyId needs Encrypted: true"));
+        }
+        None
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +120,21 @@ impl PoolProperties {
 
     pub fn device_index(&self) -> i32 {
         self.device_index.unwrap_or(1)
+    }
+
+    pub fn delete_volumes(&self) -> bool {
+        self.delete_volumes.unwrap_or(false)
+    }
+
+    /// The device names of its volumes, as its members' volumes tag lists
+    /// them (R27); empty without volumes.
+    pub fn volume_devices(&self) -> String {
+        let devices: Vec<&str> = self
+            .volumes
+            .iter()
+            .map(|v| v.device_name.as_str())
+            .collect();
+        devices.join(" ")
     }
 
     pub fn public_ip(&self) -> bool {
@@ -126,6 +189,21 @@ pub fn parse(properties: Option<&Value>) -> Result<PoolProperties, InvalidProper
             "PublicIp, ElasticIpAllocationIds: {count} members, at most {MAX_PUBLIC_MEMBERS} \
              with public addresses"
         )]));
+    }
+    let mut devices: Vec<&str> = props
+        .volumes
+        .iter()
+        .map(|v| v.device_name.as_str())
+        .collect();
+    devices.sort();
+    if let Some(twice) = devices.windows(2).find(|w| w[0] == w[1]) {
+        return Err(InvalidProperties(vec![format!(
+            "Volumes: DeviceName {} is given twice",
+            twice[0]
+        )]));
+    }
+    if let Some(problem) = props.volumes.iter().find_map(VolumeSpec::problem) {
+        return Err(InvalidProperties(vec![problem]));
     }
     if props.elastic_ip_allocation_ids.len() > count {
         return Err(InvalidProperties(vec![format!(

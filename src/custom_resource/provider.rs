@@ -12,6 +12,7 @@ use super::elastic_ip_plan::{ConvergedAddresses, Member};
 use super::plan::{self, Observed};
 use super::properties::PoolProperties;
 use super::response::PoolData;
+use super::volume_plan::VolumeMember;
 use crate::concurrent::concurrently;
 use crate::deadline::{Backoff, Deadline};
 use crate::ec2::{
@@ -132,6 +133,15 @@ impl Provider<'_> {
                 }),
             }
         };
+        let rest = async {
+            let addresses = rest.await?;
+            let volumes = !props.volumes.is_empty() || old.is_some_and(|o| !o.volumes.is_empty());
+            if volumes {
+                self.converge_volumes(by, props, &volume_members(&in_order))
+                    .await?;
+            }
+            Ok(addresses)
+        };
         let addresses = match rest.await {
             Ok(addresses) => addresses,
             Err(e) => {
@@ -237,7 +247,11 @@ impl Provider<'_> {
 
     /// Removes every interface the pool made and releases the adopted ones.
     /// A pool that is unknown or already gone is deleted as well (C4).
-    pub async fn delete(&self, physical_id: &str) -> Result<(), ProviderError> {
+    pub async fn delete(
+        &self,
+        physical_id: &str,
+        delete_volumes: bool,
+    ) -> Result<Vec<String>, ProviderError> {
         self.let_addresses_go(physical_id).await?;
         let owned = self
             .ec2
@@ -249,7 +263,9 @@ impl Provider<'_> {
             .partition(|i| i.tags.get(SLOT_TAG).map(String::as_str) == Some(ADOPTED));
         let adopted: Vec<String> = adopted.iter().map(|i| i.id.clone()).collect();
         self.release(&adopted).await?;
-        self.remove_all(&made).await
+        self.remove_all(&made).await?;
+        // C17: after the members: no sync moves a volume whose member is gone.
+        self.let_volumes_go(physical_id, delete_volumes).await
     }
 
     async fn create_all(
@@ -326,6 +342,16 @@ impl Provider<'_> {
             .collect::<Result<(), _>>()
             .map_err(ec2_error("updating the interfaces"))
     }
+}
+
+/// The members whose data volumes `volume_plan` decides (C17): by slot,
+/// or by id when adopted, as `volume_key` ties them.
+fn volume_members(in_order: &[(&str, &NetworkInterface)]) -> Vec<VolumeMember> {
+    let member = |(key, i): &(&str, &NetworkInterface)| VolumeMember {
+        key: key.to_string(),
+        availability_zone: i.availability_zone.clone(),
+    };
+    in_order.iter().map(member).collect()
 }
 
 /// The members whose public addresses `elastic_ip_plan` decides, in order.

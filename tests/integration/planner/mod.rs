@@ -12,4 +12,5 @@ mod identity;
 mod pool;
 mod properties;
 mod status;
+mod volume_plan;
 mod volumes;

@@ -172,3 +172,61 @@ fn a_declaration_of_more_than_64_interfaces_is_refused() {
         }
     }
 }
+
+/// C17: a volume entry as CloudFormation sends it (strings), with its
+/// defaults; and each refusal names the entry and what is wrong with it.
+#[test]
+fn volumes_are_read_from_strings_and_refused_by_name() {
+    let pool = |volumes: serde_json::Value| json!({"Name": "db", "SubnetIds": ["subnet-1"], "Volumes": volumes, "DeleteVolumes": "true"});
+    let read = parse(Some(&pool(json!([
+        {"SizeGiB": "10", "DeviceName": "/dev/sdf", "Iops": "3000", "Encrypted": "true"}
+    ]))))
+    .unwrap();
+    let v = &read.volumes[0];
+    assert_eq!(
+        (v.size_gib, v.volume_type(), v.iops),
+        (10, "gp3", Some(3000))
+    );
+    assert_eq!(v.encrypted, Some(true));
+    assert!(read.delete_volumes());
+    assert_eq!(read.volume_devices(), "/dev/sdf");
+    for (volumes, named) in [
+        (json!([{"SizeGiB": 1}]), "DeviceName"),
+        (json!([{"SizeGiB": 0, "DeviceName": "/dev/sdf"}]), "SizeGiB"),
+        (
+            json!([{"SizeGiB": 1, "DeviceName": "/dev/sda"}]),
+            "DeviceName",
+        ),
+        (
+            json!([{"SizeGiB": 1, "DeviceName": "/dev/nvme1n1"}]),
+            "DeviceName",
+        ),
+        (
+            json!([{"SizeGiB": 1, "DeviceName": "/dev/sdf"}, {"SizeGiB": 2, "DeviceName": "/dev/sdf"}]),
+            "/dev/sdf is given twice",
+        ),
+        (
+            json!([{"SizeGiB": 1, "DeviceName": "/dev/sdf", "VolumeType": "gp2", "Iops": 3000}]),
+            "Iops is for gp3, io1 and io2",
+        ),
+        (
+            json!([{"SizeGiB": 1, "DeviceName": "/dev/sdf", "VolumeType": "io2"}]),
+            "io2 needs Iops",
+        ),
+        (
+            json!([{"SizeGiB": 1, "DeviceName": "/dev/sdf", "VolumeType": "st1", "Throughput": 500}]),
+            "Throughput is for gp3",
+        ),
+        (
+            json!([{"SizeGiB": 1, "DeviceName": "/dev/sdf", "KmsKeyId": "alias/x"}]),
+            "KmsKeyId needs Encrypted",
+        ),
+        (
+            json!([{"SizeGiB": 1, "DeviceName": "/dev/sdf", "Size": 1}]),
+            "Volumes.0",
+        ),
+    ] {
+        let error = parse(Some(&pool(volumes.clone()))).unwrap_err().to_string();
+        assert!(error.contains(named), "{volumes}: {error}");
+    }
+}

@@ -7,6 +7,7 @@ mod ordinals;
 mod public;
 mod removal;
 mod states;
+mod volumes;
 
 use std::time::Duration;
 

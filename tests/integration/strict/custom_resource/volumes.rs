@@ -1,0 +1,173 @@
+//! A declared pool's data volumes (C17) on the strict model: made once per
+//! member and entry, given to the node that takes the seat (R27), retired
+//! by an Update and reinstated by its rollback, kept by a Delete unless it
+//! asks, and never deleted under a running instance.
+
+use std::time::Duration;
+
+use network_interface_manager::ec2::InstanceState::Running;
+use network_interface_manager::ec2::{
+    Ec2, Volume, VolumeQuery, DEVICE_TAG, OWNER_TAG, POOL_TAG, RELEASED_TAG, RETIRED_TAG, SLOT_TAG,
+    VOLUMES_TAG,
+};
+use serde_json::{json, Value};
+
+use crate::support::cfn::{answer, request, Declared};
+use crate::support::listener::Listener;
+use crate::support::world::{deliver_ok, state_event, StrictWorld};
+
+fn pool(devices: &[&str]) -> Value {
+    let volumes: Vec<Value> = devices
+        .iter()
+        .map(|d| json!({"SizeGiB": "1", "DeviceName": d}))
+        .collect();
+    json!({"Name": "db", "SubnetIds": ["subnet-a1"], "InterfacesPerSubnet": "2", "Volumes": volumes})
+}
+
+/// The pool's volumes as EC2 truly holds them (reads settled).
+async fn owned(w: &StrictWorld, physical_id: &str) -> Vec<Volume> {
+    w.model.settle_reads();
+    let query = VolumeQuery::Owners(vec![physical_id.to_string()]);
+    let mut volumes = w.model.describe_volumes(&query).await.unwrap();
+    volumes.sort_by(|a, b| a.id.cmp(&b.id));
+    volumes
+}
+
+fn ids(volumes: &[Volume]) -> Vec<String> {
+    volumes.iter().map(|v| v.id.clone()).collect()
+}
+
+/// C17: one volume per member and entry, tagged with the pool, owner, slot
+/// and device; each member lists its devices; a repeated delivery of the
+/// same Create makes none twice.
+#[tokio::test]
+async fn a_pool_makes_one_volume_per_member_and_entry_once() {
+    let w = StrictWorld::new();
+    let cfn = Listener::start().await;
+    let create = request("Create", &cfn.url, pool(&["/dev/sdf", "/dev/sdg"]));
+    let first = answer(&w, &cfn, &create).await;
+    let again = answer(&w, &cfn, &create).await;
+
+    assert_eq!(
+        (&first["Status"], &again["Status"]),
+        (&json!("SUCCESS"), &json!("SUCCESS"))
+    );
+    let physical_id = first["PhysicalResourceId"].as_str().unwrap();
+    let volumes = owned(&w, physical_id).await;
+    assert_eq!(volumes.len(), 4, "{volumes:?}");
+    let members = w.model.interfaces();
+    for v in &volumes {
+        assert_eq!(v.tags[POOL_TAG], "db");
+        let member = members
+            .iter()
+            .find(|m| m.tags.get(SLOT_TAG) == Some(&v.tags[SLOT_TAG]));
+        let member = member.unwrap_or_else(|| panic!("no member of {v:?}"));
+        assert_eq!(member.tags[VOLUMES_TAG], "/dev/sdf /dev/sdg");
+        assert_eq!(member.availability_zone, v.availability_zone);
+    }
+    let devices: Vec<&str> = volumes
+        .iter()
+        .map(|v| v.tags[DEVICE_TAG].as_str())
+        .collect();
+    assert_eq!(devices.iter().filter(|d| **d == "/dev/sdg").count(), 2);
+}
+
+/// R27: a node of the pool gets its seat's volume, made moments ago and
+/// still `creating` when the event comes.
+#[tokio::test]
+async fn a_node_gets_the_volume_of_its_seat_once_ec2_has_made_it() {
+    let d = Declared::create(pool(&["/dev/sdf"])).await;
+    let node = d.w.model.launch(Some("db"), "subnet-a1");
+    d.w.model.settle_reads();
+
+    let handled = deliver_ok(&d.w, &state_event(&node, Running)).await;
+
+    let attached = &handled.outcome.report.volumes_attached;
+    assert_eq!(attached.len(), 1, "{handled:?}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        d.w.model.volumes_attached_to(&node),
+        [attached[0].volume.volume_id.clone()]
+    );
+}
+
+/// C12, C17: an Update that drops an entry retires its volumes where they
+/// are; its rollback gets the same volumes back, and makes none.
+#[tokio::test]
+async fn a_dropped_entry_is_retired_and_its_rollback_gets_the_same_volumes() {
+    let two = pool(&["/dev/sdf", "/dev/sdg"]);
+    let d = Declared::create(two.clone()).await;
+    let before = ids(&owned(&d.w, d.physical_id()).await);
+    let one = pool(&["/dev/sdf"]);
+
+    let updated = d.update(&one, &two).await;
+
+    assert_eq!(updated["Status"], "SUCCESS", "{updated}");
+    let volumes = owned(&d.w, d.physical_id()).await;
+    let retired: Vec<&str> = volumes
+        .iter()
+        .filter(|v| v.tags.contains_key(RETIRED_TAG))
+        .map(|v| v.tags[DEVICE_TAG].as_str())
+        .collect();
+    assert_eq!(retired, ["/dev/sdg", "/dev/sdg"]);
+    for m in d.w.model.interfaces() {
+        assert_eq!(m.tags[VOLUMES_TAG], "/dev/sdf");
+    }
+    let rolled_back = d.update(&two, &one).await;
+    assert_eq!(rolled_back["Status"], "SUCCESS", "{rolled_back}");
+    let volumes = owned(&d.w, d.physical_id()).await;
+    assert_eq!(ids(&volumes), before, "the same volumes, none made");
+    assert!(volumes.iter().all(|v| !v.tags.contains_key(RETIRED_TAG)));
+}
+
+/// C17: a Delete keeps the data: each volume out of the pool, tagged
+/// released with where it was, and named in the answer's Reason.
+#[tokio::test]
+async fn a_delete_keeps_the_volumes_and_names_them() {
+    let d = Declared::create(pool(&["/dev/sdf"])).await;
+    let volumes = ids(&owned(&d.w, d.physical_id()).await);
+
+    let deleted = d.delete(pool(&["/dev/sdf"])).await;
+
+    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+    let reason = deleted["Reason"].as_str().unwrap_or_default();
+    for id in &volumes {
+        assert!(reason.contains(id.as_str()), "{reason}");
+        let v = d.w.model.volume(id).expect("kept");
+        assert!(v.tags[RELEASED_TAG].starts_with(d.physical_id()), "{v:?}");
+        assert!(!v.tags.contains_key(OWNER_TAG) && !v.tags.contains_key(POOL_TAG));
+    }
+    assert!(d.w.model.interfaces().is_empty(), "the members are deleted");
+}
+
+/// C17: `DeleteVolumes` deletes what no running instance has attached; the
+/// volume of a node still running is kept, released and named.
+#[tokio::test]
+async fn delete_volumes_deletes_the_free_ones_and_keeps_one_a_node_runs_on() {
+    let mut props = pool(&["/dev/sdf"]);
+    props["DeleteVolumes"] = "true".into();
+    let d = Declared::create(props.clone()).await;
+    let node = d.w.model.launch(Some("db"), "subnet-a1");
+    d.w.model.settle_reads();
+    deliver_ok(&d.w, &state_event(&node, Running)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let on_node = d.w.model.volumes_attached_to(&node);
+    assert_eq!(on_node.len(), 1);
+    let volumes = ids(&owned(&d.w, d.physical_id()).await);
+
+    let deleted = d.delete(props).await;
+
+    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+    let reason = deleted["Reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains(&on_node[0]) && reason.contains("running"),
+        "{reason}"
+    );
+    for id in volumes {
+        let now = d.w.model.volume(&id);
+        match id == on_node[0] {
+            true => assert!(now.is_some_and(|v| v.tags.contains_key(RELEASED_TAG))),
+            false => assert!(now.is_none_or(|v| v.status.as_str() == "deleting"), "{id}"),
+        }
+    }
+}
