@@ -18,7 +18,7 @@ use std::sync::Arc;
 use super::{
     Address, AddressQuery, Ec2, Instance, InstanceQuery, InterfaceChange, InterfaceQuery,
     NetworkInterface, NewAddress, NewInterface, NewVolume, Scope, Subnet, Tags, Volume,
-    VolumeQuery, OWNER_TAG, POOL_TAG,
+    VolumeQuery, OWNER_TAG, POOL_TAG, SLOT_TAG,
 };
 
 /// SDK attempts per call: throttling and server errors are retried with
@@ -412,18 +412,26 @@ impl Ec2 for SdkEc2 {
     }
 
     async fn describe_volumes(&self, query: &VolumeQuery) -> Result<Vec<Volume>, AwsError> {
-        let filter = match query {
+        let owned = |owners: &[String]| filter(&format!("tag:{OWNER_TAG}"), owners.to_vec());
+        let filters = match query {
             VolumeQuery::Ids(ids) | VolumeQuery::Owners(ids) if ids.is_empty() => {
                 return Ok(Vec::new())
             }
-            VolumeQuery::Ids(ids) => filter("volume-id", ids.iter().cloned()),
-            VolumeQuery::Owners(owners) => filter(&format!("tag:{OWNER_TAG}"), owners.clone()),
-            VolumeQuery::TagKey(key) => filter("tag-key", [*key]),
+            VolumeQuery::Seats { owners, .. } if owners.is_empty() => return Ok(Vec::new()),
+            VolumeQuery::Ids(ids) => vec![filter("volume-id", ids.iter().cloned())],
+            VolumeQuery::Owners(owners) => vec![owned(owners)],
+            VolumeQuery::Seats { owners, slots } => {
+                vec![
+                    owned(owners),
+                    filter(&format!("tag:{SLOT_TAG}"), slots.clone()),
+                ]
+            }
+            VolumeQuery::TagKey(key) => vec![filter("tag-key", [*key])],
         };
         let mut pages = self
             .client
             .describe_volumes()
-            .filters(filter)
+            .set_filters(Some(filters))
             .max_results(self.page_size.min(VOLUME_PAGE_SIZE))
             .into_paginator()
             .send();

@@ -126,6 +126,13 @@ pub enum VolumeQuery {
     /// Volumes these pool declarations made (ownership tag); none is no
     /// call.
     Owners(Vec<String>),
+    /// The volumes of these seats: owned by one of `owners`, of one of
+    /// `slots` (a superset of the pairs; the caller picks); none is no
+    /// call.
+    Seats {
+        owners: Vec<String>,
+        slots: Vec<String>,
+    },
     /// Volumes carrying this tag key, whatever its value.
     TagKey(&'static str),
 }

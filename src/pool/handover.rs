@@ -85,7 +85,7 @@ impl Manager<'_> {
         let known = Snapshot {
             members: if terminating { Vec::new() } else { held },
             instances: instance.clone().into_iter().collect(),
-            volumes: Vec::new(),
+            ..Snapshot::default()
         };
         let releases = Plan {
             actions: plan::plan(&known)

@@ -190,13 +190,13 @@ impl<'a> Manager<'a> {
         let mut snapshot = Snapshot {
             members,
             instances: vec![instance],
-            volumes: Vec::new(),
+            ..Snapshot::default()
         };
         let of_its_pool = |m: &NetworkInterface| {
             let named = |p: &str| pool.as_deref() == Some(p);
             m.pool().is_some_and(named) || m.tags.get(FORMER_POOL_TAG).is_some_and(|p| named(p))
         };
-        self.add_volumes(&mut snapshot, of_its_pool).await?;
+        self.add_volumes(&mut snapshot, of_its_pool, true).await?;
         let mut outcome = self.carry_out(plan::plan(&snapshot), given, deadline).await;
         if untagged {
             outcome.note = Some(format!("instance {id} is in no pool"));

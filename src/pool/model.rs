@@ -20,6 +20,9 @@ pub struct Snapshot {
     pub instances: Vec<Instance>,
     /// The data volumes of members that list some (R27).
     pub volumes: Vec<Volume>,
+    /// Instances such volumes are attached to that `instances` lacks: read
+    /// for their state only, never served (their members are not read).
+    pub volume_hosts: Vec<Instance>,
 }
 
 /// One step of a plan.

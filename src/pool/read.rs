@@ -8,8 +8,8 @@ use crate::deadline::Deadline;
 use std::collections::BTreeSet;
 
 use crate::ec2::{
-    volume_devices, Instance, InstanceQuery, InstanceState, InterfaceQuery, InterfaceStatus,
-    NetworkInterface, VolumeQuery, OWNER_TAG,
+    volume_devices, volume_key, Instance, InstanceQuery, InstanceState, InterfaceQuery,
+    InterfaceStatus, NetworkInterface, VolumeQuery,
 };
 
 use super::model::Snapshot;
@@ -80,7 +80,7 @@ impl Manager<'_> {
         let mut snapshot = Snapshot {
             members: members?,
             instances: instances?,
-            volumes: Vec::new(),
+            ..Snapshot::default()
         };
         for member in by_id? {
             snapshot.members.retain(|m| m.id != member.id);
@@ -119,30 +119,39 @@ impl Manager<'_> {
                 join_groups(instance, read, None, standby_holds);
             }
         }
-        self.add_volumes(&mut snapshot, |_| true).await?;
+        self.add_volumes(&mut snapshot, |_| true, false).await?;
         Ok(snapshot)
     }
 
     /// The data volumes of the snapshot's members that list some and that
-    /// `concern` picks, and the instances they are attached to that the
-    /// snapshot lacks (R27). No call when no such member lists volumes.
+    /// `concern` picks (all of their declarations' volumes, or `by_seat`
+    /// only theirs), and the instances they are attached to that the
+    /// snapshot lacks, as volume hosts (R27). No call when no such member
+    /// lists volumes.
     pub(super) async fn add_volumes(
         &self,
         snapshot: &mut Snapshot,
         concern: impl Fn(&NetworkInterface) -> bool,
+        by_seat: bool,
     ) -> Result<(), AwsError> {
         let with_volumes = snapshot
             .members
             .iter()
             .filter(|m| concern(m) && !volume_devices(m).is_empty());
-        let owners: BTreeSet<String> = with_volumes
-            .filter_map(|m| m.tags.get(OWNER_TAG).cloned())
-            .collect();
-        if owners.is_empty() {
+        let seats: BTreeSet<(&str, &str)> = with_volumes.filter_map(volume_key).collect();
+        if seats.is_empty() {
             return Ok(());
         }
-        let owners = VolumeQuery::Owners(owners.into_iter().collect());
-        snapshot.volumes = self.ec2.describe_volumes(&owners).await?;
+        let owners: BTreeSet<String> = seats.iter().map(|(o, _)| o.to_string()).collect();
+        let owners = owners.into_iter().collect();
+        let query = match by_seat {
+            true => VolumeQuery::Seats {
+                owners,
+                slots: seats.iter().map(|(_, s)| s.to_string()).collect(),
+            },
+            false => VolumeQuery::Owners(owners),
+        };
+        snapshot.volumes = self.ec2.describe_volumes(&query).await?;
         let known: BTreeSet<&str> = snapshot.instances.iter().map(|i| i.id.as_str()).collect();
         let on = snapshot
             .volumes
@@ -154,8 +163,7 @@ impl Manager<'_> {
             .map(str::to_string)
             .collect();
         let unknown = InstanceQuery::Ids(unknown.into_iter().collect());
-        let mut read = self.ec2.describe_instances(&unknown).await?;
-        snapshot.instances.append(&mut read);
+        snapshot.volume_hosts = self.ec2.describe_instances(&unknown).await?;
         Ok(())
     }
 

@@ -54,7 +54,8 @@ impl<'a> Volumes<'a> {
                 by_key.entry((owner, slot, device)).or_insert(v);
             }
         }
-        let instances = snapshot.instances.iter().map(|i| (i.id.as_str(), i));
+        let hosts = snapshot.instances.iter().chain(&snapshot.volume_hosts);
+        let instances = hosts.map(|i| (i.id.as_str(), i));
         Self {
             by_key,
             instances: instances.collect(),

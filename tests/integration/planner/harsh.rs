@@ -139,7 +139,7 @@ fn only_the_interfaces_of_running_pool_instances_are_read_by_id() {
     let snapshot = Snapshot {
         members: vec![member("eni-known", "p", "subnet-a1")],
         instances: vec![in_pool, stopped, standalone],
-        volumes: Vec::new(),
+        ..Snapshot::default()
     };
     assert_eq!(unknown_interfaces(&snapshot), ["eni-other"]);
 }

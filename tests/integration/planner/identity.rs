@@ -60,7 +60,7 @@ fn a_holder_without_its_identity_gets_it_and_one_with_it_gets_nothing() {
     let bare = Snapshot {
         members: vec![held.clone()],
         instances: vec![holder.clone()],
-        volumes: Vec::new(),
+        ..Snapshot::default()
     };
     assert_eq!(identities(&bare), ["identify i-1 as 10.0.1.5 3"]);
 
@@ -68,7 +68,7 @@ fn a_holder_without_its_identity_gets_it_and_one_with_it_gets_nothing() {
     let stale = Snapshot {
         members: vec![held.clone()],
         instances: vec![wrong],
-        volumes: Vec::new(),
+        ..Snapshot::default()
     };
     assert_eq!(identities(&stale), ["identify i-1 as 10.0.1.5 3"]);
 
@@ -76,7 +76,7 @@ fn a_holder_without_its_identity_gets_it_and_one_with_it_gets_nothing() {
     let settled = Snapshot {
         members: vec![held],
         instances: vec![right],
-        volumes: Vec::new(),
+        ..Snapshot::default()
     };
     assert!(identities(&settled).is_empty());
 }
@@ -96,7 +96,7 @@ fn a_former_holder_loses_its_identity_unless_it_is_terminated() {
         let snapshot = Snapshot {
             members,
             instances: vec![former],
-            volumes: Vec::new(),
+            ..Snapshot::default()
         };
         assert_eq!(identities(&snapshot), expected, "{state:?}");
     }
@@ -114,7 +114,7 @@ fn an_instance_whose_member_s_read_lags_is_left_as_it_is() {
     let snapshot = Snapshot {
         members: vec![lagging],
         instances: vec![holder],
-        volumes: Vec::new(),
+        ..Snapshot::default()
     };
     assert!(
         identities(&snapshot).is_empty(),
@@ -129,7 +129,7 @@ fn an_attach_carries_the_identity_its_member_gives_and_no_separate_step() {
     let snapshot = Snapshot {
         members: vec![numbered("eni-1", "7")],
         instances: vec![waiting],
-        volumes: Vec::new(),
+        ..Snapshot::default()
     };
     let plan = plan(&snapshot);
     let attach = plan
@@ -153,7 +153,7 @@ fn an_instance_out_of_every_pool_still_loses_an_identity_it_carries() {
     let snapshot = Snapshot {
         members: vec![],
         instances: vec![moved],
-        volumes: Vec::new(),
+        ..Snapshot::default()
     };
     assert_eq!(identities(&snapshot), ["unidentify i-1"]);
 }
@@ -166,7 +166,7 @@ fn half_an_identity_on_an_instance_that_holds_nothing_comes_off_too() {
         let snapshot = Snapshot {
             members: vec![],
             instances: vec![stopped],
-            volumes: Vec::new(),
+            ..Snapshot::default()
         };
         assert_eq!(identities(&snapshot), ["unidentify i-1"], "{key}");
     }
@@ -182,7 +182,7 @@ fn each_holder_gets_the_identity_of_its_own_member() {
     let snapshot = Snapshot {
         members: vec![first, second],
         instances: vec![one, two],
-        volumes: Vec::new(),
+        ..Snapshot::default()
     };
     assert_eq!(
         identities(&snapshot),

@@ -134,7 +134,7 @@ fn never_touched() {
     let snapshot = Snapshot {
         members: vec![unknown],
         instances: vec![],
-        volumes: Vec::new(),
+        ..Snapshot::default()
     };
     assert_eq!(unknown_holders(&snapshot), ["i-unseen"]);
     assert_eq!(
@@ -317,12 +317,12 @@ fn the_same_state_gives_the_same_plan() {
     let forward = Snapshot {
         members: members.clone(),
         instances: instances.clone(),
-        volumes: Vec::new(),
+        ..Snapshot::default()
     };
     let backward = Snapshot {
         members: members.into_iter().rev().collect(),
         instances: instances.into_iter().rev().collect(),
-        volumes: Vec::new(),
+        ..Snapshot::default()
     };
     assert_eq!(plan(&forward), plan(&backward));
 }
@@ -343,7 +343,7 @@ fn fallback_candidates_keep_the_placement_order_and_say_why() {
             member("eni-3", "p", "subnet-a1"),
         ],
         instances: vec![old, waiting],
-        volumes: Vec::new(),
+        ..Snapshot::default()
     };
     let plan = plan(&snapshot);
     let attach = plan
@@ -371,7 +371,7 @@ fn a_member_from_another_subnet_or_still_detaching_says_so() {
     let snapshot = Snapshot {
         members: vec![leaving],
         instances: vec![old, waiting],
-        volumes: Vec::new(),
+        ..Snapshot::default()
     };
     let plan = plan(&snapshot);
     let Some(Action::Attach(attach)) = plan.actions.iter().find(|a| matches!(a, Action::Attach(_)))

@@ -35,7 +35,7 @@ fn the_census_counts_each_member_as_the_sync_leaves_it() {
             member("eni-new", "p", "subnet-a1"),
         ],
         instances: vec![holder, other, gone, released, waiting],
-        volumes: Vec::new(),
+        ..Snapshot::default()
     };
     let report = Report {
         // An instance whose attach failed for now still waits.
@@ -86,7 +86,7 @@ fn status_shows_members_holders_and_waiting_instances() {
     let snapshot = Snapshot {
         members: vec![held, member("eni-2", "p", "subnet-a2")],
         instances: vec![holder, waiting],
-        volumes: Vec::new(),
+        ..Snapshot::default()
     };
 
     let pools = status(&snapshot);

@@ -63,6 +63,7 @@ fn snapshot(
         members,
         instances,
         volumes,
+        ..Snapshot::default()
     }
 }
 
@@ -244,4 +245,23 @@ fn a_launch_waits_for_its_member_s_volumes_to_read_attached() {
     // Not read: the launch stays open.
     let s = snapshot(vec![held], vec![holder], Vec::new());
     assert!(plan(&s).proceeds.is_empty());
+}
+
+/// An instance read only because a volume is attached to it is never
+/// served: its own members were not read, so it may hold one already.
+#[test]
+fn a_volume_host_is_never_given_a_member() {
+    let host = db("i-1", Running);
+    let waiter = db("i-2", Running);
+    let volumes = vec![disk("vol-1", "s1", Some(("i-1", ATTACHED)))];
+    let s = Snapshot {
+        members: vec![seat("eni-1", "s1")],
+        instances: vec![waiter],
+        volumes,
+        volume_hosts: vec![host],
+    };
+    assert_eq!(
+        lines(&plan(&s)),
+        [r#"short db us-east-1a ["i-2"]"#, "stranded vol-1 of eni-1"]
+    );
 }

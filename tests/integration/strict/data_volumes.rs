@@ -188,6 +188,38 @@ async fn the_sync_repairs_a_volume_left_behind_and_reports_a_stranded_one() {
     assert_eq!(on(&w.model, &stranded), Some((gone_rogue, ATTACHED)));
 }
 
+/// R27: each node's `running` event reads the volumes of the seats it may
+/// take, not the whole pool's, and serves no other node: a node that holds
+/// a seat already never gets a second one.
+#[tokio::test]
+async fn each_node_takes_one_seat_with_its_volume() {
+    let w = StrictWorld::new();
+    let seats = [
+        seat(&w.model, "db", "subnet-a1", "1"),
+        seat(&w.model, "db", "subnet-a1", "2"),
+        seat(&w.model, "db", "subnet-a1", "3"),
+    ];
+    let nodes: Vec<String> = (0..3)
+        .map(|_| w.model.launch(Some("db"), "subnet-a1"))
+        .collect();
+    for node in &nodes {
+        let handled = deliver_ok(&w, &state_event(node, Running)).await;
+        // Its own read only: no other node's seat was read, nor its host.
+        assert_eq!(handled.ec2_calls["DescribeInstances"], 1, "{handled:?}");
+        w.model.settle_reads();
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    for node in &nodes {
+        assert_eq!(w.model.members_of(node).len(), 1, "{node}");
+        assert_eq!(w.model.volumes_attached_to(node).len(), 1, "{node}");
+    }
+    for (member, volume) in &seats {
+        let (holder, _) = w.model.holder(member).unwrap();
+        assert_eq!(w.model.volumes_attached_to(&holder), std::slice::from_ref(volume));
+    }
+}
+
 /// The critical path, counted as `round_trips` does: a pool with volumes
 /// pays one read more before the attach, and the volume's attach beside
 /// the identity after it; a pool without stays at two round trips (see

@@ -15,7 +15,7 @@
 use network_interface_manager::aws::AwsError;
 use network_interface_manager::ec2::{
     InstanceState, NewVolume, Volume, VolumeAttachment, VolumeAttachmentStatus, VolumeQuery,
-    VolumeStatus, OWNER_TAG,
+    VolumeStatus, OWNER_TAG, SLOT_TAG,
 };
 use std::time::Duration;
 use tokio::time::Instant;
@@ -45,7 +45,12 @@ impl StrictEc2 {
         &self,
         query: &VolumeQuery,
     ) -> Result<Vec<Volume>, AwsError> {
-        if matches!(query, VolumeQuery::Ids(ids) | VolumeQuery::Owners(ids) if ids.is_empty()) {
+        let none = match query {
+            VolumeQuery::Ids(ids) | VolumeQuery::Owners(ids) => ids.is_empty(),
+            VolumeQuery::Seats { owners, .. } => owners.is_empty(),
+            VolumeQuery::TagKey(_) => false,
+        };
+        if none {
             return Ok(Vec::new());
         }
         self.calls.count("DescribeVolumes");
@@ -57,6 +62,13 @@ impl StrictEc2 {
             VolumeQuery::Ids(ids) => ids.contains(&v.id),
             VolumeQuery::Owners(owners) => {
                 v.tags.get(OWNER_TAG).is_some_and(|o| owners.contains(o))
+            }
+            // As EC2's filters: each name matches one of its values.
+            VolumeQuery::Seats { owners, slots } => {
+                let has = |key: &str, values: &[String]| {
+                    v.tags.get(key).is_some_and(|t| values.contains(t))
+                };
+                has(OWNER_TAG, owners) && has(SLOT_TAG, slots)
             }
             VolumeQuery::TagKey(key) => v.tags.contains_key(*key),
         };
