@@ -23,6 +23,7 @@ import urllib.request
 import boto3
 
 POOL = "bastion"
+ENSEMBLE = "ensemble"
 POOL_TAG = "network-interface-manager-pool"
 
 
@@ -249,13 +250,20 @@ class Demo:
         attachment = found["NetworkInterfaces"][0].get("Attachment")
         return attachment["InstanceId"] if attachment else None
 
-    def launch(self, subnet):
+    def launch(self, subnet, pool=POOL):
         image = self.ec2.describe_images()["Images"][0]["ImageId"]
         run = self.ec2.run_instances(
             ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnet,
             TagSpecifications=[{"ResourceType": "instance",
-                                "Tags": [{"Key": POOL_TAG, "Value": POOL}]}])
+                                "Tags": [{"Key": POOL_TAG, "Value": pool}]}])
         return run["Instances"][0]["InstanceId"]
+
+    def volumes_on(self, instance):
+        """The volumes attached to an instance beside its root volume."""
+        found = self.ec2.describe_volumes(
+            Filters=[{"Name": "attachment.instance-id", "Values": [instance]},
+                     {"Name": "tag-key", "Values": ["network-interface-manager-device"]}])
+        return sorted(v["VolumeId"] for v in found["Volumes"])
 
 
 def now():
@@ -320,6 +328,60 @@ def pool_request(kind, url, subnets, physical_id=None):
     if physical_id:
         request["PhysicalResourceId"] = physical_id
     return request
+
+
+def ensemble_request(kind, url, subnet, physical_id=None):
+    """Three seats in one subnet, each with a 1 GiB data volume (C16, C17)."""
+    request = pool_request(kind, url, [subnet], physical_id)
+    request["LogicalResourceId"] = "Ensemble"
+    request["ResourceProperties"] = {
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:nim",
+        "Name": ENSEMBLE, "SubnetIds": [subnet],
+        "PrivateIpAddresses": ["10.0.1.21", "10.0.1.22", "10.0.1.23"],
+        "Volumes": [{"SizeGiB": "1", "DeviceName": "/dev/sdf"}],
+    }
+    return request
+
+
+def ensemble(d, subnet):
+    step("7. a three-node ensemble: each seat a number, an address and a data volume; "
+         "node 2 is replaced and its successor gets all three")
+    d.invoke(ensemble_request("Create", d.response_url, subnet))
+    answer = Answers.received[-1]
+    print(f"    answer: {answer['Status']} {json.dumps(answer.get('Data'))}")
+    check(answer["Status"] == "SUCCESS" and answer["Data"]["Ordinals"] == ["1", "2", "3"],
+          "the pool made seats 1, 2 and 3")
+    physical_id = answer["PhysicalResourceId"]
+    nodes = [d.launch(subnet, ENSEMBLE) for _ in range(3)]
+    for node in nodes:
+        d.invoke(state_event(node, "running"))
+    d.show("status", "--pool", ENSEMBLE)
+    seats = {d.identity_of(node)[0]: node for node in nodes}
+    check(sorted(seats) == ["1", "2", "3"], "each node took one seat")
+    second = seats["2"]
+    volume = d.volumes_on(second)
+    check(len(volume) == 1, f"{second} (seat 2) holds its seat's volume {volume}")
+    d.ec2.terminate_instances(InstanceIds=[second])
+    print(f"    {second} terminates (EC2 detaches its volume; the manager never does from a "
+          "running OS)")
+    d.invoke(state_event(second, "terminated"))
+    successor = d.launch(subnet, ENSEMBLE)
+    handled = d.invoke(state_event(successor, "running"))
+    print(f"    {successor} running: EC2 calls {sorted(handled['ec2_calls'].items())}")
+    check(d.identity_of(successor) == ("2", "10.0.1.22"),
+          f"{successor} took seat 2: the same number and address")
+    check(d.volumes_on(successor) == volume, f"and the same data volume {volume[0]}")
+    d.show("status", "--pool", ENSEMBLE)
+
+    d.invoke(ensemble_request("Delete", d.response_url, subnet, physical_id))
+    answer = Answers.received[-1]
+    print(f"    Delete: {answer['Status']}; Reason: {answer.get('Reason')}")
+    kept = d.ec2.describe_volumes(VolumeIds=volume)["Volumes"][0]
+    tags = {t["Key"]: t["Value"] for t in kept.get("Tags", [])}
+    check(answer["Status"] == "SUCCESS" and volume[0] in answer.get("Reason", ""),
+          "the Delete succeeded and named the volumes it kept")
+    check("network-interface-manager-released" in tags and POOL_TAG not in tags,
+          f"{volume[0]} is kept, out of the pool, tagged released (the data outlives the pool)")
 
 
 def story(d):
@@ -406,7 +468,9 @@ def story(d):
           f"the launch went on (CONTINUE) once, with 10.0.2.10 already on {new}")
     check(new not in AutoScalingStandIn.held, f"{new} goes in service with its address")
 
-    step("7. CloudFormation deletes the pool")
+    ensemble(d, subnet_a)
+
+    step("8. CloudFormation deletes the bastion pool")
     d.invoke(pool_request("Delete", d.response_url, [subnet_a, subnet_b], physical_id))
     answer = Answers.received[-1]
     print(f"    answer: {answer['Status']} {answer['PhysicalResourceId']}")
