@@ -116,3 +116,54 @@ async fn volumes_are_made_read_attached_detached_and_deleted_through_the_sdk() {
         assert!(calls.contains_key(api), "{api} not counted: {calls:?}");
     }
 }
+
+/// R27 through the SDK: the seat filters (owner and slot tags together)
+/// read the seats' volumes only, and a member's volume follows it from a
+/// stopped holder to the next one (DetachVolume, then AttachVolume at its
+/// device, read back by attachment).
+#[tokio::test]
+async fn a_member_s_volume_follows_it_through_the_sdk() {
+    use aws_sdk_ec2::types::Tag;
+    use network_interface_manager::ec2::InstanceState::{Running, Stopped};
+    use network_interface_manager::ec2::{DEVICE_TAG, SLOT_TAG, VOLUMES_TAG};
+
+    use crate::support::world::{deliver_ok, state_event};
+
+    let w = MotoWorld::new().await;
+    let ec2 = w.ec2();
+    let member = w.add_member("db", "a1").await;
+    for (key, value) in [(OWNER_TAG, "pool-1"), (SLOT_TAG, "s1"), (VOLUMES_TAG, "/dev/sdf")] {
+        let tag = Tag::builder().key(key).value(value).build();
+        w.client.create_tags().resources(&member).tags(tag).send().await.unwrap();
+    }
+    let seat = |slot: &str| {
+        let mut v = new_volume(&format!("seat-{slot}"));
+        v.tags.insert(SLOT_TAG.into(), slot.into());
+        v.tags.insert(DEVICE_TAG.into(), "/dev/sdf".into());
+        v
+    };
+    let volume = ec2.create_volume(&seat("s1")).await.unwrap().id;
+    ec2.create_volume(&seat("s2")).await.unwrap();
+    let seats = VolumeQuery::Seats {
+        owners: vec!["pool-1".into()],
+        slots: vec!["s1".into()],
+    };
+    let read = ec2.describe_volumes(&seats).await.unwrap();
+    assert_eq!(read.iter().map(|v| &v.id).collect::<Vec<_>>(), [&volume]);
+
+    let old = w.launch(Some("db"), "a1").await;
+    deliver_ok(&w, &state_event(&old, Running)).await;
+    let on = |v: Vec<network_interface_manager::ec2::Volume>| {
+        let a = v[0].attachment.clone().unwrap();
+        (a.instance_id, a.device)
+    };
+    let by_id = VolumeQuery::Ids(vec![volume.clone()]);
+    assert_eq!(on(ec2.describe_volumes(&by_id).await.unwrap()), (old.clone(), "/dev/sdf".into()));
+    let new = w.launch(Some("db"), "a1").await;
+    w.set_state(&old, Stopped).await;
+    let moved = deliver_ok(&w, &state_event(&old, Stopped)).await;
+
+    let report = &moved.outcome.report;
+    assert_eq!((report.volumes_detached.len(), report.volumes_attached.len()), (1, 1), "{moved:?}");
+    assert_eq!(on(ec2.describe_volumes(&by_id).await.unwrap()), (new, "/dev/sdf".into()));
+}
