@@ -6,5 +6,7 @@ export {
   type NetworkInterfacePoolDeclaration,
   type NetworkInterfacePoolProps,
   type PoolTag,
+  type PoolVolume,
+  type PoolVolumeType,
   type ServeOptions,
 } from './network-interface-pool';

@@ -16,6 +16,40 @@ export interface PoolTag {
   readonly value: string;
 }
 
+/** The EBS volume types a pool's volume may have (`ec2.EbsDeviceVolumeType`'s values are among them). */
+export const POOL_VOLUME_TYPES = ['gp3', 'gp2', 'io1', 'io2', 'st1', 'sc1', 'standard'] as const;
+export type PoolVolumeType = (typeof POOL_VOLUME_TYPES)[number];
+
+/**
+ * A data volume each member gets, which follows it from instance to
+ * instance: made in the member's Availability Zone, attached to the
+ * instance that holds the member, never detached from a running instance.
+ */
+export interface PoolVolume {
+  /** Its size in GiB, 1 to 16384. */
+  readonly sizeGiB: number;
+  /**
+   * The EBS volume type.
+   *
+   * @default 'gp3'
+   */
+  readonly volumeType?: PoolVolumeType;
+  /** Provisioned IOPS: gp3, io1 and io2 only, and required by io1 and io2. */
+  readonly iops?: number;
+  /** Throughput in MiB/s: gp3 only. */
+  readonly throughput?: number;
+  /**
+   * Whether the volume is encrypted; when false, the account's default encryption still applies.
+   *
+   * @default false
+   */
+  readonly encrypted?: boolean;
+  /** The KMS key of an encrypted volume (needs encrypted). */
+  readonly kmsKeyId?: string;
+  /** Where it is attached, one volume per name: /dev/sdf to /dev/sdp or /dev/xvdf to /dev/xvdp. */
+  readonly deviceName: string;
+}
+
 /**
  * A pool's declaration: the properties of schemas/network-interface-pool.schema.json
  * (less CloudFormation's own), in camelCase. See the repository's README,
@@ -48,6 +82,10 @@ export interface NetworkInterfacePoolDeclaration {
   readonly elasticIpAllocationIds?: string[];
   /** The BYOIP address pool publicIp allocates from (Amazon's when absent). */
   readonly publicIpv4Pool?: string;
+  /** Data volumes each member gets, at most 4; kept when the pool is deleted, unless deleteVolumes. */
+  readonly volumes?: PoolVolume[];
+  /** Whether deleting the pool deletes its volumes (those no running instance has attached). */
+  readonly deleteVolumes?: boolean;
 }
 
 /** A JSON schema type, as a TypeScript type maps to it. */
@@ -61,19 +99,20 @@ type SchemaType<T> = [T] extends [string]
         ? { readonly type: 'array'; readonly items: SchemaType<Item>['type'] }
         : { readonly type: 'object' };
 
-type Declaration = NetworkInterfacePoolDeclaration;
-
 /**
- * Each declaration prop's schema property, type and whether it is required.
- * The compiler makes every prop appear here with the type and requiredness
- * its TypeScript declaration has; the tests compare this with the schema.
+ * Each field's schema property, type and whether it is required. The
+ * compiler makes every field appear with the type and requiredness its
+ * TypeScript declaration has; the tests compare these maps with the schema.
  */
-export const POOL_PROPERTIES: {
-  readonly [Prop in keyof Declaration]-?: SchemaType<NonNullable<Declaration[Prop]>> & {
+type SchemaProperties<T> = {
+  readonly [Field in keyof T]-?: SchemaType<NonNullable<T[Field]>> & {
     readonly property: string;
-    readonly required: undefined extends Declaration[Prop] ? false : true;
+    readonly required: undefined extends T[Field] ? false : true;
   };
-} = {
+};
+
+/** Each declaration prop's schema property. */
+export const POOL_PROPERTIES: SchemaProperties<NetworkInterfacePoolDeclaration> = {
   name: { property: 'Name', type: 'string', required: true },
   subnetIds: { property: 'SubnetIds', type: 'array', items: 'string', required: false },
   interfacesPerSubnet: { property: 'InterfacesPerSubnet', type: 'integer', required: false },
@@ -87,12 +126,25 @@ export const POOL_PROPERTIES: {
   publicIp: { property: 'PublicIp', type: 'boolean', required: false },
   elasticIpAllocationIds: { property: 'ElasticIpAllocationIds', type: 'array', items: 'string', required: false },
   publicIpv4Pool: { property: 'PublicIpv4Pool', type: 'string', required: false },
+  volumes: { property: 'Volumes', type: 'array', items: 'object', required: false },
+  deleteVolumes: { property: 'DeleteVolumes', type: 'boolean', required: false },
 };
 
 /** Each field of a tag and its schema property. */
-export const POOL_TAG_PROPERTIES: { readonly [Field in keyof PoolTag]-?: string } = {
-  key: 'Key',
-  value: 'Value',
+export const POOL_TAG_PROPERTIES: SchemaProperties<PoolTag> = {
+  key: { property: 'Key', type: 'string', required: true },
+  value: { property: 'Value', type: 'string', required: true },
+};
+
+/** Each field of a volume and its schema property. */
+export const POOL_VOLUME_PROPERTIES: SchemaProperties<PoolVolume> = {
+  sizeGiB: { property: 'SizeGiB', type: 'integer', required: true },
+  volumeType: { property: 'VolumeType', type: 'string', required: false },
+  iops: { property: 'Iops', type: 'integer', required: false },
+  throughput: { property: 'Throughput', type: 'integer', required: false },
+  encrypted: { property: 'Encrypted', type: 'boolean', required: false },
+  kmsKeyId: { property: 'KmsKeyId', type: 'string', required: false },
+  deviceName: { property: 'DeviceName', type: 'string', required: true },
 };
 
 export interface NetworkInterfacePoolProps extends NetworkInterfacePoolDeclaration {
@@ -242,16 +294,23 @@ export class NetworkInterfacePool extends Construct {
 }
 
 function schemaProperties(declaration: NetworkInterfacePoolDeclaration): Record<string, unknown> {
+  return schemaObject(POOL_PROPERTIES, {
+    ...declaration,
+    tags: declaration.tags?.map((tag) => schemaObject(POOL_TAG_PROPERTIES, tag)),
+    volumes: declaration.volumes?.map((volume) => schemaObject(POOL_VOLUME_PROPERTIES, volume)),
+  });
+}
+
+/** The fields that have a value, under their schema properties. */
+function schemaObject<T extends object>(
+  fields: SchemaProperties<T>,
+  value: { readonly [Field in keyof T]?: unknown },
+): Record<string, unknown> {
   const properties: Record<string, unknown> = {};
-  for (const prop of Object.keys(POOL_PROPERTIES) as (keyof NetworkInterfacePoolDeclaration)[]) {
-    const value = declaration[prop];
-    if (value !== undefined) {
-      properties[POOL_PROPERTIES[prop].property] = prop === 'tags' ? declaration.tags?.map(schemaTag) : value;
+  for (const field of Object.keys(fields) as (keyof T)[]) {
+    if (value[field] !== undefined) {
+      properties[fields[field].property] = value[field];
     }
   }
   return properties;
-}
-
-function schemaTag(tag: PoolTag): Record<string, string> {
-  return { [POOL_TAG_PROPERTIES.key]: tag.key, [POOL_TAG_PROPERTIES.value]: tag.value };
 }

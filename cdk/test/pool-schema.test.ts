@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { POOL_PROPERTIES, POOL_TAG_PROPERTIES } from '../lib/network-interface-pool';
+import {
+  POOL_PROPERTIES,
+  POOL_TAG_PROPERTIES,
+  POOL_VOLUME_PROPERTIES,
+  POOL_VOLUME_TYPES,
+} from '../lib/network-interface-pool';
 import { readPoolSchema } from './support';
 
 // The schema (schemas/network-interface-pool.schema.json) is the truth; these
@@ -34,8 +39,39 @@ test('the props the schema requires are the ones the declaration requires', () =
   assert.deepEqual(required.sort(), [...schema.required].sort());
 });
 
-test("a tag's fields are the schema's tag properties, all required", () => {
-  const tag = schema.properties[POOL_PROPERTIES.tags.property].items;
-  assert.deepEqual(Object.values(POOL_TAG_PROPERTIES).sort(), Object.keys(tag?.properties ?? {}).sort());
-  assert.deepEqual(Object.values(POOL_TAG_PROPERTIES).sort(), [...(tag?.required ?? [])].sort());
+// The objects in the props' lists, each field against the properties of its list's items.
+const NESTED = [
+  { prop: 'tags', fields: POOL_TAG_PROPERTIES },
+  { prop: 'volumes', fields: POOL_VOLUME_PROPERTIES },
+] as const;
+
+test('the props whose items are objects are the ones whose fields are compared', () => {
+  const objectLists = entries.filter(([, entry]) => 'items' in entry && entry.items === 'object');
+  assert.deepEqual(objectLists.map(([prop]) => prop).sort(), NESTED.map(({ prop }) => prop).sort());
+});
+
+for (const { prop, fields } of NESTED) {
+  const items = schema.properties[POOL_PROPERTIES[prop].property].items;
+  const declared = items?.properties ?? {};
+  const fieldEntries = Object.entries(fields);
+
+  test(`the fields of ${prop} are its items' schema properties, in camelCase, with their types`, () => {
+    assert.deepEqual(fieldEntries.map(([, entry]) => entry.property).sort(), Object.keys(declared).sort());
+    for (const [field, entry] of fieldEntries) {
+      assert.equal(field, entry.property[0].toLowerCase() + entry.property.slice(1));
+      assert.equal(entry.type, declared[entry.property].type, `${prop}.${field}: type`);
+    }
+  });
+
+  test(`the fields of ${prop} the schema requires are the ones its declaration requires`, () => {
+    const required = fieldEntries.filter(([, entry]) => entry.required).map(([, entry]) => entry.property);
+    assert.deepEqual(required.sort(), [...(items?.required ?? [])].sort());
+  });
+}
+
+test("a volume's types are the schema's", () => {
+  const volumeType = schema.properties[POOL_PROPERTIES.volumes.property].items?.properties?.[
+    POOL_VOLUME_PROPERTIES.volumeType.property
+  ];
+  assert.deepEqual([...POOL_VOLUME_TYPES].sort(), [...(volumeType?.enum ?? [])].sort());
 });

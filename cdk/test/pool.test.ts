@@ -89,6 +89,20 @@ test("a pool is a Custom::NetworkInterfacePool whose properties have the schema'
     publicIp: true,
     elasticIpAllocationIds: ['eipalloc-0123456789abcdef0'],
     publicIpv4Pool: 'ipv4pool-ec2-0123456789abcdef0',
+    volumes: [
+      { sizeGiB: 100, deviceName: '/dev/sdf' },
+      // CDK's own volume types are the schema's names.
+      {
+        sizeGiB: 50,
+        volumeType: ec2.EbsDeviceVolumeType.IO2,
+        iops: 3000,
+        encrypted: true,
+        kmsKeyId: 'alias/data',
+        deviceName: '/dev/xvdg',
+      },
+      { sizeGiB: 200, volumeType: 'gp3', throughput: 250, encrypted: false, deviceName: '/dev/sdh' },
+    ],
+    deleteVolumes: true,
   });
   const { ServiceToken, ServiceTimeout, ...declared } = resource.Properties;
   assert.ok(ServiceToken);
@@ -107,6 +121,12 @@ test("a pool is a Custom::NetworkInterfacePool whose properties have the schema'
     PublicIp: true,
     ElasticIpAllocationIds: ['eipalloc-0123456789abcdef0'],
     PublicIpv4Pool: 'ipv4pool-ec2-0123456789abcdef0',
+    Volumes: [
+      { SizeGiB: 100, DeviceName: '/dev/sdf' },
+      { SizeGiB: 50, VolumeType: 'io2', Iops: 3000, Encrypted: true, KmsKeyId: 'alias/data', DeviceName: '/dev/xvdg' },
+      { SizeGiB: 200, VolumeType: 'gp3', Throughput: 250, Encrypted: false, DeviceName: '/dev/sdh' },
+    ],
+    DeleteVolumes: true,
   });
 });
 

@@ -23,7 +23,8 @@ export function readPoolSchema(): { properties: Record<string, SchemaProperty>; 
 
 export interface SchemaProperty {
   type: string | string[];
-  items?: { type: string; properties?: Record<string, unknown>; required?: string[] };
+  enum?: string[];
+  items?: { type: string; properties?: Record<string, SchemaProperty>; required?: string[] };
 }
 
 /**

@@ -67,6 +67,22 @@ def expression(value):
     return text
 
 
+def bare(value):
+    """An expression as text without spaces, quotes and ${...} at any depth:
+    inside an object the dialects quote and wrap keys and values differently."""
+    text = re.sub(r"\s+", "", value)
+    while (opening := text.find("${")) >= 0:
+        closing = _closing_brace(text, opening + 1)
+        text = text[:opening] + text[opening + 2:closing] + text[closing + 1:]
+    return re.sub(r"[\"']", "", text)
+
+
+def type_expression(value):
+    """A variable's type as text, alike in both dialects: one reads an object
+    type's attributes as `name = type`, the other as `'name': '${type}'`."""
+    return bare(value).replace(":", "=")
+
+
 def _closing_brace(text, opening):
     depth = 0
     for index in range(opening, len(text)):

@@ -14,6 +14,17 @@ locals {
     PublicIp               = var.public_ip
     ElasticIpAllocationIds = var.elastic_ip_allocation_ids
     PublicIpv4Pool         = var.public_ipv4_pool
+    DeleteVolumes          = var.delete_volumes
+    # Each volume's unset fields are left out too.
+    Volumes = [for volume in var.volumes : { for field, value in {
+      SizeGiB    = volume.size_gib
+      VolumeType = volume.volume_type
+      Iops       = volume.iops
+      Throughput = volume.throughput
+      Encrypted  = volume.encrypted
+      KmsKeyId   = volume.kms_key_id
+      DeviceName = volume.device_name
+    } : field => value if value != null }]
   }
 
   # Unset and empty properties are left out, as if not written: the manager's defaults apply.

@@ -172,3 +172,71 @@ variable "public_ipv4_pool" {
     error_message = "public_ipv4_pool is an address pool id (ipv4pool-ec2-0123abcd)."
   }
 }
+
+variable "volumes" {
+  description = "Data volumes that follow each member from instance to instance: one EBS volume per member and entry, made in the member's Availability Zone, attached at device_name to the instance that holds the member, never detached from a running instance. Kept when the pool is destroyed, unless delete_volumes. Unset fields take the manager's defaults (volume_type gp3, encrypted false)."
+  type = list(object({
+    size_gib    = number
+    volume_type = optional(string)
+    iops        = optional(number)
+    throughput  = optional(number)
+    encrypted   = optional(bool)
+    kms_key_id  = optional(string)
+    device_name = string
+  }))
+  default  = []
+  nullable = false
+
+  validation {
+    condition     = length(var.volumes) <= 4
+    error_message = "volumes are at most 4."
+  }
+  validation {
+    condition     = alltrue([for volume in var.volumes : volume.size_gib == null ? false : volume.size_gib >= 1 && volume.size_gib <= 16384 && floor(volume.size_gib) == volume.size_gib])
+    error_message = "volumes have a size_gib, a whole number from 1 to 16384."
+  }
+  validation {
+    condition     = alltrue([for volume in var.volumes : volume.volume_type == null ? true : contains(["gp3", "gp2", "io1", "io2", "st1", "sc1", "standard"], volume.volume_type)])
+    error_message = "volumes have a volume_type of gp3, gp2, io1, io2, st1, sc1 or standard."
+  }
+  validation {
+    condition     = alltrue([for volume in var.volumes : volume.iops == null ? true : volume.iops >= 100 && volume.iops <= 256000 && floor(volume.iops) == volume.iops])
+    error_message = "volumes have iops, when set, a whole number from 100 to 256000."
+  }
+  validation {
+    condition     = alltrue([for volume in var.volumes : volume.throughput == null ? true : volume.throughput >= 125 && volume.throughput <= 2000 && floor(volume.throughput) == volume.throughput])
+    error_message = "volumes have a throughput (MiB/s), when set, a whole number from 125 to 2000."
+  }
+  validation {
+    condition     = alltrue([for volume in var.volumes : volume.kms_key_id == null ? true : length(volume.kms_key_id) >= 1 && length(volume.kms_key_id) <= 2048])
+    error_message = "volumes have a kms_key_id, when set, of 1 to 2048 characters."
+  }
+  validation {
+    condition     = alltrue([for volume in var.volumes : can(regex("^/dev/(sd|xvd)[f-p]$", volume.device_name))])
+    error_message = "volumes have a device_name from /dev/sdf to /dev/sdp or /dev/xvdf to /dev/xvdp."
+  }
+  validation {
+    condition     = length(distinct([for volume in var.volumes : volume.device_name])) == length(var.volumes)
+    error_message = "volumes have a device_name each, each once."
+  }
+  # What the schema cannot say, and the manager refuses: which settings go
+  # with which type (gp3 when unset), and the key with encryption.
+  validation {
+    condition     = alltrue([for volume in var.volumes : volume.iops == null ? !contains(["io1", "io2"], coalesce(volume.volume_type, "gp3")) : contains(["gp3", "io1", "io2"], coalesce(volume.volume_type, "gp3"))])
+    error_message = "volumes have iops only with gp3, io1 or io2, and always with io1 and io2."
+  }
+  validation {
+    condition     = alltrue([for volume in var.volumes : volume.throughput == null ? true : coalesce(volume.volume_type, "gp3") == "gp3"])
+    error_message = "volumes have a throughput only with gp3."
+  }
+  validation {
+    condition     = alltrue([for volume in var.volumes : volume.kms_key_id == null ? true : volume.encrypted == true])
+    error_message = "volumes have a kms_key_id only with encrypted = true."
+  }
+}
+
+variable "delete_volumes" {
+  description = "Whether destroying the pool deletes its members' data volumes (those not attached to a running instance); otherwise they are kept, out of the pool and tagged network-interface-manager-released (the manager's default: false). Apply it before the destroy, which sends the last apply's input."
+  type        = bool
+  default     = null
+}
