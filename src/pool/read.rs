@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use crate::ec2::{
     volume_devices, volume_key, Instance, InstanceQuery, InstanceState, InterfaceQuery,
-    InterfaceStatus, NetworkInterface, VolumeQuery,
+    InterfaceStatus, NetworkInterface, Volume, VolumeQuery,
 };
 
 use super::model::Snapshot;
@@ -100,10 +100,13 @@ impl Manager<'_> {
         let holders = InstanceQuery::Ids(missing);
         let interfaces = InterfaceQuery::ids(&unlisted);
         let in_groups = unread_group_instances(&snapshot.instances);
-        let (holders, interfaces, groups) = tokio::join!(
+        // R27: the data volumes of every declaration read, in the same round.
+        let volumes = volume_query(&snapshot, |_| true, false);
+        let (holders, interfaces, groups, volumes) = tokio::join!(
             self.ec2.describe_instances(&holders),
             self.ec2.describe_interfaces(&interfaces),
-            self.read_groups(&in_groups)
+            self.read_groups(&in_groups),
+            self.read_volumes(volumes)
         );
         let mut holders = holders?;
         snapshot.members.extend(interfaces?);
@@ -119,13 +122,13 @@ impl Manager<'_> {
                 join_groups(instance, read, None, standby_holds);
             }
         }
-        self.add_volumes(&mut snapshot, |_| true, false).await?;
+        snapshot.volumes = volumes?;
+        self.add_volume_hosts(&mut snapshot).await?;
         Ok(snapshot)
     }
 
     /// The data volumes of the snapshot's members that list some and that
-    /// `concern` picks (all of their declarations' volumes, or `by_seat`
-    /// only theirs), and the instances they are attached to that the
+    /// `concern` picks, and the instances they are attached to that the
     /// snapshot lacks, as volume hosts (R27). No call when no such member
     /// lists volumes.
     pub(super) async fn add_volumes(
@@ -134,24 +137,20 @@ impl Manager<'_> {
         concern: impl Fn(&NetworkInterface) -> bool,
         by_seat: bool,
     ) -> Result<(), AwsError> {
-        let with_volumes = snapshot
-            .members
-            .iter()
-            .filter(|m| concern(m) && !volume_devices(m).is_empty());
-        let seats: BTreeSet<(&str, &str)> = with_volumes.filter_map(volume_key).collect();
-        if seats.is_empty() {
-            return Ok(());
+        let query = volume_query(snapshot, concern, by_seat);
+        snapshot.volumes = self.read_volumes(query).await?;
+        self.add_volume_hosts(snapshot).await
+    }
+
+    async fn read_volumes(&self, query: Option<VolumeQuery>) -> Result<Vec<Volume>, AwsError> {
+        match query {
+            Some(query) => self.ec2.describe_volumes(&query).await,
+            None => Ok(Vec::new()),
         }
-        let owners: BTreeSet<String> = seats.iter().map(|(o, _)| o.to_string()).collect();
-        let owners = owners.into_iter().collect();
-        let query = match by_seat {
-            true => VolumeQuery::Seats {
-                owners,
-                slots: seats.iter().map(|(_, s)| s.to_string()).collect(),
-            },
-            false => VolumeQuery::Owners(owners),
-        };
-        snapshot.volumes = self.ec2.describe_volumes(&query).await?;
+    }
+
+    /// The instances the snapshot's volumes are attached to that it lacks.
+    async fn add_volume_hosts(&self, snapshot: &mut Snapshot) -> Result<(), AwsError> {
         let known: BTreeSet<&str> = snapshot.instances.iter().map(|i| i.id.as_str()).collect();
         let on = snapshot
             .volumes
@@ -205,6 +204,33 @@ impl Manager<'_> {
             .await?;
         Ok(last)
     }
+}
+
+/// What to read of the volumes of the snapshot's members that list some
+/// and that `concern` picks: all of their declarations' volumes, or
+/// `by_seat` only theirs; `None` when no such member lists volumes.
+fn volume_query(
+    snapshot: &Snapshot,
+    concern: impl Fn(&NetworkInterface) -> bool,
+    by_seat: bool,
+) -> Option<VolumeQuery> {
+    let with_volumes = snapshot
+        .members
+        .iter()
+        .filter(|m| concern(m) && !volume_devices(m).is_empty());
+    let seats: BTreeSet<(&str, &str)> = with_volumes.filter_map(volume_key).collect();
+    if seats.is_empty() {
+        return None;
+    }
+    let owners: BTreeSet<String> = seats.iter().map(|(o, _)| o.to_string()).collect();
+    let owners = owners.into_iter().collect();
+    Some(match by_seat {
+        true => VolumeQuery::Seats {
+            owners,
+            slots: seats.iter().map(|(_, s)| s.to_string()).collect(),
+        },
+        false => VolumeQuery::Owners(owners),
+    })
 }
 
 /// Instances whose lifecycle state is wanted and not read: running ones

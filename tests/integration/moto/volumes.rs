@@ -132,9 +132,19 @@ async fn a_member_s_volume_follows_it_through_the_sdk() {
     let w = MotoWorld::new().await;
     let ec2 = w.ec2();
     let member = w.add_member("db", "a1").await;
-    for (key, value) in [(OWNER_TAG, "pool-1"), (SLOT_TAG, "s1"), (VOLUMES_TAG, "/dev/sdf")] {
+    for (key, value) in [
+        (OWNER_TAG, "pool-1"),
+        (SLOT_TAG, "s1"),
+        (VOLUMES_TAG, "/dev/sdf"),
+    ] {
         let tag = Tag::builder().key(key).value(value).build();
-        w.client.create_tags().resources(&member).tags(tag).send().await.unwrap();
+        w.client
+            .create_tags()
+            .resources(&member)
+            .tags(tag)
+            .send()
+            .await
+            .unwrap();
     }
     let seat = |slot: &str| {
         let mut v = new_volume(&format!("seat-{slot}"));
@@ -158,12 +168,22 @@ async fn a_member_s_volume_follows_it_through_the_sdk() {
         (a.instance_id, a.device)
     };
     let by_id = VolumeQuery::Ids(vec![volume.clone()]);
-    assert_eq!(on(ec2.describe_volumes(&by_id).await.unwrap()), (old.clone(), "/dev/sdf".into()));
+    assert_eq!(
+        on(ec2.describe_volumes(&by_id).await.unwrap()),
+        (old.clone(), "/dev/sdf".into())
+    );
     let new = w.launch(Some("db"), "a1").await;
     w.set_state(&old, Stopped).await;
     let moved = deliver_ok(&w, &state_event(&old, Stopped)).await;
 
     let report = &moved.outcome.report;
-    assert_eq!((report.volumes_detached.len(), report.volumes_attached.len()), (1, 1), "{moved:?}");
-    assert_eq!(on(ec2.describe_volumes(&by_id).await.unwrap()), (new, "/dev/sdf".into()));
+    assert_eq!(
+        (report.volumes_detached.len(), report.volumes_attached.len()),
+        (1, 1),
+        "{moved:?}"
+    );
+    assert_eq!(
+        on(ec2.describe_volumes(&by_id).await.unwrap()),
+        (new, "/dev/sdf".into())
+    );
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use network_interface_manager::aws::total_calls;
+use network_interface_manager::aws::{total_calls, CallCounts};
 use network_interface_manager::ec2::InstanceState::{Running, Stopped};
 use network_interface_manager::ec2::{
     Ec2, VolumeAttachmentStatus, DEVICE_TAG, ORDINAL_TAG, OWNER_TAG, SLOT_TAG, VOLUMES_TAG,
@@ -216,7 +216,10 @@ async fn each_node_takes_one_seat_with_its_volume() {
     }
     for (member, volume) in &seats {
         let (holder, _) = w.model.holder(member).unwrap();
-        assert_eq!(w.model.volumes_attached_to(&holder), std::slice::from_ref(volume));
+        assert_eq!(
+            w.model.volumes_attached_to(&holder),
+            std::slice::from_ref(volume)
+        );
     }
 }
 
@@ -242,4 +245,66 @@ async fn running_with_a_volume_takes_four_round_trips() {
         handled.ec2_calls
     );
     assert_eq!((trips, total_calls(&handled.ec2_calls)), (4, 6));
+}
+
+/// A terminate-first replacement of a seat with an ordinal, through both
+/// hooks, with and without a data volume: (round trips, EC2 calls) of the
+/// terminate event and of the launch event, and the launch's calls. The
+/// launch comes once EC2 has let go of the volume, so that what is counted
+/// is the path, not a wait.
+async fn replacement(with_volume: bool) -> ([(u64, u64); 2], CallCounts) {
+    let f = hooks();
+    match with_volume {
+        true => drop(seat(&f.ec2, "web", "subnet-a1", "1")),
+        false => {
+            let member = f.ec2.add_member("web", "subnet-a1");
+            f.ec2.tag_interface(&member, ORDINAL_TAG, "1");
+        }
+    }
+    let old = f.in_service("subnet-a1");
+    f.event(&old, Running).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    f.ec2.settle_reads();
+    {
+        let mut faults = f.ec2.faults.lock().unwrap();
+        faults.latency = Duration::from_millis(50);
+        faults.jitter = Duration::ZERO;
+    }
+    let leaving = f.asg.terminate(&old);
+    let before = f.ec2.round_trips();
+    let handed = f.deliver_ok(&leaving[0]).await;
+    let terminate = (f.ec2.round_trips() - before, total_calls(&handed.ec2_calls));
+    let (new, launched) = f.launch("subnet-a1");
+    tokio::time::sleep(Duration::from_millis(300)).await; // EC2 runs it, the volume is free
+    f.ec2.settle_reads();
+    let before = f.ec2.round_trips();
+    let got = f.deliver_ok(&launched[0]).await;
+    let launch = (f.ec2.round_trips() - before, total_calls(&got.ec2_calls));
+    assert_eq!(f.asg.completed(&new).len(), 1, "{got:?}");
+    let with = if with_volume { "with" } else { "without" };
+    println!(
+        "replacement {with} a volume: terminate {terminate:?}, launch {launch:?}; launch calls {:?}",
+        got.ec2_calls
+    );
+    ([terminate, launch], got.ec2_calls)
+}
+
+/// What a volume adds to a replacement, counted as `round_trips` does. The
+/// terminate event reads the pool's volumes (one call, one round trip: the
+/// second round of reads has nothing else here); its volume stays with the
+/// running OS. The launch reads the seat's volumes before the attach,
+/// attaches the volume beside the identity, and reads its attachment
+/// beside the member's (again while it settles, which takes longer).
+#[tokio::test]
+async fn what_a_volume_adds_to_a_replacement() {
+    let (plain, _) = replacement(false).await;
+    let (with_volume, calls) = replacement(true).await;
+    let terminate = (with_volume[0].0 - plain[0].0, with_volume[0].1 - plain[0].1);
+    assert_eq!(terminate, (1, 1), "{plain:?} {with_volume:?}");
+    assert_eq!(calls.get("AttachVolume"), Some(&1), "{calls:?}");
+    assert!(
+        calls.get("DescribeVolumes").is_some_and(|n| *n >= 2),
+        "{calls:?}"
+    );
+    assert!(with_volume[1].0 > plain[1].0, "{plain:?} {with_volume:?}");
 }
