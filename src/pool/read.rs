@@ -137,8 +137,11 @@ impl Manager<'_> {
         concern: impl Fn(&NetworkInterface) -> bool,
         by_seat: bool,
     ) -> Result<(), AwsError> {
-        let query = volume_query(snapshot, concern, by_seat);
-        snapshot.volumes = self.read_volumes(query).await?;
+        // No call at all without volumes: the pacing would spend a token.
+        let Some(query) = volume_query(snapshot, concern, by_seat) else {
+            return Ok(());
+        };
+        snapshot.volumes = self.read_volumes(Some(query)).await?;
         self.add_volume_hosts(snapshot).await
     }
 
@@ -161,6 +164,9 @@ impl Manager<'_> {
             .filter(|id| !known.contains(id))
             .map(str::to_string)
             .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
         let unknown = InstanceQuery::Ids(unknown.into_iter().collect());
         snapshot.volume_hosts = self.ec2.describe_instances(&unknown).await?;
         Ok(())

@@ -47,7 +47,11 @@ async fn a_launch_whose_attach_is_deferred_stays_open_until_the_next_sync_attach
         "a deferred attach is retried: {deferred:?}"
     );
     let handled = deferred;
-    assert_eq!(handled.outcome.report.left_of(LeftAction::Attach), 1);
+    assert_eq!(
+        handled.outcome.report.left_of(LeftAction::Attach),
+        1,
+        "{handled:?}"
+    );
     assert!(handled.outcome.report.continued.is_empty());
     assert!(
         f.asg.completed(&instance).is_empty(),
