@@ -20,7 +20,7 @@ ACTIONS = {
             "AttachVolume", "DetachVolume", "DeleteVolume"],
     "cloudformation": ["DescribeStacks", "ListStackResources"],
     "autoscaling": ["DescribeAutoScalingInstances", "DescribeLifecycleHooks",
-                    "CompleteLifecycleAction"],
+                    "CompleteLifecycleAction", "RecordLifecycleActionHeartbeat"],
     "logs": ["CreateLogStream", "PutLogEvents"],
     "sqs": ["SendMessage"],
 }

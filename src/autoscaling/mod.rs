@@ -135,6 +135,10 @@ pub trait AutoScaling: Send + Sync {
     /// `CompleteLifecycleAction` with `CONTINUE`; an action completed before
     /// or timed out answers `ErrorKind::AlreadyDone` (R22).
     async fn proceed(&self, action: &LifecycleAction) -> Result<(), AwsError>;
+    /// `RecordLifecycleActionHeartbeat`: the action's timeout starts again
+    /// (up to the group's global timeout [ASG-HOOK]); one no longer open
+    /// answers `ErrorKind::AlreadyDone`.
+    async fn heartbeat(&self, action: &LifecycleAction) -> Result<(), AwsError>;
     /// Calls made so far, by operation name.
     fn calls(&self) -> CallCounts;
 }

@@ -96,6 +96,24 @@ impl AutoScaling for SdkAutoScaling {
         Ok(())
     }
 
+    async fn heartbeat(&self, action: &LifecycleAction) -> Result<(), AwsError> {
+        self.calls.count("RecordLifecycleActionHeartbeat");
+        let request = self
+            .client
+            .record_lifecycle_action_heartbeat()
+            .auto_scaling_group_name(&action.group)
+            .lifecycle_hook_name(&action.hook);
+        let request = match &action.token {
+            Some(token) => request.lifecycle_action_token(token),
+            None => request.instance_id(&action.instance_id),
+        };
+        request
+            .send()
+            .await
+            .map_err(|e| from_sdk(e).during("RecordLifecycleActionHeartbeat"))?;
+        Ok(())
+    }
+
     fn calls(&self) -> CallCounts {
         self.calls.snapshot()
     }

@@ -179,6 +179,9 @@ pub enum Once {
     Holds(String),
     /// The plan's attach gives it a member, which reads `attached`.
     Gets,
+    /// Nothing now: its seat's volume is still on an instance that is
+    /// leaving. The launch stays open, its timeout started again (R27).
+    VolumeFreed,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

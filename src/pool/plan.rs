@@ -158,10 +158,12 @@ fn launch_waits_for(
         .shortages
         .iter()
         .find(|s| s.instance_ids.contains(&i.id))?;
-    let unsettled = survey
-        .unsettled
-        .iter()
-        .any(|p| p.pool == short.pool && p.availability_zone == short.availability_zone);
+    let here =
+        |p: &&Placement| p.pool == short.pool && p.availability_zone == short.availability_zone;
+    if survey.volume_waits.iter().any(|p| here(&p)) {
+        return Some((Once::VolumeFreed, Vec::new()));
+    }
+    let unsettled = survey.unsettled.iter().any(|p| here(&p));
     (!unsettled).then_some((Once::ActionsDone, Vec::new()))
 }
 

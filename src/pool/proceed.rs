@@ -71,10 +71,11 @@ pub async fn complete(
     report: &mut Report,
     pace: Pace,
 ) {
-    let mut ready = Vec::new();
+    let (mut ready, mut beats) = (Vec::new(), Vec::new());
     let (mut awaited, mut volumes) = (BTreeMap::new(), BTreeMap::new());
     for proceed in proceeds {
         match waits_for(&proceed, report) {
+            Wait::Heartbeat => beats.push(proceed),
             Wait::Open => {}
             Wait::Retry => report.left.push(left(&proceed)),
             Wait::Nothing => ready.push(proceed),
@@ -107,19 +108,9 @@ pub async fn complete(
                 .all(|(id, _)| volumes_attached.contains(id))
     });
     report.left.extend(late.iter().map(left));
-    let mut actions = Vec::new();
-    for proceed in ready {
-        if let Some(given) = given.filter(|g| names(g, &proceed)) {
-            actions.push((given.action.clone(), proceed.transition));
-            continue;
-        }
-        match &hooks[&proceed.group] {
-            Ok(hooks) => actions.extend(ours(hooks, &proceed)),
-            Err(e) => report
-                .failed
-                .push(Failed::of("", &proceed.instance_id, None, e)),
-        }
-    }
+    let actions = actions_of(ready, hooks, given, report);
+    let beats = actions_of(beats, hooks, given, report);
+    heartbeat(asg, beats, report, pace).await;
     let done = concurrently(
         pace.concurrency,
         actions,
@@ -151,6 +142,54 @@ pub async fn complete(
         .sort_by(|a, b| a.action.instance_id.cmp(&b.action.instance_id));
 }
 
+/// The lifecycle actions of `proceeds`: the event's own, or our hooks' on
+/// each group; a group whose hooks could not be read fails its instances.
+fn actions_of(
+    proceeds: Vec<Proceed>,
+    hooks: &Hooks,
+    given: Option<&Given>,
+    report: &mut Report,
+) -> Vec<(LifecycleAction, Transition)> {
+    let mut actions = Vec::new();
+    for proceed in proceeds {
+        if let Some(given) = given.filter(|g| names(g, &proceed)) {
+            actions.push((given.action.clone(), proceed.transition));
+            continue;
+        }
+        match &hooks[&proceed.group] {
+            Ok(hooks) => actions.extend(ours(hooks, &proceed)),
+            Err(e) => report
+                .failed
+                .push(Failed::of("", &proceed.instance_id, None, e)),
+        }
+    }
+    actions
+}
+
+/// R27: a launch whose seat's volume is on its way stays open, its timeout
+/// started again (bounded by the group's global timeout [ASG-HOOK]). One
+/// no longer open needs none.
+async fn heartbeat(
+    asg: &dyn AutoScaling,
+    beats: Vec<(LifecycleAction, Transition)>,
+    report: &mut Report,
+    pace: Pace,
+) {
+    let beat = |(action, _): (LifecycleAction, Transition)| async move {
+        let answer = asg.heartbeat(&action).await;
+        (action, answer)
+    };
+    for (action, answer) in concurrently(pace.concurrency, beats, beat).await {
+        match answer {
+            Ok(()) => report.heartbeats.push(action),
+            Err(e) if e.is(ErrorKind::AlreadyDone) => {}
+            Err(e) => report
+                .failed
+                .push(Failed::of("", &action.instance_id, None, &e)),
+        }
+    }
+}
+
 /// What a proceed waits for once the plan's actions are carried out.
 enum Wait {
     /// Nothing: complete it.
@@ -166,6 +205,9 @@ enum Wait {
     /// It stays open: an action on its instance failed or was left (and
     /// says so); the next event or sync completes it.
     Open,
+    /// It stays open, its timeout started again: its volume is on its way
+    /// (R27).
+    Heartbeat,
 }
 
 fn waits_for(proceed: &Proceed, report: &Report) -> Wait {
@@ -175,12 +217,19 @@ fn waits_for(proceed: &Proceed, report: &Report) -> Wait {
     // hands over (EC2 detaches at termination anyway).
     let launching = proceed.transition == Transition::Launching;
     let blocks = |f: &Failed| on_it(&f.instance_id) && (f.is_transient() || launching);
-    let left = report.left.iter().any(|l| on_it(&l.instance_id));
-    if left || report.failed.iter().any(blocks) {
+    let left = report.left.iter().filter(|l| on_it(&l.instance_id));
+    let left: Vec<LeftAction> = left.map(|l| l.action).collect();
+    // R27: its volume was still leaving its former instance at the deadline.
+    let volume_late = left.contains(&LeftAction::AttachVolume);
+    if launching && volume_late && !report.failed.iter().any(blocks) {
+        return Wait::Heartbeat;
+    }
+    if !left.is_empty() || report.failed.iter().any(blocks) {
         return Wait::Open;
     }
     let data = proceed.volumes.clone();
     match &proceed.once {
+        Once::VolumeFreed => Wait::Heartbeat,
         Once::ActionsDone if data.is_empty() => Wait::Nothing,
         Once::ActionsDone => Wait::Attached { member: None, data },
         Once::Holds(id) => Wait::Attached {

@@ -76,6 +76,10 @@ pub struct Report {
     /// Lifecycle actions of our hooks completed with `CONTINUE` (R20, R21).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub continued: Vec<Continued>,
+    /// Launches kept open while their seat's volume is on its way: their
+    /// timeouts started again (R27).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub heartbeats: Vec<LifecycleAction>,
     /// Races lost to another invocation, by pool: a candidate taken
     /// meanwhile, or an instance served meanwhile (R6, R11).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -163,6 +167,7 @@ impl Report {
         self.unusable.extend(other.unusable);
         self.left.extend(other.left);
         self.continued.extend(other.continued);
+        self.heartbeats.extend(other.heartbeats);
         for (pool, n) in other.claim_conflicts {
             *self.claim_conflicts.entry(pool).or_default() += n;
         }

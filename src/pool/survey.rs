@@ -31,6 +31,10 @@ pub struct Survey<'a> {
     /// Placements with a member that is neither held nor free: `pending`,
     /// or attached where the reads do not settle it yet.
     pub unsettled: BTreeSet<Placement>,
+    /// Placements with a member held back until a leaving instance lets go
+    /// of its volume (R27): a launch there stays open, its timeout started
+    /// again.
+    pub volume_waits: BTreeSet<Placement>,
     /// A name a pool had before its last rename -> the pool (R25).
     pub aliases: BTreeMap<&'a str, &'a str>,
 }

@@ -251,6 +251,7 @@ fn with_volumes<'a>(
         match leaving {
             true => {
                 survey.unsettled.insert(placement.clone());
+                survey.volume_waits.insert(placement.clone());
             }
             false => plan.stranded.push(stranded(pool, member, volume, i)),
         }

@@ -95,6 +95,86 @@ async fn a_replacement_gets_interface_ordinal_and_volume_before_its_launch_goes_
     );
 }
 
+/// R27, R20: the sync finds a replacement in `Pending:Wait` while its
+/// predecessor still runs in `Terminating:Wait` with the seat's volume:
+/// the seat is held back (never detached from a running OS), the launch
+/// stays open with a heartbeat (its timeout starts again), and the
+/// predecessor's termination goes on; once EC2 let go of the volume, the
+/// next sync gives the replacement its seat and volume and lets it go on.
+#[tokio::test]
+async fn a_launch_waiting_for_a_leaving_instance_s_volume_is_kept_open_by_heartbeats() {
+    let f = hooks();
+    let (member, volume) = seat(&f.ec2, "web", "subnet-a1", "1");
+    let old = f.in_service("subnet-a1");
+    f.event(&old, Running).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    f.asg.terminate(&old);
+    let (new, _) = f.launch("subnet-a1");
+    tokio::time::sleep(Duration::from_millis(50)).await; // EC2 runs it
+    f.ec2.settle_reads();
+    f.asg.settle_reads();
+
+    let early = f.deliver_ok(&super::lifecycle::scheduled()).await;
+
+    let report = &early.outcome.report;
+    assert_eq!(report.heartbeats.len(), 1, "{early:?}");
+    assert_eq!(report.heartbeats[0].instance_id, new);
+    assert!(f.asg.completed(&new).is_empty(), "the launch stays open");
+    let open = f.asg.actions().into_iter().find(|a| a.instance_id == new);
+    assert_eq!(open.map(|a| a.heartbeats), Some(1));
+    assert_eq!(
+        early.ec2_calls.get("DetachVolume"),
+        None,
+        "never off a running OS"
+    );
+    assert_eq!(
+        f.asg.completed(&old).len(),
+        1,
+        "the predecessor's termination went on"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await; // terminated, volume let go
+    f.ec2.settle_reads();
+    f.asg.settle_reads();
+    f.deliver_ok(&super::lifecycle::scheduled()).await;
+
+    let completed = f.asg.completed(&new);
+    assert_eq!(completed.len(), 1, "{completed:?}");
+    assert_eq!(completed[0].members_then, vec![member]);
+    assert_eq!(completed[0].volumes_then, vec![volume]);
+}
+
+/// R27: EC2 takes longer than the invocation to let go of a terminated
+/// predecessor's volume: the attach is left at the deadline and the launch
+/// kept open by a heartbeat, never continued without its volume; the next
+/// delivery finishes it.
+#[tokio::test]
+async fn a_volume_still_detaching_at_the_deadline_keeps_the_launch_open() {
+    let f = hooks();
+    let (_, volume) = seat(&f.ec2, "web", "subnet-a1", "1");
+    let old = f.in_service("subnet-a1");
+    f.event(&old, Running).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    f.ec2.faults.lock().unwrap().termination_detach = Duration::from_millis(1500);
+    let leaving = f.asg.terminate(&old);
+    f.deliver_ok(&leaving[0]).await;
+    let (new, launched) = f.launch("subnet-a1");
+    tokio::time::sleep(Duration::from_millis(50)).await; // EC2 runs it
+
+    let early = f
+        .deliver_within(&launched[0], Duration::from_millis(700))
+        .await;
+
+    let report = &early.outcome.report;
+    assert_eq!(report.heartbeats.len(), 1, "{early:?}");
+    assert!(f.asg.completed(&new).is_empty(), "not without its volume");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    f.ec2.settle_reads();
+    f.deliver_ok(&launched[0]).await;
+    let completed = f.asg.completed(&new);
+    assert_eq!(completed.len(), 1, "{completed:?}");
+    assert_eq!(completed[0].volumes_then, vec![volume]);
+}
+
 /// R27: a stopped holder's volume is detached and goes, with the member,
 /// to the instance that waits; the stopped one keeps nothing.
 #[tokio::test]

@@ -57,6 +57,13 @@ impl Fleet {
         done(self.deliver(event).await)
     }
 
+    /// As `deliver`, with `budget` left before the Lambda's deadline.
+    pub async fn deliver_within(&self, event: &Value, budget: Duration) -> Handled {
+        let mut ctx = Context::new(self.ec2.as_ref(), self.settings.clone());
+        ctx.auto_scaling = Some(&self.asg);
+        handle(&ctx, event, Deadline::after(budget)).await
+    }
+
     /// A new instance of the group, and its launch lifecycle events.
     pub fn launch(&self, subnet: &str) -> (String, Vec<Value>) {
         self.asg.launch("web-asg", "web", subnet, BOOT, false)
@@ -88,6 +95,6 @@ async fn holder_and_waiting() -> (Fleet, String, String, String) {
     (f, member, old, waiting)
 }
 
-fn scheduled() -> Value {
+pub(super) fn scheduled() -> Value {
     fixture("scheduled-event.json")
 }

@@ -91,6 +91,42 @@ impl AutoScaling for StrictAutoScaling {
         Ok(())
     }
 
+    /// [ASG-HOOK]: the timeout starts again from now; an action no longer
+    /// open is refused as `CompleteLifecycleAction` refuses it.
+    async fn heartbeat(&self, action: &LifecycleAction) -> Result<(), AwsError> {
+        self.calls.count("RecordLifecycleActionHeartbeat");
+        self.ec2.travel().await;
+        self.tick();
+        let mut g = self.groups.lock().unwrap();
+        let timeout = g.hooks.get(&action.group).and_then(|hooks| {
+            let hook = hooks.iter().find(|h| h.name == action.hook)?;
+            Some(hook.heartbeat)
+        });
+        let open = g.actions.iter_mut().find(|a| {
+            a.ended.is_none()
+                && a.group == action.group
+                && a.hook == action.hook
+                && match &action.token {
+                    Some(t) => &a.token == t,
+                    None => a.instance_id == action.instance_id,
+                }
+        });
+        match (open, timeout) {
+            (Some(open), Some(timeout)) => {
+                open.expires = (Instant::now() + timeout).min(open.cap);
+                open.heartbeats += 1;
+                Ok(())
+            }
+            _ => {
+                let m = format!(
+                    "No active Lifecycle Action found with instance ID {}",
+                    action.instance_id
+                );
+                Err(err("ValidationError", m))
+            }
+        }
+    }
+
     fn calls(&self) -> CallCounts {
         self.calls.snapshot()
     }

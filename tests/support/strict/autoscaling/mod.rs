@@ -122,6 +122,9 @@ pub struct Action {
     /// The transition it belongs to: the actions opened together.
     batch: u64,
     expires: Instant,
+    /// [ASG-HOOK]: no heartbeat keeps it open past the smaller of 48 hours
+    /// and 100 times its heartbeat timeout from its start.
+    pub(super) cap: Instant,
     /// How it ended: (`CONTINUE`?, when, by a timeout?).
     pub ended: Option<(bool, Instant, bool)>,
     /// The interfaces the instance had (true state) when it was completed.
@@ -132,6 +135,8 @@ pub struct Action {
     pub tags_then: network_interface_manager::ec2::Tags,
     /// The volumes done attaching to it then.
     pub volumes_then: Vec<String>,
+    /// Heartbeats recorded for it.
+    pub heartbeats: u32,
 }
 
 #[derive(Debug, Default)]
@@ -368,11 +373,13 @@ impl StrictAutoScaling {
                 route,
                 batch,
                 expires: now + hook.heartbeat,
+                cap: now + (hook.heartbeat * 100).min(Duration::from_secs(48 * 3600)),
                 ended: None,
                 members_then: Vec::new(),
                 attached_then: Vec::new(),
                 tags_then: Default::default(),
                 volumes_then: Vec::new(),
+                heartbeats: 0,
             });
         }
         drop(g);
