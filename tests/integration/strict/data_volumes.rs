@@ -312,11 +312,7 @@ async fn running_with_a_volume_takes_four_round_trips() {
     let w = StrictWorld::new();
     seat(&w.model, "db", "subnet-a1", "1");
     let node = w.model.launch(Some("db"), "subnet-a1");
-    {
-        let mut f = w.model.faults.lock().unwrap();
-        f.latency = Duration::from_millis(50);
-        f.jitter = Duration::ZERO;
-    }
+    w.model.steady_latency(Duration::from_millis(50));
     let before = w.model.round_trips();
     let handled = deliver_ok(&w, &state_event(&node, Running)).await;
     let trips = w.model.round_trips() - before;
@@ -345,11 +341,7 @@ async fn replacement(with_volume: bool) -> ([(u64, u64); 2], CallCounts) {
     f.event(&old, Running).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     f.ec2.settle_reads();
-    {
-        let mut faults = f.ec2.faults.lock().unwrap();
-        faults.latency = Duration::from_millis(50);
-        faults.jitter = Duration::ZERO;
-    }
+    f.ec2.steady_latency(Duration::from_millis(50));
     let leaving = f.asg.terminate(&old);
     let before = f.ec2.round_trips();
     let handed = f.deliver_ok(&leaving[0]).await;

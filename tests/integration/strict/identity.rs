@@ -173,11 +173,7 @@ async fn running_with_an_identity_takes_three_round_trips() {
     let w = StrictWorld::new();
     numbered(&w.model, "zk", "subnet-a1", "1");
     let node = w.model.launch(Some("zk"), "subnet-a1");
-    {
-        let mut f = w.model.faults.lock().unwrap();
-        f.latency = Duration::from_millis(50);
-        f.jitter = Duration::ZERO;
-    }
+    w.model.steady_latency(Duration::from_millis(50));
     let before = w.model.round_trips();
     let handled = deliver_ok(&w, &state_event(&node, Running)).await;
     let trips = w.model.round_trips() - before;
@@ -202,11 +198,7 @@ async fn a_stop_with_an_identity_hands_over_in_four_sequential_calls() {
     w.model.launch(Some("zk"), "subnet-a1");
     w.model.set_state(&old, Stopped);
     w.model.settle_reads();
-    {
-        let mut f = w.model.faults.lock().unwrap();
-        f.latency = Duration::from_millis(50);
-        f.jitter = Duration::ZERO;
-    }
+    w.model.steady_latency(Duration::from_millis(50));
     let before = w.model.round_trips();
     let handled = deliver_ok(&w, &state_event(&old, Stopped)).await;
     let trips = w.model.round_trips() - before;

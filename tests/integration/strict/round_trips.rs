@@ -12,11 +12,7 @@ use network_interface_manager::ec2::InstanceState::{self, *};
 use crate::support::world::{deliver_ok, state_event, StrictWorld};
 
 async fn measure(w: &StrictWorld, instance: &str, state: InstanceState) -> (u64, u64) {
-    {
-        let mut f = w.model.faults.lock().unwrap();
-        f.latency = Duration::from_millis(50);
-        f.jitter = Duration::ZERO;
-    }
+    w.model.steady_latency(Duration::from_millis(50));
     let before = w.model.round_trips();
     let started = Instant::now();
     let handled = deliver_ok(w, &state_event(instance, state)).await;

@@ -218,6 +218,14 @@ impl StrictEc2 {
 
     /// From now on every read, by id or filtered, misses at least the last
     /// `behind` of writes.
+    /// Every call takes `latency`, no more, no less: round trips are
+    /// counted on a steady line.
+    pub fn steady_latency(&self, latency: Duration) {
+        let mut f = self.faults.lock().unwrap();
+        f.latency = latency;
+        f.jitter = Duration::ZERO;
+    }
+
     pub fn reads_lag(&self, behind: Duration) {
         let mut f = self.faults.lock().unwrap();
         (f.read_lag, f.read_lag_floor) = (behind, behind);

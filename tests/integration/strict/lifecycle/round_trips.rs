@@ -12,11 +12,7 @@ use crate::support::world::state_event;
 
 /// Sequential round trips of one delivery.
 async fn measure(f: &Fleet, event: &Value) -> (u64, Handled) {
-    {
-        let mut faults = f.ec2.faults.lock().unwrap();
-        faults.latency = Duration::from_millis(50);
-        faults.jitter = Duration::ZERO;
-    }
+    f.ec2.steady_latency(Duration::from_millis(50));
     let before = f.ec2.round_trips();
     let handled = f.deliver_ok(event).await;
     let trips = f.ec2.round_trips() - before;

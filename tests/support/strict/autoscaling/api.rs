@@ -6,7 +6,7 @@ use network_interface_manager::aws::{AwsError, CallCounts};
 
 use tokio::time::Instant;
 
-use super::{err, StrictAutoScaling};
+use super::{err, Action, StrictAutoScaling};
 
 #[async_trait]
 impl AutoScaling for StrictAutoScaling {
@@ -62,24 +62,7 @@ impl AutoScaling for StrictAutoScaling {
         let volumes = self.ec2.volumes_attached_to(&action.instance_id);
         let ended = {
             let mut g = self.groups.lock().unwrap();
-            let open = g.actions.iter_mut().find(|a| {
-                a.ended.is_none()
-                    && a.group == action.group
-                    && a.hook == action.hook
-                    && match &action.token {
-                        Some(t) => &a.token == t,
-                        None => a.instance_id == action.instance_id,
-                    }
-            });
-            let Some(open) = open else {
-                let by = match &action.token {
-                    Some(t) => format!("token {t}"),
-                    None => format!("instance ID {}", action.instance_id),
-                };
-                let message = format!("No active Lifecycle Action found with {by}");
-                // [ISS-TOKEN]: classified as done already.
-                return Err(err("ValidationError", message));
-            };
+            let open = open_action(&mut g.actions, action)?;
             open.ended = Some((true, Instant::now(), false));
             open.members_then = members;
             open.attached_then = attached;
@@ -98,36 +81,42 @@ impl AutoScaling for StrictAutoScaling {
         self.ec2.travel().await;
         self.tick();
         let mut g = self.groups.lock().unwrap();
-        let timeout = g.hooks.get(&action.group).and_then(|hooks| {
-            let hook = hooks.iter().find(|h| h.name == action.hook)?;
-            Some(hook.heartbeat)
-        });
-        let open = g.actions.iter_mut().find(|a| {
-            a.ended.is_none()
-                && a.group == action.group
-                && a.hook == action.hook
-                && match &action.token {
-                    Some(t) => &a.token == t,
-                    None => a.instance_id == action.instance_id,
-                }
-        });
-        match (open, timeout) {
-            (Some(open), Some(timeout)) => {
-                open.expires = (Instant::now() + timeout).min(open.cap);
-                open.heartbeats += 1;
-                Ok(())
-            }
-            _ => {
-                let m = format!(
-                    "No active Lifecycle Action found with instance ID {}",
-                    action.instance_id
-                );
-                Err(err("ValidationError", m))
-            }
-        }
+        let hooks = g.hooks.get(&action.group).cloned().unwrap_or_default();
+        let open = open_action(&mut g.actions, action)?;
+        let hook = hooks.iter().find(|h| h.name == action.hook);
+        let timeout = hook.expect("an open action has its hook").heartbeat;
+        open.expires = (Instant::now() + timeout).min(open.cap);
+        open.heartbeats += 1;
+        Ok(())
     }
 
     fn calls(&self) -> CallCounts {
         self.calls.snapshot()
     }
+}
+
+/// The open action `action` names (by token, else by instance), or the
+/// refusal Auto Scaling answers for one completed or timed out
+/// ([ISS-TOKEN]: classified as done already).
+fn open_action<'a>(
+    actions: &'a mut [Action],
+    action: &LifecycleAction,
+) -> Result<&'a mut Action, AwsError> {
+    let open = actions.iter_mut().find(|a| {
+        a.ended.is_none()
+            && a.group == action.group
+            && a.hook == action.hook
+            && match &action.token {
+                Some(t) => &a.token == t,
+                None => a.instance_id == action.instance_id,
+            }
+    });
+    open.ok_or_else(|| {
+        let by = match &action.token {
+            Some(t) => format!("token {t}"),
+            None => format!("instance ID {}", action.instance_id),
+        };
+        let message = format!("No active Lifecycle Action found with {by}");
+        err("ValidationError", message)
+    })
 }
