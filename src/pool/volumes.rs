@@ -187,6 +187,8 @@ fn to_holders(volumes: &Volumes, survey: &Survey, plan: &mut Plan) {
                     instance_id: holder.to_string(),
                     volume,
                 })),
+                // It comes once that instance has ended or stopped.
+                Stand::OnRunning(i) if leaving(i) => {}
                 Stand::OnRunning(i) => plan.stranded.push(stranded(pool, member, volume, i)),
                 Stand::Broken(reason) => plan.stranded.push(StrandedVolume {
                     pool: pool.to_string(),
@@ -247,8 +249,7 @@ fn with_volumes<'a>(
         return None;
     }
     for (volume, i) in on_running {
-        let leaving = i.leaving_reason().is_some() || i.state != InstanceState::Running;
-        match leaving {
+        match leaving(i) {
             true => {
                 survey.unsettled.insert(placement.clone());
                 survey.volume_waits.insert(placement.clone());
@@ -257,6 +258,12 @@ fn with_volumes<'a>(
         }
     }
     None
+}
+
+/// An instance on its way out (or not yet in): one whose volumes will be
+/// let go without the manager detaching them from a running OS.
+fn leaving(i: &Instance) -> bool {
+    i.leaving_reason().is_some() || i.state != InstanceState::Running
 }
 
 fn stranded(
