@@ -270,3 +270,32 @@ fn a_volume_host_is_never_given_a_member() {
         [r#"short db us-east-1a ["i-2"]"#, "stranded vol-1 of eni-1"]
     );
 }
+
+/// A holder whose member's volume is still on its predecessor, which runs
+/// in `Terminating:Wait`, waits for it: nothing is detached from that
+/// running OS, nothing is reported; one that stays in service with it is
+/// reported stranded.
+#[test]
+fn a_holder_waits_for_a_volume_on_a_leaving_instance() {
+    let mut holder = db("i-2", Running);
+    let held = attach(seat("eni-1", "s1"), &mut holder, 1);
+    let mut old = db("i-1", Running);
+    old.group = Some(Membership::new(
+        "g".into(),
+        "Terminating:Wait".into(),
+        false,
+    ));
+    let volumes = vec![disk("vol-1", "s1", Some(("i-1", ATTACHED)))];
+    let leaving = snapshot(
+        vec![held.clone()],
+        vec![holder.clone(), old.clone()],
+        volumes.clone(),
+    );
+    assert!(lines(&plan(&leaving)).is_empty(), "{:?}", plan(&leaving));
+    old.group = Some(Membership::new("g".into(), "InService".into(), false));
+    let staying = snapshot(vec![held], vec![holder, old], volumes);
+    assert_eq!(
+        lines(&plan(&staying)),
+        [r#"short db us-east-1a ["i-1"]"#, "stranded vol-1 of eni-1"]
+    );
+}
