@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use super::properties::{PoolProperties, VolumeSpec};
-use crate::ec2::{Volume, DEVICE_TAG, RETIRED_TAG, SLOT_TAG};
+use crate::ec2::{Volume, DEVICE_TAG, POOL_TAG, RETIRED_TAG, SLOT_TAG};
 
 /// A member of the declaration: where its volumes are made.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +27,9 @@ pub struct VolumePlan<'a> {
     /// The pool's volumes no longer declared (an entry or a member
     /// removed), and a member's second volume for an entry: retired.
     pub retire: Vec<String>,
+    /// Kept volumes still tagged with the pool's name before a rename
+    /// (R25): tagged with the new one.
+    pub rename: Vec<String>,
 }
 
 pub fn plan<'a>(
@@ -49,6 +52,9 @@ pub fn plan<'a>(
             match owned.iter().filter(is_its).min_by_key(retired) {
                 Some(v) => {
                     kept.insert(v.id.as_str());
+                    if v.tags.get(POOL_TAG) != Some(&props.name) {
+                        plan.rename.push(v.id.clone());
+                    }
                     if v.tags.contains_key(RETIRED_TAG) {
                         plan.reinstate.push(v.id.clone());
                     }

@@ -12,7 +12,7 @@ use crate::aws::{AwsError, ErrorKind};
 use crate::concurrent::concurrently;
 use crate::ec2::{
     InstanceQuery, InstanceState, NewVolume, Tags, Volume, VolumeQuery, VolumeStatus, DEVICE_TAG,
-    RELEASED_TAG, RETIRED_TAG, SLOT_TAG,
+    POOL_TAG, RELEASED_TAG, RETIRED_TAG, SLOT_TAG,
 };
 
 impl Provider<'_> {
@@ -32,6 +32,10 @@ impl Provider<'_> {
         self.untag_each(&plan.reinstate, &[RETIRED_TAG.to_string()])
             .await
             .map_err(ec2_error("reinstating volumes"))?;
+        let named = Tags::from([(POOL_TAG.to_string(), props.name.clone())]);
+        self.tag_each(&plan.rename, &named)
+            .await
+            .map_err(ec2_error("renaming volumes"))?;
         let made = concurrently(CONCURRENCY, &plan.create, |(member, spec)| async move {
             let new = NewVolume {
                 availability_zone: member.availability_zone.clone(),

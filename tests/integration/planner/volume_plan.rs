@@ -5,7 +5,7 @@
 use network_interface_manager::custom_resource::properties::parse;
 use network_interface_manager::custom_resource::volume_plan::{plan, VolumeMember};
 use network_interface_manager::ec2::{
-    Volume, VolumeStatus, DEVICE_TAG, OWNER_TAG, RETIRED_TAG, SLOT_TAG,
+    Volume, VolumeStatus, DEVICE_TAG, OWNER_TAG, POOL_TAG, RETIRED_TAG, SLOT_TAG,
 };
 use serde_json::json;
 
@@ -104,4 +104,18 @@ fn the_volume_in_use_wins_over_a_retired_or_second_one() {
     let p = plan(&one, &s1, &have);
     assert!(p.reinstate.is_empty() && p.create.is_empty(), "{p:?}");
     assert_eq!(p.retire, ["vol-3"]);
+}
+
+/// R25: a renamed pool's volumes are kept and tagged with the new name.
+#[test]
+fn a_rename_retags_the_volumes_it_keeps() {
+    let mut renamed = declared(&["/dev/sdf"]);
+    renamed.name = "db2".into();
+    let mut have = owned("vol-1", "s1", "/dev/sdf", false);
+    have.tags.insert(POOL_TAG.into(), "db".into());
+    let s1 = members(&["s1"]);
+    let p = plan(&renamed, &s1, std::slice::from_ref(&have));
+    assert_eq!(p.rename, ["vol-1"]);
+    have.tags.insert(POOL_TAG.into(), "db2".into());
+    assert!(plan(&renamed, &s1, &[have]).rename.is_empty());
 }

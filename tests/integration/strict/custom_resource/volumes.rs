@@ -14,7 +14,10 @@ use serde_json::{json, Value};
 
 use crate::support::cfn::{answer, request, Declared};
 use crate::support::listener::Listener;
-use crate::support::world::{deliver_ok, state_event, StrictWorld};
+use crate::support::world::{deliver_ok, fast, state_event, StrictWorld, World};
+use network_interface_manager::cli::status_table;
+use network_interface_manager::pool::status::MemberVolume;
+use network_interface_manager::pool::Manager;
 
 fn pool(devices: &[&str]) -> Value {
     let volumes: Vec<Value> = devices
@@ -85,10 +88,22 @@ async fn a_node_gets_the_volume_of_its_seat_once_ec2_has_made_it() {
     let attached = &handled.outcome.report.volumes_attached;
     assert_eq!(attached.len(), 1, "{handled:?}");
     tokio::time::sleep(Duration::from_millis(100)).await;
+    let volume = attached[0].volume.volume_id.clone();
     assert_eq!(
         d.w.model.volumes_attached_to(&node),
-        [attached[0].volume.volume_id.clone()]
+        std::slice::from_ref(&volume)
     );
+    // Status shows each seat's volume and where it is.
+    d.w.model.settle_reads();
+    let pools = Manager::new(d.w.ec2(), fast()).status(&[]).await.unwrap();
+    let shown: Vec<&MemberVolume> = pools[0].members.iter().flat_map(|m| &m.volumes).collect();
+    assert_eq!(shown.len(), 2, "one per seat: {shown:?}");
+    let on_node = shown.iter().find(|v| v.volume_id.as_ref() == Some(&volume));
+    let on_node = on_node.expect("the node's volume is shown");
+    assert_eq!(on_node.state, "in-use");
+    assert_eq!(on_node.attached_to, Some(format!("{node} (attached)")));
+    let table = status_table(&pools);
+    assert!(table.contains(&format!("volume: {volume}")), "{table}");
 }
 
 /// C12, C17: an Update that drops an entry retires its volumes where they
