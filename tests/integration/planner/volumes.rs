@@ -299,3 +299,17 @@ fn a_holder_waits_for_a_volume_on_a_leaving_instance() {
         [r#"short db us-east-1a ["i-1"]"#, "stranded vol-1 of eni-1"]
     );
 }
+
+/// EC2 attaches a volume only to a running or stopped instance: a holder
+/// still `pending` gets its volume once it runs, not before.
+#[test]
+fn a_holder_still_pending_gets_its_volume_once_it_runs() {
+    let mut holder = db("i-1", InstanceState::Pending);
+    let held = attach(seat("eni-1", "s1"), &mut holder, 1);
+    let volumes = vec![disk("vol-1", "s1", None)];
+    let pending = snapshot(vec![held.clone()], vec![holder.clone()], volumes.clone());
+    assert!(lines(&plan(&pending)).is_empty());
+    holder.state = Running;
+    let running = snapshot(vec![held], vec![holder], volumes);
+    assert_eq!(lines(&plan(&running)), ["attach vol-1 to i-1 at /dev/sdf"]);
+}
