@@ -6,14 +6,14 @@ use std::collections::BTreeSet;
 
 use super::attach::{attach, AttachResult};
 use super::model::{
-    Action, Attach, AttachVolume, Detach, Identify, KeepOnTermination, Plan, Shortage, VolumeMove,
+    Action, Attach, AttachVolume, Candidate, Detach, Identify, KeepOnTermination, Plan, Shortage,
 };
 use super::move_volumes::{self, Moved};
-use super::report::{Failed, Left, LeftAction, Report};
+use super::report::{Attached, Failed, Left, LeftAction, Report};
 use super::settings::Settings;
 use crate::concurrent::concurrently;
 use crate::deadline::Deadline;
-use crate::ec2::{Ec2, InterfaceChange, Tags, IDENTITY_TAGS};
+use crate::ec2::{Ec2, InterfaceChange, IDENTITY_TAGS};
 
 /// Carries out `plan`: detaches (of members and of volumes off stopped
 /// instances), then DeleteOnTermination changes, then attaches (each
@@ -105,49 +105,14 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
         }
     }
     let attach = |a: Attach| async {
-        let identities: Vec<(String, Tags, Vec<VolumeMove>)> = a
-            .candidates
-            .iter()
-            .map(|c| {
-                (
-                    c.interface_id.clone(),
-                    c.identity.clone(),
-                    c.volumes.clone(),
-                )
-            })
-            .collect();
+        let candidates = a.candidates.clone();
         let (result, conflicts) = attach(ec2, a, &stuck, deadline, settings).await;
-        // R26, R27: the identity and the volumes only once EC2 confirmed
-        // the attach.
         let (identified, moved) = match &result {
             AttachResult::Attached(ok) => {
-                let identity = identities
+                let chosen = candidates
                     .into_iter()
-                    .find(|(id, _, _)| *id == ok.interface_id);
-                let (tags, volumes) = identity
-                    .map(|(_, tags, volumes)| (tags, volumes))
-                    .unwrap_or_default();
-                let identify = Identify {
-                    pool: ok.pool.clone(),
-                    instance_id: ok.instance_id.clone(),
-                    tags,
-                };
-                let tagged = (!identify.tags.is_empty()).then_some(identify);
-                let identified = async {
-                    match tagged {
-                        Some(i) => Some(self::identify(ec2, i).await),
-                        None => None,
-                    }
-                };
-                let volumes = volumes.into_iter().map(|volume| AttachVolume {
-                    pool: ok.pool.clone(),
-                    instance_id: ok.instance_id.clone(),
-                    volume,
-                });
-                let attach = |v| move_volumes::attach(ec2, v, deadline, settings);
-                let volumes: Vec<AttachVolume> = volumes.collect();
-                let moved = concurrently(settings.concurrency, volumes, attach);
-                tokio::join!(identified, moved)
+                    .find(|c| c.interface_id == ok.interface_id);
+                after_attach(ec2, ok, chosen, deadline, settings).await
             }
             _ => (None, Vec::new()),
         };
@@ -214,6 +179,40 @@ pub async fn apply(ec2: &dyn Ec2, plan: Plan, deadline: Deadline, settings: &Set
     }
     sort(&mut report);
     report
+}
+
+/// R26, R27: once EC2 confirmed the attach, the holder's identity (when
+/// the member gives one) and the member's volumes, at once.
+async fn after_attach(
+    ec2: &dyn Ec2,
+    ok: &Attached,
+    chosen: Option<Candidate>,
+    deadline: Deadline,
+    settings: &Settings,
+) -> (Option<Result<Identify, Failed>>, Vec<Moved>) {
+    let Some(chosen) = chosen else {
+        return (None, Vec::new());
+    };
+    let wanted = Identify {
+        pool: ok.pool.clone(),
+        instance_id: ok.instance_id.clone(),
+        tags: chosen.identity,
+    };
+    let identified = async {
+        match wanted.tags.is_empty() {
+            true => None,
+            false => Some(identify(ec2, wanted).await),
+        }
+    };
+    let volumes = chosen.volumes.into_iter().map(|volume| AttachVolume {
+        pool: ok.pool.clone(),
+        instance_id: ok.instance_id.clone(),
+        volume,
+    });
+    let attach = |v| move_volumes::attach(ec2, v, deadline, settings);
+    let volumes: Vec<AttachVolume> = volumes.collect();
+    let moved = concurrently(settings.concurrency, volumes, attach);
+    tokio::join!(identified, moved)
 }
 
 /// `None` when it was detached already (a lagging read planned it).
