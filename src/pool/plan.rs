@@ -19,17 +19,21 @@ use crate::ec2::{Instance, InstanceState, NetworkInterface, PLAIN_INTERFACE};
 /// The ids of instances members are attached to that the snapshot lacks:
 /// read them by id before planning, so eventual consistency strips no one.
 pub fn unknown_holders(snapshot: &Snapshot) -> Vec<String> {
-    let known: BTreeSet<&str> = snapshot.instances.iter().map(|i| i.id.as_str()).collect();
     let holders = snapshot
         .members
         .iter()
         .filter_map(|m| m.attachment.as_ref());
-    let unknown: BTreeSet<String> = holders
-        .map(|a| a.instance_id.as_str())
-        .filter(|id| !known.contains(id))
-        .map(str::to_string)
-        .collect();
-    unknown.into_iter().collect()
+    unknown_instances(snapshot, holders.map(|a| a.instance_id.as_str()))
+}
+
+/// The instances among `ids` the snapshot lacks, each once.
+pub fn unknown_instances<'a>(
+    snapshot: &Snapshot,
+    ids: impl Iterator<Item = &'a str>,
+) -> Vec<String> {
+    let known: BTreeSet<&str> = snapshot.instances.iter().map(|i| i.id.as_str()).collect();
+    let unknown: BTreeSet<&str> = ids.filter(|id| !known.contains(id)).collect();
+    unknown.into_iter().map(str::to_string).collect()
 }
 
 /// The interfaces running pool instances list that the snapshot lacks:

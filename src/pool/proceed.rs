@@ -267,60 +267,63 @@ async fn attached(
     awaited: &BTreeMap<String, String>,
     pace: Pace,
 ) -> BTreeSet<String> {
-    if awaited.is_empty() {
-        return BTreeSet::new();
-    }
     let ids: Vec<String> = awaited.keys().cloned().collect();
     let query = InterfaceQuery::ids(&ids);
-    let on_its_instance = |m: &NetworkInterface| {
-        let instance = awaited.get(&m.id);
-        m.attachment
-            .as_ref()
-            .is_some_and(|a| a.is_attached() && Some(&a.instance_id) == instance)
-    };
-    let all = |read: &Vec<NetworkInterface>| {
-        read.iter().filter(|m| on_its_instance(m)).count() == ids.len()
-    };
     let read = || ec2.describe_interfaces(&query);
-    match pace.deadline.read_until(pace.backoff, read, all).await {
-        Ok((last, _)) => last
-            .iter()
-            .filter(|m| on_its_instance(m))
-            .map(|m| m.id.clone())
-            .collect(),
-        // Unread: left for later, like an attachment still settling.
-        Err(_) => BTreeSet::new(),
-    }
+    read_attached(awaited, pace, read, member_on).await
 }
 
-/// The volumes of `awaited` (volume -> instance) that read attached to
-/// their instance before the deadline.
+/// The same for volumes (R27).
 async fn volumes_attached(
     ec2: &dyn Ec2,
     awaited: &BTreeMap<String, String>,
     pace: Pace,
 ) -> BTreeSet<String> {
+    let query = VolumeQuery::Ids(awaited.keys().cloned().collect());
+    let read = || ec2.describe_volumes(&query);
+    read_attached(awaited, pace, read, volume_on).await
+}
+
+/// Reads until each of `awaited` (id -> instance) is attached to its
+/// instance (`on`: an item's id and the instance it reads attached to), or
+/// the deadline comes: the ids that are. No read when none is awaited; an
+/// unread answer is left for later, like an attachment still settling.
+async fn read_attached<T, Fut>(
+    awaited: &BTreeMap<String, String>,
+    pace: Pace,
+    read: impl FnMut() -> Fut,
+    on: fn(&T) -> (&str, Option<&str>),
+) -> BTreeSet<String>
+where
+    Fut: std::future::Future<Output = Result<Vec<T>, AwsError>>,
+{
     if awaited.is_empty() {
         return BTreeSet::new();
     }
-    let query = VolumeQuery::Ids(awaited.keys().cloned().collect());
-    let on_its_instance = |v: &Volume| {
-        v.attachment.as_ref().is_some_and(|a| {
-            a.status == VolumeAttachmentStatus::Attached
-                && Some(&a.instance_id) == awaited.get(&v.id)
-        })
+    let on_its_instance = |t: &T| {
+        let (id, instance) = on(t);
+        instance.is_some() && instance == awaited.get(id).map(String::as_str)
     };
-    let all =
-        |read: &Vec<Volume>| read.iter().filter(|v| on_its_instance(v)).count() == awaited.len();
-    let read = || ec2.describe_volumes(&query);
+    let all = |read: &Vec<T>| read.iter().filter(|t| on_its_instance(t)).count() == awaited.len();
     match pace.deadline.read_until(pace.backoff, read, all).await {
         Ok((last, _)) => last
             .iter()
-            .filter(|v| on_its_instance(v))
-            .map(|v| v.id.clone())
+            .filter(|t| on_its_instance(t))
+            .map(|t| on(t).0.to_string())
             .collect(),
         Err(_) => BTreeSet::new(),
     }
+}
+
+fn member_on(m: &NetworkInterface) -> (&str, Option<&str>) {
+    let attached = m.attachment.as_ref().filter(|a| a.is_attached());
+    (&m.id, attached.map(|a| a.instance_id.as_str()))
+}
+
+fn volume_on(v: &Volume) -> (&str, Option<&str>) {
+    let attached = v.attachment.as_ref();
+    let attached = attached.filter(|a| a.status == VolumeAttachmentStatus::Attached);
+    (&v.id, attached.map(|a| a.instance_id.as_str()))
 }
 
 /// Our hooks' actions on the proceed's group and transition, by instance.

@@ -154,20 +154,15 @@ impl Manager<'_> {
 
     /// The instances the snapshot's volumes are attached to that it lacks.
     async fn add_volume_hosts(&self, snapshot: &mut Snapshot) -> Result<(), AwsError> {
-        let known: BTreeSet<&str> = snapshot.instances.iter().map(|i| i.id.as_str()).collect();
         let on = snapshot
             .volumes
             .iter()
             .filter_map(|v| v.attachment.as_ref());
-        let unknown: BTreeSet<String> = on
-            .map(|a| a.instance_id.as_str())
-            .filter(|id| !known.contains(id))
-            .map(str::to_string)
-            .collect();
+        let unknown = plan::unknown_instances(snapshot, on.map(|a| a.instance_id.as_str()));
         if unknown.is_empty() {
             return Ok(());
         }
-        let unknown = InstanceQuery::Ids(unknown.into_iter().collect());
+        let unknown = InstanceQuery::Ids(unknown);
         snapshot.volume_hosts = self.ec2.describe_instances(&unknown).await?;
         Ok(())
     }
