@@ -73,7 +73,7 @@ CARGO_MUTANTS := $(HOME)/.cache/network-interface-manager/tools/bin/cargo-mutant
 MUTATED := src/pool/plan.rs src/pool/survey.rs src/pool/assign.rs src/pool/index.rs src/pool/identity.rs src/pool/status.rs src/custom_resource/plan.rs \
 	src/pool/volumes.rs src/custom_resource/volume_plan.rs \
 	src/custom_resource/elastic_ip_plan.rs src/custom_resource/ordinals.rs \
-	src/custom_resource/changes.rs src/custom_resource/declaration.rs \
+	src/custom_resource/changes.rs src/custom_resource/declaration.rs src/custom_resource/claims.rs \
 	src/custom_resource/properties.rs src/custom_resource/response.rs src/event.rs \
 	src/disposition.rs
 # The test groups that exercise them (tests/integration/*/mod.rs say what
@@ -96,7 +96,7 @@ mutants: venv $(CARGO_MUTANTS)
 EXECUTOR := src/pool/attach.rs src/pool/claim.rs src/pool/proceed.rs src/pool/lifecycle.rs \
 	src/pool/handover.rs src/pool/apply.rs src/pool/read.rs src/custom_resource/cleanup.rs \
 	src/custom_resource/provider.rs src/custom_resource/removal.rs src/stacks.rs src/ec2/paced.rs \
-	src/handler.rs src/pool/move_volumes.rs src/custom_resource/volumes.rs
+	src/handler.rs src/pool/move_volumes.rs src/custom_resource/volumes.rs src/custom_resource/invocation.rs
 EXECUTOR_TESTS := tests:: planner:: strict:: random::declarations moto::custom_resource::stack
 
 mutants-executor: venv $(CARGO_MUTANTS)

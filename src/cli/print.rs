@@ -92,7 +92,14 @@ pub fn status_table(pools: &[PoolStatus]) -> String {
             let status = d.stack_status.as_deref().unwrap_or("not read");
             let (pool, id, stack) = (&p.pool, &d.physical_id, &d.stack_id);
             let line = match d.retained {
-                _ if stack.is_empty() => format!("declared: pool {pool} by {id}, by invocation\n"),
+                _ if stack.is_empty() => {
+                    let claims = d.claims.unwrap_or(1);
+                    let touched = d.touched.as_deref().unwrap_or("never");
+                    format!(
+                        "declared: pool {pool} by {id}, by invocation: {claims} claim(s), \
+                         last touched {touched}\n"
+                    )
+                }
                 true => {
                     format!("retained: pool {pool} ({id}) outlives its deleted stack {stack}\n")
                 }

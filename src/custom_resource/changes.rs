@@ -201,9 +201,11 @@ pub fn check_name_free(
     ))
 }
 
-/// C15: an invocation's Create of a pool that exists is a retry only if it
-/// declares it alike (same fingerprint); anything else is a second
-/// declaration of the name, refused. `fingerprint` none: not an invocation.
+/// C15, C18: an invocation's Create of a pool that exists claims it only
+/// if it declares it alike (same fingerprint: a retry, a create-first
+/// replacement, or an identical second declaration); other properties are
+/// refused, and so is a name the pool had before it was renamed (its
+/// identity stays with it). `fingerprint` none: not an invocation.
 pub fn check_declared_alike(
     props: &PoolProperties,
     fingerprint: Option<&str>,
@@ -212,6 +214,14 @@ pub fn check_declared_alike(
     let Some(fingerprint) = fingerprint else {
         return Ok(());
     };
+    let live = owned.iter().filter(|i| !is_retired(i));
+    if let Some(now) = live.filter_map(|i| i.pool()).find(|p| *p != props.name) {
+        return Err(format!(
+            "Name: pool '{now}' was named '{}' and keeps that name's identity; \
+             declare '{now}', or choose another name",
+            props.name
+        ));
+    }
     let other = |i: &&NetworkInterface| {
         i.tags.get(DECLARATION_TAG).map(String::as_str) != Some(fingerprint)
     };
@@ -219,7 +229,10 @@ pub fn check_declared_alike(
         None => Ok(()),
         Some(i) => Err(format!(
             "Name: pool '{}' is already declared, with other properties ({} is its); \
-             a name has one declaration: update that one, or delete it first",
+             a name has one set of properties. A replacement of that declaration \
+             (a new qualifier or triggers, Pulumi's create-first replace) cannot \
+             change them too: apply the change in place first, then replace; \
+             otherwise update that declaration, or delete it first",
             props.name, i.id
         )),
     }

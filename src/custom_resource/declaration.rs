@@ -9,9 +9,9 @@ use sha2::{Digest, Sha256};
 
 use super::properties::{PoolProperties, VolumeSpec};
 use crate::ec2::{
-    NetworkInterface, Subnet, Tags, ADOPTED_TAG, DECLARATION_TAG, DEVICE_INDEX_TAG, DEVICE_TAG,
-    FORMER_POOL_TAG, ORDINAL_TAG, OWNER_TAG, POOL_TAG, RETIRED_TAG, SLOT_TAG, STACK_TAG,
-    VOLUMES_TAG,
+    NetworkInterface, Subnet, Tags, ADOPTED_TAG, CLAIMS_TAG, DECLARATION_TAG, DEVICE_INDEX_TAG,
+    DEVICE_TAG, FORMER_POOL_TAG, ORDINAL_TAG, OWNER_TAG, POOL_TAG, RETIRED_TAG, SLOT_TAG,
+    STACK_TAG, TOUCHED_TAG, VOLUMES_TAG,
 };
 
 /// Slot tag value of an adopted interface.
@@ -243,6 +243,8 @@ pub fn pool_tag_keys() -> Vec<String> {
         DECLARATION_TAG,
         ORDINAL_TAG,
         VOLUMES_TAG,
+        CLAIMS_TAG,
+        TOUCHED_TAG,
     ]
     .map(str::to_string)
     .to_vec()

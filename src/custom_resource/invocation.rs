@@ -1,10 +1,11 @@
 //! Pools declared by invocation (C15): Terraform's, OpenTofu's and Pulumi's
 //! `aws_lambda_invocation` with lifecycle scope `CRUD` [TF-INV]. The custom
 //! resource's semantics without a stack: the same properties and
-//! convergence, the pool known by its name, and, as no rollback can come,
-//! what an update takes out deleted once it succeeded. The answer is
-//! returned, not sent: the data `Fn::GetAtt` reads, or a refusal that fails
-//! the caller's apply.
+//! convergence, the pool known by its name (renamed in place, R25), and, as
+//! no rollback can come, what an update takes out deleted once it
+//! succeeded. Each create claims the pool and each delete lets one claim
+//! go; only the last deletes it (C18). The answer is returned, not sent:
+//! the data `Fn::GetAtt` reads, or a refusal that fails the caller's apply.
 
 use std::panic::AssertUnwindSafe;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -12,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use futures::FutureExt;
 use serde_json::Value;
 
+use super::claims::{self, Claims, Release, Step, Touch};
 use super::declaration::{fingerprint, invocation_id};
 use super::properties;
 use super::provider::{ec2_error, Provider, ProviderError};
@@ -19,7 +21,9 @@ use super::response::PoolData;
 use super::Reconcile;
 use crate::concurrent::concurrently;
 use crate::deadline::{Backoff, Deadline};
-use crate::ec2::{Address, Ec2};
+use crate::ec2::{
+    Address, Ec2, InterfaceQuery, NetworkInterface, Tags, CLAIMS_TAG, OWNER_TAG, TOUCHED_TAG,
+};
 use crate::event::{Invocation, InvocationAction};
 
 /// Removals in flight at once.
@@ -93,9 +97,10 @@ async fn run(
     backoff: Backoff,
 ) -> Result<(Option<PoolData>, Reconcile), String> {
     let describe = |e: ProviderError| e.to_string();
+    let now = now_ms();
     // A ClientToken per invocation: a retry is a new invocation, found
     // through the ownership tags like a repeated Create (C2).
-    let token = format!("invocation-{}", now_ms());
+    let token = format!("invocation-{now}");
     let provider = |fingerprint| Provider {
         ec2,
         deadline,
@@ -107,17 +112,17 @@ async fn run(
     let props = properties::parse(Some(&invocation.input)).map_err(|e| e.to_string());
     if invocation.action == InvocationAction::Delete {
         // The input is what was declared: valid, or nothing was made.
-        let Some(name) = declared_name(invocation) else {
+        let names = declared_names(invocation);
+        if names.is_empty() {
             return Ok((None, Reconcile::default()));
-        };
+        }
+        let fingerprint = props.as_ref().ok().map(fingerprint);
         let delete_volumes = props.as_ref().is_ok_and(|p| p.delete_volumes());
-        let kept = provider(None)
-            .delete(&invocation_id(&name), delete_volumes)
+        let release = provider(None)
+            .unclaim(&names, fingerprint.as_deref(), delete_volumes, now)
             .await
             .map_err(describe)?;
-        if !kept.is_empty() {
-            tracing::info!(kept = ?kept, "kept the pool's data volumes (C17)");
-        }
+        tracing::info!(pool = %names[0], ?release, "declaration by invocation let go (C18)");
         return Ok((None, Reconcile::default()));
     }
     let props = props?;
@@ -126,16 +131,17 @@ async fn run(
         _ => None,
     };
     let old = old.and_then(|p| properties::parse(Some(p)).ok());
-    if let Some(old) = old.as_ref().filter(|o| o.name != props.name) {
-        return Err(format!(
-            "Name: a pool declared by invocation is known by its name; '{}' cannot \
-             become '{}' in place: replace the resource (Terraform: apply -replace)",
-            old.name, props.name
-        ));
-    }
     let fingerprint = fingerprint(&props);
     let provider = provider(Some(&fingerprint));
-    let physical_id = invocation_id(&props.name);
+    // C18: the pool the declaration holds, by the name it had (a rename,
+    // R25), else the one it asks for; its identity stays its first name's.
+    let names: Vec<String> = old
+        .iter()
+        .map(|o| o.name.clone())
+        .chain([props.name.clone()])
+        .collect();
+    let named = provider.named(&names).await.map_err(describe)?;
+    let physical_id = claims::owner(&named, &names).unwrap_or_else(|| invocation_id(&names[0]));
     let converged = provider
         .converge(&physical_id, &props, old.as_ref())
         .await
@@ -145,23 +151,181 @@ async fn run(
         .discard_retired(&converged.retired, &converged.retired_addresses)
         .await
         .map_err(|e| format!("the pool was updated, but {e}; apply again to finish"))?;
+    let members = &converged.data.network_interface_ids;
+    let (marking, done) = match invocation.action {
+        InvocationAction::Create => (Step::Claiming, Step::Claimed),
+        _ => (Step::Updating, Step::Updated),
+    };
+    let touch = |step| Touch {
+        at_ms: now as i64,
+        step,
+        fingerprint: fingerprint.clone(),
+    };
+    let (fresh, _) = provider
+        .marked(members, &touch(marking).tag())
+        .await
+        .map_err(describe)?;
+    let mut held = claims::claims(fresh.iter().chain(&named), converged.existed);
+    held.count = match done {
+        Step::Claimed => held.count + 1,
+        _ => held.count.max(1),
+    };
+    provider
+        .record(members, Some(&held), &touch(done))
+        .await
+        .map_err(describe)?;
     let reconcile = Reconcile::after(&props, old.as_ref(), converged.taken_out());
     Ok((Some(converged.data), reconcile))
 }
 
-/// The name a delete's input (or, failing that, its previous input)
-/// declares; none if neither names one.
-fn declared_name(invocation: &Invocation) -> Option<String> {
+/// The names a delete's input and previous input declare, in that order
+/// (a refused update leaves its input in the caller's state); none if
+/// neither names one.
+fn declared_names(invocation: &Invocation) -> Vec<String> {
     let name_in = |v: &Value| v.get("Name")?.as_str().map(str::to_string);
-    name_in(&invocation.input).or_else(|| invocation.prev_input.as_ref().and_then(name_in))
+    let mut names: Vec<String> = [Some(&invocation.input), invocation.prev_input.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter_map(name_in)
+        .collect();
+    names.dedup();
+    names
 }
 
-fn now_ms() -> u128 {
+fn now_ms() -> u64 {
     let since = SystemTime::now().duration_since(UNIX_EPOCH);
-    since.map(|d| d.as_millis()).unwrap_or_default()
+    since.map(|d| d.as_millis() as u64).unwrap_or_default()
 }
 
 impl Provider<'_> {
+    /// The members of the pools named `names` (R25: a renamed pool's
+    /// members carry its new name).
+    async fn named(&self, names: &[String]) -> Result<Vec<NetworkInterface>, ProviderError> {
+        let query = InterfaceQuery::pools(names);
+        let read = self.ec2.describe_interfaces(&query).await;
+        read.map_err(ec2_error("reading the pool's interfaces"))
+    }
+
+    /// C18: writes `mark` on the members, then reads them by id until each
+    /// shows it: a read as new as this invocation, which shows every claim
+    /// made before it. A member the mark finds gone (EC2 fails the whole
+    /// batch then, so each is marked alone) is left out: its own NotFound
+    /// says so, where a read may lag. Returns the read and the members left.
+    async fn marked(
+        &self,
+        ids: &[String],
+        mark: &str,
+    ) -> Result<(Vec<NetworkInterface>, Vec<String>), ProviderError> {
+        if ids.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let tags = &Tags::from([(TOUCHED_TAG.to_string(), mark.to_string())]);
+        let failed = || ec2_error("marking the pool's interfaces");
+        let left: Vec<String> = match self.ec2.create_tags(ids, tags).await {
+            Ok(()) => ids.to_vec(),
+            Err(e) if e.is_not_found() => {
+                let each = concurrently(CONCURRENCY, ids, |id| async move {
+                    match self.ec2.create_tags(std::slice::from_ref(id), tags).await {
+                        Ok(()) => Ok(Some(id.clone())),
+                        Err(e) if e.is_not_found() => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                })
+                .await;
+                let each: Result<Vec<Option<String>>, _> = each.into_iter().collect();
+                each.map_err(failed())?.into_iter().flatten().collect()
+            }
+            Err(e) => return Err(failed()(e)),
+        };
+        if left.is_empty() {
+            return Ok((Vec::new(), left));
+        }
+        let query = InterfaceQuery::ids(&left);
+        let read = || self.ec2.describe_interfaces(&query);
+        let (fresh, shown) = self
+            .deadline
+            .read_until(self.backoff, read, |read| claims::shows(read, &left, mark))
+            .await
+            .map_err(ec2_error("reading the pool's interfaces"))?;
+        match shown {
+            true => Ok((fresh, left)),
+            false => Err(ProviderError::Deadline(
+                "its interfaces showed this declaration's mark".into(),
+            )),
+        }
+    }
+
+    /// C18: the claims count, if given, and the touch, on every member.
+    async fn record(
+        &self,
+        ids: &[String],
+        claims: Option<&Claims>,
+        touch: &Touch,
+    ) -> Result<(), ProviderError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tags = Tags::from([(TOUCHED_TAG.to_string(), touch.tag())]);
+        tags.extend(claims.map(|c| (CLAIMS_TAG.to_string(), c.tag())));
+        let step = "recording the pool's claims";
+        self.ec2
+            .create_tags(ids, &tags)
+            .await
+            .map_err(ec2_error(step))
+    }
+
+    /// C18: lets the pool named `names` go for one declaration: one claim
+    /// less, or, for the last one, the pool deleted (C4). A pool already
+    /// gone, or never made, is let go as well.
+    async fn unclaim(
+        &self,
+        names: &[String],
+        fingerprint: Option<&str>,
+        delete_volumes: bool,
+        now: u64,
+    ) -> Result<Release, ProviderError> {
+        let named = self.named(names).await?;
+        let physical_id = claims::owner(&named, names).unwrap_or_else(|| invocation_id(&names[0]));
+        let members: Vec<&NetworkInterface> = named
+            .iter()
+            .filter(|m| m.tags.get(OWNER_TAG) == Some(&physical_id))
+            .collect();
+        let ids: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
+        let touch = |step| Touch {
+            at_ms: now as i64,
+            step,
+            fingerprint: fingerprint.unwrap_or("-").to_string(),
+        };
+        let (fresh, ids) = self.marked(&ids, &touch(Step::Releasing).tag()).await?;
+        let members = members.into_iter().filter(|m| ids.contains(&m.id));
+        let held = claims::claims(fresh.iter().chain(members), !ids.is_empty());
+        let release = claims::release(&held, fingerprint, now as i64);
+        match &release {
+            Release::Keep(left) => {
+                let released = touch(Step::Released);
+                let left = Claims {
+                    count: *left,
+                    last_release: Some(released.clone()),
+                };
+                self.record(&ids, Some(&left), &released).await?
+            }
+            Release::Repeat => {
+                let previous = held
+                    .last_release
+                    .as_ref()
+                    .expect("a repeat follows a release");
+                self.record(&ids, None, previous).await?
+            }
+            Release::Delete => {
+                let kept = self.delete(&physical_id, delete_volumes).await?;
+                if !kept.is_empty() {
+                    tracing::info!(kept = ?kept, "kept the pool's data volumes (C17)");
+                }
+            }
+        }
+        Ok(release)
+    }
+
     /// C15: deletes the interfaces a convergence retired (detached gently,
     /// R8) and lets its retired Elastic IPs go (C14), at once.
     async fn discard_retired(
@@ -203,16 +367,18 @@ mod tests {
     }
 
     #[test]
-    fn a_delete_is_known_by_its_input_name_else_its_previous_one() {
+    fn a_delete_names_its_input_name_then_its_previous_one() {
         let delete = |input, prev_input| Invocation {
             action: InvocationAction::Delete,
             input,
             prev_input,
         };
         let named = delete(json!({"Name": "a"}), Some(json!({"Name": "b"})));
-        assert_eq!(declared_name(&named).as_deref(), Some("a"));
+        assert_eq!(declared_names(&named), ["a", "b"]);
+        let same = delete(json!({"Name": "a"}), Some(json!({"Name": "a"})));
+        assert_eq!(declared_names(&same), ["a"]);
         let previous = delete(json!({}), Some(json!({"Name": "b"})));
-        assert_eq!(declared_name(&previous).as_deref(), Some("b"));
-        assert_eq!(declared_name(&delete(json!({}), None)), None);
+        assert_eq!(declared_names(&previous), ["b"]);
+        assert!(declared_names(&delete(json!({}), None)).is_empty());
     }
 }

@@ -3,6 +3,7 @@
 //! whatever happens (C5): invalid input, EC2 errors, a panic, the deadline.
 
 pub mod changes;
+pub mod claims;
 pub mod cleanup;
 pub mod declaration;
 pub mod elastic_ip_plan;

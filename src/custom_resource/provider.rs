@@ -68,6 +68,8 @@ pub struct Converged {
     pub released: Vec<String>,
     /// The pool's Elastic IPs no longer declared (C12, C14).
     pub retired_addresses: Vec<Address>,
+    /// The pool had interfaces before this convergence (C18).
+    pub existed: bool,
 }
 
 impl Converged {
@@ -163,6 +165,7 @@ impl Provider<'_> {
             retired: plan.retire.iter().map(|i| i.id.clone()).collect(),
             released: plan.release,
             retired_addresses: addresses.retired,
+            existed: !observed.owned.is_empty(),
         })
     }
 

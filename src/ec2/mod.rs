@@ -28,6 +28,13 @@ pub const STACK_TAG: &str = "network-interface-manager-stack";
 /// fingerprint of the declaration that made it, so that a second
 /// declaration of the name is told from a retry of the first (C15).
 pub const DECLARATION_TAG: &str = "network-interface-manager-declaration";
+/// Tag on a member of a pool declared by invocation: how many
+/// declarations claim it; only the last one's delete deletes it (C18).
+/// Absent on a pool declared before claims were counted: one.
+pub const CLAIMS_TAG: &str = "network-interface-manager-claims";
+/// Tag on such a member: the last declaration's touch, `<time> <step>
+/// <fingerprint>`, what `status` shows and a delete's freshness mark (C18).
+pub const TOUCHED_TAG: &str = "network-interface-manager-touched";
 /// Tag on a member: its ordinal, 1-255, stable for the life of its slot
 /// (C16); on its holder, the same key and value (R26).
 pub const ORDINAL_TAG: &str = "network-interface-manager-ordinal";

@@ -11,7 +11,8 @@ use super::plan;
 use super::report::Report;
 use super::volumes::Volumes;
 use crate::ec2::{
-    ordinal, InterfaceStatus, Volume, FORMER_POOL_TAG, ORDINAL_TAG, OWNER_TAG, STACK_TAG,
+    ordinal, InterfaceStatus, NetworkInterface, Volume, CLAIMS_TAG, FORMER_POOL_TAG, ORDINAL_TAG,
+    OWNER_TAG, STACK_TAG, TOUCHED_TAG,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -48,6 +49,14 @@ pub struct Declaration {
     /// like a pool tagged by hand, never removed (C13).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub retained: bool,
+    /// A declaration by invocation: how many declarations claim the pool
+    /// (C18; one before claims were counted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claims: Option<u32>,
+    /// A declaration by invocation: the last touch (`<time> <step>
+    /// <fingerprint>`), to find a pool no configuration names (C18).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub touched: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -95,6 +104,16 @@ pub struct Waiting {
     pub subnet_id: Option<String>,
 }
 
+/// C18: what a member of a pool declared by invocation says of its
+/// claims (the largest count, one where none is written) and its latest
+/// touch (the tag starts with its time, so the greatest is the latest).
+fn invocation_standing(d: &mut Declaration, member: &NetworkInterface) {
+    let count = member.tags.get(CLAIMS_TAG).and_then(|c| c.parse().ok());
+    d.claims = d.claims.max(count).or(Some(1));
+    let touched = member.tags.get(TOUCHED_TAG).cloned();
+    d.touched = d.touched.take().max(touched);
+}
+
 /// The status of every pool in the snapshot, by name.
 pub fn status(snapshot: &Snapshot) -> Vec<PoolStatus> {
     let mut pools: BTreeMap<String, PoolStatus> = BTreeMap::new();
@@ -126,7 +145,16 @@ pub fn status(snapshot: &Snapshot) -> Vec<PoolStatus> {
                     stack_id: stack,
                     stack_status: None,
                     retained: false,
+                    claims: None,
+                    touched: None,
                 });
+            }
+            let by = pool
+                .declared_by
+                .iter_mut()
+                .find(|d| &d.physical_id == owner);
+            if let Some(d) = by.filter(|d| d.stack_id.is_empty()) {
+                invocation_standing(d, m);
             }
         }
         pool.members.push(Member {

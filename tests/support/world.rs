@@ -11,8 +11,8 @@ use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use network_interface_manager::deadline::{Backoff, Deadline};
 use network_interface_manager::ec2::sdk::SdkEc2;
 use network_interface_manager::ec2::{
-    Address, AddressQuery, Ec2, InstanceState, InterfaceQuery, NetworkInterface, OWNER_TAG,
-    POOL_TAG,
+    Address, AddressQuery, Ec2, InstanceState, InterfaceQuery, NetworkInterface, Volume,
+    VolumeQuery, OWNER_TAG, POOL_TAG,
 };
 use network_interface_manager::handler::{handle, Context, Handled};
 use network_interface_manager::pool::Settings;
@@ -40,6 +40,8 @@ pub trait World: Send + Sync {
     fn subnet_id(&self, name: &str) -> String;
     /// What a pool declaration owns (its owner tag), as it truly is.
     async fn owned(&self, owner: &str) -> (Vec<NetworkInterface>, Vec<Address>);
+    /// The data volumes a declaration made (its owner tag), as they are.
+    async fn owned_volumes(&self, owner: &str) -> Vec<Volume>;
 }
 
 /// The calls an event cost: exactly `expected` where reads are consistent;
@@ -163,6 +165,11 @@ impl World for StrictWorld {
             interfaces.filter(|i| ours(&i.tags)).collect(),
             addresses.filter(|a| ours(&a.tags)).collect(),
         )
+    }
+    async fn owned_volumes(&self, owner: &str) -> Vec<Volume> {
+        let volumes = self.model.volumes().into_iter();
+        let ours = |v: &Volume| v.tags.get(OWNER_TAG).map(String::as_str) == Some(owner);
+        volumes.filter(ours).collect()
     }
 }
 
@@ -366,5 +373,9 @@ impl World for MotoWorld {
         let interfaces = self.adapter.describe_interfaces(&interfaces).await;
         let addresses = self.adapter.describe_addresses(&addresses).await;
         (interfaces.unwrap(), addresses.unwrap())
+    }
+    async fn owned_volumes(&self, owner: &str) -> Vec<Volume> {
+        let query = VolumeQuery::Owners(vec![owner.to_string()]);
+        self.adapter.describe_volumes(&query).await.unwrap()
     }
 }

@@ -3,9 +3,12 @@
 //! [TF-INV]: through `handle`, written once, run here on the strict model
 //! and in `moto::invocation` through the real SDK.
 
+use network_interface_manager::custom_resource::claims::{Touch, REPEAT_WINDOW};
 use network_interface_manager::custom_resource::declaration::invocation_id;
 use network_interface_manager::disposition::Disposition;
-use network_interface_manager::ec2::{DECLARATION_TAG, OWNER_TAG, POOL_TAG, STACK_TAG};
+use network_interface_manager::ec2::{
+    CLAIMS_TAG, DECLARATION_TAG, OWNER_TAG, POOL_TAG, STACK_TAG, TOUCHED_TAG,
+};
 use network_interface_manager::handler::Handled;
 use serde_json::{json, Value};
 
@@ -21,7 +24,15 @@ macro_rules! invocation_scenarios_on {
             a_second_declaration_of_a_name_is_refused_and_changes_nothing,
             invalid_properties_fail_the_caller_naming_the_property,
             an_update_deletes_the_member_it_removes_once_it_succeeded,
-            a_rename_in_place_is_refused_and_changes_nothing,
+            a_rename_is_served_in_place_and_a_destroy_deletes_the_renamed_pool,
+            a_rename_back_is_served_in_place,
+            a_create_first_replacement_keeps_the_pool_whole_until_the_last_delete,
+            a_create_first_replacement_with_changed_input_is_refused_and_changes_nothing,
+            a_destroy_first_replacement_brings_back_fixed_addresses_only,
+            a_delete_delivered_again_releases_nothing_more,
+            a_create_answered_twice_keeps_the_pool_on_its_one_delete,
+            a_refused_update_kept_in_state_then_a_destroy_deletes_the_pool,
+            a_refused_rename_kept_in_state_then_a_destroy_leaves_the_pool_whole,
             a_delete_removes_the_pool_and_a_second_delete_succeeds,
             a_create_gives_a_waiting_instance_its_member_at_once,
             dropping_the_public_ip_releases_the_addresses_at_once,
@@ -172,22 +183,305 @@ pub async fn an_update_deletes_the_member_it_removes_once_it_succeeded(w: &dyn W
     );
 }
 
-/// C15: the name is the pool's identity; a rename in place is refused
-/// (Terraform replaces the resource instead) and nothing changes.
-pub async fn a_rename_in_place_is_refused_and_changes_nothing(w: &dyn World) {
+/// What a pool must keep across a replacement: its interfaces with their
+/// private addresses, its Elastic IPs and its data volumes.
+#[derive(Debug, PartialEq)]
+struct Whole {
+    interfaces: Vec<(String, String)>,
+    allocations: Vec<String>,
+    volumes: Vec<String>,
+}
+
+async fn whole(w: &dyn World, owner: &str) -> Whole {
+    let (interfaces, addresses) = w.owned(owner).await;
+    let mut interfaces: Vec<(String, String)> = interfaces
+        .into_iter()
+        .filter(|i| i.pool().is_some())
+        .map(|i| (i.id, i.private_ip.unwrap_or_default()))
+        .collect();
+    interfaces.sort();
+    let allocations = sorted(addresses.into_iter().map(|a| a.allocation_id).collect());
+    let volumes = w.owned_volumes(owner).await.into_iter().map(|v| v.id);
+    Whole {
+        interfaces,
+        allocations,
+        volumes: sorted(volumes.collect()),
+    }
+}
+
+/// A seat with all a pool can lose: an address EC2 chose, an Elastic IP
+/// it allocated, a data volume.
+fn seat(w: &dyn World) -> Value {
+    json!({
+        "Name": "zk",
+        "SubnetIds": [w.subnet_id("a1")],
+        "PublicIp": true,
+        "Volumes": [{"SizeGiB": 10, "DeviceName": "/dev/sdf"}],
+    })
+}
+
+/// The claims the pool's members record (C18).
+async fn claims_of(w: &dyn World, owner: &str) -> Vec<String> {
+    let (interfaces, _) = w.owned(owner).await;
+    let claims = interfaces.iter().filter_map(|i| i.tags.get(CLAIMS_TAG));
+    claims
+        .map(|c| c.split(' ').next().unwrap().to_string())
+        .collect()
+}
+
+/// Ten minutes and more pass: the pool's touches, its last release
+/// included, are dated back past the repeat window (C18), as the clock
+/// would leave them.
+async fn later(w: &dyn World, owner: &str) {
+    let aged = |tag: &str| match Touch::parse(tag) {
+        Some(t) => Touch {
+            at_ms: t.at_ms - REPEAT_WINDOW.as_millis() as i64,
+            ..t
+        }
+        .tag(),
+        None => tag.to_string(),
+    };
+    let (interfaces, _) = w.owned(owner).await;
+    for i in interfaces {
+        let claims = i.tags[CLAIMS_TAG].split_once(' ');
+        let claims = claims.map_or(i.tags[CLAIMS_TAG].clone(), |(n, r)| {
+            format!("{n} {}", aged(r))
+        });
+        let tags = [
+            (TOUCHED_TAG.to_string(), aged(&i.tags[TOUCHED_TAG])),
+            (CLAIMS_TAG.to_string(), claims),
+        ];
+        w.ec2()
+            .create_tags(std::slice::from_ref(&i.id), &tags.into())
+            .await
+            .unwrap();
+    }
+    // Reads catch up with the write, as they would in ten minutes.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+}
+
+/// R25, C15: a rename is served in place: the same interfaces, the holder
+/// keeps its member; a destroy then finds the pool by its new name.
+pub async fn a_rename_is_served_in_place_and_a_destroy_deletes_the_renamed_pool(w: &dyn World) {
+    let instance = w.launch(Some("bastion"), "a1").await;
     let old = bastion(w);
     let first = returned(&invoke(w, "create", &old, None).await);
     let renamed = json!({"Name": "jump", "SubnetIds": [w.subnet_id("a1"), w.subnet_id("b1")]});
 
-    let handled = invoke(w, "update", &renamed, Some(&old)).await;
+    let answer = returned(&invoke(w, "update", &renamed, Some(&old)).await);
 
-    let reason = refused(&handled);
+    assert_eq!(ids(&answer), ids(&first));
+    assert_eq!(answer["Name"], "jump");
+    let (members, _) = w.owned(&invocation_id("bastion")).await;
     assert!(
-        reason.starts_with("Name:") && reason.contains("replace"),
+        members.iter().all(|m| m.pool() == Some("jump")),
+        "{members:?}"
+    );
+    let held = members.iter().find(|m| m.subnet_id == w.subnet_id("a1"));
+    let held = held.unwrap();
+    assert_eq!(w.holder(&held.id).await.map(|h| h.0), Some(instance));
+
+    returned(&invoke(w, "delete", &renamed, Some(&renamed)).await);
+
+    assert_eq!(owned_ids(w, "bastion").await, Vec::<String>::new());
+}
+
+/// R25, C15: a rename back is served in place too: the same interfaces.
+pub async fn a_rename_back_is_served_in_place(w: &dyn World) {
+    let old = bastion(w);
+    let first = returned(&invoke(w, "create", &old, None).await);
+    let renamed = json!({"Name": "jump", "SubnetIds": [w.subnet_id("a1"), w.subnet_id("b1")]});
+    returned(&invoke(w, "update", &renamed, Some(&old)).await);
+
+    let back = returned(&invoke(w, "update", &old, Some(&renamed)).await);
+
+    assert_eq!(back["Name"], "bastion");
+    assert_eq!(ids(&back), ids(&first));
+    let (members, _) = w.owned(&invocation_id("bastion")).await;
+    assert!(
+        members.iter().all(|m| m.pool() == Some("bastion")),
+        "{members:?}"
+    );
+}
+
+/// C18: a create-first replacement (Pulumi's default; Terraform's with
+/// `create_before_destroy`) claims the pool, then the old declaration lets
+/// its claim go: interfaces, addresses, Elastic IP and volume all stay;
+/// only the last delete removes them.
+pub async fn a_create_first_replacement_keeps_the_pool_whole_until_the_last_delete(w: &dyn World) {
+    let declared = seat(w);
+    let first = returned(&invoke(w, "create", &declared, None).await);
+    let owner = invocation_id("zk");
+    let before = whole(w, &owner).await;
+    assert_eq!(
+        (
+            before.interfaces.len(),
+            before.allocations.len(),
+            before.volumes.len()
+        ),
+        (1, 1, 1),
+        "{before:?}"
+    );
+
+    let again = returned(&invoke(w, "create", &declared, None).await);
+    returned(&invoke(w, "delete", &declared, Some(&declared)).await);
+
+    assert_eq!(again, first);
+    assert_eq!(whole(w, &owner).await, before);
+    assert_eq!(claims_of(w, &owner).await, ["1"]);
+    later(w, &owner).await;
+    returned(&invoke(w, "delete", &declared, Some(&declared)).await);
+    let gone = whole(w, &owner).await;
+    assert!(
+        gone.interfaces.is_empty() && gone.allocations.is_empty(),
+        "{gone:?}"
+    );
+    assert!(
+        gone.volumes.is_empty(),
+        "kept released, not the pool's: {gone:?}"
+    );
+}
+
+/// C18: a replacement whose input changed too cannot be told from a
+/// second declaration: refused, saying how to apply it, and nothing
+/// changes; the old declaration's delete still deletes the pool.
+pub async fn a_create_first_replacement_with_changed_input_is_refused_and_changes_nothing(
+    w: &dyn World,
+) {
+    let declared = seat(w);
+    returned(&invoke(w, "create", &declared, None).await);
+    let owner = invocation_id("zk");
+    let before = whole(w, &owner).await;
+    let mut changed = declared.clone();
+    changed["Description"] = json!("seat");
+
+    let reason = refused(&invoke(w, "create", &changed, None).await);
+
+    assert!(
+        reason.contains("apply the change in place first"),
         "{reason}"
     );
-    assert_eq!(owned_ids(w, "bastion").await, sorted(ids(&first)));
-    assert!(handled.ec2_calls.is_empty(), "{:?}", handled.ec2_calls);
+    assert_eq!(whole(w, &owner).await, before);
+    returned(&invoke(w, "delete", &declared, Some(&declared)).await);
+    assert!(whole(w, &owner).await.interfaces.is_empty());
+}
+
+/// C18: a destroy-first replacement (Terraform's default) is a delete
+/// and a create: the fixed private address comes back on a new
+/// interface; the Elastic IP and the volume are new ones.
+pub async fn a_destroy_first_replacement_brings_back_fixed_addresses_only(w: &dyn World) {
+    let mut declared = seat(w);
+    declared["PrivateIpAddresses"] = json!(["10.0.1.77"]);
+    returned(&invoke(w, "create", &declared, None).await);
+    let owner = invocation_id("zk");
+    let before = whole(w, &owner).await;
+
+    returned(&invoke(w, "delete", &declared, Some(&declared)).await);
+    // Reads catch up with the delete first: a create whose owner read still
+    // shows the deleted interface fails with its NotFound (the apply is run
+    // again), which is not what this story is about.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let answer = returned(&invoke(w, "create", &declared, None).await);
+
+    let after = whole(w, &owner).await;
+    assert_eq!(answer["PrivateIpAddresses"], json!(["10.0.1.77"]));
+    assert_eq!(after.interfaces.len(), 1, "{after:?}");
+    assert_eq!(after.interfaces[0].1, "10.0.1.77");
+    assert_ne!(after.interfaces[0].0, before.interfaces[0].0);
+    assert_eq!(after.allocations.len(), 1);
+    assert_ne!(after.allocations, before.allocations);
+    assert_eq!(after.volumes.len(), 1);
+    assert_ne!(after.volumes, before.volumes);
+}
+
+/// C18: a delete delivered again moments after it released its claim
+/// (an SDK's retry, an apply re-run after a lost answer) takes nothing
+/// more: the replacement's claim keeps the pool whole.
+pub async fn a_delete_delivered_again_releases_nothing_more(w: &dyn World) {
+    let declared = seat(w);
+    returned(&invoke(w, "create", &declared, None).await);
+    let owner = invocation_id("zk");
+    let before = whole(w, &owner).await;
+    returned(&invoke(w, "create", &declared, None).await);
+    returned(&invoke(w, "delete", &declared, Some(&declared)).await);
+
+    returned(&invoke(w, "delete", &declared, Some(&declared)).await);
+
+    assert_eq!(whole(w, &owner).await, before);
+    assert_eq!(claims_of(w, &owner).await, ["1"]);
+}
+
+/// C18: a create served twice (its answer lost) claims twice; the one
+/// delete the caller's state knows keeps the pool, whole, and `status`
+/// shows the claim left: a leak that shows, never a loss.
+pub async fn a_create_answered_twice_keeps_the_pool_on_its_one_delete(w: &dyn World) {
+    let declared = seat(w);
+    returned(&invoke(w, "create", &declared, None).await);
+    returned(&invoke(w, "create", &declared, None).await);
+    let owner = invocation_id("zk");
+    let before = whole(w, &owner).await;
+
+    returned(&invoke(w, "delete", &declared, Some(&declared)).await);
+
+    assert_eq!(whole(w, &owner).await, before);
+    assert_eq!(claims_of(w, &owner).await, ["1"]);
+    let (members, _) = w.owned(&owner).await;
+    let touched = members[0].tags[TOUCHED_TAG].clone();
+    assert!(touched.contains(" released "), "{touched}");
+}
+
+/// C18 [TF-SDK476]: an update refused for an invalid property stays in
+/// the caller's state; the destroy sends it, and still deletes the pool.
+pub async fn a_refused_update_kept_in_state_then_a_destroy_deletes_the_pool(w: &dyn World) {
+    let declared = bastion(w);
+    returned(&invoke(w, "create", &declared, None).await);
+    let invalid = json!({"Name": "bastion", "SubnetIds": "subnet-a1"});
+    refused(&invoke(w, "update", &invalid, Some(&declared)).await);
+
+    returned(&invoke(w, "delete", &invalid, Some(&invalid)).await);
+
+    assert_eq!(owned_ids(w, "bastion").await, Vec::<String>::new());
+}
+
+/// C18 [TF-SDK476]: a rename refused with an invalid property leaves a
+/// name in the caller's state that no pool has: the destroy succeeds and
+/// the pool stays whole, with its last touch for `status` to show.
+pub async fn a_refused_rename_kept_in_state_then_a_destroy_leaves_the_pool_whole(w: &dyn World) {
+    let declared = seat(w);
+    returned(&invoke(w, "create", &declared, None).await);
+    let owner = invocation_id("zk");
+    let before = whole(w, &owner).await;
+    let invalid = json!({"Name": "ensemble", "SubnetIds": "subnet-a1"});
+    refused(&invoke(w, "update", &invalid, Some(&declared)).await);
+
+    returned(&invoke(w, "delete", &invalid, Some(&invalid)).await);
+
+    assert_eq!(whole(w, &owner).await, before);
+    let (members, _) = w.owned(&owner).await;
+    assert!(members[0].tags[TOUCHED_TAG].contains(" claimed "));
+}
+
+/// C18: the delete of a create-first replacement that comes while reads
+/// still lag behind the new claim reads past the lag (its own mark) and
+/// lets one claim go, never the pool.
+#[tokio::test]
+async fn a_delete_whose_reads_lag_behind_the_last_claim_keeps_the_pool() {
+    use crate::support::world::StrictWorld;
+    use std::time::Duration;
+
+    let w = StrictWorld::new();
+    let declared = seat(&w);
+    returned(&invoke(&w, "create", &declared, None).await);
+    let owner = invocation_id("zk");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let before = whole(&w, &owner).await;
+    returned(&invoke(&w, "create", &declared, None).await);
+    w.model.reads_lag(Duration::from_millis(500));
+
+    returned(&invoke(&w, "delete", &declared, Some(&declared)).await);
+
+    assert_eq!(whole(&w, &owner).await, before);
+    assert_eq!(claims_of(&w, &owner).await, ["1"]);
 }
 
 /// C4, C15: a destroy deletes what the pool made; a delete of a pool that
@@ -269,7 +563,9 @@ async fn the_schedule_leaves_an_invoked_pool_alone_and_status_names_it() {
     let table = status_table(&pools);
     let id = invocation_id("bastion");
     assert!(
-        table.contains(&format!("declared: pool bastion by {id}, by invocation")),
+        table.contains(&format!(
+            "declared: pool bastion by {id}, by invocation: 1 claim(s), last touched 20"
+        )),
         "{table}"
     );
 }

@@ -311,6 +311,13 @@ impl StrictEc2 {
         volumes.filter(|v| on(v)).map(|v| v.id.clone()).collect()
     }
 
+    /// Every volume as it truly is now, for assertions.
+    pub fn volumes(&self) -> Vec<Volume> {
+        let mut w = self.world.lock().unwrap();
+        settle(&mut w);
+        w.volumes.values().map(|d| d.volume.clone()).collect()
+    }
+
     /// A volume as it truly is now (`None` once deleted).
     pub fn volume(&self, id: &str) -> Option<Volume> {
         let mut w = self.world.lock().unwrap();
