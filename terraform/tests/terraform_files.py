@@ -12,7 +12,9 @@ import re
 import shutil
 import subprocess
 import tempfile
+from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple, Optional
 
 import hcl2
 import yaml
@@ -146,6 +148,51 @@ def _collect(node, labels_left, labels, found):
             _collect(inner, labels_left - 1, labels + (_unquote(label),), found)
 
 
+@lru_cache(maxsize=None)
+def parsed(folder):
+    """A folder's module, parsed once."""
+    return Module(folder)
+
+
+# A reference in an expression: var.x, local.x, module.m.output,
+# data.type.name[.attribute], type.name.attribute of a managed resource.
+REFERENCE = re.compile(r"\b(?:var|local)\.\w+|\bmodule\.\w+\.\w+|\bdata\.\w+\.\w+(?:\.\w+)?|\b[a-z0-9]+_\w+\.\w+\.\w+")
+
+
+class Caller(NamedTuple):
+    """A module block that calls a module: its folder, the block, and its own caller."""
+    folder: Path
+    block: Block
+    caller: Optional["Caller"]
+
+
+def sources(folder, value, caller=None):
+    """What an expression in a module takes its value from, as (module
+    folder relative to terraform/, reference): it follows variables (to the
+    caller's argument when it sets one), locals, module outputs and a data
+    source's arguments, and ends at managed resources' attributes and
+    variables no caller sets."""
+    found = set()
+    for reference in REFERENCE.findall(str(value)):
+        parts = reference.split(".")
+        if parts[0] == "var" and caller is not None and caller.block.has(parts[1]):
+            found |= sources(caller.folder, caller.block.attribute(parts[1]), caller.caller)
+        elif parts[0] == "local":
+            found |= sources(folder, parsed(folder).locals()[parts[1]], caller)
+        elif parts[0] == "module":
+            block = single(parsed(folder).blocks("module"), parts[1])
+            called = (folder / block.attribute("source")).resolve()
+            output = single(parsed(called).blocks("output"), parts[2])
+            found |= sources(called, output.attribute("value"), Caller(folder, block, caller))
+        elif parts[0] == "data":
+            data = single(parsed(folder).blocks("data"), parts[1], parts[2])
+            for argument in data.names():
+                found |= sources(folder, data.attribute(argument), caller)
+        else:
+            found.add((str(folder.relative_to(TERRAFORM_DIR)), reference))
+    return found
+
+
 def parse(path):
     with open(path, encoding="utf-8") as file:
         return hcl2.load(file)
@@ -200,13 +247,18 @@ def run_terraform(folder, *arguments):
                           capture_output=True, text=True, timeout=300)
 
 
+UNKNOWN = "(known after apply)"
+
+
 class OfflineRoot:
     """Files of a module copied into a root module of their own, at the same
     place relative to a copy of the repository files they read, with outputs
-    of the expressions under test. Without resources it needs no provider,
-    so Terraform evaluates the module's variables and locals offline."""
+    of the expressions under test. Without resources, or with only those of
+    Terraform's own provider (terraform_data, terraform_remote_state), it
+    needs no provider to download, so Terraform evaluates the module's
+    variables and locals offline."""
 
-    def __init__(self, module_folder, files, outputs, repository_files=()):
+    def __init__(self, module_folder, files, outputs, repository_files=(), extra_files=()):
         self._directory = tempfile.TemporaryDirectory(prefix="terraform-offline-")
         top = Path(self._directory.name)
         self.folder = top / module_folder.relative_to(REPOSITORY)
@@ -216,6 +268,9 @@ class OfflineRoot:
         for relative, content in dict(repository_files).items():
             (top / relative).parent.mkdir(parents=True, exist_ok=True)
             (top / relative).write_bytes(content)
+        for relative, text in dict(extra_files).items():
+            (self.folder / relative).parent.mkdir(parents=True, exist_ok=True)
+            (self.folder / relative).write_text(text)
         (self.folder / "offline_outputs.tf").write_text("".join(
             f'output "{name}" {{\n  value = {expression}\n}}\n' for name, expression in outputs.items()))
         initialized = run_terraform(self.folder, "init", "-no-color")
@@ -238,6 +293,18 @@ class OfflineRoot:
 
     def plan(self, variables):
         return run_terraform(self.folder, "plan", "-no-color", self._variables_file(variables))
+
+    def planned(self, variables):
+        """A plan with these variables: the outputs' planned values (UNKNOWN
+        where known only after apply) and each resource's actions, by address."""
+        planned = run_terraform(self.folder, "plan", "-no-color", "-out=planned.tfplan", self._variables_file(variables))
+        if planned.returncode != 0:
+            raise AssertionError(planned.stdout + planned.stderr)
+        plan = json.loads(run_terraform(self.folder, "show", "-json", "-no-color", "planned.tfplan").stdout)
+        outputs = {name: UNKNOWN if change["after_unknown"] is True else change["after"]
+                   for name, change in plan.get("output_changes", {}).items()}
+        actions = {change["address"]: change["change"]["actions"] for change in plan.get("resource_changes", [])}
+        return outputs, actions
 
     def close(self):
         self._directory.cleanup()

@@ -2,7 +2,7 @@
 
 import unittest
 
-from terraform_files import BASTION_DIR, MANAGER_DIR, POOL_DIR, Module, expression, single
+from terraform_files import BASTION_DIR, MANAGER_DIR, POOL_DIR, Caller, Module, expression, single, sources
 
 
 class BastionExample(unittest.TestCase):
@@ -22,6 +22,20 @@ class BastionExample(unittest.TestCase):
         self.assertEqual(expression(pool.attribute("subnet_ids")), "var.subnet_ids")
         self.assertEqual(expression(pool.attribute("private_ip_addresses")), "var.private_ip_addresses")
         self.assertEqual(expression(pool.attribute("service_token")), "module.manager.service_token")
+
+    def test_pool_function_name_comes_from_the_manager_stack_id_not_its_outputs(self):
+        """Known at plan once the stack exists, and unchanged by its updates
+        in place, so a manager upgrade plans no change to the pool."""
+        invocation = single(Module(POOL_DIR).blocks("resource"), "aws_lambda_invocation", "pool")
+        pool = single(self.module.blocks("module"), "pool")
+        self.assertEqual(sources(POOL_DIR, invocation.attribute("function_name"), Caller(BASTION_DIR, pool, None)),
+                         {("modules/manager", "aws_cloudformation_stack.manager.id"),
+                          ("modules/manager", "var.service_token_parameter_name")})
+
+    def test_manager_has_no_depends_on(self):
+        """A depends_on on the module call would defer its parameter read
+        whenever the dependency changes, and replace the pool."""
+        self.assertFalse(single(self.module.blocks("module"), "manager").has("depends_on"))
 
     def test_group_declares_the_launch_hook_with_continue(self):
         hooks = {hook.attribute("name"): hook for hook in self.group.blocks("initial_lifecycle_hook")}

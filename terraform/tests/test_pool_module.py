@@ -79,6 +79,21 @@ class PoolVariables(unittest.TestCase):
                 self.assertEqual(type_expression(self.variables[variable].attribute("type")),
                                  terraform_type(property_schema))
 
+    def test_each_description_says_what_a_change_does(self):
+        for name, block in self.variables.items():
+            with self.subTest(variable=name):
+                self.assertRegex(block.attribute("description"),
+                                 r"A change [^.]*in place|A new value replaces the declaration, create-first")
+
+    def test_name_changes_in_place(self):
+        description = self.variables["name"].attribute("description")
+        self.assertIn("A change renames the pool in place", description)
+        self.assertNotRegex(description, r"cannot change|replace")
+
+    def test_service_token_replaces_create_first(self):
+        self.assertRegex(self.variables["service_token"].attribute("description"),
+                         r"replaces the declaration, create-first")
+
     def test_only_required_properties_have_no_default(self):
         without_default = {name for name, block in self.variables.items() if not block.has("default")}
         self.assertEqual(without_default - NOT_A_PROPERTY, {snake_case(name) for name in schema()["required"]})
@@ -121,6 +136,10 @@ class PoolInvocation(unittest.TestCase):
 
     def test_invocation_calls_the_service_token(self):
         self.assertEqual(expression(self.invocation.attribute("function_name")), "var.service_token")
+
+    def test_invocation_is_replaced_create_first(self):
+        (lifecycle,) = self.invocation.blocks("lifecycle")
+        self.assertIs(lifecycle.attribute("create_before_destroy"), True)
 
     def test_invocation_sends_the_json_of_the_input(self):
         self.assertEqual(expression(self.invocation.attribute("input")), "jsonencode(local.input)")

@@ -1,5 +1,5 @@
 variable "stack_name" {
-  description = "Name of the CloudFormation stack that holds the manager; its export is <stack_name>-ServiceToken."
+  description = "Name of the CloudFormation stack that holds the manager; its export is <stack_name>-ServiceToken. A new name is a new stack, which Terraform makes before it deletes the old one when pools depend on it (their create-first order reaches what they depend on): give it a new service_token_parameter_name in the same apply, as two stacks cannot hold one parameter. The pools are then replaced create-first, through the new function."
   type        = string
   default     = "network-interface-manager"
 }
@@ -105,7 +105,7 @@ variable "ec2_share" {
 }
 
 variable "service_token_parameter_name" {
-  description = "SSM parameter that publishes the service token, the same name in every account and region."
+  description = "SSM parameter that publishes the service token, the same name in every account and region; the output service_token is read from it. A plan reads it by name, so a new name on a deployed stack fails the plan until the stack has made it: apply the stack alone first (-target on this module's aws_cloudformation_stack.manager), then the rest."
   type        = string
   default     = "/network-interface-manager/service-token"
 

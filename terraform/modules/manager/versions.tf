@@ -3,8 +3,9 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.0"
+      source = "hashicorp/aws"
+      # From 5.8 on, aws_ssm_parameter has insecure_value (hashicorp/terraform-provider-aws#30817): the service token is no secret.
+      version = ">= 5.8"
     }
   }
 }

@@ -1,14 +1,22 @@
 # One variable per property of schemas/network-interface-pool.schema.json,
 # in snake_case, with its constraints; unset ones are left out of the input,
 # so the manager's defaults apply.
+#
+# Each description says what a change does in Terraform: made in place (an
+# update, every property, the name included), a create-first replacement
+# (service_token), or refused by the manager: the apply fails with its
+# reason and nothing changes, but the state keeps the refused input (the
+# plugin SDK writes a failed update's planned values [TF-SDK476:
+# hashicorp/terraform-plugin-sdk#476]), so the next plan shows no change;
+# applying a corrected input fixes it.
 
 variable "service_token" {
-  description = "The manager's function ARN (the manager module's service_token output, or the ServiceToken export or SSM parameter of a manager stack)."
+  description = "The manager's function ARN (the manager module's service_token output, or the ServiceToken export or SSM parameter of a manager stack). A new value replaces the declaration, create-first: the new function claims the pool, then the old one (still there) releases it, and the pool stays whole. Refused when a property changes in the same apply: apply the property first, then the new value."
   type        = string
 }
 
 variable "name" {
-  description = "The pool's name: the value of the tag network-interface-manager-pool on its interfaces and on its instances. It may change: the interfaces are retagged."
+  description = "The pool's name: the value of the tag network-interface-manager-pool on its interfaces and on its instances. A change renames the pool in place: its interfaces are retagged, and running instances that carry the former name keep their members until they leave. Refused when interfaces outside the pool carry the new name, and while instances that carry the name before the current one still run (the pool serves one former name)."
   type        = string
 
   validation {
@@ -18,7 +26,7 @@ variable "name" {
 }
 
 variable "subnet_ids" {
-  description = "Subnets to create interfaces in: interfaces_per_subnet in each, or one per fixed address in the subnet whose range holds it."
+  description = "Subnets to create interfaces in: interfaces_per_subnet in each, or one per fixed address in the subnet whose range holds it. A change is made in place: an added subnet's interfaces are created, a removed subnet's deleted."
   type        = list(string)
   default     = []
   nullable    = false
@@ -34,7 +42,7 @@ variable "subnet_ids" {
 }
 
 variable "interfaces_per_subnet" {
-  description = "How many interfaces to create in each subnet, addresses chosen by EC2 (the manager's default: 1). Not together with private_ip_addresses."
+  description = "How many interfaces to create in each subnet, addresses chosen by EC2 (the manager's default: 1). Not together with private_ip_addresses. A change is made in place: more creates interfaces, fewer deletes the extra ones."
   type        = number
   default     = null
 
@@ -45,7 +53,7 @@ variable "interfaces_per_subnet" {
 }
 
 variable "private_ip_addresses" {
-  description = "Fixed private IPv4 addresses, one interface each, each inside one of subnet_ids. Not together with interfaces_per_subnet."
+  description = "Fixed private IPv4 addresses, one interface each, each inside one of subnet_ids. Not together with interfaces_per_subnet. A change is made in place: an added address gets an interface, a removed one's interface is deleted and the address is free. Refused when an interface outside the pool holds an added address."
   type        = list(string)
   default     = []
   nullable    = false
@@ -61,7 +69,7 @@ variable "private_ip_addresses" {
 }
 
 variable "security_group_ids" {
-  description = "Security groups of the created interfaces (empty: the VPC's default group on create; kept as they are on update)."
+  description = "Security groups of the created interfaces (empty: the VPC's default group on create; kept as they are on update). A change is made in place."
   type        = list(string)
   default     = []
   nullable    = false
@@ -77,7 +85,7 @@ variable "security_group_ids" {
 }
 
 variable "description" {
-  description = "Description of the created interfaces."
+  description = "Description of the created interfaces. A change is made in place."
   type        = string
   default     = null
 
@@ -88,13 +96,13 @@ variable "description" {
 }
 
 variable "source_dest_check" {
-  description = "Whether EC2 drops traffic not addressed to the interfaces (the manager's default: true); false for NAT and routing appliances."
+  description = "Whether EC2 drops traffic not addressed to the interfaces (the manager's default: true); false for NAT and routing appliances. A change is made in place."
   type        = bool
   default     = null
 }
 
 variable "device_index" {
-  description = "The device index the interfaces take on an instance when it is free there, else the lowest free one (the manager's default: 1)."
+  description = "The device index the interfaces take on an instance when it is free there, else the lowest free one (the manager's default: 1). A change is made in place, for the attachments that follow."
   type        = number
   default     = null
 
@@ -105,7 +113,7 @@ variable "device_index" {
 }
 
 variable "tags" {
-  description = "More tags for the created interfaces, sent as the Tags list of {Key, Value}."
+  description = "More tags for the created interfaces, sent as the Tags list of {Key, Value}. A change is made in place: the interfaces are retagged."
   type        = map(string)
   default     = {}
   nullable    = false
@@ -125,7 +133,7 @@ variable "tags" {
 }
 
 variable "network_interface_ids" {
-  description = "Existing interfaces to adopt into the pool: they are tagged, and untagged again (never deleted) when the pool is destroyed."
+  description = "Existing interfaces to adopt into the pool: they are tagged, and untagged again (never deleted) when the pool is destroyed. A change is made in place: an added interface is adopted, a removed one untagged. Refused, naming it, for an interface attached to an instance outside the pool, a primary, another AWS service's, or another pool's."
   type        = list(string)
   default     = []
   nullable    = false
@@ -141,13 +149,13 @@ variable "network_interface_ids" {
 }
 
 variable "public_ip" {
-  description = "Whether each member gets a public address: an Elastic IP allocated for it where elastic_ip_allocation_ids gives none, following it from instance to instance and released when the pool is destroyed (the manager's default: false)."
+  description = "Whether each member gets a public address: an Elastic IP allocated for it where elastic_ip_allocation_ids gives none, following it from instance to instance and released when the pool is destroyed (the manager's default: false). A change is made in place: true allocates, false releases what the pool allocated."
   type        = bool
   default     = null
 }
 
 variable "elastic_ip_allocation_ids" {
-  description = "Existing Elastic IPs for the members, one per member in the order of private_ip_addresses: adopted and associated, never released (only disassociated and untagged when the pool is destroyed)."
+  description = "Existing Elastic IPs for the members, one per member in the order of private_ip_addresses: adopted and associated, never released (only disassociated and untagged when the pool is destroyed). A change is made in place. Refused, naming it, for an allocation that does not exist, is associated outside the pool, or is another pool's."
   type        = list(string)
   default     = []
   nullable    = false
@@ -163,7 +171,7 @@ variable "elastic_ip_allocation_ids" {
 }
 
 variable "public_ipv4_pool" {
-  description = "The address pool (BYOIP) that public_ip allocates from; Amazon's when null."
+  description = "The address pool (BYOIP) that public_ip allocates from; Amazon's when null. A change is made in place, for the addresses allocated afterwards."
   type        = string
   default     = null
 
@@ -174,7 +182,7 @@ variable "public_ipv4_pool" {
 }
 
 variable "volumes" {
-  description = "Data volumes that follow each member from instance to instance: one EBS volume per member and entry, made in the member's Availability Zone, attached at device_name to the instance that holds the member, never detached from a running instance. Kept when the pool is destroyed, unless delete_volumes. Unset fields take the manager's defaults (volume_type gp3, encrypted false)."
+  description = "Data volumes that follow each member from instance to instance: one EBS volume per member and entry, made in the member's Availability Zone, attached at device_name to the instance that holds the member, never detached from a running instance. Kept when the pool is destroyed, unless delete_volumes. Unset fields take the manager's defaults (volume_type gp3, encrypted false). A change is made in place: a new entry, or a new member, gets its volumes; an existing volume keeps its size and type (a new size needs a new entry)."
   type = list(object({
     size_gib    = number
     volume_type = optional(string)
@@ -236,7 +244,7 @@ variable "volumes" {
 }
 
 variable "delete_volumes" {
-  description = "Whether destroying the pool deletes its members' data volumes (those not attached to a running instance); otherwise they are kept, out of the pool and tagged network-interface-manager-released (the manager's default: false). Apply it before the destroy, which sends the last apply's input."
+  description = "Whether destroying the pool deletes its members' data volumes (those not attached to a running instance); otherwise they are kept, out of the pool and tagged network-interface-manager-released (the manager's default: false). Apply it before the destroy, which sends the last apply's input. A change is made in place."
   type        = bool
   default     = null
 }
