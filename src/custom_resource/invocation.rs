@@ -15,10 +15,11 @@ use serde_json::Value;
 
 use super::claims::{self, Claims, Release, Step, Touch};
 use super::declaration::{fingerprint, invocation_id};
-use super::properties;
-use super::provider::{ec2_error, Provider, ProviderError};
+use super::properties::{self, PoolProperties};
+use super::provider::{ec2_error, Converged, Provider, ProviderError};
 use super::response::PoolData;
 use super::Reconcile;
+use crate::aws::{ErrorKind, Missing};
 use crate::concurrent::concurrently;
 use crate::deadline::{Backoff, Deadline};
 use crate::ec2::{
@@ -142,16 +143,6 @@ async fn run(
         .collect();
     let named = provider.named(&names).await.map_err(describe)?;
     let physical_id = claims::owner(&named, &names).unwrap_or_else(|| invocation_id(&names[0]));
-    let converged = provider
-        .converge(&physical_id, &props, old.as_ref())
-        .await
-        .map_err(describe)?;
-    // No rollback can come: what the update took out goes now.
-    provider
-        .discard_retired(&converged.retired, &converged.retired_addresses)
-        .await
-        .map_err(|e| format!("the pool was updated, but {e}; apply again to finish"))?;
-    let members = &converged.data.network_interface_ids;
     let (marking, done) = match invocation.action {
         InvocationAction::Create => (Step::Claiming, Step::Claimed),
         _ => (Step::Updating, Step::Updated),
@@ -161,10 +152,16 @@ async fn run(
         step,
         fingerprint: fingerprint.clone(),
     };
-    let (fresh, _) = provider
-        .marked(members, &touch(marking).tag())
+    let (converged, fresh) = provider
+        .converge_marked(&physical_id, &props, old.as_ref(), &touch(marking).tag())
         .await
         .map_err(describe)?;
+    // No rollback can come: what the update took out goes now.
+    provider
+        .discard_retired(&converged.retired, &converged.retired_addresses)
+        .await
+        .map_err(|e| format!("the pool was updated, but {e}; apply again to finish"))?;
+    let members = &converged.data.network_interface_ids;
     let mut held = claims::claims(fresh.iter().chain(&named), converged.existed);
     held.count = match done {
         Step::Claimed => held.count + 1,
@@ -324,6 +321,49 @@ impl Provider<'_> {
             }
         }
         Ok(release)
+    }
+
+    /// R16: a create right after the pool's delete (a destroy-first
+    /// replacement) may read interfaces the delete removed, as the owner
+    /// read lags: a write's NotFound, or the mark's (C18), says they are
+    /// gone. Converges again, from a newer read and with new ClientTokens
+    /// (a failed attempt removed what it made), until the deadline. Returns
+    /// the convergence and the members read fresh past `mark`.
+    async fn converge_marked(
+        &self,
+        physical_id: &str,
+        props: &PoolProperties,
+        old: Option<&PoolProperties>,
+        mark: &str,
+    ) -> Result<(Converged, Vec<NetworkInterface>), ProviderError> {
+        let gone = |e: &ProviderError| {
+            matches!(e, ProviderError::Ec2 { source, .. }
+                if source.is(ErrorKind::NotFound(Missing::Interface)))
+        };
+        let mut attempt = 0;
+        let converged = self
+            .deadline
+            .wait_for(self.backoff, || {
+                attempt += 1;
+                let request_id = format!("{}-{attempt}", self.request_id);
+                async move {
+                    let provider = Provider {
+                        request_id: &request_id,
+                        ..*self
+                    };
+                    let converged = match provider.converge(physical_id, props, old).await {
+                        Ok(converged) => converged,
+                        Err(e) if gone(&e) => return Ok(None),
+                        Err(e) => return Err(e),
+                    };
+                    let members = &converged.data.network_interface_ids;
+                    let (fresh, left) = self.marked(members, mark).await?;
+                    Ok((left.len() == members.len()).then_some((converged, fresh)))
+                }
+            })
+            .await?;
+        let stale = "the pool's reads caught up with its last delete";
+        converged.ok_or_else(|| ProviderError::Deadline(stale.into()))
     }
 
     /// C15: deletes the interfaces a convergence retired (detached gently,

@@ -377,10 +377,6 @@ pub async fn a_destroy_first_replacement_brings_back_fixed_addresses_only(w: &dy
     let before = whole(w, &owner).await;
 
     returned(&invoke(w, "delete", &declared, Some(&declared)).await);
-    // Reads catch up with the delete first: a create whose owner read still
-    // shows the deleted interface fails with its NotFound (the apply is run
-    // again), which is not what this story is about.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let answer = returned(&invoke(w, "create", &declared, None).await);
 
     let after = whole(w, &owner).await;
@@ -589,4 +585,32 @@ async fn a_malformed_invocation_fails_its_caller_and_a_malformed_event_is_droppe
     let dropped = deliver(&w, &event).await;
     assert_eq!(dropped.disposition, Disposition::Done, "{dropped:?}");
     assert!(dropped.result().is_ok(), "{dropped:?}");
+}
+
+/// R16, C18: a destroy-first replacement's create comes right after the
+/// delete, while the owner read still shows the deleted interface; the
+/// write's NotFound says it is gone, and the create converges again from a
+/// newer read instead of failing the apply.
+#[tokio::test]
+async fn a_create_right_after_its_delete_reads_past_the_deleted_interfaces() {
+    use crate::support::world::StrictWorld;
+    use std::time::Duration;
+
+    let w = StrictWorld::new();
+    let declared = bastion(&w);
+    let first = returned(&invoke(&w, "create", &declared, None).await);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    w.model.reads_lag(Duration::from_millis(300));
+    returned(&invoke(&w, "delete", &declared, Some(&declared)).await);
+
+    let handled = invoke(&w, "create", &declared, None).await;
+
+    let answer = returned(&handled);
+    assert_eq!(ids(&answer).len(), 2, "{answer}");
+    assert!(ids(&answer).iter().all(|id| !ids(&first).contains(id)));
+    assert_eq!(owned_ids(&w, "bastion").await, sorted(ids(&answer)));
+    assert!(
+        handled.ec2_calls["DescribeNetworkInterfaces"] > 4,
+        "{handled:?}"
+    );
 }
