@@ -29,6 +29,7 @@ macro_rules! invocation_scenarios_on {
             a_create_first_replacement_keeps_the_pool_whole_until_the_last_delete,
             a_create_first_replacement_with_changed_input_is_refused_and_changes_nothing,
             a_destroy_first_replacement_brings_back_fixed_addresses_only,
+            a_destroy_first_replacement_with_changed_input_makes_the_new_declaration,
             a_delete_delivered_again_releases_nothing_more,
             a_create_answered_twice_keeps_the_pool_on_its_one_delete,
             a_refused_update_kept_in_state_then_a_destroy_deletes_the_pool,
@@ -388,6 +389,32 @@ pub async fn a_destroy_first_replacement_brings_back_fixed_addresses_only(w: &dy
     assert_ne!(after.allocations, before.allocations);
     assert_eq!(after.volumes.len(), 1);
     assert_ne!(after.volumes, before.volumes);
+}
+
+/// C18: a destroy-first replacement whose input changed too: the delete
+/// removes the old pool, the create makes the new declaration, fixed
+/// address included, on new interfaces.
+pub async fn a_destroy_first_replacement_with_changed_input_makes_the_new_declaration(
+    w: &dyn World,
+) {
+    let mut declared = seat(w);
+    declared["PrivateIpAddresses"] = json!(["10.0.1.77"]);
+    returned(&invoke(w, "create", &declared, None).await);
+    let owner = invocation_id("zk");
+    let before = whole(w, &owner).await;
+    let mut changed = declared.clone();
+    changed["Description"] = json!("seat");
+
+    returned(&invoke(w, "delete", &declared, Some(&declared)).await);
+    returned(&invoke(w, "create", &changed, None).await);
+
+    let (members, _) = w.owned(&owner).await;
+    let members: Vec<_> = members.iter().filter(|m| m.pool().is_some()).collect();
+    assert_eq!(members.len(), 1, "{members:?}");
+    assert_eq!(members[0].description, "seat");
+    assert_eq!(members[0].private_ip.as_deref(), Some("10.0.1.77"));
+    assert_ne!(members[0].id, before.interfaces[0].0);
+    assert_eq!(claims_of(w, &owner).await, ["1"]);
 }
 
 /// C18: a delete delivered again moments after it released its claim
