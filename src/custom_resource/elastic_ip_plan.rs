@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use super::declaration::Declarer;
 use super::properties::PoolProperties;
-use crate::ec2::{Address, ADOPTED_TAG, OWNER_TAG, RETIRED_TAG, SLOT_TAG};
+use crate::ec2::{Address, NetworkInterface, ADOPTED_TAG, OWNER_TAG, RETIRED_TAG, SLOT_TAG};
 
 /// A member of the declaration: where its public address goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,6 +145,57 @@ fn allocated_for<'a>(owned: &'a [Address], key: &str) -> Vec<&'a Address> {
 
 fn is_on(address: &Address, member: &Member) -> bool {
     address.is_on(&member.interface_id, Some(&member.private_ip))
+}
+
+/// C14: an association never displaces an address the pool does not
+/// have: AWS would take an Elastic IP already at a member's private address
+/// off it, leaving it allocated and idle [EC2-EIP-ASSOC], as
+/// `AllowReassociation` guards only the address moved. Refuses, before
+/// anything is made and naming each, a member declared a public address
+/// (`members` in the answer's order: none for one not made yet) whose
+/// private address has one that is neither the pool's (`owned`) nor
+/// listed.
+pub fn check_not_displacing(
+    props: &PoolProperties,
+    members: &[Option<&NetworkInterface>],
+    owned: &[Address],
+    listed: &[Address],
+) -> Result<(), String> {
+    let known: BTreeSet<&str> = owned
+        .iter()
+        .chain(listed)
+        .map(|a| a.public_ip.as_str())
+        .collect();
+    let declared = |n: usize| n < props.elastic_ip_allocation_ids.len() || props.public_ip();
+    let problems: Vec<String> = members
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| declared(*n))
+        .filter_map(|(_, member)| {
+            let member = (*member)?;
+            let ip = member
+                .public_ip
+                .as_deref()
+                .filter(|ip| !known.contains(ip))?;
+            let at = member.private_ip.as_deref().unwrap_or("?");
+            Some(format!(
+                "{} has the Elastic IP {ip} at {at} already",
+                member.id
+            ))
+        })
+        .collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let property = match props.public_ip() {
+        true => "PublicIp",
+        false => "ElasticIpAllocationIds",
+    };
+    Err(format!(
+        "{property}: {}; associating another would take it off (it stays allocated, \
+         idle): disassociate it first, or list its allocation in ElasticIpAllocationIds",
+        problems.join("; ")
+    ))
 }
 
 /// C14: a listed allocation is taken only when it is free or already on a

@@ -30,6 +30,9 @@ pub struct Observed {
     pub former_holders: Vec<Instance>,
     /// The allocations of `ElasticIpAllocationIds` (C14).
     pub listed_addresses: Vec<Address>,
+    /// The pool's own Elastic IPs, read when it has or had public
+    /// addresses (C14).
+    pub owned_addresses: Vec<Address>,
 }
 
 /// The changes that bring a pool to its declaration.
@@ -87,6 +90,10 @@ pub fn plan<'a>(
         .chain(observed.listed.iter().map(|i| (i.id.as_str(), Some(i))))
         .collect();
     let ordinals = ordinals::assign(&members, &observed.owned)?;
+    let in_order: Vec<Option<&NetworkInterface>> = members.iter().map(|(_, i)| *i).collect();
+    let (owned_addresses, listed_addresses) =
+        (&observed.owned_addresses, &observed.listed_addresses);
+    elastic_ip_plan::check_not_displacing(props, &in_order, owned_addresses, listed_addresses)?;
     let numbered = |mut tags: Tags, key: &str| {
         tags.insert(ORDINAL_TAG.to_string(), ordinals[key].to_string());
         tags

@@ -98,7 +98,9 @@ impl Provider<'_> {
         props: &PoolProperties,
         old: Option<&PoolProperties>,
     ) -> Result<Converged, ProviderError> {
-        let observed = self.observe(physical_id, props).await?;
+        // C14: only a declaration with public addresses, now or before, has any.
+        let public = props.has_public_addresses() || old.is_some_and(|o| o.has_public_addresses());
+        let observed = self.observe(physical_id, props, public).await?;
         let plan = plan::plan(props, self.by(physical_id), old, &observed)
             .map_err(ProviderError::Refused)?;
         let by = Declarer {
@@ -117,8 +119,6 @@ impl Provider<'_> {
         let by_slot = slots.filter_map(|key| Some((key, *interfaces.get(key)?)));
         let adopted = observed.listed.iter().map(|i| (i.id.as_str(), i));
         let in_order: Vec<(&str, &NetworkInterface)> = by_slot.chain(adopted).collect();
-        // C14: only a declaration with public addresses, now or before, has any.
-        let public = props.has_public_addresses() || old.is_some_and(|o| o.has_public_addresses());
         let rest = async {
             self.adopt(by, props, &plan.adopt).await?;
             self.write_all(&plan.update).await?;
@@ -126,7 +126,11 @@ impl Provider<'_> {
             self.release(&plan.release).await?;
             match public {
                 true => {
-                    self.converge_addresses(by, props, &members(&in_order))
+                    let read = (
+                        &observed.owned_addresses[..],
+                        &observed.listed_addresses[..],
+                    );
+                    self.converge_addresses(by, props, &members(&in_order), read)
                         .await
                 }
                 false => Ok(ConvergedAddresses {
@@ -175,6 +179,7 @@ impl Provider<'_> {
         &self,
         physical_id: &str,
         props: &PoolProperties,
+        public: bool,
     ) -> Result<Observed, ProviderError> {
         let owned = InterfaceQuery::owned_by(physical_id);
         let named = InterfaceQuery::pools(std::slice::from_ref(&props.name));
@@ -186,7 +191,7 @@ impl Provider<'_> {
             .collect();
         let holding = InterfaceQuery::holding(&fixed);
         let addresses = AddressQuery::Ids(props.elastic_ip_allocation_ids.clone());
-        let (subnets, owned, named, listed, holding, addresses) = tokio::join!(
+        let (subnets, owned, named, listed, holding, addresses, owned_addresses) = tokio::join!(
             async {
                 match props.subnet_ids.is_empty() {
                     true => Ok(Vec::new()),
@@ -198,6 +203,15 @@ impl Provider<'_> {
             self.ec2.describe_interfaces(&listed),
             self.ec2.describe_interfaces(&holding),
             self.ec2.describe_addresses(&addresses),
+            async {
+                match public {
+                    true => {
+                        let owned = AddressQuery::Owner(physical_id.to_string());
+                        self.ec2.describe_addresses(&owned).await
+                    }
+                    false => Ok(Vec::new()),
+                }
+            },
         );
         let listed = listed.map_err(ec2_error("NetworkInterfaceIds"))?;
         let owned = owned.map_err(ec2_error("reading the pool's interfaces"))?;
@@ -215,6 +229,8 @@ impl Provider<'_> {
             holding: holding.map_err(ec2_error("PrivateIpAddresses"))?,
             former_holders: former_holders?,
             listed_addresses: addresses.map_err(ec2_error("ElasticIpAllocationIds"))?,
+            owned_addresses: owned_addresses
+                .map_err(ec2_error("reading the pool's Elastic IPs"))?,
         })
     }
 

@@ -188,3 +188,51 @@ fn adoption_refuses_by_name_what_is_elsewhere_or_anothers() {
     let on_a_member = address("eipalloc-a", None, 1, Some(1));
     assert!(plan(&props, BY, &[member(1)], &[], &[on_a_member]).is_ok());
 }
+
+/// C14 [EC2-EIP-ASSOC]: an Elastic IP already at a member's private address
+/// that is neither the pool's nor listed would be taken off it by an
+/// association: refused, naming the member and the address; the pool's
+/// own, a listed one, a member not declared an address and one not made
+/// yet pass.
+#[test]
+fn an_elastic_ip_the_pool_does_not_have_is_never_displaced() {
+    use network_interface_manager::custom_resource::elastic_ip_plan::check_not_displacing;
+    let on = |n: u8, public: &str| {
+        let mut m = crate::planner::fixtures::member(&format!("eni-{n}"), "web", "subnet-a");
+        m.private_ip = Some(format!("10.0.1.{n}"));
+        m.public_ip = Some(public.to_string());
+        m
+    };
+    let foreign = on(1, "203.0.113.9");
+    let ours = on(2, "198.51.100.2");
+    let owned = [address("eipalloc-2", Some("pool-1"), 2, Some(2))];
+    let public = parse(Some(
+        &json!({"Name": "web", "SubnetIds": ["subnet-a"], "PublicIp": true}),
+    ))
+    .unwrap();
+
+    let refused = check_not_displacing(&public, &[Some(&foreign), None], &owned, &[]);
+
+    let reason = refused.unwrap_err();
+    assert!(
+        reason.starts_with("PublicIp: eni-1 has the Elastic IP 203.0.113.9 at 10.0.1.1"),
+        "{reason}"
+    );
+    assert!(check_not_displacing(&public, &[Some(&ours), None], &owned, &[]).is_ok());
+    let listed = [address("eipalloc-9", None, 9, None)];
+    let listed_ip = on(1, "198.51.100.9");
+    let by_list = parse(Some(
+        &json!({"Name": "web", "SubnetIds": ["subnet-a"], "ElasticIpAllocationIds": ["eipalloc-9"]}),
+    ));
+    let by_list = by_list.unwrap();
+    assert!(check_not_displacing(&by_list, &[Some(&listed_ip)], &[], &listed).is_ok());
+    let second = check_not_displacing(&by_list, &[Some(&listed_ip), Some(&foreign)], &[], &listed);
+    assert!(second.is_ok(), "the second member is declared no address");
+    let first = check_not_displacing(&by_list, &[Some(&foreign)], &[], &listed).unwrap_err();
+    assert!(
+        first.starts_with("ElasticIpAllocationIds: eni-1"),
+        "{first}"
+    );
+    let private = parse(Some(&json!({"Name": "web", "SubnetIds": ["subnet-a"]}))).unwrap();
+    assert!(check_not_displacing(&private, &[Some(&foreign)], &[], &[]).is_ok());
+}

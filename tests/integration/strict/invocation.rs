@@ -34,6 +34,7 @@ macro_rules! invocation_scenarios_on {
             a_create_answered_twice_keeps_the_pool_on_its_one_delete,
             a_refused_update_kept_in_state_then_a_destroy_deletes_the_pool,
             a_refused_rename_kept_in_state_then_a_destroy_leaves_the_pool_whole,
+            an_elastic_ip_already_on_an_adopted_interface_is_never_displaced,
             a_delete_removes_the_pool_and_a_second_delete_succeeds,
             a_create_gives_a_waiting_instance_its_member_at_once,
             dropping_the_public_ip_releases_the_addresses_at_once,
@@ -639,5 +640,59 @@ async fn a_create_right_after_its_delete_reads_past_the_deleted_interfaces() {
     assert!(
         handled.ec2_calls["DescribeNetworkInterfaces"] > 4,
         "{handled:?}"
+    );
+}
+
+/// C14 [EC2-EIP-ASSOC]: an interface adopted with an Elastic IP of its
+/// own, into a pool declared `PublicIp`: an association would take the
+/// user's address off it (AWS displaces it, and so does the strict model),
+/// so the create is refused naming both, allocates nothing, and the
+/// address stays where it is.
+pub async fn an_elastic_ip_already_on_an_adopted_interface_is_never_displaced(w: &dyn World) {
+    use network_interface_manager::ec2::{AddressQuery, NewAddress, NewInterface, Tags};
+    use std::time::Duration;
+
+    let ec2 = w.ec2();
+    let new = NewInterface {
+        subnet_id: w.subnet_id("a1"),
+        private_ip: None,
+        security_groups: Vec::new(),
+        description: "theirs".into(),
+        client_token: "theirs-1".into(),
+        tags: Tags::new(),
+    };
+    let eni = ec2.create_interface(&new).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await; // past `pending`
+    let allocation = NewAddress {
+        tags: Tags::new(),
+        public_ipv4_pool: None,
+    };
+    let theirs = ec2.allocate_address(&allocation).await.unwrap();
+    let private_ip = eni.private_ip.clone().unwrap();
+    let id = &theirs.allocation_id;
+    ec2.associate_address(id, &eni.id, &private_ip)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await; // there before the pool
+    let declared = json!({"Name": "bastion", "NetworkInterfaceIds": [eni.id], "PublicIp": true});
+
+    let handled = invoke(w, "create", &declared, None).await;
+
+    let reason = refused(&handled);
+    assert!(reason.starts_with("PublicIp:"), "{reason}");
+    assert!(
+        reason.contains(&eni.id) && reason.contains(&theirs.public_ip),
+        "{reason}"
+    );
+    let calls = &handled.ec2_calls;
+    assert!(!calls
+        .keys()
+        .any(|op| op.starts_with("Allocate") || op.starts_with("Associate")));
+    let read = ec2
+        .describe_addresses(&AddressQuery::Ids(vec![id.clone()]))
+        .await;
+    assert!(
+        read.unwrap()[0].is_on(&eni.id, Some(&private_ip)),
+        "still theirs"
     );
 }

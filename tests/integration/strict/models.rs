@@ -244,7 +244,8 @@ async fn an_instance_launched_now_reads_pending_for_a_while() {
 
 /// [EC2-EIP][EIP-GUIDE]: an Elastic IP is associated with one private
 /// address, never moved while associated (`AllowReassociation` off, even to
-/// where it is), released only once disassociated; it stays with its
+/// where it is), displaces one already there, released only once
+/// disassociated; it stays with its
 /// interface while the interface moves between instances.
 #[tokio::test]
 async fn elastic_ips_stay_where_they_are_associated() {
@@ -270,6 +271,22 @@ async fn elastic_ips_stay_where_they_are_associated() {
         assert_eq!(code(again).1, ErrorKind::AlreadyAssociated, "{why}");
     }
     assert_eq!(code(ec2.release_address(id).await).1, ErrorKind::InUse);
+    // [EC2-EIP-ASSOC]: the flag guards the address moved, not the target:
+    // a second address at the same private address takes the place of the
+    // first, which stays allocated, associated with nothing.
+    let (other, at) = (ec2.allocate_address(&new).await.unwrap(), ip(&second));
+    let taken = ec2.associate_address(&other.allocation_id, &second, &at);
+    taken.await.unwrap();
+    let displacing = ec2.allocate_address(&new).await.unwrap();
+    let on_second = ec2.associate_address(&displacing.allocation_id, &second, &at);
+    on_second.await.unwrap();
+    let addresses = ec2.addresses();
+    assert_eq!(addresses[&other.allocation_id].association, None);
+    let now = addresses[&displacing.allocation_id].association.as_ref();
+    assert_eq!(
+        now.unwrap().network_interface_id.as_deref(),
+        Some(second.as_str())
+    );
 
     let instance = ec2.launch(Some("p"), "subnet-a1");
     let attachment = ec2.attach(&first, &instance, 1).await.unwrap();

@@ -3,7 +3,10 @@
 //! private address), following the interface from instance to instance;
 //! `AllowReassociation` is always off, so an address associated anywhere
 //! answers `Resource.AlreadyAssociated`, even for the target it is on
-//! already (guess: the harsher answer); an address cannot be released
+//! already (guess: the harsher answer); it guards only the address moved,
+//! not the target: an address associated with a private address that has
+//! one already takes its place, and the one displaced stays allocated, idle
+//! [EC2-EIP-ASSOC]; an address cannot be released
 //! while associated (`InvalidIPAddress.InUse`); deleting an interface frees
 //! its address, which stays allocated. Reads lag like the interfaces'
 //! (by id `read_lag`, filtered `filter_lag`).
@@ -104,10 +107,17 @@ impl StrictEc2 {
             let m = format!("{private_ip} is not an address of {interface_id}");
             return Err(err("InvalidParameterValue", m));
         }
-        if eni.iface.public_ip.is_some() {
-            let m = format!("{interface_id} has an Elastic IP address at {private_ip} already");
-            return Err(err("Resource.AlreadyAssociated", m));
-        }
+        let displaced = w.addresses.values_mut().find(|a| {
+            a.association.as_ref().is_some_and(|s| {
+                s.network_interface_id.as_deref() == Some(interface_id)
+                    && s.private_ip.as_deref() == Some(private_ip)
+            })
+        });
+        let displaced = displaced.map(|a| {
+            a.association = None;
+            a.allocation_id.clone()
+        });
+        let eni = w.enis.get(interface_id).unwrap();
         let instance_id = eni.iface.attachment.as_ref().map(|a| a.instance_id.clone());
         let association_id = Self::id(&mut w, "eipassoc");
         w.addresses.get_mut(allocation_id).unwrap().association = Some(AddressAssociation {
@@ -120,6 +130,7 @@ impl StrictEc2 {
         w.writes
             .push((Op::Associate, allocation_id.into(), interface_id.into()));
         let changed = [allocation_id.to_string(), interface_id.to_string()];
+        let changed = changed.into_iter().chain(displaced).collect::<Vec<_>>();
         publish_ids(&mut w, &changed.iter().collect::<Vec<_>>(), Instant::now());
         Ok(association_id)
     }

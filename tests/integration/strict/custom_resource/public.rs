@@ -227,22 +227,36 @@ async fn adoption_of_an_address_in_use_or_of_another_pool_is_refused_by_name() {
     }
 }
 
-/// C14: `AllowReassociation` is off: a member's private address that has an
-/// Elastic IP already (associated by hand) is not given another; the
-/// request fails with the reason and releases what it allocated.
+/// C14 [EC2-EIP-ASSOC]: a member whose private address has an Elastic IP
+/// put there by hand: an association would take it off (AWS displaces it,
+/// and so does the strict model). The Update that adds `PublicIp` is
+/// refused before anything is made, naming the member and the address,
+/// which stays on it.
 #[tokio::test]
-async fn an_association_refused_fails_the_request_and_keeps_nothing() {
+async fn an_elastic_ip_put_on_a_member_by_hand_is_never_displaced() {
     let d = Declared::create(json!({"Name": "bastion", "SubnetIds": ["subnet-a1"]})).await;
     let member = d.members().remove(0);
     let by_hand = d.w.model.add_address(&[], Some(&member));
+    d.w.model.settle_reads();
     let one = json!({"Name": "bastion", "SubnetIds": ["subnet-a1"]});
     let public = json!({"Name": "bastion", "SubnetIds": ["subnet-a1"], "PublicIp": true});
 
     let body = d.update(&public, &one).await;
 
-    assert!(failure(&body).contains("never moved"), "{body}");
+    let reason = failure(&body);
+    let address = d.w.model.addresses()[&by_hand].clone();
+    assert!(reason.starts_with("PublicIp:"), "{reason}");
+    assert!(
+        reason.contains(&member) && reason.contains(&address.public_ip),
+        "{reason}"
+    );
     let left: Vec<String> = d.w.model.addresses().into_keys().collect();
-    assert_eq!(left, vec![by_hand], "the allocation was released again");
+    assert_eq!(left, vec![by_hand], "nothing was allocated");
+    let on = address
+        .association
+        .as_ref()
+        .and_then(|a| a.network_interface_id.clone());
+    assert_eq!(on, Some(member), "still on the member");
 }
 
 /// C13, C14: a pool its deleted stack retained keeps its public addresses.
