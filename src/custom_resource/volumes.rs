@@ -43,7 +43,8 @@ impl Provider<'_> {
                 volume_type: spec.volume_type().to_string(),
                 iops: spec.iops,
                 throughput: spec.throughput,
-                encrypted: spec.encrypted.unwrap_or(false),
+                // Only as declared: unsaid, the account's default holds.
+                encrypted: spec.encrypted,
                 kms_key_id: spec.kms_key_id.clone(),
                 client_token: declaration::volume_token(
                     by.physical_id,

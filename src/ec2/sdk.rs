@@ -458,7 +458,7 @@ impl Ec2 for SdkEc2 {
             .volume_type(sdk::VolumeType::from(new.volume_type.as_str()))
             .set_iops(new.iops)
             .set_throughput(new.throughput)
-            .encrypted(new.encrypted)
+            .set_encrypted(new.encrypted)
             .set_kms_key_id(new.kms_key_id.clone())
             .client_token(&new.client_token)
             .tag_specifications(tags)

@@ -111,7 +111,9 @@ pub struct NewVolume {
     pub volume_type: String,
     pub iops: Option<i32>,
     pub throughput: Option<i32>,
-    pub encrypted: bool,
+    /// `None`: the account's default (EBS encryption by default, and its
+    /// key) decides [EBS-EBD].
+    pub encrypted: Option<bool>,
     pub kms_key_id: Option<String>,
     /// Makes a repeated create return the first one's volume [EBS-API].
     pub client_token: String,

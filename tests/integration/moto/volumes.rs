@@ -19,7 +19,7 @@ fn new_volume(token: &str) -> NewVolume {
         volume_type: "gp3".into(),
         iops: Some(3000),
         throughput: Some(125),
-        encrypted: true,
+        encrypted: Some(true),
         kms_key_id: None,
         client_token: token.into(),
         tags: [

@@ -22,7 +22,7 @@ fn new_volume(zone: &str, token: &str) -> NewVolume {
         volume_type: "gp3".into(),
         iops: None,
         throughput: None,
-        encrypted: true,
+        encrypted: Some(true),
         kms_key_id: None,
         client_token: token.into(),
         tags: [(OWNER_TAG.to_string(), "pool-1".to_string())].into(),

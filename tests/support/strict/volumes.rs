@@ -311,6 +311,15 @@ impl StrictEc2 {
         volumes.filter(|v| on(v)).map(|v| v.id.clone()).collect()
     }
 
+    /// Every CreateVolume request the model took, as sent.
+    pub fn volume_requests(&self) -> Vec<NewVolume> {
+        let w = self.world.lock().unwrap();
+        w.volume_tokens
+            .values()
+            .map(|(new, _)| new.clone())
+            .collect()
+    }
+
     /// Every volume as it truly is now, for assertions.
     pub fn volumes(&self) -> Vec<Volume> {
         let mut w = self.world.lock().unwrap();

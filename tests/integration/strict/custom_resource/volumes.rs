@@ -186,3 +186,28 @@ async fn delete_volumes_deletes_the_free_ones_and_keeps_one_a_node_runs_on() {
         }
     }
 }
+
+/// C17 [EBS-EBD]: `Encrypted` goes to CreateVolume only as declared: left
+/// unsaid, the account's EBS encryption by default (and its key) decides.
+#[tokio::test]
+async fn encrypted_is_sent_only_as_declared() {
+    let d = Declared::create(json!({
+        "Name": "zk",
+        "SubnetIds": ["subnet-a1"],
+        "Volumes": [
+            {"SizeGiB": 10, "DeviceName": "/dev/sdf"},
+            {"SizeGiB": 10, "DeviceName": "/dev/sdg", "Encrypted": true},
+        ],
+    }))
+    .await;
+
+    let mut sent: Vec<Option<bool>> =
+        d.w.model
+            .volume_requests()
+            .iter()
+            .map(|v| v.encrypted)
+            .collect();
+    sent.sort();
+
+    assert_eq!(sent, [None, Some(true)]);
+}
