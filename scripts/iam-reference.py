@@ -23,13 +23,15 @@ ACTIONS = {
                     "CompleteLifecycleAction", "RecordLifecycleActionHeartbeat"],
     "logs": ["CreateLogStream", "PutLogEvents"],
     "sqs": ["SendMessage"],
+    "kms": ["CreateGrant", "Decrypt", "DescribeKey", "GenerateDataKeyWithoutPlaintext",
+            "ReEncryptFrom", "ReEncryptTo"],
 }
 
 
 # The resource types the template can name; the others (CreateTags lists a
 # hundred) are left out.
 TYPES = {"", "network-interface", "instance", "subnet", "security-group", "stack",
-         "log-stream", "queue", "autoScalingGroup", "elastic-ip", "ipv4pool-ec2", "volume"}
+         "log-stream", "queue", "autoScalingGroup", "elastic-ip", "ipv4pool-ec2", "volume", "key"}
 
 
 def main(wheel):

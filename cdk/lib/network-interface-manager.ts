@@ -38,6 +38,11 @@ export interface NetworkInterfaceManagerProps {
   readonly serviceTokenParameterName?: string;
   /** Whether to create the CloudWatch dashboard of the manager's metrics (parameter `Dashboard`). */
   readonly dashboard?: boolean;
+  /**
+   * ARNs of the customer-managed KMS keys pools' data volumes use; the role
+   * may use them only through EC2 (parameter `VolumeKmsKeyArns`).
+   */
+  readonly volumeKmsKeyArns?: string[];
 }
 
 type ManagerSettings = Required<Omit<NetworkInterfaceManagerProps, 'code'>>;
@@ -58,6 +63,7 @@ export const MANAGER_PARAMETERS: {
   ec2Share: { parameter: 'Ec2Share', value: (share) => String(share) },
   serviceTokenParameterName: { parameter: 'ServiceTokenParameterName', value: (name) => name },
   dashboard: { parameter: 'Dashboard', value: (dashboard) => String(dashboard) },
+  volumeKmsKeyArns: { parameter: 'VolumeKmsKeyArns', value: (arns) => arns.join(',') },
 };
 
 // Logical ids in the template that this construct works with.

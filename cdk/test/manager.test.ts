@@ -56,6 +56,7 @@ test("the template's parameters are these, each one a setting", () => {
     'Ec2Share',
     'ServiceTokenParameterName',
     'Dashboard',
+    'VolumeKmsKeyArns',
   ].sort();
   assert.deepEqual(Object.keys(file.Parameters ?? {}).sort(), expected);
   assert.deepEqual(
@@ -122,6 +123,21 @@ test('the settings reach their parameters', () => {
   });
   assert.equal(template.Resources.LogGroup.Properties.RetentionInDays, 90);
   assert.equal(template.Resources.ServiceTokenParameter.Properties.Name, '/pools/service-token');
+});
+
+test('volume keys give the role their use through EC2, and only then', () => {
+  const key = 'arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-0000-1111-2222-333344445555';
+  const { template } = synthesize({ volumeKmsKeyArns: [key] });
+  const statements = template.Resources.VolumeKeysPolicy.Properties.PolicyDocument.Statement as {
+    Resource: unknown;
+    Condition: Record<string, Record<string, unknown>>;
+  }[];
+  assert.equal(statements.length, 2);
+  for (const statement of statements) {
+    assert.deepEqual(statement.Resource, [key]);
+    assert.ok('kms:ViaService' in statement.Condition.StringEquals);
+  }
+  assert.equal(synthesize().template.Resources.VolumeKeysPolicy, undefined);
 });
 
 test('by default there are no alarms, no reserved concurrency and no conditions', () => {

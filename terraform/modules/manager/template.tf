@@ -32,5 +32,6 @@ locals {
     Ec2Share                  = var.ec2_share
     ServiceTokenParameterName = var.service_token_parameter_name
     Dashboard                 = tostring(var.dashboard)
+    VolumeKmsKeyArns          = join(",", var.volume_kms_key_arns)
   }
 }

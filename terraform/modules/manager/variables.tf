@@ -104,6 +104,18 @@ variable "ec2_share" {
   }
 }
 
+variable "volume_kms_key_arns" {
+  description = "ARNs of the customer-managed KMS keys pools' data volumes use (their kms_key_id, and the account's EBS default key when it is customer-managed); the role may use them only through EC2. Empty: AWS-managed keys only."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.volume_kms_key_arns : can(regex("^arn:[a-z-]+:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+$", arn))])
+    error_message = "volume_kms_key_arns are KMS key ARNs (arn:aws:kms:us-east-1:123456789012:key/...)."
+  }
+}
+
 variable "service_token_parameter_name" {
   description = "SSM parameter that publishes the service token, the same name in every account and region; the output service_token is read from it. A plan reads it by name, so a new name on a deployed stack fails the plan until the stack has made it: apply the stack alone first (-target on this module's aws_cloudformation_stack.manager), then the rest."
   type        = string

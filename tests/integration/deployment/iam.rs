@@ -27,11 +27,17 @@ fn template() -> Value {
     serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// The role's statements: its inline policies' and those of the policies
+/// attached to it (the volume keys' one, under its condition).
 fn statements(t: &Value) -> Vec<Value> {
-    let policies = t["Resources"]["Role"]["Properties"]["Policies"]
+    let inline = t["Resources"]["Role"]["Properties"]["Policies"]
         .as_sequence()
         .unwrap();
-    let statements = policies.iter().flat_map(|p| {
+    let resources = t["Resources"].as_mapping().unwrap().values();
+    let attached = resources
+        .filter(|r| r["Type"].as_str() == Some("AWS::IAM::Policy"))
+        .map(|r| &r["Properties"]);
+    let statements = inline.iter().chain(attached).flat_map(|p| {
         p["PolicyDocument"]["Statement"]
             .as_sequence()
             .unwrap()
@@ -58,6 +64,15 @@ fn strings(v: &Value) -> Vec<(String, String)> {
 fn resource_types(reference: &Json, tag: &str, resource: &str) -> Option<BTreeSet<String>> {
     if resource == "*" {
         return None;
+    }
+    if tag == "!Split" {
+        // The one parameter of ARNs a statement names, split at its commas.
+        let parts = [",", "VolumeKmsKeyArns"];
+        assert!(
+            parts.contains(&resource),
+            "no resource type for !Split {resource}"
+        );
+        return Some(["kms:key".to_string()].into());
     }
     if tag == "!GetAtt" {
         // The log group's Arn ends in `:*`, which names its log streams.
@@ -196,4 +211,42 @@ fn the_check_refuses_a_condition_key_the_action_does_not_have() {
         refused.is_err(),
         "ec2:CreateAction accepted on DeleteNetworkInterface"
     );
+}
+
+/// [EBS-KMS]: the volume keys are the role's only through EC2, and their
+/// grants only for AWS resources; the statement exists only when keys are
+/// given.
+#[test]
+fn volume_keys_are_used_only_through_ec2() {
+    let t = template();
+    let policy = &t["Resources"]["VolumeKeysPolicy"];
+    assert_eq!(policy["Condition"].as_str(), Some("HasVolumeKeys"));
+    let statements = statements(&t);
+    let kms: Vec<&Value> = statements
+        .iter()
+        .filter(|s| {
+            strings(&s["Action"])
+                .iter()
+                .any(|(_, a)| a.starts_with("kms:"))
+        })
+        .collect();
+    assert_eq!(kms.len(), 2, "{kms:?}");
+    for statement in &kms {
+        let via = &statement["Condition"]["StringEquals"]["kms:ViaService"];
+        let via = strings(via).remove(0);
+        assert_eq!(
+            via,
+            (
+                "!Sub".to_string(),
+                "ec2.${AWS::Region}.amazonaws.com".to_string()
+            )
+        );
+        let grants = strings(&statement["Action"])
+            .iter()
+            .any(|(_, a)| a == "kms:CreateGrant");
+        if grants {
+            let resource = &statement["Condition"]["Bool"]["kms:GrantIsForAWSResource"];
+            assert_eq!(resource.as_str(), Some("true"));
+        }
+    }
 }
