@@ -302,6 +302,10 @@ mod tests {
         assert!(shows(&[a.clone(), b], &ids, "mark"));
         assert!(!shows(&[a.clone(), b_stale], &ids, "mark"));
         assert!(!shows(&[a], &ids, "mark"), "a member not read yet");
+        let a_stale = member("eni-a", &[(TOUCHED_TAG, "before")]);
+        let other = member("eni-c", &[(TOUCHED_TAG, "mark")]);
+        let b = member("eni-b", &[(TOUCHED_TAG, "mark")]);
+        assert!(!shows(&[a_stale, b, other], &ids, "mark"), "each by its own id");
     }
 
     #[test]
