@@ -305,7 +305,10 @@ mod tests {
         let a_stale = member("eni-a", &[(TOUCHED_TAG, "before")]);
         let other = member("eni-c", &[(TOUCHED_TAG, "mark")]);
         let b = member("eni-b", &[(TOUCHED_TAG, "mark")]);
-        assert!(!shows(&[a_stale, b, other], &ids, "mark"), "each by its own id");
+        assert!(
+            !shows(&[a_stale, b, other], &ids, "mark"),
+            "each by its own id"
+        );
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub(super) fn millis(at: &aws_sdk_ec2::primitives::DateTime) -> Option<u64> {
     at.to_millis().ok().and_then(|ms| u64::try_from(ms).ok())
 }
 
+/// The state reason of an instance stopped by hibernation [EC2-STATEREASON].
+const HIBERNATED: &str = "Client.UserInitiatedHibernate";
+
 pub(super) fn instance(i: &sdk::Instance) -> Option<Instance> {
     let state = i.state()?.name()?.as_str();
     Some(Instance {
@@ -91,6 +94,7 @@ pub(super) fn instance(i: &sdk::Instance) -> Option<Instance> {
             .collect(),
         launched_at: i.launch_time().and_then(millis),
         group: None,
+        hibernated: i.state_reason().and_then(|r| r.code()) == Some(HIBERNATED),
     })
 }
 

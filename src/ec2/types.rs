@@ -218,6 +218,11 @@ pub struct Instance {
     /// Its Auto Scaling group and lifecycle state, read from Auto Scaling
     /// for instances that carry the group tag (R19); `None`: standalone.
     pub group: Option<Membership>,
+    /// Stopped (or stopping) by hibernation (state reason
+    /// `Client.UserInitiatedHibernate` [EC2-STATEREASON]): its RAM, mounted
+    /// file systems included, waits for its resume [EC2-HIB]; a running OS
+    /// for its data (R27).
+    pub hibernated: bool,
 }
 
 impl Instance {

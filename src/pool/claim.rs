@@ -136,6 +136,7 @@ mod tests {
             interfaces: vec![listed("eni-primary", 0), listed(id, index)],
             launched_at: None,
             group: None,
+            hibernated: false,
         }
     }
 

@@ -110,7 +110,7 @@ impl<'a> Volumes<'a> {
             {
                 comes(Some(on))
             }
-            Some(i) if i.state == InstanceState::Stopped => comes(Some(on)),
+            Some(i) if i.state == InstanceState::Stopped && !i.hibernated => comes(Some(on)),
             Some(i) => Stand::OnRunning(i),
         }
     }
@@ -141,7 +141,8 @@ pub(super) fn follow<'a>(
                 continue;
             };
             let on = volumes.instances.get(a.instance_id.as_str());
-            let stopped = on.is_some_and(|i| i.state == InstanceState::Stopped);
+            // A hibernated OS has the volume mounted in its saved RAM.
+            let stopped = on.is_some_and(|i| i.state == InstanceState::Stopped && !i.hibernated);
             let attached = matches!(
                 a.status,
                 VolumeAttachmentStatus::Attaching | VolumeAttachmentStatus::Attached
@@ -262,8 +263,10 @@ fn with_volumes<'a>(
 
 /// An instance on its way out (or not yet in): one whose volumes will be
 /// let go without the manager detaching them from a running OS.
+/// On its way out: its volumes come once it has ended or stopped. A
+/// hibernated instance is not: it rests with them mounted (R27).
 fn leaving(i: &Instance) -> bool {
-    i.leaving_reason().is_some() || i.state != InstanceState::Running
+    !i.hibernated && (i.leaving_reason().is_some() || i.state != InstanceState::Running)
 }
 
 fn stranded(
@@ -277,9 +280,10 @@ fn stranded(
         interface_id: member.id.clone(),
         volume_id: volume.id.clone(),
         reason: format!(
-            "attached to {} ({}), which does not hold the member; never detached from a running instance",
+            "attached to {} ({}), which does not hold the member; never detached from a running{} instance",
             on.id,
-            on.state.as_str()
+            on.state.as_str(),
+            if on.hibernated { " or hibernated" } else { "" }
         ),
     }
 }

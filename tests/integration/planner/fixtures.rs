@@ -29,6 +29,7 @@ pub(super) fn instance(
         interfaces: vec![iface(&format!("eni-primary-{id}"), 0)],
         launched_at: None,
         group: None,
+        hibernated: false,
     }
 }
 

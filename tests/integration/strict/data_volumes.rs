@@ -197,6 +197,46 @@ async fn a_stopped_holder_s_volume_moves_with_its_member() {
     assert_eq!(on(&w.model, &volume), Some((new, ATTACHED)));
 }
 
+/// R27 [EC2-HIB]: a hibernated holder reads `stopped` but keeps its file
+/// systems mounted in its saved RAM: its volume is never detached (it is
+/// reported stranded, and the member, held back, waits); once it resumes,
+/// it gets its member back, beside the volume it never lost.
+#[tokio::test]
+async fn a_hibernated_holder_keeps_its_volume_and_gets_its_member_back_on_resume() {
+    let w = StrictWorld::new();
+    let (member, volume) = seat(&w.model, "db", "subnet-a1", "1");
+    let old = w.model.launch(Some("db"), "subnet-a1");
+    deliver_ok(&w, &state_event(&old, Running)).await;
+    let waiter = w.model.launch(Some("db"), "subnet-a1");
+    tokio::time::sleep(Duration::from_millis(100)).await; // done attaching
+    w.model.hibernate(&old);
+
+    let hibernated = deliver_ok(&w, &state_event(&old, Stopped)).await;
+
+    let report = &hibernated.outcome.report;
+    assert_eq!(
+        hibernated.ec2_calls.get("DetachVolume"),
+        None,
+        "{hibernated:?}"
+    );
+    assert!(report.volumes_attached.is_empty(), "{report:?}");
+    assert_eq!(report.stranded.len(), 1, "{report:?}");
+    assert!(
+        report.stranded[0].reason.contains("hibernated"),
+        "{report:?}"
+    );
+    assert_ne!(w.model.holder(&member).map(|h| h.0), Some(waiter.clone()));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(on(&w.model, &volume), Some((old.clone(), ATTACHED)));
+
+    w.model.set_state(&old, Running);
+    w.model.settle_reads();
+    deliver_ok(&w, &state_event(&old, Running)).await;
+
+    assert_eq!(w.model.holder(&member), Some((old.clone(), 1)));
+    assert_eq!(on(&w.model, &volume), Some((old, ATTACHED)));
+}
+
 /// R7, R27: the same `running` event twice at once gives the volume once;
 /// a late `stopped` event of an instance that runs again, and the
 /// `running` event again, change nothing once the volume is there.

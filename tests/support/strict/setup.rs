@@ -172,6 +172,7 @@ impl StrictEc2 {
             i.launched_at = Some(epoch_ms());
         }
         i.state = state;
+        i.hibernated = false;
         super::volumes::stopped_or_gone(&mut w, instance, state, (transition, detach_for));
         if state == InstanceState::Terminated {
             for eni in w.enis.values_mut() {
@@ -187,6 +188,16 @@ impl StrictEc2 {
         }
         publish(&mut w, now);
         settle(&mut w);
+    }
+
+    /// Hibernates a running instance [EC2-HIB]: `stopped`, with the state
+    /// reason `Client.UserInitiatedHibernate`; its volumes and interfaces
+    /// stay attached, as on a stop. `set_state(Running)` resumes it.
+    pub fn hibernate(&self, instance: &str) {
+        self.set_state(instance, InstanceState::Stopped);
+        let mut w = self.world.lock().unwrap();
+        w.instances.get_mut(instance).unwrap().hibernated = true;
+        publish(&mut w, Instant::now());
     }
 
     /// Sets or removes an instance tag, now (the reads lag).
@@ -270,6 +281,7 @@ pub(super) fn new_instance(
         }],
         launched_at,
         group: None,
+        hibernated: false,
     };
     let ip = primary_ip(w);
     let mut eni = interface(&primary, subnet, ip, Tags::new());
