@@ -25,9 +25,18 @@ impl Provider<'_> {
         by: Declarer<'_>,
         props: &PoolProperties,
         members: &[Member],
-        (owned, listed): (&[Address], &[Address]),
     ) -> Result<ConvergedAddresses, ProviderError> {
-        let plan = elastic_ip_plan::plan(props, by, members, owned, listed)
+        // Read again, now: later than the convergence's first reads, so
+        // they show more of what the last request wrote (they lag).
+        let owned = AddressQuery::Owner(by.physical_id.to_string());
+        let listed = AddressQuery::Ids(props.elastic_ip_allocation_ids.clone());
+        let (owned, listed) = tokio::join!(
+            self.ec2.describe_addresses(&owned),
+            self.ec2.describe_addresses(&listed)
+        );
+        let owned = owned.map_err(ec2_error("reading the pool's Elastic IPs"))?;
+        let listed = listed.map_err(ec2_error("ElasticIpAllocationIds"))?;
+        let plan = elastic_ip_plan::plan(props, by, members, &owned, &listed)
             .map_err(ProviderError::Refused)?;
         let step = ec2_error("updating the pool's Elastic IPs");
         self.tag_each(&plan.retire, &retired())
@@ -58,7 +67,7 @@ impl Provider<'_> {
                 .await
                 .map_err(ec2_error("releasing a duplicate Elastic IP"))?;
         }
-        let retired = plan.out_of_declaration(owned).into_iter().cloned();
+        let retired = plan.out_of_declaration(&owned).into_iter().cloned();
         let retired = retired.collect();
         let mut answer = plan.known;
         for (address, member) in &allocated {

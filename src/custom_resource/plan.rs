@@ -31,7 +31,8 @@ pub struct Observed {
     /// The allocations of `ElasticIpAllocationIds` (C14).
     pub listed_addresses: Vec<Address>,
     /// The pool's own Elastic IPs, read when it has or had public
-    /// addresses (C14).
+    /// addresses, for the displacement check (C14); a read that lags
+    /// refuses an address of the pool's own, never displaces one.
     pub owned_addresses: Vec<Address>,
 }
 

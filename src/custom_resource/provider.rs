@@ -126,11 +126,7 @@ impl Provider<'_> {
             self.release(&plan.release).await?;
             match public {
                 true => {
-                    let read = (
-                        &observed.owned_addresses[..],
-                        &observed.listed_addresses[..],
-                    );
-                    self.converge_addresses(by, props, &members(&in_order), read)
+                    self.converge_addresses(by, props, &members(&in_order))
                         .await
                 }
                 false => Ok(ConvergedAddresses {
