@@ -126,9 +126,11 @@ pub fn plan(
         plan.known.push(Some((address.public_ip.clone(), id)));
     }
     let released: BTreeSet<&str> = plan.release.iter().map(String::as_str).collect();
+    // One the read shows retired already is retired again: the read may
+    // lag behind a rollback that reinstated it (the tag write is the same).
     let gone = owned.iter().filter(|a| {
         let id = a.allocation_id.as_str();
-        !kept.contains(id) && !released.contains(id) && !a.tags.contains_key(RETIRED_TAG)
+        !kept.contains(id) && !released.contains(id)
     });
     plan.retire.extend(gone.map(|a| a.allocation_id.clone()));
     Ok(plan)

@@ -236,3 +236,17 @@ fn an_elastic_ip_the_pool_does_not_have_is_never_displaced() {
     let private = parse(Some(&json!({"Name": "web", "SubnetIds": ["subnet-a"]}))).unwrap();
     assert!(check_not_displacing(&private, &[Some(&foreign)], &[], &[]).is_ok());
 }
+
+/// C12, C14: an address no longer declared that the read shows retired
+/// already is retired again: the read may lag behind the rollback that
+/// reinstated it, and then the schedule would never let it go.
+#[test]
+fn an_address_a_lagging_read_shows_retired_is_retired_again() {
+    let mut stale = address("eipalloc-1", Some("pool-1"), 1, Some(1));
+    stale.tags.insert(RETIRED_TAG.into(), "true".into());
+    let without = json!({"Name": "web", "SubnetIds": ["subnet-a"]});
+
+    let p = planned(without, &[stale], &[]);
+
+    assert_eq!(p.retire, vec!["eipalloc-1".to_string()]);
+}
