@@ -189,9 +189,25 @@ impl Emf<'_> {
         for (pool, &[members, free, held, waiting]) in &pools {
             docs.push(self.document(&[("Pool", pool)], &gauge(members, free, held, waiting)));
         }
+        // R27: a pool's seats whose data volume is missing, where some are.
+        let mut missing: BTreeMap<&str, usize> = BTreeMap::new();
+        for m in &census.missing_volumes {
+            *missing.entry(m.pool.as_str()).or_default() += 1;
+        }
+        for (pool, n) in &missing {
+            let count = [("MissingVolumes", "Count", json!(n))];
+            docs.push(self.document(&[("Pool", pool)], &count));
+        }
         if census.all_pools {
             let waiting: u32 = pools.values().map(|p| p[3]).sum();
-            let total = [("WaitingInstances", "Count", json!(waiting))];
+            let total = [
+                ("WaitingInstances", "Count", json!(waiting)),
+                (
+                    "MissingVolumes",
+                    "Count",
+                    json!(census.missing_volumes.len()),
+                ),
+            ];
             docs.push(self.document(&[], &total));
         }
         docs

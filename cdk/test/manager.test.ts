@@ -147,12 +147,12 @@ test('by default there are no alarms, no reserved concurrency and no conditions'
   assert.equal(template.Conditions, undefined);
 });
 
-test('with a topic made in the same stack, the four alarms notify it', () => {
+test('with a topic made in the same stack, the five alarms notify it', () => {
   let topic: sns.Topic | undefined;
   const { stack, template } = synthesize({}, (scope) => ({ alarmTopic: (topic = new sns.Topic(scope, 'Alarms')) }));
   const topicArn = stack.resolve(topic!.topicArn);
   const alarms = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Alarm')) as Record<string, unknown>[];
-  assert.equal(alarms.length, 4);
+  assert.equal(alarms.length, 5);
   for (const alarm of alarms) {
     assert.deepEqual(alarm.AlarmActions, [topicArn]);
     assert.deepEqual(alarm.OKActions, [topicArn]);

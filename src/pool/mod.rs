@@ -53,6 +53,9 @@ pub struct Outcome {
     /// What the schedule's cleanup of declared interfaces did (C12, C13).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cleaned_up: Vec<String>,
+    /// A sync's seats whose data volume no read shows (R27).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_volumes: Vec<model::MissingVolume>,
 }
 
 /// A sync's gauges, per pool and Availability Zone.
@@ -61,6 +64,8 @@ pub struct Census {
     /// The sync read every pool (not some of them).
     pub all_pools: bool,
     pub gauges: Vec<status::Gauge>,
+    /// Seats whose data volume no read shows (R27).
+    pub missing_volumes: Vec<model::MissingVolume>,
 }
 
 impl Outcome {
@@ -220,9 +225,15 @@ impl<'a> Manager<'a> {
     ) -> Result<Outcome, AwsError> {
         let snapshot = self.read_pools(pools, Vec::new(), by_id, deadline).await?;
         let mut outcome = self.carry_out(plan::plan(&snapshot), None, deadline).await;
+        outcome.missing_volumes = volumes::missing(&snapshot);
+        for m in &outcome.missing_volumes {
+            let (pool, member, device) = (&m.pool, &m.interface_id, &m.device);
+            tracing::warn!(%pool, %member, %device, "a seat's data volume is missing (R27)");
+        }
         outcome.census = Some(Census {
             all_pools: pools.is_empty(),
             gauges: status::census(&snapshot, &outcome.report),
+            missing_volumes: outcome.missing_volumes.clone(),
         });
         Ok(outcome)
     }

@@ -77,6 +77,16 @@ pub struct StrandedVolume {
     pub reason: String,
 }
 
+/// A seat's data volume that no read shows (never made, or deleted out of
+/// band): its member is not given to anyone, and the manager makes no
+/// empty one for it (R27).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MissingVolume {
+    pub pool: String,
+    pub interface_id: String,
+    pub device: String,
+}
+
 /// Bring an instance's identity tags in line with the member it holds, or
 /// remove them from one that holds none (R26).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

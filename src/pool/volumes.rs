@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use super::assign::{assign, Leaving};
 use super::model::{
-    Action, AttachVolume, DetachVolume, Placement, Plan, Snapshot, StrandedVolume, VolumeMove,
+    Action, AttachVolume, DetachVolume, MissingVolume, Placement, Plan, Snapshot, StrandedVolume,
+    VolumeMove,
 };
 use super::survey::{Free, Survey};
 use crate::ec2::{
@@ -114,6 +115,27 @@ impl<'a> Volumes<'a> {
             Some(i) => Stand::OnRunning(i),
         }
     }
+}
+
+/// R27: the seats whose volume a read of every declaration's volumes (a
+/// sync's) does not show: never made, or deleted out of band. Only such a
+/// read can tell: an event reads the volumes of the seats it may take.
+pub fn missing(snapshot: &Snapshot) -> Vec<MissingVolume> {
+    let volumes = Volumes::new(snapshot);
+    let members = snapshot.members.iter().filter(|m| m.pool().is_some());
+    let mut missing = Vec::new();
+    for member in members {
+        for (device, volume) in volumes.of(member) {
+            if volume.is_none() {
+                missing.push(MissingVolume {
+                    pool: member.pool().unwrap_or_default().to_string(),
+                    interface_id: member.id.clone(),
+                    device: device.to_string(),
+                });
+            }
+        }
+    }
+    missing
 }
 
 /// Plan step: every member volume on a stopped instance is detached (no

@@ -248,7 +248,7 @@ fn the_template_deploys_in_any_account_and_in_a_stack_set() {
     );
 }
 
-/// R18: four alarms, only when a topic is given, each telling what to do.
+/// R18: five alarms, only when a topic is given, each telling what to do.
 #[test]
 fn the_alarms_exist_only_with_a_topic_and_say_what_to_do() {
     let t = template();
@@ -263,6 +263,7 @@ fn the_alarms_exist_only_with_a_topic_and_say_what_to_do() {
         names,
         [
             "ShortageAlarm",
+            "MissingVolumeAlarm",
             "ErrorsAlarm",
             "DeadLetterAlarm",
             "ScheduleAlarm"

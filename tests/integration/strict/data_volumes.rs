@@ -237,6 +237,40 @@ async fn a_hibernated_holder_keeps_its_volume_and_gets_its_member_back_on_resume
     assert_eq!(on(&w.model, &volume), Some((old, ATTACHED)));
 }
 
+/// R27, D2: a seat whose volume was deleted out of band: the sync names
+/// the seat and device, counts `MissingVolumes` (the pool's and the
+/// account's, which the alarm reads), makes no empty volume, and gives the
+/// member to no one.
+#[tokio::test]
+async fn a_seat_whose_volume_is_gone_is_reported_by_the_sync_and_never_given() {
+    use crate::support::emf::{find, measured};
+
+    let w = StrictWorld::new();
+    let (member, volume) = seat(&w.model, "db", "subnet-a1", "1");
+    w.model.delete_volume(&volume).await.unwrap();
+    let waiter = w.model.launch(Some("db"), "subnet-a1");
+    tokio::time::sleep(Duration::from_millis(200)).await; // deleted, read so
+    w.model.settle_reads();
+
+    let sync = deliver_ok(&w, &fixture("scheduled-event.json")).await;
+
+    let missing = &sync.outcome.missing_volumes;
+    assert_eq!(missing.len(), 1, "{:?}", sync.outcome);
+    assert_eq!(
+        (missing[0].interface_id.as_str(), missing[0].device.as_str()),
+        (member.as_str(), "/dev/sdf")
+    );
+    assert_eq!(sync.ec2_calls.get("CreateVolume"), None, "no empty volume");
+    assert_eq!(w.model.holder(&member), None, "given to no one");
+    let docs = measured(&w, &fixture("scheduled-event.json")).await;
+    assert_eq!(find(&docs, &[], "MissingVolumes")["MissingVolumes"], 1);
+    assert_eq!(
+        find(&docs, &[("Pool", "db")], "MissingVolumes")["MissingVolumes"],
+        1
+    );
+    assert_ne!(w.model.holder(&member).map(|h| h.0), Some(waiter));
+}
+
 /// R7, R27: the same `running` event twice at once gives the volume once;
 /// a late `stopped` event of an instance that runs again, and the
 /// `running` event again, change nothing once the volume is there.
