@@ -8,7 +8,7 @@
 //! the data `Fn::GetAtt` reads, or a refusal that fails the caller's apply.
 
 use std::panic::AssertUnwindSafe;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::FutureExt;
 use serde_json::Value;
@@ -29,6 +29,10 @@ use crate::event::{Invocation, InvocationAction};
 
 /// Removals in flight at once.
 const CONCURRENCY: usize = 8;
+
+/// How long a delete waits for the reads to stop showing what it deleted
+/// (guess: EC2 gives no bound; most reads catch up within seconds).
+const SETTLE: Duration = Duration::from_secs(20);
 
 /// What serving an invocation did.
 #[derive(Clone, Debug)]
@@ -318,9 +322,26 @@ impl Provider<'_> {
                 if !kept.is_empty() {
                     tracing::info!(kept = ?kept, "kept the pool's data volumes (C17)");
                 }
+                self.gone_from_reads(&physical_id).await?;
             }
         }
         Ok(release)
+    }
+
+    /// R16: a destroy-first replacement sends its create at once, and that
+    /// reads the pool by owner too: a read that still shows a deleted
+    /// interface would refuse a changed declaration as a second one. The
+    /// delete answers once that read shows none, or after `SETTLE`.
+    async fn gone_from_reads(&self, physical_id: &str) -> Result<(), ProviderError> {
+        let wait = Deadline::after(SETTLE.min(self.deadline.remaining()));
+        let query = InterfaceQuery::owned_by(physical_id);
+        let read = || self.ec2.describe_interfaces(&query);
+        let settled = wait.read_until(self.backoff, read, Vec::is_empty).await;
+        let (_, gone) = settled.map_err(ec2_error("reading the pool's interfaces"))?;
+        if !gone {
+            tracing::warn!(%physical_id, "reads still show the deleted pool's interfaces");
+        }
+        Ok(())
     }
 
     /// R16: a create right after the pool's delete (a destroy-first

@@ -628,8 +628,10 @@ async fn a_create_right_after_its_delete_reads_past_the_deleted_interfaces() {
     let declared = bastion(&w);
     let first = returned(&invoke(&w, "create", &declared, None).await);
     tokio::time::sleep(Duration::from_millis(400)).await;
-    w.model.reads_lag(Duration::from_millis(300));
     returned(&invoke(&w, "delete", &declared, Some(&declared)).await);
+    // The create's reads lag behind the delete (another reader than the
+    // delete's, which waited for its own to catch up).
+    w.model.reads_lag(Duration::from_millis(300));
 
     let handled = invoke(&w, "create", &declared, None).await;
 
@@ -694,5 +696,110 @@ pub async fn an_elastic_ip_already_on_an_adopted_interface_is_never_displaced(w:
     assert!(
         read.unwrap()[0].is_on(&eni.id, Some(&private_ip)),
         "still theirs"
+    );
+}
+
+/// A pool of one member, claimed twice (a create-first replacement's new
+/// declaration), on the strict model.
+async fn claimed_twice(w: &crate::support::world::StrictWorld) -> (Value, Whole) {
+    let declared = json!({"Name": "bastion", "SubnetIds": [w.subnet_id("a1")]});
+    returned(&invoke(w, "create", &declared, None).await);
+    returned(&invoke(w, "create", &declared, None).await);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    (declared, whole(w, &invocation_id("bastion")).await)
+}
+
+/// C18: EC2 refusing the delete's mark (here: the role may not tag) fails
+/// the delete; nothing is taken for gone, and both claims stay.
+#[tokio::test]
+async fn a_mark_ec2_refuses_fails_the_delete_and_keeps_the_pool() {
+    use crate::support::strict::Op;
+    let w = crate::support::world::StrictWorld::new();
+    let (declared, before) = claimed_twice(&w).await;
+    let denied = "You are not authorized to perform this operation.";
+    w.model
+        .fail_next(Op::CreateTags, "UnauthorizedOperation", denied);
+
+    let reason = refused(&invoke(&w, "delete", &declared, Some(&declared)).await);
+
+    assert!(reason.contains("marking"), "{reason}");
+    assert_eq!(whole(&w, &invocation_id("bastion")).await, before);
+    assert_eq!(claims_of(&w, &invocation_id("bastion")).await, ["2"]);
+}
+
+/// C18: a mark that meets a NotFound is tried member by member (EC2 fails
+/// the whole batch); a member then refused for another reason fails the
+/// delete, never counts as gone.
+#[tokio::test]
+async fn a_member_refused_after_the_batch_met_a_gone_one_fails_the_delete() {
+    use crate::support::strict::Op;
+    let w = crate::support::world::StrictWorld::new();
+    let (declared, before) = claimed_twice(&w).await;
+    let gone = "The networkInterface ID 'eni-0' does not exist";
+    w.model
+        .fail_next(Op::CreateTags, "InvalidNetworkInterfaceID.NotFound", gone);
+    let denied = "You are not authorized to perform this operation.";
+    w.model
+        .fail_next(Op::CreateTags, "UnauthorizedOperation", denied);
+
+    refused(&invoke(&w, "delete", &declared, Some(&declared)).await);
+
+    assert_eq!(whole(&w, &invocation_id("bastion")).await, before);
+    assert_eq!(claims_of(&w, &invocation_id("bastion")).await, ["2"]);
+}
+
+/// R16, C15: an update whose member was deleted out of band moments
+/// before: its owner read still shows it, and its change to it (a new
+/// description) meets a NotFound; the update converges again from a newer
+/// read, and the slot gets a new interface.
+#[tokio::test]
+async fn an_update_writes_past_a_member_deleted_meanwhile() {
+    use crate::support::world::StrictWorld;
+    use network_interface_manager::ec2::Ec2;
+    use std::time::Duration;
+
+    let w = StrictWorld::new();
+    let declared = json!({"Name": "bastion", "SubnetIds": [w.subnet_id("a1")]});
+    let first = returned(&invoke(&w, "create", &declared, None).await);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    w.model.reads_lag(Duration::from_millis(300));
+    w.model.delete_interface(&ids(&first)[0]).await.unwrap();
+    let mut changed = declared.clone();
+    changed["Description"] = json!("jump host");
+
+    let handled = invoke(&w, "update", &changed, Some(&declared)).await;
+
+    let answer = returned(&handled);
+    assert_ne!(ids(&answer), ids(&first), "a new interface for the slot");
+    let (made, _) = w.owned(&invocation_id("bastion")).await;
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(made[0].description, "jump host");
+}
+
+/// R16, C18: a destroy-first replacement whose input changed, all reads
+/// lagging: the delete answers only once its owner read no longer shows
+/// what it deleted, so the create sent at once is served, not refused as
+/// a second declaration of the name.
+#[tokio::test]
+async fn a_changed_create_after_a_delete_whose_reads_lagged_is_served() {
+    use crate::support::world::StrictWorld;
+    use std::time::Duration;
+
+    let w = StrictWorld::new();
+    let declared = bastion(&w);
+    let first = returned(&invoke(&w, "create", &declared, None).await);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    w.model.reads_lag(Duration::from_millis(300));
+    returned(&invoke(&w, "delete", &declared, Some(&declared)).await);
+    let mut changed = declared.clone();
+    changed["Description"] = json!("jump host");
+
+    let answer = returned(&invoke(&w, "create", &changed, None).await);
+
+    assert!(ids(&answer).iter().all(|id| !ids(&first).contains(id)));
+    let (made, _) = w.owned(&invocation_id("bastion")).await;
+    assert!(
+        made.iter().all(|i| i.description == "jump host"),
+        "{made:?}"
     );
 }
