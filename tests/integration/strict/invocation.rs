@@ -616,9 +616,9 @@ async fn a_malformed_invocation_fails_its_caller_and_a_malformed_event_is_droppe
 }
 
 /// R16, C18: a destroy-first replacement's create comes right after the
-/// delete, while the owner read still shows the deleted interface; the
-/// write's NotFound says it is gone, and the create converges again from a
-/// newer read instead of failing the apply.
+/// delete, while its owner read still shows the deleted interfaces; the
+/// claim mark's NotFound says they are gone, and the create converges
+/// again from a newer read instead of answering them.
 #[tokio::test]
 async fn a_create_right_after_its_delete_reads_past_the_deleted_interfaces() {
     use crate::support::world::StrictWorld;
