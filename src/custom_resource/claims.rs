@@ -119,8 +119,8 @@ impl Claims {
 /// The claims the members record: the largest count any of them carries
 /// (a write to some members only, or a member made since, never lowers
 /// it), and the latest release; one claim for a pool declared before
-/// claims were counted, none for a pool that did not exist before this
-/// invocation (`existed`).
+/// claims were counted, none and no release for a pool that did not exist
+/// before this invocation (`existed`).
 pub fn claims<'a>(
     members: impl IntoIterator<Item = &'a NetworkInterface>,
     existed: bool,
@@ -134,10 +134,11 @@ pub fn claims<'a>(
         (true, Some(n)) => n,
         (true, None) => 1,
     };
+    // A pool made now inherits nothing from one a lagging read still shows.
     let releases = read.into_iter().filter_map(|c| c.last_release);
     Claims {
         count,
-        last_release: releases.max_by_key(|t| t.at_ms),
+        last_release: releases.max_by_key(|t| t.at_ms).filter(|_| existed),
     }
 }
 
@@ -274,7 +275,12 @@ mod tests {
             1,
             "declared before claims"
         );
-        assert_eq!(claims([&a, &b], false).count, 0, "made by this invocation");
+        let made_now = claims([&a, &b], false);
+        assert_eq!(
+            (made_now.count, made_now.last_release),
+            (0, None),
+            "made by this invocation"
+        );
         let plain = member("eni-d", &[(CLAIMS_TAG, "4")]);
         let read = claims([&plain], true);
         assert_eq!((read.count, &read.last_release), (4, &None));
