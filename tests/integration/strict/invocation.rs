@@ -59,41 +59,46 @@ fn invocation(action: &str, input: &Value, prev_input: Option<&Value>) -> Value 
     event
 }
 
-async fn invoke(w: &dyn World, action: &str, input: &Value, prev: Option<&Value>) -> Handled {
+pub(super) async fn invoke(
+    w: &dyn World,
+    action: &str,
+    input: &Value,
+    prev: Option<&Value>,
+) -> Handled {
     deliver(w, &invocation(action, input, prev)).await
 }
 
 /// What the function returned, checked to be a success.
-fn returned(handled: &Handled) -> Value {
+pub(super) fn returned(handled: &Handled) -> Value {
     assert_eq!(handled.disposition, Disposition::Done, "{handled:?}");
     handled.result().expect("the invocation succeeded")
 }
 
 /// The reason the caller's apply fails with.
-fn refused(handled: &Handled) -> String {
+pub(super) fn refused(handled: &Handled) -> String {
     assert_eq!(handled.disposition, Disposition::Failed, "{handled:?}");
     handled.result().expect_err("the invocation failed")
 }
 
-fn bastion(w: &dyn World) -> Value {
+pub(super) fn bastion(w: &dyn World) -> Value {
     json!({"Name": "bastion", "SubnetIds": [w.subnet_id("a1"), w.subnet_id("b1")]})
 }
 
-fn ids(answer: &Value) -> Vec<String> {
+pub(super) fn ids(answer: &Value) -> Vec<String> {
     let list = answer["NetworkInterfaceIds"].as_array().unwrap();
     list.iter()
         .map(|v| v.as_str().unwrap().to_string())
         .collect()
 }
 
-async fn owned_ids(w: &dyn World, name: &str) -> Vec<String> {
+pub(super) async fn owned_ids(w: &dyn World, name: &str) -> Vec<String> {
     let (interfaces, _) = w.owned(&invocation_id(name)).await;
     let mut ids: Vec<String> = interfaces.into_iter().map(|i| i.id).collect();
     ids.sort();
     ids
 }
 
-fn sorted(mut ids: Vec<String>) -> Vec<String> {
+pub(super) fn sorted(mut ids: Vec<String>) -> Vec<String> {
     ids.sort();
     ids
 }
@@ -188,13 +193,13 @@ pub async fn an_update_deletes_the_member_it_removes_once_it_succeeded(w: &dyn W
 /// What a pool must keep across a replacement: its interfaces with their
 /// private addresses, its Elastic IPs and its data volumes.
 #[derive(Debug, PartialEq)]
-struct Whole {
+pub(super) struct Whole {
     interfaces: Vec<(String, String)>,
     allocations: Vec<String>,
     volumes: Vec<String>,
 }
 
-async fn whole(w: &dyn World, owner: &str) -> Whole {
+pub(super) async fn whole(w: &dyn World, owner: &str) -> Whole {
     let (interfaces, addresses) = w.owned(owner).await;
     let mut interfaces: Vec<(String, String)> = interfaces
         .into_iter()
@@ -213,7 +218,7 @@ async fn whole(w: &dyn World, owner: &str) -> Whole {
 
 /// A seat with all a pool can lose: an address EC2 chose, an Elastic IP
 /// it allocated, a data volume.
-fn seat(w: &dyn World) -> Value {
+pub(super) fn seat(w: &dyn World) -> Value {
     json!({
         "Name": "zk",
         "SubnetIds": [w.subnet_id("a1")],
@@ -223,7 +228,7 @@ fn seat(w: &dyn World) -> Value {
 }
 
 /// The claims the pool's members record (C18).
-async fn claims_of(w: &dyn World, owner: &str) -> Vec<String> {
+pub(super) async fn claims_of(w: &dyn World, owner: &str) -> Vec<String> {
     let (interfaces, _) = w.owned(owner).await;
     let claims = interfaces.iter().filter_map(|i| i.tags.get(CLAIMS_TAG));
     claims
@@ -485,29 +490,6 @@ pub async fn a_refused_rename_kept_in_state_then_a_destroy_leaves_the_pool_whole
     assert!(members[0].tags[TOUCHED_TAG].contains(" claimed "));
 }
 
-/// C18: the delete of a create-first replacement that comes while reads
-/// still lag behind the new claim reads past the lag (its own mark) and
-/// lets one claim go, never the pool.
-#[tokio::test]
-async fn a_delete_whose_reads_lag_behind_the_last_claim_keeps_the_pool() {
-    use crate::support::world::StrictWorld;
-    use std::time::Duration;
-
-    let w = StrictWorld::new();
-    let declared = seat(&w);
-    returned(&invoke(&w, "create", &declared, None).await);
-    let owner = invocation_id("zk");
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let before = whole(&w, &owner).await;
-    returned(&invoke(&w, "create", &declared, None).await);
-    w.model.reads_lag(Duration::from_millis(500));
-
-    returned(&invoke(&w, "delete", &declared, Some(&declared)).await);
-
-    assert_eq!(whole(&w, &owner).await, before);
-    assert_eq!(claims_of(&w, &owner).await, ["1"]);
-}
-
 /// C4, C15: a destroy deletes what the pool made; a delete of a pool that
 /// is gone (or never was) succeeds, so a destroy can always finish.
 pub async fn a_delete_removes_the_pool_and_a_second_delete_succeeds(w: &dyn World) {
@@ -615,36 +597,6 @@ async fn a_malformed_invocation_fails_its_caller_and_a_malformed_event_is_droppe
     assert!(dropped.result().is_ok(), "{dropped:?}");
 }
 
-/// R16, C18: a destroy-first replacement's create comes right after the
-/// delete, while its owner read still shows the deleted interfaces; the
-/// claim mark's NotFound says they are gone, and the create converges
-/// again from a newer read instead of answering them.
-#[tokio::test]
-async fn a_create_right_after_its_delete_reads_past_the_deleted_interfaces() {
-    use crate::support::world::StrictWorld;
-    use std::time::Duration;
-
-    let w = StrictWorld::new();
-    let declared = bastion(&w);
-    let first = returned(&invoke(&w, "create", &declared, None).await);
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    returned(&invoke(&w, "delete", &declared, Some(&declared)).await);
-    // The create's reads lag behind the delete (another reader than the
-    // delete's, which waited for its own to catch up).
-    w.model.reads_lag(Duration::from_millis(300));
-
-    let handled = invoke(&w, "create", &declared, None).await;
-
-    let answer = returned(&handled);
-    assert_eq!(ids(&answer).len(), 2, "{answer}");
-    assert!(ids(&answer).iter().all(|id| !ids(&first).contains(id)));
-    assert_eq!(owned_ids(&w, "bastion").await, sorted(ids(&answer)));
-    assert!(
-        handled.ec2_calls["DescribeNetworkInterfaces"] > 4,
-        "{handled:?}"
-    );
-}
-
 /// C14 [EC2-EIP-ASSOC]: an interface adopted with an Elastic IP of its
 /// own, into a pool declared `PublicIp`: an association would take the
 /// user's address off it (AWS displaces it, and so does the strict model),
@@ -696,120 +648,5 @@ pub async fn an_elastic_ip_already_on_an_adopted_interface_is_never_displaced(w:
     assert!(
         read.unwrap()[0].is_on(&eni.id, Some(&private_ip)),
         "still theirs"
-    );
-}
-
-/// A pool of one member, claimed twice (a create-first replacement's new
-/// declaration), on the strict model.
-async fn claimed_twice(w: &crate::support::world::StrictWorld) -> (Value, Whole) {
-    let declared = json!({"Name": "bastion", "SubnetIds": [w.subnet_id("a1")]});
-    returned(&invoke(w, "create", &declared, None).await);
-    returned(&invoke(w, "create", &declared, None).await);
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    (declared, whole(w, &invocation_id("bastion")).await)
-}
-
-/// C18: EC2 refusing the delete's mark (here: the role may not tag) fails
-/// the delete; nothing is taken for gone, and both claims stay.
-#[tokio::test]
-async fn a_mark_ec2_refuses_fails_the_delete_and_keeps_the_pool() {
-    use crate::support::strict::Op;
-    let w = crate::support::world::StrictWorld::new();
-    let (declared, before) = claimed_twice(&w).await;
-    let denied = "You are not authorized to perform this operation.";
-    w.model
-        .fail_next(Op::CreateTags, "UnauthorizedOperation", denied);
-
-    let reason = refused(&invoke(&w, "delete", &declared, Some(&declared)).await);
-
-    assert!(reason.contains("marking"), "{reason}");
-    assert_eq!(whole(&w, &invocation_id("bastion")).await, before);
-    assert_eq!(claims_of(&w, &invocation_id("bastion")).await, ["2"]);
-}
-
-/// C18: a mark that meets a NotFound is tried member by member (EC2 fails
-/// the whole batch); a member then refused for another reason fails the
-/// delete, never counts as gone.
-#[tokio::test]
-async fn a_member_refused_after_the_batch_met_a_gone_one_fails_the_delete() {
-    use crate::support::strict::Op;
-    let w = crate::support::world::StrictWorld::new();
-    let (declared, before) = claimed_twice(&w).await;
-    let gone = "The networkInterface ID 'eni-0' does not exist";
-    w.model
-        .fail_next(Op::CreateTags, "InvalidNetworkInterfaceID.NotFound", gone);
-    let denied = "You are not authorized to perform this operation.";
-    w.model
-        .fail_next(Op::CreateTags, "UnauthorizedOperation", denied);
-
-    refused(&invoke(&w, "delete", &declared, Some(&declared)).await);
-
-    assert_eq!(whole(&w, &invocation_id("bastion")).await, before);
-    assert_eq!(claims_of(&w, &invocation_id("bastion")).await, ["2"]);
-}
-
-/// R16, C15: an update whose member was deleted out of band moments
-/// before: its owner read still shows it, and its change to it (a new
-/// description) meets a NotFound after the interface of the slot it adds
-/// was made; that one is removed again, and the update converges again
-/// from a newer read, with new ClientTokens (the first attempt's would
-/// answer the interface it removed), so both slots get new interfaces.
-#[tokio::test]
-async fn an_update_writes_past_a_member_deleted_meanwhile() {
-    use crate::support::world::StrictWorld;
-    use network_interface_manager::ec2::Ec2;
-    use std::time::Duration;
-
-    let w = StrictWorld::new();
-    let declared = json!({"Name": "bastion", "SubnetIds": [w.subnet_id("a1")]});
-    let first = returned(&invoke(&w, "create", &declared, None).await);
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    w.model.reads_lag(Duration::from_millis(300));
-    w.model.delete_interface(&ids(&first)[0]).await.unwrap();
-    let mut changed = bastion(&w);
-    changed["Description"] = json!("jump host");
-
-    let handled = invoke(&w, "update", &changed, Some(&declared)).await;
-
-    let answer = returned(&handled);
-    assert_eq!(ids(&answer).len(), 2, "{answer}");
-    assert!(
-        !ids(&answer).contains(&ids(&first)[0]),
-        "a new interface for the slot"
-    );
-    let (made, _) = w.owned(&invocation_id("bastion")).await;
-    let made: Vec<_> = made.iter().filter(|i| i.pool().is_some()).collect();
-    assert_eq!(made.len(), 2, "{made:?}");
-    assert!(
-        made.iter().all(|i| i.description == "jump host"),
-        "{made:?}"
-    );
-}
-
-/// R16, C18: a destroy-first replacement whose input changed, all reads
-/// lagging: the delete answers only once its owner read no longer shows
-/// what it deleted, so the create sent at once is served, not refused as
-/// a second declaration of the name.
-#[tokio::test]
-async fn a_changed_create_after_a_delete_whose_reads_lagged_is_served() {
-    use crate::support::world::StrictWorld;
-    use std::time::Duration;
-
-    let w = StrictWorld::new();
-    let declared = bastion(&w);
-    let first = returned(&invoke(&w, "create", &declared, None).await);
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    w.model.reads_lag(Duration::from_millis(300));
-    returned(&invoke(&w, "delete", &declared, Some(&declared)).await);
-    let mut changed = declared.clone();
-    changed["Description"] = json!("jump host");
-
-    let answer = returned(&invoke(&w, "create", &changed, None).await);
-
-    assert!(ids(&answer).iter().all(|id| !ids(&first).contains(id)));
-    let (made, _) = w.owned(&invocation_id("bastion")).await;
-    assert!(
-        made.iter().all(|i| i.description == "jump host"),
-        "{made:?}"
     );
 }

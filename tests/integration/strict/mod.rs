@@ -6,6 +6,7 @@
 
 mod answers;
 mod budget;
+mod claims_under_lag;
 mod custom_resource;
 mod data_volumes;
 mod faults;
