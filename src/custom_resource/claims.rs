@@ -82,11 +82,6 @@ impl Touch {
             fingerprint,
         })
     }
-
-    /// When, as the tag writes it.
-    pub fn at(&self) -> String {
-        self.tag().split(' ').next().unwrap_or_default().to_string()
-    }
 }
 
 /// What a pool's members record of its claims (`network-interface-manager-
@@ -140,14 +135,6 @@ pub fn claims<'a>(
         count,
         last_release: releases.max_by_key(|t| t.at_ms).filter(|_| existed),
     }
-}
-
-/// The latest touch any member records.
-pub fn last_touch<'a>(members: impl IntoIterator<Item = &'a NetworkInterface>) -> Option<Touch> {
-    let touches = members.into_iter().filter_map(|m| m.tags.get(TOUCHED_TAG));
-    touches
-        .filter_map(|t| Touch::parse(t))
-        .max_by_key(|t| t.at_ms)
 }
 
 /// Whether every member read shows `mark`: a read that shows this
@@ -250,7 +237,6 @@ mod tests {
             "readable in the console"
         );
         assert_eq!(Touch::parse(&written.tag()), Some(written.clone()));
-        assert_eq!(written.at(), "2026-12-07T00:00:00.5Z");
         for step in Step::ALL {
             let t = touch(1_796_601_600_000, step, "f");
             assert_eq!(Touch::parse(&t.tag()), Some(t));
@@ -287,16 +273,6 @@ mod tests {
         assert_eq!(read.tag(), "4");
         let garbled = member("eni-e", &[(CLAIMS_TAG, "many")]);
         assert_eq!(claims([&garbled], true).count, 1);
-    }
-
-    #[test]
-    fn the_last_touch_is_the_latest_any_member_records() {
-        let old = touch(1_000_000, Step::Claimed, "f");
-        let new = touch(2_000_000, Step::Releasing, "f");
-        let a = member("eni-a", &[(TOUCHED_TAG, &old.tag())]);
-        let b = member("eni-b", &[(TOUCHED_TAG, &new.tag())]);
-        assert_eq!(last_touch([&a, &b]), Some(new));
-        assert_eq!(last_touch([&member("eni-c", &[])]), None);
     }
 
     #[test]

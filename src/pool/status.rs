@@ -106,7 +106,8 @@ pub struct Waiting {
 
 /// C18: what a member of a pool declared by invocation says of its
 /// claims (the largest count, one where none is written) and its latest
-/// touch (the tag starts with its time, so the greatest is the latest).
+/// touch (the tag starts with its time: the greatest is the latest, but
+/// within a second; one write touches every member alike).
 fn invocation_standing(d: &mut Declaration, member: &NetworkInterface) {
     let count = member.tags.get(CLAIMS_TAG).and_then(|c| c.parse().ok());
     d.claims = d.claims.max(count).or(Some(1));
