@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
+use crate::pool::model::MissingVolume;
 use crate::pool::{Census, Outcome};
 
 pub const DEFAULT_NAMESPACE: &str = "NetworkInterfaceManager";
@@ -86,7 +87,7 @@ pub fn documents(namespace: &str, now: u64, invocation: Invocation) -> Vec<Value
         ],
     ));
     if let Some(census) = &invocation.outcome.census {
-        docs.extend(emf.gauges(census));
+        docs.extend(emf.gauges(census, &invocation.outcome.missing_volumes));
     }
     docs
 }
@@ -164,7 +165,7 @@ impl Emf<'_> {
 
     /// Per pool and AZ, per pool, and the account's waiting instances: each
     /// in its own document, so no series mixes AZ values with pool totals.
-    fn gauges(&self, census: &Census) -> Vec<Value> {
+    fn gauges(&self, census: &Census, missing_volumes: &[MissingVolume]) -> Vec<Value> {
         let gauge = |members, free, held, waiting| {
             [
                 ("Members", "Count", json!(members)),
@@ -191,7 +192,7 @@ impl Emf<'_> {
         }
         // R27: a pool's seats whose data volume is missing, where some are.
         let mut missing: BTreeMap<&str, usize> = BTreeMap::new();
-        for m in &census.missing_volumes {
+        for m in missing_volumes {
             *missing.entry(m.pool.as_str()).or_default() += 1;
         }
         for (pool, n) in &missing {
@@ -202,11 +203,7 @@ impl Emf<'_> {
             let waiting: u32 = pools.values().map(|p| p[3]).sum();
             let total = [
                 ("WaitingInstances", "Count", json!(waiting)),
-                (
-                    "MissingVolumes",
-                    "Count",
-                    json!(census.missing_volumes.len()),
-                ),
+                ("MissingVolumes", "Count", json!(missing_volumes.len())),
             ];
             docs.push(self.document(&[], &total));
         }

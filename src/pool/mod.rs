@@ -64,8 +64,6 @@ pub struct Census {
     /// The sync read every pool (not some of them).
     pub all_pools: bool,
     pub gauges: Vec<status::Gauge>,
-    /// Seats whose data volume no read shows (R27).
-    pub missing_volumes: Vec<model::MissingVolume>,
 }
 
 impl Outcome {
@@ -233,7 +231,6 @@ impl<'a> Manager<'a> {
         outcome.census = Some(Census {
             all_pools: pools.is_empty(),
             gauges: status::census(&snapshot, &outcome.report),
-            missing_volumes: outcome.missing_volumes.clone(),
         });
         Ok(outcome)
     }
