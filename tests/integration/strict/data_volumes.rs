@@ -271,6 +271,27 @@ async fn a_seat_whose_volume_is_gone_is_reported_by_the_sync_and_never_given() {
     assert_ne!(w.model.holder(&member).map(|h| h.0), Some(waiter));
 }
 
+/// R27, C7: the reconcile right after a declaration reads the volumes it
+/// has just made, which a lagging read may not show yet: it reports none
+/// missing (a later sync can tell).
+#[tokio::test]
+async fn the_reconcile_after_a_declaration_reports_no_volume_missing() {
+    let w = StrictWorld::new();
+    w.model.reads_lag(Duration::from_millis(300));
+    let event = serde_json::json!({
+        "Name": "db",
+        "SubnetIds": ["subnet-a1"],
+        "Volumes": [{"SizeGiB": 10, "DeviceName": "/dev/sdf"}],
+        "tf": {"action": "create", "prev_input": null},
+    });
+
+    let declared = deliver(&w, &event).await;
+
+    assert!(declared.result().is_ok(), "{declared:?}");
+    let missing = &declared.outcome.missing_volumes;
+    assert!(missing.is_empty(), "{missing:?}");
+}
+
 /// R7, R27: the same `running` event twice at once gives the volume once;
 /// a late `stopped` event of an instance that runs again, and the
 /// `running` event again, change nothing once the volume is there.
