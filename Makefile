@@ -96,7 +96,8 @@ mutants: venv $(CARGO_MUTANTS)
 EXECUTOR := src/pool/attach.rs src/pool/claim.rs src/pool/proceed.rs src/pool/lifecycle.rs \
 	src/pool/handover.rs src/pool/apply.rs src/pool/read.rs src/custom_resource/cleanup.rs \
 	src/custom_resource/provider.rs src/custom_resource/removal.rs src/stacks.rs src/ec2/paced.rs \
-	src/handler.rs src/pool/move_volumes.rs src/custom_resource/volumes.rs src/custom_resource/invocation.rs
+	src/handler.rs src/pool/move_volumes.rs src/custom_resource/volumes.rs src/custom_resource/invocation.rs \
+	src/pool/keep_open.rs src/custom_resource/elastic_ips.rs
 EXECUTOR_TESTS := tests:: planner:: strict:: random::declarations moto::custom_resource::stack
 
 mutants-executor: venv $(CARGO_MUTANTS)

@@ -8,6 +8,7 @@ pub mod sdk;
 use crate::aws::{AwsError, CallCounts};
 use async_trait::async_trait;
 use serde::Serialize;
+use std::time::Duration;
 
 /// The tag Auto Scaling puts on its instances [ASG-TAGS]: only instances
 /// that carry it are read from Auto Scaling.
@@ -106,6 +107,9 @@ pub struct Hook {
     pub name: String,
     /// `None`: a transition this manager has no part in.
     pub transition: Option<Transition>,
+    /// How long an action of it stays open without a heartbeat: 30 s to
+    /// 7,200 s (PutLifecycleHook API reference); `None` if the answer lacks it.
+    pub heartbeat_timeout: Option<Duration>,
 }
 
 impl Hook {

@@ -4,6 +4,7 @@
 use crate::aws::{from_sdk, AwsError, CallCounter, CallCounts};
 use async_trait::async_trait;
 use aws_sdk_autoscaling::Client;
+use std::time::Duration;
 
 use super::{AutoScaling, GroupInstance, Hook, LifecycleAction, Transition, DESCRIBE_BATCH};
 use crate::concurrent::concurrently;
@@ -72,6 +73,10 @@ impl AutoScaling for SdkAutoScaling {
             Some(Hook {
                 name: h.lifecycle_hook_name()?.to_string(),
                 transition: h.lifecycle_transition().and_then(Transition::parse),
+                heartbeat_timeout: h
+                    .heartbeat_timeout()
+                    .and_then(|s| u64::try_from(s).ok())
+                    .map(Duration::from_secs),
             })
         });
         Ok(hooks.collect())

@@ -12,6 +12,7 @@ mod claim;
 mod handover;
 pub mod identity;
 pub mod index;
+mod keep_open;
 mod lifecycle;
 pub mod model;
 mod move_volumes;
@@ -252,7 +253,8 @@ impl<'a> Manager<'a> {
     }
 
     /// The plan's EC2 actions; then the lifecycle actions they let go on,
-    /// whose hooks are read meanwhile (R20, R21).
+    /// whose hooks are read meanwhile (R20, R21), kept open while all this
+    /// lasts (R20).
     async fn carry_out(
         &self,
         mut plan: Plan,
@@ -260,35 +262,42 @@ impl<'a> Manager<'a> {
         deadline: Deadline,
     ) -> Outcome {
         let proceeds = proceed::relevant(std::mem::take(&mut plan.proceeds), given);
-        let concurrency = self.settings.concurrency;
-        let read_hooks = async {
-            match self.auto_scaling {
-                Some(asg) if !proceeds.is_empty() => {
-                    let groups = proceed::groups_to_read(&proceeds, given);
-                    proceed::read_hooks(asg, groups, concurrency).await
-                }
-                _ => proceed::Hooks::new(),
-            }
-        };
         let apply = apply::apply(self.ec2, plan, deadline, &self.settings);
-        let (mut report, hooks) = tokio::join!(apply, read_hooks);
-        if let Some(asg) = self.auto_scaling {
-            let pace = self.pace(deadline);
-            let ec2 = self.ec2;
+        let Some(asg) = self.auto_scaling else {
+            return outcome_of(apply.await);
+        };
+        let concurrency = self.settings.concurrency;
+        let work = async {
+            let groups = proceed::groups_to_read(&proceeds, given);
+            let read_hooks = proceed::read_hooks(asg, groups, concurrency);
+            let (mut report, hooks) = tokio::join!(apply, read_hooks);
+            let (pace, ec2) = (self.pace(deadline), self.ec2);
+            let proceeds = proceeds.clone();
             proceed::complete(asg, ec2, proceeds, &hooks, given, &mut report, pace).await;
-        }
-        for shortage in &report.shortages {
-            tracing::warn!(
-                pool = %shortage.pool,
-                availability_zone = %shortage.availability_zone,
-                instance_ids = ?shortage.instance_ids,
-                "instances wait: no free member in their AZ"
-            );
-        }
-        Outcome {
-            report,
-            ..Outcome::default()
-        }
+            report
+        };
+        let beat = keep_open::Beat {
+            first: self.settings.first_heartbeat,
+            concurrency,
+        };
+        let (mut report, beats) = keep_open::while_working(asg, &proceeds, given, beat, work).await;
+        report.heartbeats.extend(beats);
+        outcome_of(report)
+    }
+}
+
+fn outcome_of(report: Report) -> Outcome {
+    for shortage in &report.shortages {
+        tracing::warn!(
+            pool = %shortage.pool,
+            availability_zone = %shortage.availability_zone,
+            instance_ids = ?shortage.instance_ids,
+            "instances wait: no free member in their AZ"
+        );
+    }
+    Outcome {
+        report,
+        ..Outcome::default()
     }
 }
 

@@ -327,7 +327,7 @@ fn volume_on(v: &Volume) -> (&str, Option<&str>) {
 }
 
 /// Our hooks' actions on the proceed's group and transition, by instance.
-fn ours(hooks: &[Hook], proceed: &Proceed) -> Vec<(LifecycleAction, Transition)> {
+pub(super) fn ours(hooks: &[Hook], proceed: &Proceed) -> Vec<(LifecycleAction, Transition)> {
     let ours = hooks
         .iter()
         .filter(|h| Hook::is_ours(&h.name) && h.transition == Some(proceed.transition));
@@ -352,7 +352,7 @@ fn left(proceed: &Proceed) -> Left {
 }
 
 /// Whether the event's action is the one `proceed` lets go on.
-fn names(given: &Given, proceed: &Proceed) -> bool {
+pub(super) fn names(given: &Given, proceed: &Proceed) -> bool {
     given.action.instance_id == proceed.instance_id
         && given.action.group == proceed.group
         && given.transition == proceed.transition

@@ -39,6 +39,10 @@ pub struct Settings {
     pub standby_holds: bool,
     /// The share of each EC2 request bucket the manager may draw (R23).
     pub ec2_share: f64,
+    /// How long into its work an invocation first records a heartbeat for
+    /// the launches it may let go on (R20): a third of the shortest
+    /// heartbeat timeout a hook may have, 30 s (PutLifecycleHook API reference).
+    pub first_heartbeat: Duration,
     pub progress: ProgressSink,
 }
 
@@ -51,6 +55,7 @@ impl Default for Settings {
             fresh_wait: Duration::from_secs(20),
             standby_holds: true,
             ec2_share: 0.5,
+            first_heartbeat: Duration::from_secs(10),
             progress: ProgressSink::default(),
         }
     }

@@ -54,14 +54,19 @@ async fn group(w: &MotoWorld, size: i32) -> (aws_sdk_autoscaling::Client, Vec<St
         .send()
         .await
         .unwrap();
-    for (name, transition) in [
-        ("network-interface-manager-launch", Transition::Launching),
-        ("their-terminate-hook", Transition::Terminating),
+    for (name, transition, heartbeat) in [
+        (
+            "network-interface-manager-launch",
+            Transition::Launching,
+            120,
+        ),
+        ("their-terminate-hook", Transition::Terminating, 300),
     ] {
         asg.put_lifecycle_hook()
             .auto_scaling_group_name("web-asg")
             .lifecycle_hook_name(name)
             .lifecycle_transition(transition.as_str())
+            .heartbeat_timeout(heartbeat)
             .default_result("CONTINUE")
             .send()
             .await
@@ -125,10 +130,12 @@ async fn lifecycle_states_and_hooks_read_through_the_sdk() {
             Hook {
                 name: "network-interface-manager-launch".into(),
                 transition: Some(Transition::Launching),
+                heartbeat_timeout: Some(Duration::from_secs(120)),
             },
             Hook {
                 name: "their-terminate-hook".into(),
                 transition: Some(Transition::Terminating),
+                heartbeat_timeout: Some(Duration::from_secs(300)),
             },
         ]
     );

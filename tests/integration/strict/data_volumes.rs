@@ -175,6 +175,65 @@ async fn a_volume_still_detaching_at_the_deadline_keeps_the_launch_open() {
     assert_eq!(completed[0].volumes_then, vec![volume]);
 }
 
+/// R20, R27: EC2 takes longer to let go of a terminated predecessor's
+/// volume than the launch hook's heartbeat timeout. The invocation that
+/// waits for it records heartbeats (the first early, then every third of
+/// the timeout it reads from the hook), so the launch goes on by the
+/// manager's call, with its volume, never by the timeout without it.
+#[tokio::test]
+async fn a_launch_that_outwaits_its_hook_s_timeout_is_kept_open_by_heartbeats() {
+    let mut launch = HookSpec::new("network-interface-manager-launch", Launching);
+    launch.heartbeat = Duration::from_millis(450);
+    let terminate = HookSpec::new("network-interface-manager-terminate", Terminating);
+    let mut f = Fleet::new(vec![launch, terminate]);
+    f.settings.first_heartbeat = Duration::from_millis(100);
+    let (_, volume) = seat(&f.ec2, "web", "subnet-a1", "1");
+    let old = f.in_service("subnet-a1");
+    f.event(&old, Running).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    f.ec2.faults.lock().unwrap().termination_detach = Duration::from_millis(1500);
+    let leaving = f.asg.terminate(&old);
+    f.deliver_ok(&leaving[0]).await;
+    let (new, launched) = f.launch("subnet-a1");
+    tokio::time::sleep(Duration::from_millis(50)).await; // EC2 runs it
+
+    let waited = f.deliver_within(&launched[0], Duration::from_secs(5)).await;
+
+    let completed = f.asg.completed(&new);
+    assert_eq!(completed.len(), 1, "by the manager's call: {waited:?}");
+    assert_eq!(completed[0].volumes_then, vec![volume]);
+    let beats = waited.outcome.report.heartbeats.len() as u32;
+    assert!(beats >= 4, "1.5 s at 150 ms, after 100 ms: {beats}");
+    assert_eq!(completed[0].heartbeats, beats, "each one recorded");
+    let calls = waited
+        .auto_scaling_calls
+        .get("DescribeLifecycleHooks")
+        .copied();
+    assert_eq!(calls, Some(1), "the hooks read once, at the first beat");
+}
+
+/// R20: work done before the first heartbeat is due (10 s) costs no
+/// heartbeat and no read of the hooks: a launch whose seat is free goes on
+/// at once.
+#[tokio::test]
+async fn a_launch_done_before_the_first_beat_costs_no_heartbeat() {
+    let f = hooks();
+    seat(&f.ec2, "web", "subnet-a1", "1");
+    let (new, launched) = f.launch("subnet-a1");
+    tokio::time::sleep(Duration::from_millis(50)).await; // EC2 runs it
+
+    let done = f.deliver_ok(&launched[0]).await;
+
+    assert_eq!(f.asg.completed(&new).len(), 1, "{done:?}");
+    assert!(done.outcome.report.heartbeats.is_empty(), "{done:?}");
+    assert_eq!(
+        done.auto_scaling_calls
+            .get("RecordLifecycleActionHeartbeat"),
+        None
+    );
+    assert_eq!(done.auto_scaling_calls.get("DescribeLifecycleHooks"), None);
+}
+
 /// R27: a stopped holder's volume is detached and goes, with the member,
 /// to the instance that waits; the stopped one keeps nothing.
 #[tokio::test]

@@ -45,6 +45,7 @@ impl AutoScaling for StrictAutoScaling {
             .map(|h| Hook {
                 name: h.name.clone(),
                 transition: Some(h.transition),
+                heartbeat_timeout: Some(h.heartbeat),
             })
             .collect())
     }
