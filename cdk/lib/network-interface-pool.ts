@@ -195,21 +195,28 @@ export interface ServeOptions {
  * network-interface-manager). CONTINUE: the API's default, ABANDON, would
  * terminate and relaunch an instance whose hook timed out; with CONTINUE it
  * serves after two minutes anyway, and the next sync gives it its address.
+ * A pool with data volumes waits ten minutes at launch: the manager records
+ * heartbeats while one invocation waits for a seat's volume, and ten
+ * minutes outlast the gap to the next invocation (the sync runs every five),
+ * so the instance never goes in service without its data while the volume
+ * still travels.
  */
-const LIFECYCLE_HOOKS: autoscaling.CfnAutoScalingGroup.LifecycleHookSpecificationProperty[] = [
-  {
-    lifecycleHookName: 'network-interface-manager-launch',
-    lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
-    defaultResult: 'CONTINUE',
-    heartbeatTimeout: 120,
-  },
-  {
-    lifecycleHookName: 'network-interface-manager-terminate',
-    lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
-    defaultResult: 'CONTINUE',
-    heartbeatTimeout: 120,
-  },
-];
+function lifecycleHooks(keepsData: boolean): autoscaling.CfnAutoScalingGroup.LifecycleHookSpecificationProperty[] {
+  return [
+    {
+      lifecycleHookName: 'network-interface-manager-launch',
+      lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+      defaultResult: 'CONTINUE',
+      heartbeatTimeout: keepsData ? 600 : 120,
+    },
+    {
+      lifecycleHookName: 'network-interface-manager-terminate',
+      lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+      defaultResult: 'CONTINUE',
+      heartbeatTimeout: 120,
+    },
+  ];
+}
 
 /**
  * A `Custom::NetworkInterfacePool`: network interfaces the manager creates
@@ -221,6 +228,7 @@ const LIFECYCLE_HOOKS: autoscaling.CfnAutoScalingGroup.LifecycleHookSpecificatio
  */
 export class NetworkInterfacePool extends Construct {
   private readonly resource: CustomResource;
+  private readonly keepsData: boolean;
 
   constructor(scope: Construct, id: string, props: NetworkInterfacePoolProps) {
     super(scope, id);
@@ -241,6 +249,7 @@ export class NetworkInterfacePool extends Construct {
       removalPolicy: props.removalPolicy,
       properties: schemaProperties(props),
     });
+    this.keepsData = (props.volumes?.length ?? 0) > 0;
   }
 
   /** The pool's name, once declared (`Fn::GetAtt Name`). */
@@ -288,7 +297,7 @@ export class NetworkInterfacePool extends Construct {
       if (!Array.isArray(declared)) {
         throw new Error(`${group.node.path}: its lifecycle hooks are a token; add the manager's hooks to it yourself`);
       }
-      cfnGroup.lifecycleHookSpecificationList = [...declared, ...LIFECYCLE_HOOKS];
+      cfnGroup.lifecycleHookSpecificationList = [...declared, ...lifecycleHooks(this.keepsData)];
     }
   }
 }

@@ -225,6 +225,17 @@ test("serve tags the group for its instances and declares the manager's hooks in
   assert.deepEqual(separateHooks, []);
 });
 
+test('serve gives the launch hook of a pool with data volumes ten minutes, the heartbeats then reach the next sync', () => {
+  const volumes = [{ sizeGiB: 10, deviceName: '/dev/sdf' }];
+  const { template } = declare({ name: 'db', subnetIds: ['subnet-0123456789abcdef0'], volumes }, (stack, pool) =>
+    pool.serve(group(stack)),
+  );
+  assert.deepEqual(groupProperties(template).LifecycleHookSpecificationList, [
+    { ...MANAGER_HOOKS[0], HeartbeatTimeout: 600 },
+    MANAGER_HOOKS[1],
+  ]);
+});
+
 test('serve keeps the hooks the group already declares', () => {
   const ownHook = { lifecycleHookName: 'drain', lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING' };
   const { template } = declare({ name: 'bastion', subnetIds: ['subnet-0123456789abcdef0'] }, (stack, pool) => {

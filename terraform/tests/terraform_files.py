@@ -115,6 +115,11 @@ class Block:
     def blocks(self, block_type):
         return [Block(body) for body in self._body.get(block_type, [])]
 
+    def labelled(self, block_type, label):
+        """The nested blocks of a type with one label, as `dynamic "name"`."""
+        return [Block(inner) for body in self._body.get(block_type, [])
+                for name, inner in body.items() if _unquote(name) == label]
+
 
 class Module:
     """The .tf files of one folder, parsed."""

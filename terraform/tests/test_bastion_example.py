@@ -37,11 +37,15 @@ class BastionExample(unittest.TestCase):
         whenever the dependency changes, and replace the pool."""
         self.assertFalse(single(self.module.blocks("module"), "manager").has("depends_on"))
 
-    def test_group_declares_the_launch_hook_with_continue(self):
-        hooks = {hook.attribute("name"): hook for hook in self.group.blocks("initial_lifecycle_hook")}
-        launch = hooks["network-interface-manager-launch"]
-        self.assertEqual(launch.attribute("lifecycle_transition"), "autoscaling:EC2_INSTANCE_LAUNCHING")
-        self.assertEqual(launch.attribute("default_result"), "CONTINUE")
+    def test_group_declares_the_pool_modules_hooks_field_by_field(self):
+        (hooks,) = self.group.labelled("dynamic", "initial_lifecycle_hook")
+        self.assertEqual(expression(hooks.attribute("for_each")), "module.pool.lifecycle_hooks")
+        (content,) = hooks.blocks("content")
+        fields = ("name", "lifecycle_transition", "default_result", "heartbeat_timeout")
+        self.assertEqual(sorted(content.names()), sorted(fields))
+        for field in fields:
+            with self.subTest(field=field):
+                self.assertEqual(expression(content.attribute(field)), f"initial_lifecycle_hook.value.{field}")
 
     def test_group_propagates_the_pool_tag_at_launch(self):
         (tag,) = [tag for tag in self.group.blocks("tag") if tag.attribute("key") == "network-interface-manager-pool"]

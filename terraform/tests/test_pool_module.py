@@ -158,7 +158,7 @@ class PoolInvocation(unittest.TestCase):
 
     def test_outputs_are_the_return_values_and_the_whole_result(self):
         self.assertEqual(set(self.outputs), {"name", "network_interface_ids", "private_ip_addresses", "ordinals",
-                                             "public_ip_addresses", "allocation_ids", "result"})
+                                             "public_ip_addresses", "allocation_ids", "result", "lifecycle_hooks"})
         for output, return_value in (("name", "Name"), ("network_interface_ids", "NetworkInterfaceIds"),
                                      ("private_ip_addresses", "PrivateIpAddresses"), ("ordinals", "Ordinals")):
             with self.subTest(output=output):
@@ -169,6 +169,38 @@ class PoolInvocation(unittest.TestCase):
                 self.assertEqual(expression(self.outputs[output].attribute("value")),
                                  'try(local.result["%s"],[])' % return_value)
         self.assertEqual(expression(self.outputs["result"].attribute("value")), "local.result")
+
+
+@unittest.skipUnless(terraform_binary(), "no terraform (or tofu) binary on the PATH: the hooks are not evaluated")
+class PoolHooksEvaluated(unittest.TestCase):
+    """hooks.tf evaluated by Terraform, offline: the manager's hooks for a group the pool serves."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.root = OfflineRoot(POOL_DIR, ["variables.tf", "hooks.tf"], {"hooks": "local.lifecycle_hooks"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.root.close()
+
+    def hooks(self, volumes):
+        hooks = self.root.apply({"service_token": "manager", "name": "db", "subnet_ids": ["subnet-0a"],
+                                 "volumes": volumes})["hooks"]
+        return {hook["lifecycle_transition"]: hook for hook in hooks}
+
+    def test_both_hooks_are_the_managers_and_continue(self):
+        hooks = self.hooks([])
+        self.assertEqual({hook["name"] for hook in hooks.values()},
+                         {"network-interface-manager-launch", "network-interface-manager-terminate"})
+        self.assertEqual({hook["default_result"] for hook in hooks.values()}, {"CONTINUE"})
+
+    def test_launch_waits_ten_minutes_in_a_pool_with_volumes_two_without(self):
+        launch, terminate = "autoscaling:EC2_INSTANCE_LAUNCHING", "autoscaling:EC2_INSTANCE_TERMINATING"
+        without = self.hooks([])
+        with_volumes = self.hooks([{"size_gib": 10, "device_name": "/dev/sdf"}])
+        self.assertEqual((without[launch]["heartbeat_timeout"], without[terminate]["heartbeat_timeout"]), (120, 120))
+        self.assertEqual((with_volumes[launch]["heartbeat_timeout"], with_volumes[terminate]["heartbeat_timeout"]),
+                         (600, 120))
 
 
 @unittest.skipUnless(terraform_binary(), "no terraform (or tofu) binary on the PATH: the input is not evaluated")

@@ -71,24 +71,15 @@ resource "aws_autoscaling_group" "bastion" {
 
   # In the group, not as aws_autoscaling_lifecycle_hook resources: those are
   # created after the group, so its first instances would launch without
-  # them. The names start with network-interface-manager: the manager
-  # completes only such hooks, with CONTINUE, once the instance holds its
-  # address (launch) or has handed it over (terminate). default_result
-  # CONTINUE: ABANDON would terminate and relaunch an instance whose hook
-  # timed out. A short heartbeat: if the manager is down, the instance serves
-  # after 2 minutes anyway and the next sync gives it its address.
-  initial_lifecycle_hook {
-    name                 = "network-interface-manager-launch"
-    lifecycle_transition = "autoscaling:EC2_INSTANCE_LAUNCHING"
-    default_result       = "CONTINUE"
-    heartbeat_timeout    = 120
-  }
-
-  initial_lifecycle_hook {
-    name                 = "network-interface-manager-terminate"
-    lifecycle_transition = "autoscaling:EC2_INSTANCE_TERMINATING"
-    default_result       = "CONTINUE"
-    heartbeat_timeout    = 120
+  # them. The pool module says which hooks and how long they wait.
+  dynamic "initial_lifecycle_hook" {
+    for_each = module.pool.lifecycle_hooks
+    content {
+      name                 = initial_lifecycle_hook.value.name
+      lifecycle_transition = initial_lifecycle_hook.value.lifecycle_transition
+      default_result       = initial_lifecycle_hook.value.default_result
+      heartbeat_timeout    = initial_lifecycle_hook.value.heartbeat_timeout
+    }
   }
 
   # The pool tag on the group lets the manager complete its hooks (its role
