@@ -36,6 +36,10 @@ pub enum ProviderError {
     },
     #[error("the deadline came before {0}")]
     Deadline(String),
+    /// EC2 took back what it answered as made (a volume whose KMS key the
+    /// role cannot use).
+    #[error("{0}")]
+    Unmade(String),
 }
 
 pub(super) fn ec2_error(step: impl Into<String>) -> impl FnOnce(AwsError) -> ProviderError {

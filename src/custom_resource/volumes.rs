@@ -3,6 +3,12 @@
 //! the pool, tagged released), deleted when `DeleteVolumes` asks and no
 //! running instance has them attached.
 
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
 use super::declaration::{self, Declarer};
 use super::elastic_ips::retired;
 use super::properties::PoolProperties;
@@ -14,6 +20,10 @@ use crate::ec2::{
     InstanceQuery, InstanceState, NewVolume, Tags, Volume, VolumeQuery, VolumeStatus, DEVICE_TAG,
     POOL_TAG, RELEASED_TAG, RETIRED_TAG, SLOT_TAG,
 };
+
+/// How long a volume just made may stay out of reads by id (they lag
+/// behind writes) before it counts as gone (guess: EC2 gives no bound).
+const SHOWN_WITHIN: Duration = Duration::from_secs(20);
 
 impl Provider<'_> {
     /// Gives each member its declared volumes. On failure, what this call
@@ -58,15 +68,61 @@ impl Provider<'_> {
         })
         .await;
         let (made, failed): (Vec<_>, Vec<_>) = made.into_iter().partition(Result::is_ok);
-        let Some(e) = failed.into_iter().find_map(Result::err) else {
-            return Ok(());
+        let made: Vec<Volume> = made.into_iter().flatten().collect();
+        let outcome = match failed.into_iter().find_map(Result::err) {
+            Some(e) => Err(ec2_error("creating the volumes")(e)),
+            None => self.keys_usable(&made).await,
         };
-        for volume in made.into_iter().flatten() {
-            if let Err(e) = self.ec2.delete_volume(&volume.id).await {
-                tracing::error!(error = %e, volume = %volume.id, "could not delete a volume after a failure");
+        if outcome.is_err() {
+            for volume in &made {
+                match self.ec2.delete_volume(&volume.id).await {
+                    Err(e) if !e.is_not_found() => {
+                        tracing::error!(error = %e, volume = %volume.id, "could not delete a volume after a failure");
+                    }
+                    _ => {}
+                }
             }
         }
-        Err(ec2_error("creating the volumes")(e))
+        outcome
+    }
+
+    /// C17: EBS checks a volume's KMS key only after CreateVolume answers,
+    /// and deletes the volume while `creating` when the caller may not use
+    /// the key, with no error anywhere (aws-ebs-csi-driver issue 3010). So
+    /// each encrypted volume made is read by id until `available`: one the
+    /// reads stop showing, or do not show within `SHOWN_WITHIN`, failed for
+    /// its key, and the declaration fails naming it.
+    async fn keys_usable(&self, made: &[Volume]) -> Result<(), ProviderError> {
+        let keyed: Vec<&Volume> = made.iter().filter(|v| v.kms_key_id.is_some()).collect();
+        if keyed.is_empty() {
+            return Ok(());
+        }
+        let query = VolumeQuery::Ids(keyed.iter().map(|v| v.id.clone()).collect());
+        let shown_by = Instant::now() + SHOWN_WITHIN;
+        let seen = Mutex::new(BTreeSet::new());
+        let verdict = self
+            .deadline
+            .wait_for(self.backoff, || async {
+                let read = self.ec2.describe_volumes(&query).await?;
+                let mut seen = seen.lock().unwrap();
+                seen.extend(read.iter().map(|v| v.id.clone()));
+                let shown = |v: &&&Volume| read.iter().any(|r| r.id == v.id);
+                let gone = keyed
+                    .iter()
+                    .find(|v| !shown(v) && (seen.contains(&v.id) || Instant::now() >= shown_by));
+                if let Some(gone) = gone {
+                    return Ok::<_, AwsError>(Some(Err(unmade(gone))));
+                }
+                let available = read.iter().all(|v| v.status == VolumeStatus::Available);
+                Ok((available && read.len() == keyed.len()).then_some(Ok(())))
+            })
+            .await
+            .map_err(ec2_error("reading the encrypted volumes made"))?;
+        verdict.unwrap_or_else(|| {
+            let ids: Vec<&str> = keyed.iter().map(|v| v.id.as_str()).collect();
+            let ids = ids.join(", ");
+            Err(ProviderError::Deadline(format!("{ids} read available")))
+        })
     }
 
     async fn owned_volumes(&self, physical_id: &str) -> Result<Vec<Volume>, ProviderError> {
@@ -179,4 +235,18 @@ impl Provider<'_> {
             other => other,
         }
     }
+}
+
+/// Why a volume EBS deleted while making it was not made: its key.
+fn unmade(volume: &Volume) -> ProviderError {
+    let key = volume.kms_key_id.as_deref().unwrap_or_default();
+    ProviderError::Unmade(format!(
+        "volume {} was deleted by EBS while being made: the manager's role cannot \
+         use its KMS key {key}. Add the key's ARN to the manager stack's \
+         VolumeKmsKeyArns (it grants kms:CreateGrant, kms:Decrypt, \
+         kms:DescribeKey, kms:GenerateDataKeyWithoutPlaintext and \
+         kms:ReEncrypt* through EC2), and let the key's policy allow the \
+         account's IAM policies",
+        volume.id
+    ))
 }

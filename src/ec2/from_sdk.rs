@@ -139,6 +139,7 @@ macro_rules! volume_from {
             status: VolumeStatus::parse(v.state().map(|s| s.as_str()).unwrap_or_default()),
             attachment: volume_attachment(v.attachments()),
             tags: tags(v.tags()),
+            kms_key_id: v.kms_key_id().map(str::to_string),
         }
     }};
 }

@@ -101,6 +101,9 @@ pub struct Volume {
     /// Its attachment (the manager never asks for multi-attach).
     pub attachment: Option<VolumeAttachment>,
     pub tags: Tags,
+    /// The KMS key it is encrypted with; `None` when not encrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
 }
 
 /// A volume to create, tagged at creation.

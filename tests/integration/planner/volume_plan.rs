@@ -32,6 +32,7 @@ fn owned(id: &str, slot: &str, device: &str, retired: bool) -> Volume {
         availability_zone: "us-east-1a".into(),
         size_gib: 1,
         volume_type: "gp3".into(),
+        kms_key_id: None,
         status: VolumeStatus::Available,
         attachment: None,
         tags,

@@ -31,6 +31,7 @@ fn disk(id: &str, slot: &str, on: Option<(&str, VolumeAttachmentStatus)>) -> Vol
         availability_zone: az_of("subnet-a1"),
         size_gib: 1,
         volume_type: "gp3".into(),
+        kms_key_id: None,
         status: match on {
             Some(_) => VolumeStatus::InUse,
             None => VolumeStatus::Available,

@@ -63,6 +63,59 @@ async fn a_new_volume_is_creating_then_available_and_its_token_answers_it_again(
     );
 }
 
+/// [EBS-EBD] and the KMS check after the answer (volumes.rs cites it): a
+/// key the role may not use answers `creating` like any, then the volume
+/// is gone; encryption by default encrypts even what asks not to be.
+#[tokio::test]
+async fn a_volume_under_a_key_the_role_may_not_use_is_gone_once_made() {
+    let ec2 = StrictEc2::with(Faults::calm());
+    const DENIED: &str = "arn:aws:kms:us-east-1:111122223333:key/denied";
+    const GRANTED: &str = "arn:aws:kms:us-east-1:111122223333:key/granted";
+    ec2.faults.lock().unwrap().volume_create = Duration::from_millis(40);
+    ec2.faults
+        .lock()
+        .unwrap()
+        .usable_keys
+        .insert(GRANTED.into());
+    let with_key = |token: &str, key: &str| NewVolume {
+        kms_key_id: Some(key.into()),
+        ..new_volume("us-east-1a", token)
+    };
+    let denied = ec2.create_volume(&with_key("t-1", DENIED)).await.unwrap();
+    let granted = ec2.create_volume(&with_key("t-2", GRANTED)).await.unwrap();
+    let managed = ec2
+        .create_volume(&new_volume("us-east-1a", "t-3"))
+        .await
+        .unwrap();
+    assert_eq!(
+        denied.status,
+        VolumeStatus::Creating,
+        "the answer tells nothing"
+    );
+    assert_eq!(denied.kms_key_id.as_deref(), Some(DENIED));
+    assert_eq!(managed.kms_key_id.as_deref(), Some("alias/aws/ebs"));
+
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let ids = vec![denied.id.clone(), granted.id.clone(), managed.id.clone()];
+    let read = ec2.describe_volumes(&VolumeQuery::Ids(ids)).await.unwrap();
+    let read: Vec<(&str, VolumeStatus)> = read.iter().map(|v| (v.id.as_str(), v.status)).collect();
+    assert_eq!(
+        read,
+        [
+            (granted.id.as_str(), VolumeStatus::Available),
+            (managed.id.as_str(), VolumeStatus::Available)
+        ]
+    );
+
+    ec2.faults.lock().unwrap().default_key = Some(DENIED.into());
+    let plain = NewVolume {
+        encrypted: Some(false),
+        ..new_volume("us-east-1a", "t-4")
+    };
+    let by_default = ec2.create_volume(&plain).await.unwrap();
+    assert_eq!(by_default.kms_key_id.as_deref(), Some(DENIED));
+}
+
 #[tokio::test]
 async fn attach_checks_zone_state_and_device_like_ec2() {
     let ec2 = StrictEc2::new();

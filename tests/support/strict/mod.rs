@@ -14,7 +14,8 @@
 //! - EBS volumes (`volumes.rs`): `creating` for `volume_create`, attach and
 //!   detach take `volume_transition`, a detach from a running instance stays
 //!   `busy`, EC2 detaches a terminated instance's volumes after
-//!   `termination_detach` [EBS-API][EC2-TERM].
+//!   `termination_detach` [EBS-API][EC2-TERM]; one made with a KMS key not
+//!   in `usable_keys` is deleted when `creating` ends.
 //! - Instances launched by `launch_booting` are `pending` for a while
 //!   (launch goes pending, then running [EC2-STATE]): a `running` event can
 //!   arrive before the reads say `running` (how long: guess).
@@ -126,6 +127,14 @@ pub struct Faults {
     pub volume_create: Duration,
     /// How long attaching and detaching a volume last.
     pub volume_transition: Duration,
+    /// The customer-managed KMS keys the manager's role may use; a volume
+    /// made with another is deleted while `creating` (`volumes.rs`).
+    pub usable_keys: BTreeSet<String>,
+    /// The account's EBS encryption by default, with this key; `None`: off.
+    pub default_key: Option<String>,
+    /// Whether the calls the manager's role may make only under a tag
+    /// condition are refused without it, as IAM would (`addresses.rs`).
+    pub role_conditions: bool,
     /// Added to every call (a far-away endpoint), plus up to `jitter`.
     pub latency: Duration,
     pub jitter: Duration,
@@ -162,6 +171,9 @@ impl Default for Faults {
             // Guess: no figure either; longer than an interface's, so that
             // a story sees the member attached before its volume.
             volume_transition: Duration::from_millis(60),
+            usable_keys: BTreeSet::new(),
+            default_key: None,
+            role_conditions: true,
             latency: Duration::from_millis(1),
             jitter: Duration::from_millis(4),
             read_lag: Duration::from_millis(20),
@@ -213,6 +225,8 @@ struct Disk {
     volume: Volume,
     /// When `creating`, attaching, detaching or `deleting` ends.
     settles_at: Option<Instant>,
+    /// Made with a key the role may not use: gone when `creating` ends.
+    unmade: bool,
 }
 
 #[derive(Debug, Default)]

@@ -11,6 +11,15 @@
 //! attachment said so. A delete needs `available`, and the volume reads
 //! `deleting` for `transition` before it is gone (guess: how long). Reads
 //! lag like the interfaces' (by id `read_lag`, filtered `filter_lag`).
+//!
+//! Encryption: a volume is encrypted when asked, or by the account's
+//! default (`default_key`) [EBS-EBD]; asked without a key, it takes the
+//! default key, else the AWS-managed `alias/aws/ebs`. EBS checks the key
+//! only after CreateVolume answers: a customer-managed key the caller may
+//! not use gets the volume deleted while `creating`, with no error
+//! anywhere; reads by id then answer `InvalidVolume.NotFound`
+//! (aws-ebs-csi-driver issue 3010, aws-cli issue 2604, terraform issue
+//! 23651).
 
 use network_interface_manager::aws::AwsError;
 use network_interface_manager::ec2::{
@@ -21,6 +30,22 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{err, publish_ids, settle, Disk, Op, StrictEc2, World};
+
+/// The key EBS uses when asked to encrypt without one and the account has
+/// no default key [EBS-EBD].
+const AWS_MANAGED_KEY: &str = "alias/aws/ebs";
+
+/// The key a new volume is encrypted with: its own, else the account's
+/// default when asked to encrypt or when encryption by default is on.
+fn key_of(new: &NewVolume, default_key: Option<&str>) -> Option<String> {
+    // [EBS-EBD]: with encryption by default on, no volume is unencrypted.
+    match (&new.kms_key_id, new.encrypted, default_key) {
+        (Some(key), _, _) => Some(key.clone()),
+        (None, _, Some(key)) => Some(key.to_string()),
+        (None, Some(true), None) => Some(AWS_MANAGED_KEY.to_string()),
+        (None, _, None) => None,
+    }
+}
 
 /// The AZs of the test subnets (`az_of`): a volume is made in one of them.
 const ZONES: [&str; 2] = ["us-east-1a", "us-east-1b"];
@@ -82,7 +107,13 @@ impl StrictEc2 {
     pub(super) async fn create_volume_now(&self, new: &NewVolume) -> Result<Volume, AwsError> {
         self.calls.count("CreateVolume");
         self.enter(Op::CreateVolume).await?;
-        let creating_for = self.faults.lock().unwrap().volume_create;
+        let (creating_for, key, unmade) = {
+            let f = self.faults.lock().unwrap();
+            let key = key_of(new, f.default_key.as_deref());
+            let usable = |k: &String| k == AWS_MANAGED_KEY || f.usable_keys.contains(k);
+            let unmade = key.as_ref().is_some_and(|k| !usable(k));
+            (f.volume_create, key, unmade)
+        };
         let mut w = self.world.lock().unwrap();
         settle(&mut w);
         // [EC2-IDEM]: the same token and parameters answer the first volume.
@@ -115,6 +146,7 @@ impl StrictEc2 {
             status: VolumeStatus::Creating,
             attachment: None,
             tags: new.tags.clone(),
+            kms_key_id: key,
         };
         w.volume_tokens
             .insert(new.client_token.clone(), (new.clone(), id.clone()));
@@ -123,6 +155,7 @@ impl StrictEc2 {
             Disk {
                 volume: volume.clone(),
                 settles_at: Some(Instant::now() + creating_for),
+                unmade,
             },
         );
         w.writes.push((Op::CreateVolume, id.clone(), String::new()));
@@ -282,6 +315,7 @@ impl StrictEc2 {
             availability_zone: zone.into(),
             size_gib: 8,
             volume_type: "gp3".into(),
+            kms_key_id: None,
             status: VolumeStatus::Available,
             attachment: None,
             tags: tags
@@ -292,6 +326,7 @@ impl StrictEc2 {
         let disk = Disk {
             volume,
             settles_at: None,
+            unmade: false,
         };
         w.volumes.insert(id.clone(), disk);
         super::settle_visible(&mut w);
@@ -339,8 +374,12 @@ impl StrictEc2 {
 pub(super) fn settle_volume(w: &mut World, id: &str, at: Instant) {
     let disk = w.volumes.get_mut(id).unwrap();
     disk.settles_at = None;
+    let unmade = disk.unmade;
     let volume = &mut disk.volume;
     match (volume.status, volume.attachment.as_mut()) {
+        (VolumeStatus::Creating, _) if unmade => {
+            w.volumes.remove(id);
+        }
         (VolumeStatus::Creating, _) => volume.status = VolumeStatus::Available,
         (VolumeStatus::Deleting, _) => {
             w.volumes.remove(id);

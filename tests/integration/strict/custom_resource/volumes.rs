@@ -211,3 +211,54 @@ async fn encrypted_is_sent_only_as_declared() {
 
     assert_eq!(sent, [None, Some(true)]);
 }
+
+/// C17: EBS deletes a volume whose KMS key the role may not use while it
+/// is `creating`, after CreateVolume answered. The Create reads its
+/// encrypted volumes until `available` and fails naming the key and what
+/// to grant, with no volume left; granted, the same declaration succeeds.
+#[tokio::test]
+async fn a_key_the_role_may_not_use_fails_the_create_naming_the_key() {
+    const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/data";
+    let w = StrictWorld::new();
+    let cfn = Listener::start().await;
+    let keyed = json!({
+        "Name": "db",
+        "SubnetIds": ["subnet-a1"],
+        "Volumes": [{"SizeGiB": 10, "DeviceName": "/dev/sdf", "Encrypted": true, "KmsKeyId": KEY}],
+    });
+
+    let refused = answer(&w, &cfn, &request("Create", &cfn.url, keyed.clone())).await;
+
+    assert_eq!(refused["Status"], "FAILED", "{refused}");
+    let reason = refused["Reason"].as_str().unwrap_or_default();
+    assert!(reason.contains(KEY), "{reason}");
+    assert!(reason.contains("VolumeKmsKeyArns"), "{reason}");
+    w.model.settle_reads();
+    assert!(w.model.volumes().is_empty(), "{:?}", w.model.volumes());
+
+    w.model
+        .faults
+        .lock()
+        .unwrap()
+        .usable_keys
+        .insert(KEY.into());
+    let made = answer(&w, &cfn, &request("Create", &cfn.url, keyed)).await;
+    assert_eq!(made["Status"], "SUCCESS", "{made}");
+}
+
+/// C17 [EBS-EBD]: a pool that declares no key, in an account whose
+/// encryption by default uses a key the role may not use, fails the same
+/// way, naming the account's key.
+#[tokio::test]
+async fn the_account_s_default_key_is_named_when_the_role_may_not_use_it() {
+    const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/account-default";
+    let w = StrictWorld::new();
+    w.model.faults.lock().unwrap().default_key = Some(KEY.into());
+    let cfn = Listener::start().await;
+
+    let refused = answer(&w, &cfn, &request("Create", &cfn.url, pool(&["/dev/sdf"]))).await;
+
+    assert_eq!(refused["Status"], "FAILED", "{refused}");
+    let reason = refused["Reason"].as_str().unwrap_or_default();
+    assert!(reason.contains(KEY), "{reason}");
+}
