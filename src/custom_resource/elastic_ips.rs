@@ -148,6 +148,48 @@ impl Provider<'_> {
         results.into_iter().collect::<Result<(), _>>().map_err(step)
     }
 
+    /// C14: an adopted interface leaves the pool untagged, and the role may
+    /// take an address off an interface only while the pool owns it (IAM
+    /// authorizes a DisassociateAddress against the interface too): so the
+    /// pool's addresses on `leaving` are taken off first. They are retired
+    /// like any other; a rollback associates them again.
+    pub(super) async fn take_addresses_off(
+        &self,
+        physical_id: &str,
+        leaving: &[String],
+    ) -> Result<(), ProviderError> {
+        if leaving.is_empty() {
+            return Ok(());
+        }
+        // The tag read shows which addresses are the pool's; a read of them
+        // by id, where each association is (the tag read lags further
+        // behind a rollback that associated one moments ago).
+        let read = |query| async move {
+            let read = self.ec2.describe_addresses(&query).await;
+            read.map_err(ec2_error("reading the pool's Elastic IPs"))
+        };
+        let owned = read(AddressQuery::Owner(physical_id.to_string())).await?;
+        let ids = owned.iter().map(|a| a.allocation_id.clone()).collect();
+        let owned = read(AddressQuery::Ids(ids)).await?;
+        let on_leaving = owned
+            .iter()
+            .filter_map(|a| a.association.as_ref())
+            .filter(|s| {
+                let on = s.network_interface_id.as_ref();
+                on.is_some_and(|i| leaving.contains(i))
+            });
+        let on_leaving: Vec<String> = on_leaving.map(|s| s.association_id.clone()).collect();
+        let results = concurrently(CONCURRENCY, on_leaving, |id| async move {
+            match self.ec2.disassociate_address(&id).await {
+                Err(e) if !e.is_not_found() => Err(e),
+                _ => Ok(()),
+            }
+        })
+        .await;
+        let step = ec2_error("taking the pool's Elastic IPs off the interfaces it releases");
+        results.into_iter().collect::<Result<(), _>>().map_err(step)
+    }
+
     /// Disassociates the address, then releases it, or untags it if it was
     /// adopted; read again by id first (a tag read lags behind its
     /// association). A read that misses it right after its allocation

@@ -127,6 +127,10 @@ impl Provider<'_> {
             self.adopt(by, props, &plan.adopt).await?;
             self.write_all(&plan.update).await?;
             self.retire_all(&plan.retire).await?;
+            if public {
+                self.take_addresses_off(by.physical_id, &plan.release)
+                    .await?;
+            }
             self.release(&plan.release).await?;
             match public {
                 true => {

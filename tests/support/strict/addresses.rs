@@ -141,6 +141,7 @@ impl StrictEc2 {
     ) -> Result<(), AwsError> {
         self.calls.count("DisassociateAddress");
         self.enter(Op::Disassociate).await?;
+        let role_conditions = self.faults.lock().unwrap().role_conditions;
         let mut w = self.world.lock().unwrap();
         settle(&mut w);
         let found = w.addresses.values().find(|a| {
@@ -152,6 +153,21 @@ impl StrictEc2 {
             let m = format!("The association ID '{association_id}' does not exist");
             return Err(err("InvalidAssociationID.NotFound", m));
         };
+        // The role's condition, as IAM applies it: DisassociateAddress
+        // authorizes both the elastic-ip and the network-interface it is on
+        // (IAM reference, EC2's actions table), and the template allows the
+        // latter only with the owner tag (AddressesOffOwnedInterfaces).
+        let on = w.addresses[&allocation_id].association.as_ref();
+        let eni = on.and_then(|a| a.network_interface_id.as_ref());
+        let owned = |id: &String| {
+            w.enis
+                .get(id)
+                .is_some_and(|e| e.iface.tags.contains_key(OWNER_TAG))
+        };
+        if let Some(eni) = eni.filter(|id| role_conditions && !owned(id)) {
+            let m = format!("You are not authorized to perform this operation on {eni}");
+            return Err(err("UnauthorizedOperation", m));
+        }
         let address = w.addresses.get_mut(&allocation_id).unwrap();
         let association = address.association.take().unwrap();
         let mut changed = vec![allocation_id.clone()];

@@ -142,6 +142,45 @@ async fn dropped_addresses_wait_for_the_stack_and_a_rollback_gets_them_back() {
     );
 }
 
+/// C12, C14: an Update that drops an adopted interface takes the pool's
+/// address off it before the interface leaves the pool untagged: IAM
+/// checks a DisassociateAddress against the interface too, and the role
+/// may disassociate only from an interface the pool owns, so the address
+/// could never be let go later. It is retired as any other: a rollback
+/// puts it back on the interface, and once the stack settles without it
+/// the schedule releases it.
+#[tokio::test]
+async fn an_adopted_interface_leaves_without_the_pool_s_address() {
+    let w = StrictWorld::new();
+    let by_hand = w.model.add_interface("subnet-b1", []);
+    let with = json!({"Name": "bastion", "SubnetIds": ["subnet-a1"], "PublicIp": true,
+        "NetworkInterfaceIds": [by_hand]});
+    let without = json!({"Name": "bastion", "SubnetIds": ["subnet-a1"], "PublicIp": true});
+    let d = Declared::create_in(w, with.clone()).await;
+    let ids = strings(&d.created["Data"]["AllocationIds"]);
+    let on_it = address(&d, &ids[1]).unwrap().association;
+    let interface = on_it.as_ref().and_then(|a| a.network_interface_id.as_ref());
+    assert_eq!(interface, Some(&by_hand), "{on_it:?}");
+
+    let dropped = d.update(&without, &with).await;
+    assert_eq!(dropped["Status"], "SUCCESS", "{dropped}");
+    let retired = address(&d, &ids[1]).unwrap();
+    assert!(retired.tags.contains_key(RETIRED_TAG), "{retired:?}");
+    assert_eq!(
+        retired.association, None,
+        "off the interface before it left"
+    );
+
+    let rolled_back = d.update(&with, &without).await;
+    assert_eq!(rolled_back["Data"], d.created["Data"], "{rolled_back}");
+
+    d.update(&without, &with).await;
+    d.stacks.set(STACK_ID, "UPDATE_COMPLETE");
+    let cleaned = d.schedule().await;
+    let left: Vec<String> = d.w.model.addresses().into_keys().collect();
+    assert_eq!(left, [ids[0].clone()], "{:?}", cleaned.outcome.cleaned_up);
+}
+
 /// C12, C14: the cleanup's tag read lags: it still shows the addresses
 /// retired that a rollback took back since. Read again by id, they are
 /// kept, on their members.
