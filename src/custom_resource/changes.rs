@@ -222,8 +222,12 @@ pub fn check_declared_alike(
             props.name
         ));
     }
+    // R16: a member a delete was releasing may be gone, the read lagging
+    // behind it: the create converges past it (a write's NotFound), or
+    // takes it over if that delete failed (it then finds a second claim).
     let other = |i: &&NetworkInterface| {
         i.tags.get(DECLARATION_TAG).map(String::as_str) != Some(fingerprint)
+            && !super::claims::releasing(i)
     };
     match owned.iter().find(other) {
         None => Ok(()),

@@ -148,6 +148,14 @@ pub fn shows(members: &[NetworkInterface], ids: &[String], mark: &str) -> bool {
     })
 }
 
+/// Whether the member's last touch is a release that started (R16): the
+/// last claim's delete marks its members so before it deletes them, so a
+/// read that still shows one may lag behind that delete.
+pub fn releasing(member: &NetworkInterface) -> bool {
+    let touch = member.tags.get(TOUCHED_TAG).and_then(|t| Touch::parse(t));
+    touch.is_some_and(|t| t.step == Step::Releasing)
+}
+
 /// The pool declared by invocation that the first of `names` is the name
 /// of: the owner of its members. Its identity stays that of the name it was
 /// made with (R25), so a rename and a rename back find it. A stack's pool,

@@ -222,6 +222,29 @@ mod by_invocation {
         assert!(refused.contains("eni-1"), "{refused}");
     }
 
+    /// R16, C18: a member its last claim's delete marked `releasing` is no
+    /// second declaration: the read may lag behind that delete. One whose
+    /// last touch is a release that kept it (`released`) still is.
+    #[test]
+    fn a_member_a_delete_was_releasing_is_no_second_declaration() {
+        use network_interface_manager::custom_resource::claims::{Step, Touch};
+        use network_interface_manager::ec2::TOUCHED_TAG;
+        let touched = |step| {
+            let mut member = made_by("f1");
+            let touch = Touch {
+                at_ms: 1_796_000_000_000,
+                step,
+                fingerprint: "f1".into(),
+            };
+            member.tags.insert(TOUCHED_TAG.into(), touch.tag());
+            member
+        };
+        let releasing = observed(vec![touched(Step::Releasing)]);
+        assert!(invoked(&declaration(), "f2", None, &releasing).is_ok());
+        let kept = observed(vec![touched(Step::Released)]);
+        assert!(invoked(&declaration(), "f2", None, &kept).is_err());
+    }
+
     #[test]
     fn an_update_changes_the_declaration_it_follows() {
         let seen = observed(vec![made_by("f1")]);
