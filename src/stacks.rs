@@ -35,6 +35,19 @@ impl StackState {
         }
     }
 
+    /// A nested stack as its root stack stands: CloudFormation rolls a
+    /// root's nested stacks back with it, and no source says that a nested
+    /// stack never reads `*_COMPLETE` while its root may still roll back
+    /// (guess: the harsher reading). A nested stack that is gone stays gone.
+    pub fn under_root(self, root: StackState) -> Self {
+        match (&self, root) {
+            (Self::Settled(_), Self::InProgress(r) | Self::Halted(r)) if !self.is_gone() => {
+                Self::InProgress(format!("its root stack is {r}"))
+            }
+            _ => self,
+        }
+    }
+
     /// The stack is deleted, or a failed create rolled back: its resources
     /// are deleted or retained, and no request for them comes again (C13).
     pub fn is_gone(&self) -> bool {
@@ -86,8 +99,18 @@ impl Stacks for SdkStacks {
             Err(e) if e.is(ErrorKind::NotFound(Missing::Stack)) => return Ok(StackState::Unknown),
             Err(e) => return Err(e),
         };
-        let status = out.stacks().first().and_then(|s| s.stack_status());
-        Ok(status.map_or(StackState::Unknown, |s| StackState::from_status(s.as_str())))
+        let stack = out.stacks().first();
+        let status = stack.and_then(|s| s.stack_status());
+        let state = status.map_or(StackState::Unknown, |s| StackState::from_status(s.as_str()));
+        match stack
+            .and_then(|s| s.root_id())
+            .filter(|root| *root != stack_id)
+        {
+            Some(root) if matches!(state, StackState::Settled(_)) => {
+                Ok(state.under_root(self.stack_state(root).await?))
+            }
+            _ => Ok(state),
+        }
     }
 
     async fn resources(&self, stack_id: &str) -> Result<Vec<StackResource>, AwsError> {
@@ -148,5 +171,34 @@ mod tests {
             assert_eq!(actual, kind, "{status}");
             assert_eq!(state.is_gone(), gone, "{status}");
         }
+    }
+
+    #[test]
+    fn a_nested_stack_is_settled_only_once_its_root_is_or_once_it_is_gone() {
+        let nested = |status| StackState::from_status(status);
+        let root = |status| StackState::from_status(status);
+        let table = [
+            ("UPDATE_COMPLETE", "UPDATE_IN_PROGRESS", false),
+            ("UPDATE_COMPLETE", "UPDATE_ROLLBACK_IN_PROGRESS", false),
+            ("UPDATE_COMPLETE", "UPDATE_ROLLBACK_FAILED", false),
+            ("UPDATE_COMPLETE", "UPDATE_COMPLETE", true),
+            (
+                "CREATE_COMPLETE",
+                "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+                false,
+            ),
+            ("DELETE_COMPLETE", "DELETE_IN_PROGRESS", true),
+            ("ROLLBACK_COMPLETE", "UPDATE_IN_PROGRESS", true),
+        ];
+        for (own, its_root, settled) in table {
+            let state = nested(own).under_root(root(its_root));
+            assert_eq!(
+                matches!(state, StackState::Settled(_)),
+                settled,
+                "{own} under {its_root}"
+            );
+        }
+        let unknown_root = nested("UPDATE_COMPLETE").under_root(StackState::Unknown);
+        assert_eq!(unknown_root, StackState::Settled("UPDATE_COMPLETE".into()));
     }
 }
