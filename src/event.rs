@@ -14,6 +14,11 @@ pub const SCHEDULED: &str = "Scheduled Event";
 pub const LAUNCH_ACTION: &str = "EC2 Instance-launch Lifecycle Action";
 pub const TERMINATE_ACTION: &str = "EC2 Instance-terminate Lifecycle Action";
 pub const POOL_RESOURCE_TYPE: &str = "Custom::NetworkInterfacePool";
+/// EC2's two-minute notice before it reclaims a Spot instance [EC2-SPOT].
+pub const SPOT_WARNING: &str = "EC2 Spot Instance Interruption Warning";
+/// EC2's notice that a Spot instance is at elevated risk of interruption;
+/// Capacity Rebalancing launches its replacement on it [EC2-REBAL].
+pub const REBALANCE: &str = "EC2 Instance Rebalance Recommendation";
 
 /// An input, parsed at the edge.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,6 +29,8 @@ pub enum Event {
     /// `aws_lambda_invocation` with lifecycle scope `CRUD` [TF-INV].
     Invocation(Invocation),
     StateChange(StateChange),
+    /// EC2 warned that an instance is due to leave (R28).
+    Warning(Warning),
     /// An Auto Scaling lifecycle action (of any hook: ours are told apart
     /// by name, R20).
     LifecycleAction(LifecycleEvent),
@@ -63,6 +70,16 @@ pub enum InvocationAction {
 pub struct StateChange {
     pub instance_id: String,
     pub state: InstanceState,
+    /// When EventBridge saw it, in epoch milliseconds.
+    pub time: Option<u64>,
+}
+
+/// A warning from EC2 that an instance is due to leave (R28).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    pub instance_id: String,
+    /// `spot-interruption` or `rebalance-recommendation`.
+    pub kind: &'static str,
     /// When EventBridge saw it, in epoch milliseconds.
     pub time: Option<u64>,
 }
@@ -155,6 +172,13 @@ impl Event {
                     .and_then(|t| u64::try_from(t.timestamp_millis()).ok());
                 state_change(envelope.detail, time)
             }
+            ("aws.ec2", SPOT_WARNING | REBALANCE) => {
+                let time = envelope
+                    .time
+                    .and_then(|t| u64::try_from(t.timestamp_millis()).ok());
+                let spot = envelope.detail_type == SPOT_WARNING;
+                warning(spot, envelope.detail, time)
+            }
             ("aws.autoscaling", LAUNCH_ACTION) => {
                 lifecycle_action(LAUNCH_ACTION, Transition::Launching, envelope.detail)
             }
@@ -235,6 +259,30 @@ fn state_change(detail: Value, time: Option<u64>) -> Event {
             None => malformed(format!("unknown state {:?}", d.state)),
         },
         Err(e) => malformed(format!("detail: {e}")),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct WarningDetail {
+    instance_id: String,
+}
+
+fn warning(spot: bool, detail: Value, time: Option<u64>) -> Event {
+    let (detail_type, kind) = match spot {
+        true => (SPOT_WARNING, "spot-interruption"),
+        false => (REBALANCE, "rebalance-recommendation"),
+    };
+    match serde_json::from_value::<WarningDetail>(detail) {
+        Ok(d) => Event::Warning(Warning {
+            instance_id: d.instance_id,
+            kind,
+            time,
+        }),
+        Err(e) => Event::Malformed {
+            kind: detail_type,
+            error: format!("detail: {e}"),
+        },
     }
 }
 

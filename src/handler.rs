@@ -75,6 +75,8 @@ impl<'a> Context<'a> {
 #[serde(rename_all = "kebab-case")]
 pub enum Input {
     StateChange,
+    /// EC2 warned that an instance is due to leave (R28).
+    Warning,
     LifecycleAction,
     Scheduled,
     CustomResource,
@@ -250,6 +252,15 @@ async fn serve(
             handled.event_time = change.time;
             handled.instance_id = Some(change.instance_id);
             handled.state = Some(change.state);
+            (handled, verdict)
+        }
+        Event::Warning(warning) => {
+            let read = manager.warned(&warning, deadline).await;
+            let outcome = read.map_err(|e| (Input::Warning, e))?;
+            let verdict = disposition::of_report(&outcome.report);
+            let mut handled = Handled::new(Input::Warning, outcome);
+            handled.event_time = warning.time;
+            handled.instance_id = Some(warning.instance_id);
             (handled, verdict)
         }
         Event::LifecycleAction(action) => {

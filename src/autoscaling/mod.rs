@@ -29,6 +29,9 @@ pub struct Membership {
     pub lifecycle_state: String,
     /// Whether this state may hold a member (R19).
     pub serves: bool,
+    /// Its health status is not `UNHEALTHY`: the group does not mean to
+    /// replace it (R28).
+    pub healthy: bool,
 }
 
 impl Membership {
@@ -38,6 +41,7 @@ impl Membership {
             group,
             lifecycle_state,
             serves,
+            healthy: true,
         }
     }
 
@@ -99,6 +103,8 @@ pub struct GroupInstance {
     pub instance_id: String,
     pub group: String,
     pub lifecycle_state: String,
+    /// `HealthStatus` is not `UNHEALTHY` [ASG-HEALTH].
+    pub healthy: bool,
 }
 
 /// A lifecycle hook of a group.

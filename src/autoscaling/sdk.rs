@@ -41,6 +41,9 @@ impl SdkAutoScaling {
                 instance_id: i.instance_id()?.to_string(),
                 group: i.auto_scaling_group_name()?.to_string(),
                 lifecycle_state: i.lifecycle_state()?.to_string(),
+                healthy: !i
+                    .health_status()
+                    .is_some_and(|h| h.eq_ignore_ascii_case("UNHEALTHY")),
             })
         });
         Ok(read.collect())

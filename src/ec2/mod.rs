@@ -56,6 +56,9 @@ pub const IDENTITY_TAGS: [&str; 2] = [ORDINAL_TAG, ADDRESS_TAG];
 /// Tag on a declared pool's interfaces after a rename: the name the pool
 /// had before, still served for the instances that carry it (R25).
 pub const FORMER_POOL_TAG: &str = "network-interface-manager-former-pool";
+/// On an instance: EC2 warned that it is due to leave (a Spot interruption
+/// warning, a rebalance recommendation), and when: `<warning> <time>` (R28).
+pub const LEAVING_TAG: &str = "network-interface-manager-leaving";
 /// Tag on such an interface an Update removed: out of the pool, kept until
 /// the stack operation is over, for a rollback to put back (C12).
 pub const RETIRED_TAG: &str = "network-interface-manager-retired";

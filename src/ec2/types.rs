@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use aws_smithy_types::date_time::{DateTime, Format};
 use serde::Serialize;
 
-use super::POOL_TAG;
+use super::{LEAVING_TAG, POOL_TAG};
 use crate::autoscaling::{Membership, GROUP_TAG};
 
 pub type Tags = BTreeMap<String, String>;
@@ -246,6 +247,33 @@ impl Instance {
         Some(format!(
             "instance is {} in Auto Scaling group {}",
             group.lifecycle_state, group.group
+        ))
+    }
+
+    /// R28: why a running instance is due to leave, as AWS tells it: EC2
+    /// warned of it (the tag the warning event wrote), or its group reads
+    /// it unhealthy and will replace it.
+    /// A warning from before its last start (a Spot instance stopped and
+    /// started again) no longer counts.
+    pub fn due_to_leave(&self) -> Option<String> {
+        if let Some(warned) = self.tags.get(LEAVING_TAG) {
+            let at = warned.split(' ').nth(1).and_then(|t| {
+                let at = DateTime::from_str(t, Format::DateTime).ok()?;
+                u64::try_from(at.to_millis().ok()?).ok()
+            });
+            // EventBridge's time has whole seconds: the warning came
+            // within the second it names.
+            let before_start = at
+                .zip(self.launched_at)
+                .is_some_and(|(at, up)| at + 1_000 <= up);
+            if !before_start {
+                return Some(format!("EC2 warned of it ({warned})"));
+            }
+        }
+        let group = self.group.as_ref().filter(|g| !g.healthy)?;
+        Some(format!(
+            "instance is unhealthy in Auto Scaling group {}",
+            group.group
         ))
     }
 

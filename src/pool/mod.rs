@@ -22,8 +22,10 @@ mod read;
 pub mod report;
 pub mod settings;
 pub mod status;
+mod succession;
 mod survey;
 pub mod volumes;
+mod warning;
 
 pub use report::Report;
 pub use settings::Settings;
@@ -201,7 +203,25 @@ impl<'a> Manager<'a> {
             m.pool().is_some_and(named) || m.tags.get(FORMER_POOL_TAG).is_some_and(|p| named(p))
         };
         self.add_volumes(&mut snapshot, of_its_pool, true).await?;
-        let mut outcome = self.carry_out(plan::plan(&snapshot), given, deadline).await;
+        let mut plan = plan::plan(&snapshot);
+        // R28: a launch that finds every member of its placement held reads
+        // its whole pool: a holder may be due to leave and hand over first.
+        let short = |plan: &Plan| {
+            plan.shortages
+                .iter()
+                .any(|s| s.instance_ids.contains(&ids[0]))
+        };
+        let launching = snapshot.instances[0].group.as_ref();
+        let launching = launching.is_some_and(|g| g.lifecycle_state == "Pending:Wait");
+        if let (true, true, Some(pool)) = (launching, short(&plan), &pool) {
+            let known = snapshot.instances.swap_remove(0);
+            let pools = std::slice::from_ref(pool);
+            snapshot = self
+                .read_pools(pools, vec![known], ById::NONE, deadline)
+                .await?;
+            plan = plan::plan(&snapshot);
+        }
+        let mut outcome = self.carry_out(plan, given, deadline).await;
         if untagged {
             outcome.note = Some(format!("instance {id} is in no pool"));
         }

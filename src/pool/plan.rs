@@ -1,8 +1,8 @@
 //! The planner: observed EC2 state in, the actions that restore the rules out.
 //! Pure and deterministic: no I/O, no clock, the same state gives the same plan.
 //! `plan` reads as its steps: survey who holds what, take members back, undo
-//! double holds, keep members from EC2's deletion, give free members to
-//! waiting instances, bring holders' identities in line, then say which
+//! double holds, keep members from EC2's deletion, move members off holders
+//! due to leave where instances wait, give free members to waiting instances, bring holders' identities in line, then say which
 //! lifecycle actions may go on.
 
 use std::collections::BTreeSet;
@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use super::assign::{assign, Leaving};
 use super::identity;
 use super::model::{Action, Detach, KeepOnTermination, Once, Placement, Plan, Proceed, Snapshot};
+use super::succession;
 use super::survey::{is_manageable, Free};
 pub use super::survey::{survey, Survey};
 use super::volumes::{self, Volumes};
@@ -65,6 +66,7 @@ pub fn plan(snapshot: &Snapshot) -> Plan {
     keep_on_termination(&survey, &mut plan);
     let volumes = Volumes::new(snapshot);
     volumes::follow(snapshot, &volumes, &mut survey, &mut plan);
+    succession::hand_over_early(snapshot, &mut survey, &mut plan);
     give_members(&survey, &mut plan);
     identity::identify(snapshot, &survey, &mut plan);
     plan.proceeds = proceeds(snapshot, &survey, &plan, &volumes);

@@ -258,8 +258,10 @@ pub(super) fn join_groups(
         return;
     }
     let found = read.iter().find(|g| g.instance_id == instance.id);
-    let found =
-        found.map(|g| Membership::new(g.group.clone(), g.lifecycle_state.clone(), standby_holds));
+    let found = found.map(|g| Membership {
+        healthy: g.healthy,
+        ..Membership::new(g.group.clone(), g.lifecycle_state.clone(), standby_holds)
+    });
     let named = given
         .filter(|g| g.action.instance_id == instance.id)
         .map(|g| {

@@ -171,8 +171,19 @@ fn the_rules_send_the_events_the_handler_acts_on() {
     terminate["detail-type"] = json!("EC2 Instance-terminate Lifecycle Action");
     assert!(matches(&pattern, &terminate));
     assert!(!matches(&pattern, &state_event("i-1", Running)));
+    // R28: EC2's warnings that an instance is due to leave.
+    let rule = &resource(&t, "WarningRule")["Properties"];
+    let pattern: Json = serde_json::to_value(&rule["EventPattern"]).unwrap();
+    for warning in [
+        "ec2-spot-interruption-warning.json",
+        "ec2-rebalance-recommendation.json",
+    ] {
+        assert!(matches(&pattern, &fixture(warning)), "{warning}");
+    }
+    assert!(!matches(&pattern, &state_event("i-1", Running)));
     for (rule, permission) in [
         ("StateChangeRule", "StateChangePermission"),
+        ("WarningRule", "WarningPermission"),
         ("LifecycleActionRule", "LifecycleActionPermission"),
         ("ScheduleRule", "SchedulePermission"),
     ] {
@@ -333,16 +344,30 @@ fn instance_tags_are_the_identity_keys_and_no_others() {
                 .any(|a| a == "ec2:CreateTags" || a == "ec2:DeleteTags")
         })
         .collect();
-    assert_eq!(on_instances.len(), 2, "{on_instances:?}");
     let identity: Vec<String> = IDENTITY_TAGS.iter().map(|k| k.to_string()).collect();
+    let leaving = vec![network_interface_manager::ec2::LEAVING_TAG.to_string()];
+    let mut granted: Vec<(Vec<String>, Vec<String>)> = Vec::new();
     for s in &on_instances {
         let condition = &s["Condition"];
         let keys = strings(&condition["ForAllValues:StringEquals"]["aws:TagKeys"]);
-        assert_eq!(keys, identity, "{s:?}");
         assert_eq!(
             condition["Null"]["aws:TagKeys"].as_str(),
             Some("false"),
             "{s:?}"
         );
+        granted.push((strings(&s["Action"]), keys));
     }
+    granted.sort();
+    let create = vec!["ec2:CreateTags".to_string()];
+    let delete = vec!["ec2:DeleteTags".to_string()];
+    // R26: the identity keys, written and removed; R28: the warning mark,
+    // written only.
+    assert_eq!(
+        granted,
+        [
+            (create.clone(), leaving),
+            (create, identity.clone()),
+            (delete, identity)
+        ]
+    );
 }

@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::RequestLaunchTemplateData;
 use network_interface_manager::autoscaling::sdk::SdkAutoScaling;
 use network_interface_manager::autoscaling::{AutoScaling, Hook, Transition};
 use network_interface_manager::deadline::Deadline;
-use network_interface_manager::ec2::{InstanceState, POOL_TAG};
+use network_interface_manager::ec2::{InstanceQuery, InstanceState, POOL_TAG};
 use network_interface_manager::handler::{handle, Context};
 
 use crate::support::world::{done, fast, state_event, MotoWorld, World};
@@ -95,6 +95,13 @@ async fn lifecycle_states_and_hooks_read_through_the_sdk() {
         .await
         .unwrap();
     let standalone = w.launch(Some("web"), "a1").await;
+    // R28: a health check's verdict, read back as the group's view.
+    asg.set_instance_health()
+        .instance_id(&ids[1])
+        .health_status("Unhealthy")
+        .send()
+        .await
+        .unwrap();
     let adapter = SdkAutoScaling::new(w.moto.autoscaling());
 
     // 120 ids: three calls of at most 50; a standalone instance is absent.
@@ -103,21 +110,22 @@ async fn lifecycle_states_and_hooks_read_through_the_sdk() {
     asked.push(standalone);
     let mut read = adapter.describe_instances(&asked).await.unwrap();
     read.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
-    let states: Vec<(&str, &str, &str)> = read
+    let states: Vec<(&str, &str, &str, bool)> = read
         .iter()
         .map(|g| {
             (
                 g.instance_id.as_str(),
                 g.group.as_str(),
                 g.lifecycle_state.as_str(),
+                g.healthy,
             )
         })
         .collect();
     assert_eq!(
         states,
         vec![
-            (ids[0].as_str(), "web-asg", "Standby"),
-            (ids[1].as_str(), "web-asg", "InService"),
+            (ids[0].as_str(), "web-asg", "Standby", true),
+            (ids[1].as_str(), "web-asg", "InService", false),
         ]
     );
     assert_eq!(adapter.calls()["DescribeAutoScalingInstances"], 3);
@@ -171,4 +179,52 @@ async fn the_handler_reads_group_instances_on_moto() {
 
     assert_eq!(w.holder(&member).await, Some((serving.clone(), 1)));
     assert!(adapter.calls()["DescribeAutoScalingInstances"] >= 2);
+}
+
+/// R28 through the SDK: EC2's Spot interruption warning for the holder
+/// marks it and moves its member to the instance that waits in its AZ.
+#[tokio::test]
+async fn a_spot_warning_moves_the_member_on_moto() {
+    let w = MotoWorld::new().await;
+    let (asg, ids) = group(&w, 2).await;
+    let (holder, waiting) = (&ids[0], &ids[1]);
+    let member = w.add_member("web", "a1").await;
+    let adapter = SdkAutoScaling::new(asg);
+    let mut ctx = Context::new(w.ec2(), fast());
+    ctx.auto_scaling = Some(&adapter);
+    let deadline = || Deadline::after(Duration::from_secs(30));
+    done(
+        handle(
+            &ctx,
+            &state_event(holder, InstanceState::Running),
+            deadline(),
+        )
+        .await,
+    );
+    done(
+        handle(
+            &ctx,
+            &state_event(waiting, InstanceState::Running),
+            deadline(),
+        )
+        .await,
+    );
+    assert_eq!(w.holder(&member).await, Some((holder.clone(), 1)));
+
+    let mut warning = crate::support::world::fixture("ec2-spot-interruption-warning.json");
+    warning["detail"]["instance-id"] = holder.as_str().into();
+    let handled = done(handle(&ctx, &warning, deadline()).await);
+
+    assert_eq!(
+        w.holder(&member).await,
+        Some((waiting.clone(), 1)),
+        "{handled:?}"
+    );
+    let read = InstanceQuery::Ids(vec![holder.clone()]);
+    let read = w.ec2().describe_instances(&read).await.unwrap();
+    let tags = &read[0].tags;
+    assert!(
+        tags.contains_key(network_interface_manager::ec2::LEAVING_TAG),
+        "{tags:?}"
+    );
 }

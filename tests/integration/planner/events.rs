@@ -35,6 +35,36 @@ fn documented_events_parse() {
     assert!(matches!(Event::parse(&other), Event::CustomResource(_)));
 }
 
+/// R28: EC2's warnings that an instance is due to leave, as documented
+/// (Spot instance interruption notices, rebalance recommendations).
+#[test]
+fn ec2_warnings_parse_with_their_instance() {
+    use network_interface_manager::event::Warning;
+    let time = Some(1_796_724_000_000);
+    for (fixture_name, kind) in [
+        ("ec2-spot-interruption-warning.json", "spot-interruption"),
+        (
+            "ec2-rebalance-recommendation.json",
+            "rebalance-recommendation",
+        ),
+    ] {
+        let parsed = Event::parse(&fixture(fixture_name));
+        let instance_id = "i-1234567890abcdef0".to_string();
+        assert_eq!(
+            parsed,
+            Event::Warning(Warning {
+                instance_id,
+                kind,
+                time
+            }),
+            "{fixture_name}"
+        );
+    }
+    let mut headless = fixture("ec2-rebalance-recommendation.json");
+    headless["detail"] = json!({});
+    assert!(matches!(Event::parse(&headless), Event::Malformed { .. }));
+}
+
 #[test]
 fn other_inputs_are_unknown() {
     for input in [

@@ -12,5 +12,6 @@ mod identity;
 mod pool;
 mod properties;
 mod status;
+mod succession;
 mod volume_plan;
 mod volumes;

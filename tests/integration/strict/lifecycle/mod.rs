@@ -19,6 +19,7 @@ mod handover;
 mod launch;
 mod resting;
 mod round_trips;
+mod succession;
 
 const LAUNCH_HOOK: &str = "network-interface-manager-launch";
 const TERMINATE_HOOK: &str = "network-interface-manager-terminate";

@@ -100,3 +100,37 @@ async fn a_held_launch_with_an_identity_continues_in_the_fifth_round_trip() {
     assert_eq!(handled.ec2_calls.get("CreateTags"), Some(&1));
     assert_eq!(f.asg.completed(&instance).len(), 1);
 }
+
+/// R28: a launch-first replacement of an unhealthy holder, at 50 ms a
+/// call: the launch's own reads (1); every member held, so the pool's
+/// reads (2, 3); the detach off the running holder (4); the attach, which
+/// EC2 accepts once the detach is done, without a fixed sleep (5, or a
+/// refused try more); the member read attached (6); the completion (7).
+/// Three round trips from the decision to the accepted attach, at most
+/// one more than a terminate-driven handover's detach and attach.
+#[tokio::test]
+async fn a_launch_first_replacement_takes_the_member_within_three_round_trips_of_the_decision() {
+    let f = Fleet::new(vec![
+        super::HookSpec::new(super::LAUNCH_HOOK, super::Launching),
+        super::HookSpec::new(super::TERMINATE_HOOK, super::Terminating),
+    ]);
+    let member = f.ec2.add_member("web", "subnet-a1");
+    let old = f.in_service("subnet-a1");
+    f.event(&old, Running).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    f.asg.mark_unhealthy(&old);
+    let (new, events) = f.launch("subnet-a1");
+    tokio::time::sleep(BOOT).await;
+    f.ec2.settle_reads();
+    f.asg.settle_reads();
+
+    let (trips, handled) = measure(&f, &events[0]).await;
+
+    let calls = &handled.ec2_calls;
+    let attaches = calls["AttachNetworkInterface"];
+    assert_eq!(calls["DetachNetworkInterface"], 1, "{calls:?}");
+    assert!(trips <= 7 + (attaches - 1), "{trips} round trips, {calls:?}");
+    assert!(attaches <= 2, "{calls:?}");
+    assert_eq!(f.asg.completed(&new)[0].members_then, vec![member.clone()]);
+    assert_eq!(f.ec2.holder(&member), Some((new, 1)));
+}

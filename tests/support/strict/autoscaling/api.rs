@@ -23,11 +23,12 @@ impl AutoScaling for StrictAutoScaling {
         let lag = self.faults.lock().unwrap().read_lag;
         let cutoff = Instant::now() - lag.mul_f64(f64::from(self.ec2.roll()) / 100.0);
         let read = ids.iter().filter_map(|id| {
-            let (group, lifecycle_state) = self.read_state(id, cutoff)?;
+            let (group, lifecycle_state, healthy) = self.read_state(id, cutoff)?;
             Some(GroupInstance {
                 instance_id: id.clone(),
                 group,
                 lifecycle_state,
+                healthy,
             })
         });
         Ok(read.collect())

@@ -149,6 +149,9 @@ struct Groups {
     next_batch: u64,
     /// Instances in a `*:Proceed` state -> when it is over.
     proceeding: BTreeMap<String, Instant>,
+    /// Instances whose health status is `Unhealthy` -> since when: the
+    /// reads lag behind it as behind a lifecycle state (guess).
+    unhealthy: BTreeMap<String, Instant>,
 }
 
 #[derive(Debug)]
@@ -260,6 +263,13 @@ impl StrictAutoScaling {
         self.set_state_at(instance, &group, state, None);
     }
 
+    /// A health check finds the instance unhealthy [ASG-HEALTH]: its health
+    /// status reads `Unhealthy`; the group replaces it (the story does).
+    pub fn mark_unhealthy(&self, instance: &str) {
+        let mut g = self.groups.lock().unwrap();
+        g.unhealthy.insert(instance.into(), Instant::now());
+    }
+
     /// The lifecycle state as it truly is.
     /// The lifecycle state once a `*:Proceed` state is over.
     pub async fn lifecycle_once_proceeded(&self, instance: &str) -> String {
@@ -301,6 +311,9 @@ impl StrictAutoScaling {
         for (_, states) in g.states.values_mut() {
             let last = states.pop().unwrap().1;
             *states = vec![(long_ago, last)];
+        }
+        for since in g.unhealthy.values_mut() {
+            *since = long_ago;
         }
     }
 
@@ -499,12 +512,14 @@ impl StrictAutoScaling {
         }
     }
 
-    fn read_state(&self, instance: &str, cutoff: Instant) -> Option<(String, String)> {
+    /// (group, lifecycle state, healthy) as a read with `cutoff` sees them.
+    fn read_state(&self, instance: &str, cutoff: Instant) -> Option<(String, String, bool)> {
         let g = self.groups.lock().unwrap();
         let (group, states) = g.states.get(instance)?;
         let known = states.partition_point(|(t, _)| *t <= cutoff);
         // Before its first state, the instance is in no group yet.
         let state = states[..known].last()?.1.clone();
-        Some((group.clone(), state))
+        let unhealthy = g.unhealthy.get(instance).is_some_and(|t| *t <= cutoff);
+        Some((group.clone(), state, !unhealthy))
     }
 }

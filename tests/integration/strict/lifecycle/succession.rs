@@ -1,0 +1,190 @@
+//! R28 on the strict models: a holder due to leave gives its member to the
+//! instance that waits, before that one serves; one that stays never does.
+
+use std::time::Duration;
+
+use network_interface_manager::autoscaling::Transition::{Launching, Terminating};
+use network_interface_manager::ec2::InstanceState::Running;
+use network_interface_manager::ec2::LEAVING_TAG;
+use serde_json::Value;
+
+use super::{Fleet, LAUNCH_HOOK, TERMINATE_HOOK};
+use crate::support::strict::autoscaling::HookSpec;
+use crate::support::world::fixture;
+
+fn both_hooks() -> Fleet {
+    Fleet::new(vec![
+        HookSpec::new(LAUNCH_HOOK, Launching),
+        HookSpec::new(TERMINATE_HOOK, Terminating),
+    ])
+}
+
+/// EC2's warning for `instance`, sent now.
+fn warning(name: &str, instance: &str) -> Value {
+    let mut event = fixture(name);
+    event["detail"]["instance-id"] = instance.into();
+    event["time"] = chrono::Utc::now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        .into();
+    event
+}
+
+/// `f` with one member in subnet-a1, held by an instance in service.
+async fn held(f: &Fleet) -> (String, String) {
+    let member = f.ec2.add_member("web", "subnet-a1");
+    let old = f.in_service("subnet-a1");
+    f.event(&old, Running).await;
+    tokio::time::sleep(Duration::from_millis(100)).await; // attached
+    assert_eq!(f.ec2.holder(&member), Some((old.clone(), 1)));
+    (member, old)
+}
+
+/// R28, R20: the group finds the holder unhealthy and launches its
+/// replacement first (an instance maintenance policy that launches
+/// first): the replacement gets the member in `Pending:Wait` and goes in
+/// service holding it; the old one terminates holding nothing.
+#[tokio::test]
+async fn an_unhealthy_holder_s_replacement_serves_with_the_member() {
+    let f = both_hooks();
+    let (member, old) = held(&f).await;
+    f.asg.mark_unhealthy(&old);
+    tokio::time::sleep(Duration::from_millis(100)).await; // health checks run before it
+    let (new, launched) = f.launch("subnet-a1");
+    tokio::time::sleep(Duration::from_millis(50)).await; // EC2 runs it
+
+    let handled = f.deliver_ok(&launched[0]).await;
+
+    let completed = f.asg.completed(&new);
+    assert_eq!(completed.len(), 1, "{handled:?}");
+    assert_eq!(completed[0].members_then, vec![member.clone()]);
+    assert_eq!(completed[0].attached_then, vec![member.clone()]);
+    let report = &handled.outcome.report;
+    assert_eq!(
+        (report.detached.len(), report.attached.len()),
+        (1, 1),
+        "{report:?}"
+    );
+    let leaving = f.asg.terminate(&old);
+    f.deliver_ok(&leaving[0]).await;
+    assert_eq!(f.asg.completed(&old)[0].members_then, Vec::<String>::new());
+    assert_eq!(f.ec2.holder(&member), Some((new, 1)));
+}
+
+/// R28: a plain scale-out, every member held by instances that stay: no
+/// member is taken from a serving instance; the launch goes on seatless.
+#[tokio::test]
+async fn a_scale_out_takes_no_member_from_an_instance_that_stays() {
+    let f = both_hooks();
+    let (member, old) = held(&f).await;
+    let (new, launched) = f.launch("subnet-a1");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let handled = f.deliver_ok(&launched[0]).await;
+
+    assert_eq!(handled.ec2_calls.get("DetachNetworkInterface"), None);
+    assert_eq!(f.asg.completed(&new).len(), 1, "{handled:?}");
+    assert_eq!(f.ec2.holder(&member), Some((old, 1)));
+}
+
+/// R28: a Spot interruption warning for the holder while another instance
+/// of the pool waits in its AZ: the member moves within that invocation.
+#[tokio::test]
+async fn a_spot_warning_moves_the_member_to_an_instance_that_waits() {
+    let f = both_hooks();
+    let (member, old) = held(&f).await;
+    let waiting = f.in_service("subnet-a1");
+    f.event(&waiting, Running).await;
+    f.ec2.settle_reads();
+    f.asg.settle_reads();
+
+    let warned = f
+        .deliver_ok(&warning("ec2-spot-interruption-warning.json", &old))
+        .await;
+
+    let report = &warned.outcome.report;
+    assert_eq!(
+        (report.detached.len(), report.attached.len()),
+        (1, 1),
+        "{report:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(f.ec2.holder(&member), Some((waiting, 1)));
+    let mark = f.ec2.instance_tags(&old).get(LEAVING_TAG).cloned();
+    assert!(mark.is_some_and(|m| m.starts_with("spot-interruption ")));
+}
+
+/// R28: a rebalance recommendation with no instance waiting: nothing moves;
+/// the holder is marked, and the replacement Capacity Rebalancing launches
+/// next gets the member before it serves.
+#[tokio::test]
+async fn a_rebalance_recommendation_marks_the_holder_for_its_replacement() {
+    let f = both_hooks();
+    let (member, old) = held(&f).await;
+
+    let warned = f
+        .deliver_ok(&warning("ec2-rebalance-recommendation.json", &old))
+        .await;
+
+    let writes: Vec<&&str> = warned
+        .ec2_calls
+        .keys()
+        .filter(|op| !op.starts_with("Describe"))
+        .collect();
+    assert_eq!(writes, [&"CreateTags"], "{warned:?}");
+    assert_eq!(f.ec2.holder(&member), Some((old.clone(), 1)));
+    tokio::time::sleep(Duration::from_millis(100)).await; // the mark reads
+    let (new, launched) = f.launch("subnet-a1");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let handled = f.deliver_ok(&launched[0]).await;
+    let completed = f.asg.completed(&new);
+    assert_eq!(completed.len(), 1, "{handled:?}");
+    assert_eq!(completed[0].members_then, vec![member]);
+}
+
+/// R28, R11: six invocations at once on one replacement (the launch event
+/// three times, the holder's warning three times): EC2's lock on the
+/// member decides; it ends on the replacement, held once, and the launch
+/// goes on once, with it.
+#[tokio::test]
+async fn six_invocations_at_once_move_the_member_once() {
+    let f = both_hooks();
+    let (member, old) = held(&f).await;
+    f.asg.mark_unhealthy(&old);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (new, launched) = f.launch("subnet-a1");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let warned = warning("ec2-rebalance-recommendation.json", &old);
+
+    let all = futures::future::join_all(
+        [
+            &launched[0],
+            &warned,
+            &launched[0],
+            &warned,
+            &launched[0],
+            &warned,
+        ]
+        .map(|event| f.deliver(event)),
+    )
+    .await;
+
+    for handled in &all {
+        assert!(
+            handled
+                .outcome
+                .report
+                .failed
+                .iter()
+                .all(|e| e.is_transient()),
+            "{handled:?}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    f.ec2.settle_reads();
+    f.asg.settle_reads();
+    f.deliver_ok(&launched[0]).await;
+    assert_eq!(f.ec2.holder(&member), Some((new.clone(), 1)));
+    let completed = f.asg.completed(&new);
+    assert_eq!(completed.len(), 1, "{completed:?}");
+    assert_eq!(completed[0].members_then, vec![member]);
+}
