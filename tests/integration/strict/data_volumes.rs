@@ -20,7 +20,7 @@ use network_interface_manager::autoscaling::Transition::{Launching, Terminating}
 
 /// A seat of pool `pool` in `subnet`: a member with `ordinal` that lists
 /// /dev/sdf, and its volume there, available. Returns (member, volume).
-fn seat(ec2: &StrictEc2, pool: &str, subnet: &str, ordinal: &str) -> (String, String) {
+pub(super) fn seat(ec2: &StrictEc2, pool: &str, subnet: &str, ordinal: &str) -> (String, String) {
     let member = ec2.add_member(pool, subnet);
     let slot = format!("slot-{ordinal}");
     for (k, v) in [
@@ -48,7 +48,7 @@ fn on(ec2: &StrictEc2, volume: &str) -> Option<(String, VolumeAttachmentStatus)>
 
 const ATTACHED: VolumeAttachmentStatus = VolumeAttachmentStatus::Attached;
 
-fn hooks() -> Fleet {
+pub(super) fn hooks() -> Fleet {
     Fleet::new(vec![
         HookSpec::new("network-interface-manager-launch", Launching),
         HookSpec::new("network-interface-manager-terminate", Terminating),
@@ -182,6 +182,26 @@ async fn a_volume_still_detaching_at_the_deadline_keeps_the_launch_open() {
 /// manager's call, with its volume, never by the timeout without it.
 #[tokio::test]
 async fn a_launch_that_outwaits_its_hook_s_timeout_is_kept_open_by_heartbeats() {
+    let (f, new, launched, volume) = outwaiting().await;
+
+    let waited = f.deliver_within(&launched, Duration::from_secs(5)).await;
+
+    let completed = f.asg.completed(&new);
+    assert_eq!(completed.len(), 1, "by the manager's call: {waited:?}");
+    assert_eq!(completed[0].volumes_then, vec![volume]);
+    let beats = waited.outcome.report.heartbeats.len() as u32;
+    assert!(beats >= 4, "1.5 s at 150 ms, after 100 ms: {beats}");
+    assert_eq!(completed[0].heartbeats, beats, "each one recorded");
+    let calls = waited
+        .auto_scaling_calls
+        .get("DescribeLifecycleHooks")
+        .copied();
+    assert_eq!(calls, Some(1), "the hooks read once, at the first beat");
+}
+
+/// The long wait of the story above, with its launch hook's timeout and
+/// heartbeat pace: (fleet, new instance, its launch event, its volume).
+async fn outwaiting() -> (Fleet, String, serde_json::Value, String) {
     let mut launch = HookSpec::new("network-interface-manager-launch", Launching);
     launch.heartbeat = Duration::from_millis(450);
     let terminate = HookSpec::new("network-interface-manager-terminate", Terminating);
@@ -196,20 +216,61 @@ async fn a_launch_that_outwaits_its_hook_s_timeout_is_kept_open_by_heartbeats() 
     f.deliver_ok(&leaving[0]).await;
     let (new, launched) = f.launch("subnet-a1");
     tokio::time::sleep(Duration::from_millis(50)).await; // EC2 runs it
+    (f, new, launched[0].clone(), volume)
+}
 
-    let waited = f.deliver_within(&launched[0], Duration::from_secs(5)).await;
+/// R20: a heartbeat that fails for a passing reason (throttled) is tried
+/// again at the next beat: the launch still goes on by the manager's call.
+#[tokio::test]
+async fn a_throttled_heartbeat_is_tried_again_at_the_next_beat() {
+    let (f, new, launched, volume) = outwaiting().await;
+    let throttled = ("Throttling".to_string(), "Rate exceeded".to_string());
+    f.asg
+        .faults
+        .lock()
+        .unwrap()
+        .next_heartbeat
+        .push_back(throttled);
+
+    let waited = f.deliver_within(&launched, Duration::from_secs(5)).await;
 
     let completed = f.asg.completed(&new);
     assert_eq!(completed.len(), 1, "by the manager's call: {waited:?}");
     assert_eq!(completed[0].volumes_then, vec![volume]);
-    let beats = waited.outcome.report.heartbeats.len() as u32;
-    assert!(beats >= 4, "1.5 s at 150 ms, after 100 ms: {beats}");
-    assert_eq!(completed[0].heartbeats, beats, "each one recorded");
-    let calls = waited
-        .auto_scaling_calls
-        .get("DescribeLifecycleHooks")
-        .copied();
-    assert_eq!(calls, Some(1), "the hooks read once, at the first beat");
+}
+
+/// R20: a launch another invocation let go on meanwhile is beaten no more:
+/// the beat that finds it done is the last.
+#[tokio::test]
+async fn a_launch_done_elsewhere_is_beaten_no_more() {
+    use network_interface_manager::autoscaling::{AutoScaling, LifecycleAction};
+    let (f, new, launched, _) = outwaiting().await;
+    let elsewhere = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let action = LifecycleAction {
+            group: "web-asg".into(),
+            hook: "network-interface-manager-launch".into(),
+            instance_id: new.clone(),
+            token: None,
+        };
+        f.asg.proceed(&action).await.unwrap();
+        f.asg
+            .calls()
+            .get("RecordLifecycleActionHeartbeat")
+            .copied()
+            .unwrap_or(0)
+    };
+
+    let (waited, beats_then) = tokio::join!(
+        f.deliver_within(&launched, Duration::from_secs(5)),
+        elsewhere
+    );
+
+    let beats = waited.auto_scaling_calls["RecordLifecycleActionHeartbeat"];
+    assert!(
+        beats <= beats_then + 1,
+        "{beats} beats, {beats_then} before it was done"
+    );
 }
 
 /// R20: work done before the first heartbeat is due (10 s) costs no

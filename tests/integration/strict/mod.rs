@@ -19,4 +19,5 @@ mod models;
 mod round_trips;
 pub mod scenarios;
 mod updates;
+mod volume_faults;
 mod volume_model;

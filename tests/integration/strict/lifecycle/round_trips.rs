@@ -129,7 +129,10 @@ async fn a_launch_first_replacement_takes_the_member_within_three_round_trips_of
     let calls = &handled.ec2_calls;
     let attaches = calls["AttachNetworkInterface"];
     assert_eq!(calls["DetachNetworkInterface"], 1, "{calls:?}");
-    assert!(trips <= 7 + (attaches - 1), "{trips} round trips, {calls:?}");
+    assert!(
+        trips <= 7 + (attaches - 1),
+        "{trips} round trips, {calls:?}"
+    );
     assert!(attaches <= 2, "{calls:?}");
     assert_eq!(f.asg.completed(&new)[0].members_then, vec![member.clone()]);
     assert_eq!(f.ec2.holder(&member), Some((new, 1)));

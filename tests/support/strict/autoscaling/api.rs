@@ -81,6 +81,9 @@ impl AutoScaling for StrictAutoScaling {
     async fn heartbeat(&self, action: &LifecycleAction) -> Result<(), AwsError> {
         self.calls.count("RecordLifecycleActionHeartbeat");
         self.ec2.travel().await;
+        if let Some((code, message)) = self.faults.lock().unwrap().next_heartbeat.pop_front() {
+            return Err(err(&code, message));
+        }
         self.tick();
         let mut g = self.groups.lock().unwrap();
         let hooks = g.hooks.get(&action.group).cloned().unwrap_or_default();

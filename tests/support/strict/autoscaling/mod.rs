@@ -160,6 +160,8 @@ pub struct AsgFaults {
     pub read_lag: Duration,
     /// Errors the next completions answer, in order (code, message).
     pub next_complete: VecDeque<(String, String)>,
+    /// Errors the next heartbeats answer, in order (code, message).
+    pub next_heartbeat: VecDeque<(String, String)>,
     /// How long an instance stays in `*:Proceed` (guess).
     pub proceed_time: Duration,
 }
@@ -169,6 +171,7 @@ impl Default for AsgFaults {
         Self {
             read_lag: Duration::from_millis(60),
             next_complete: VecDeque::new(),
+            next_heartbeat: VecDeque::new(),
             proceed_time: Duration::from_millis(200),
         }
     }
