@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::support::cfn::{answer, failure, request, schedule_now, Declared, STACK_ID};
 use crate::support::listener::Listener;
+use crate::support::strict::Op;
 use crate::support::world::{deliver_ok, state_event, StrictWorld};
 
 fn bastion(public: bool) -> Value {
@@ -179,6 +180,38 @@ async fn an_adopted_interface_leaves_without_the_pool_s_address() {
     let cleaned = d.schedule().await;
     let left: Vec<String> = d.w.model.addresses().into_keys().collect();
     assert_eq!(left, [ids[0].clone()], "{:?}", cleaned.outcome.cleaned_up);
+}
+
+/// C14: taking the pool's address off a leaving interface: an association
+/// gone meanwhile is done; any other refusal fails the Update, naming it,
+/// before the interface leaves the pool.
+#[tokio::test]
+async fn taking_an_address_off_a_leaving_interface_fails_only_if_ec2_refuses_it() {
+    for (code, fails) in [
+        ("InvalidAssociationID.NotFound", false),
+        ("UnauthorizedOperation", true),
+    ] {
+        let w = StrictWorld::new();
+        let by_hand = w.model.add_interface("subnet-b1", []);
+        let with = json!({"Name": "bastion", "SubnetIds": ["subnet-a1"], "PublicIp": true,
+            "NetworkInterfaceIds": [by_hand]});
+        let without = json!({"Name": "bastion", "SubnetIds": ["subnet-a1"], "PublicIp": true});
+        let d = Declared::create_in(w, with.clone()).await;
+        d.w.model.settle_reads();
+        d.w.model.fail_next(Op::Disassociate, code, "refused");
+
+        let dropped = d.update(&without, &with).await;
+
+        let status = if fails { "FAILED" } else { "SUCCESS" };
+        assert_eq!(dropped["Status"], status, "{code}: {dropped}");
+        let pool_tag = network_interface_manager::ec2::POOL_TAG;
+        let still_in = d.w.model.interfaces().into_iter().find(|i| i.id == by_hand);
+        assert_eq!(
+            still_in.unwrap().tags.contains_key(pool_tag),
+            fails,
+            "{code}"
+        );
+    }
 }
 
 /// C12, C14: the cleanup's tag read lags: it still shows the addresses
