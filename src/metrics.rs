@@ -166,29 +166,32 @@ impl Emf<'_> {
     /// Per pool and AZ, per pool, and the account's waiting instances: each
     /// in its own document, so no series mixes AZ values with pool totals.
     fn gauges(&self, census: &Census, missing_volumes: &[MissingVolume]) -> Vec<Value> {
-        let gauge = |members, free, held, waiting| {
+        let gauge = |[members, free, held, waiting, at_risk]: [u32; 5]| {
             [
                 ("Members", "Count", json!(members)),
                 ("FreeMembers", "Count", json!(free)),
                 ("HeldMembers", "Count", json!(held)),
                 ("WaitingInstances", "Count", json!(waiting)),
+                // R28: held by an instance due to leave, no one waiting.
+                ("AtRiskMembers", "Count", json!(at_risk)),
             ]
         };
         let mut docs = Vec::new();
-        let mut pools: BTreeMap<&str, [u32; 4]> = BTreeMap::new();
+        let mut pools: BTreeMap<&str, [u32; 5]> = BTreeMap::new();
         for g in &census.gauges {
             let dims = [
                 ("Pool", g.pool.as_str()),
                 ("AvailabilityZone", &g.availability_zone),
             ];
-            docs.push(self.document(&dims, &gauge(g.members, g.free, g.held, g.waiting)));
+            let counts = [g.members, g.free, g.held, g.waiting, g.at_risk];
+            docs.push(self.document(&dims, &gauge(counts)));
             let sum = pools.entry(&g.pool).or_default();
-            for (total, n) in sum.iter_mut().zip([g.members, g.free, g.held, g.waiting]) {
+            for (total, n) in sum.iter_mut().zip(counts) {
                 *total += n;
             }
         }
-        for (pool, &[members, free, held, waiting]) in &pools {
-            docs.push(self.document(&[("Pool", pool)], &gauge(members, free, held, waiting)));
+        for (pool, counts) in &pools {
+            docs.push(self.document(&[("Pool", pool)], &gauge(*counts)));
         }
         // R27: a pool's seats whose data volume is missing, where some are.
         let mut missing: BTreeMap<&str, usize> = BTreeMap::new();

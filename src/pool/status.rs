@@ -228,6 +228,9 @@ pub struct Gauge {
     pub held: u32,
     /// Running pool instances left holding nothing.
     pub waiting: u32,
+    /// Members still held by an instance due to leave (R28): no instance
+    /// waited to take them.
+    pub at_risk: u32,
 }
 
 /// What a sync read, with what it did applied: the sync's gauges.
@@ -242,6 +245,12 @@ pub fn census(snapshot: &Snapshot, report: &Report) -> Vec<Gauge> {
         .iter()
         .map(|d| d.interface_id.as_str())
         .collect();
+    let due_to_leave: BTreeSet<&str> = snapshot
+        .instances
+        .iter()
+        .filter(|i| i.due_to_leave().is_some())
+        .map(|i| i.id.as_str())
+        .collect();
     let mut gauges: BTreeMap<(String, String), Gauge> = BTreeMap::new();
     for m in snapshot.members.iter().filter(|m| plan::is_usable(m)) {
         let pool = m.pool().expect("usable members have a pool");
@@ -251,6 +260,13 @@ pub fn census(snapshot: &Snapshot, report: &Report) -> Vec<Gauge> {
         let held =
             attached.contains(m.id.as_str()) || (holding && !detached.contains(m.id.as_str()));
         let leaving = detached.contains(m.id.as_str()) || m.attachment.is_some();
+        let due = m
+            .attachment
+            .as_ref()
+            .and_then(|a| due_to_leave.get(a.instance_id.as_str()));
+        if held && due.is_some() && !detached.contains(m.id.as_str()) {
+            g.at_risk += 1;
+        }
         if held {
             g.held += 1;
         } else if m.status == InterfaceStatus::Available || leaving {

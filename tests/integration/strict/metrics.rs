@@ -119,6 +119,40 @@ async fn a_sync_with_a_shortage_reports_it_per_pool_per_az_and_for_the_account()
     assert_eq!(account["WaitingInstances"], 1);
 }
 
+/// R28, R18: a member whose holder EC2 warned of, with no instance
+/// waiting to take it, is counted at risk, per pool and AZ and per pool;
+/// one whose holder stays is not.
+#[tokio::test]
+async fn a_member_held_by_a_warned_instance_is_counted_at_risk() {
+    use network_interface_manager::ec2::LEAVING_TAG;
+    let w = StrictWorld::new();
+    w.model.add_member("web", "subnet-a1");
+    w.model.add_member("web", "subnet-b1");
+    let warned = w.model.launch(Some("web"), "subnet-a1");
+    let staying = w.model.launch(Some("web"), "subnet-b1");
+    crate::support::world::deliver_ok(&w, &state_event(&warned, Running)).await;
+    crate::support::world::deliver_ok(&w, &state_event(&staying, Running)).await;
+    let now = chrono::Utc::now();
+    let started = (now - chrono::Duration::minutes(10)).timestamp_millis() as u64;
+    w.model.set_launched_at(&warned, started);
+    let at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mark = format!("spot-interruption {at}");
+    w.model.set_tag(&warned, LEAVING_TAG, Some(&mark));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    w.model.settle_reads();
+
+    let docs = measured(&w, &fixture("scheduled-event.json")).await;
+
+    let a = [("Pool", "web"), ("AvailabilityZone", "us-east-1a")];
+    let b = [("Pool", "web"), ("AvailabilityZone", "us-east-1b")];
+    assert_eq!(find(&docs, &a, "AtRiskMembers")["AtRiskMembers"], 1);
+    assert_eq!(find(&docs, &b, "AtRiskMembers")["AtRiskMembers"], 0);
+    assert_eq!(
+        find(&docs, &[("Pool", "web")], "AtRiskMembers")["AtRiskMembers"],
+        1
+    );
+}
+
 #[test]
 fn the_validator_refuses_what_the_specification_refuses() {
     let ok = serde_json::json!({
