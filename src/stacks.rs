@@ -175,8 +175,7 @@ mod tests {
 
     #[test]
     fn a_nested_stack_is_settled_only_once_its_root_is_or_once_it_is_gone() {
-        let nested = |status| StackState::from_status(status);
-        let root = |status| StackState::from_status(status);
+        let status = StackState::from_status;
         let table = [
             ("UPDATE_COMPLETE", "UPDATE_IN_PROGRESS", false),
             ("UPDATE_COMPLETE", "UPDATE_ROLLBACK_IN_PROGRESS", false),
@@ -191,14 +190,14 @@ mod tests {
             ("ROLLBACK_COMPLETE", "UPDATE_IN_PROGRESS", true),
         ];
         for (own, its_root, settled) in table {
-            let state = nested(own).under_root(root(its_root));
+            let state = status(own).under_root(status(its_root));
             assert_eq!(
                 matches!(state, StackState::Settled(_)),
                 settled,
                 "{own} under {its_root}"
             );
         }
-        let unknown_root = nested("UPDATE_COMPLETE").under_root(StackState::Unknown);
+        let unknown_root = status("UPDATE_COMPLETE").under_root(StackState::Unknown);
         assert_eq!(unknown_root, StackState::Settled("UPDATE_COMPLETE".into()));
     }
 }

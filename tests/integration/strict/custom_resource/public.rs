@@ -143,6 +143,18 @@ async fn dropped_addresses_wait_for_the_stack_and_a_rollback_gets_them_back() {
     );
 }
 
+/// A pool with public addresses that adopted an interface made by hand:
+/// (the pool, that interface, the declaration with it, the one without).
+async fn adopted_with_address() -> (Declared, String, Value, Value) {
+    let w = StrictWorld::new();
+    let by_hand = w.model.add_interface("subnet-b1", []);
+    let with = json!({"Name": "bastion", "SubnetIds": ["subnet-a1"], "PublicIp": true,
+        "NetworkInterfaceIds": [by_hand]});
+    let without = json!({"Name": "bastion", "SubnetIds": ["subnet-a1"], "PublicIp": true});
+    let d = Declared::create_in(w, with.clone()).await;
+    (d, by_hand, with, without)
+}
+
 /// C12, C14: an Update that drops an adopted interface takes the pool's
 /// address off it before the interface leaves the pool untagged: IAM
 /// checks a DisassociateAddress against the interface too, and the role
@@ -152,12 +164,7 @@ async fn dropped_addresses_wait_for_the_stack_and_a_rollback_gets_them_back() {
 /// the schedule releases it.
 #[tokio::test]
 async fn an_adopted_interface_leaves_without_the_pool_s_address() {
-    let w = StrictWorld::new();
-    let by_hand = w.model.add_interface("subnet-b1", []);
-    let with = json!({"Name": "bastion", "SubnetIds": ["subnet-a1"], "PublicIp": true,
-        "NetworkInterfaceIds": [by_hand]});
-    let without = json!({"Name": "bastion", "SubnetIds": ["subnet-a1"], "PublicIp": true});
-    let d = Declared::create_in(w, with.clone()).await;
+    let (d, by_hand, with, without) = adopted_with_address().await;
     let ids = strings(&d.created["Data"]["AllocationIds"]);
     let on_it = address(&d, &ids[1]).unwrap().association;
     let interface = on_it.as_ref().and_then(|a| a.network_interface_id.as_ref());
@@ -191,12 +198,7 @@ async fn taking_an_address_off_a_leaving_interface_fails_only_if_ec2_refuses_it(
         ("InvalidAssociationID.NotFound", false),
         ("UnauthorizedOperation", true),
     ] {
-        let w = StrictWorld::new();
-        let by_hand = w.model.add_interface("subnet-b1", []);
-        let with = json!({"Name": "bastion", "SubnetIds": ["subnet-a1"], "PublicIp": true,
-            "NetworkInterfaceIds": [by_hand]});
-        let without = json!({"Name": "bastion", "SubnetIds": ["subnet-a1"], "PublicIp": true});
-        let d = Declared::create_in(w, with.clone()).await;
+        let (d, by_hand, with, without) = adopted_with_address().await;
         d.w.model.settle_reads();
         d.w.model.fail_next(Op::Disassociate, code, "refused");
 
