@@ -262,3 +262,35 @@ async fn the_account_s_default_key_is_named_when_the_role_may_not_use_it() {
     let reason = refused["Reason"].as_str().unwrap_or_default();
     assert!(reason.contains(KEY), "{reason}");
 }
+
+/// C17: `DeleteVolumes` and a node stopped with its seat's volume: the
+/// Delete detaches it once, however long EC2 takes to let it go, then
+/// deletes it.
+#[tokio::test]
+async fn a_stopped_node_s_volume_is_detached_once_then_deleted() {
+    let mut props = pool(&["/dev/sdf"]);
+    props["DeleteVolumes"] = "true".into();
+    let d = Declared::create(props.clone()).await;
+    let node = d.w.model.launch(Some("db"), "subnet-a1");
+    d.w.model.settle_reads();
+    deliver_ok(&d.w, &state_event(&node, Running)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let on_node = d.w.model.volumes_attached_to(&node);
+    assert_eq!(on_node.len(), 1);
+    d.w.model.set_state(
+        &node,
+        network_interface_manager::ec2::InstanceState::Stopped,
+    );
+    d.w.model.faults.lock().unwrap().volume_transition = Duration::from_millis(300);
+    d.w.model.settle_reads();
+    let detaches = || d.w.model.calls().get("DetachVolume").copied().unwrap_or(0);
+    let before = detaches();
+
+    let deleted = d.delete(props).await;
+
+    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+    assert_eq!(detaches() - before, 1, "one detach, however long it takes");
+    let now = d.w.model.volume(&on_node[0]);
+    let gone = now.as_ref().is_none_or(|v| v.status.as_str() == "deleting");
+    assert!(gone, "{now:?}");
+}
