@@ -32,6 +32,8 @@ pub struct Membership {
     /// Its health status is not `UNHEALTHY`: the group does not mean to
     /// replace it (R28).
     pub healthy: bool,
+    /// An instance refresh of its group replaces it (R28).
+    pub refreshed_out: bool,
 }
 
 impl Membership {
@@ -42,6 +44,7 @@ impl Membership {
             lifecycle_state,
             serves,
             healthy: true,
+            refreshed_out: false,
         }
     }
 
@@ -124,6 +127,26 @@ impl Hook {
     }
 }
 
+/// An instance refresh under way [ASG-REFRESH].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refresh {
+    /// When it started, in epoch milliseconds.
+    pub started_ms: u64,
+    /// `SkipMatching`: instances that already match the desired
+    /// configuration are kept.
+    pub skip_matching: bool,
+}
+
+impl Refresh {
+    /// R28: whether it replaces an instance launched at `launched_ms`: one
+    /// launched before it started, unless it skips those that match (which
+    /// ones match is not read: none is taken for replaced). One launched
+    /// since is a replacement.
+    pub fn replaces(&self, launched_ms: Option<u64>) -> bool {
+        !self.skip_matching && launched_ms.is_some_and(|at| at < self.started_ms)
+    }
+}
+
 /// A lifecycle action to complete with `CONTINUE` (never `ABANDON`, R22).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LifecycleAction {
@@ -142,6 +165,9 @@ pub trait AutoScaling: Send + Sync {
     /// out of the answer.
     async fn describe_instances(&self, ids: &[String]) -> Result<Vec<GroupInstance>, AwsError>;
     async fn describe_hooks(&self, group: &str) -> Result<Vec<Hook>, AwsError>;
+    /// The group's instance refresh in progress, if any
+    /// (`DescribeInstanceRefreshes`, status `InProgress`).
+    async fn refresh_in_progress(&self, group: &str) -> Result<Option<Refresh>, AwsError>;
     /// `CompleteLifecycleAction` with `CONTINUE`; an action completed before
     /// or timed out answers `ErrorKind::AlreadyDone` (R22).
     async fn proceed(&self, action: &LifecycleAction) -> Result<(), AwsError>;
@@ -198,6 +224,22 @@ mod tests {
             let membership = Membership::new("g".into(), state.into(), true);
             assert_eq!(membership.waits_for(), transitions, "{state}");
         }
+    }
+
+    #[test]
+    fn a_refresh_replaces_what_was_launched_before_it_unless_it_skips_matching() {
+        let refresh = Refresh {
+            started_ms: 1_000,
+            skip_matching: false,
+        };
+        assert!(refresh.replaces(Some(999)));
+        assert!(!refresh.replaces(Some(1_000)), "a replacement");
+        assert!(!refresh.replaces(None), "never guessed");
+        let skipping = Refresh {
+            skip_matching: true,
+            ..refresh
+        };
+        assert!(!skipping.replaces(Some(999)));
     }
 
     #[test]

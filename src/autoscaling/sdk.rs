@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use aws_sdk_autoscaling::Client;
 use std::time::Duration;
 
-use super::{AutoScaling, GroupInstance, Hook, LifecycleAction, Transition, DESCRIBE_BATCH};
+use super::{
+    AutoScaling, GroupInstance, Hook, LifecycleAction, Refresh, Transition, DESCRIBE_BATCH,
+};
 use crate::concurrent::concurrently;
 
 /// Batches read at once.
@@ -83,6 +85,30 @@ impl AutoScaling for SdkAutoScaling {
             })
         });
         Ok(hooks.collect())
+    }
+
+    async fn refresh_in_progress(&self, group: &str) -> Result<Option<Refresh>, AwsError> {
+        self.calls.count("DescribeInstanceRefreshes");
+        let answer = self
+            .client
+            .describe_instance_refreshes()
+            .auto_scaling_group_name(group)
+            .send()
+            .await
+            .map_err(|e| from_sdk(e).during("DescribeInstanceRefreshes"))?;
+        let in_progress = answer.instance_refreshes().iter().find(|r| {
+            r.status()
+                .is_some_and(|s| s.as_str().eq_ignore_ascii_case("InProgress"))
+        });
+        Ok(in_progress.and_then(|r| {
+            Some(Refresh {
+                started_ms: u64::try_from(r.start_time()?.to_millis().ok()?).ok()?,
+                skip_matching: r
+                    .preferences()
+                    .and_then(|p| p.skip_matching())
+                    .unwrap_or(false),
+            })
+        }))
     }
 
     async fn proceed(&self, action: &LifecycleAction) -> Result<(), AwsError> {

@@ -270,11 +270,18 @@ impl Instance {
                 return Some(format!("EC2 warned of it ({warned})"));
             }
         }
-        let group = self.group.as_ref().filter(|g| !g.healthy)?;
-        Some(format!(
-            "instance is unhealthy in Auto Scaling group {}",
-            group.group
-        ))
+        let group = self.group.as_ref()?;
+        match (group.healthy, group.refreshed_out) {
+            (false, _) => Some(format!(
+                "instance is unhealthy in Auto Scaling group {}",
+                group.group
+            )),
+            (true, true) => Some(format!(
+                "an instance refresh of Auto Scaling group {} replaces it",
+                group.group
+            )),
+            (true, false) => None,
+        }
     }
 
     /// Whether it carries Auto Scaling's group tag.

@@ -22,7 +22,7 @@ mod read;
 pub mod report;
 pub mod settings;
 pub mod status;
-mod succession;
+pub mod succession;
 mod survey;
 pub mod volumes;
 mod warning;
@@ -220,6 +220,9 @@ impl<'a> Manager<'a> {
                 .read_pools(pools, vec![known], ById::NONE, deadline)
                 .await?;
             plan = plan::plan(&snapshot);
+            if self.read_refreshes(&mut snapshot, &plan).await? {
+                plan = plan::plan(&snapshot);
+            }
         }
         let mut outcome = self.carry_out(plan, given, deadline).await;
         if untagged {
@@ -242,8 +245,12 @@ impl<'a> Manager<'a> {
         by_id: ById<'_>,
         deadline: Deadline,
     ) -> Result<Outcome, AwsError> {
-        let snapshot = self.read_pools(pools, Vec::new(), by_id, deadline).await?;
-        let mut outcome = self.carry_out(plan::plan(&snapshot), None, deadline).await;
+        let mut snapshot = self.read_pools(pools, Vec::new(), by_id, deadline).await?;
+        let mut plan = plan::plan(&snapshot);
+        if self.read_refreshes(&mut snapshot, &plan).await? {
+            plan = plan::plan(&snapshot);
+        }
+        let mut outcome = self.carry_out(plan, None, deadline).await;
         outcome.missing_volumes = volumes::missing(&snapshot);
         for m in &outcome.missing_volumes {
             let (pool, member, device) = (&m.pool, &m.interface_id, &m.device);

@@ -4,6 +4,7 @@
 
 use crate::autoscaling::{GroupInstance, Membership};
 use crate::aws::AwsError;
+use crate::concurrent::concurrently;
 use crate::deadline::Deadline;
 use std::collections::BTreeSet;
 
@@ -12,12 +13,34 @@ use crate::ec2::{
     InterfaceStatus, NetworkInterface, Volume, VolumeQuery,
 };
 
-use super::model::Snapshot;
+use super::model::{Plan, Snapshot};
 use super::plan;
 use super::{ById, Manager};
 use crate::event::Given;
 
 impl Manager<'_> {
+    /// R28: where a launch waits for a member and the plan found none,
+    /// the instance refreshes of the holders' groups: a holder one of them
+    /// replaces is due to leave. Whether that marked any.
+    pub(super) async fn read_refreshes(
+        &self,
+        snapshot: &mut Snapshot,
+        plan: &Plan,
+    ) -> Result<bool, AwsError> {
+        let Some(asg) = self.auto_scaling else {
+            return Ok(false);
+        };
+        let groups = super::succession::refresh_groups(snapshot, plan);
+        let read = |group: String| async move {
+            let refresh = asg.refresh_in_progress(&group).await;
+            refresh.map(|r| r.map(|r| (group, r)))
+        };
+        let read = concurrently(self.settings.concurrency, groups, read).await;
+        let refreshes: Result<Vec<_>, AwsError> = read.into_iter().collect();
+        let refreshes = refreshes?.into_iter().flatten().collect();
+        Ok(super::succession::mark_refreshed(snapshot, &refreshes))
+    }
+
     pub(super) async fn read_instance(&self, id: &str) -> Result<Option<Instance>, AwsError> {
         let query = InstanceQuery::Ids(vec![id.into()]);
         Ok(self.ec2.describe_instances(&query).await?.pop())

@@ -6,10 +6,11 @@
 //! member with data volumes (R27: never off a running OS); its waiters keep
 //! waiting instead.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{Action, Detach, Placement, Plan, Snapshot};
 use super::survey::{Free, Survey};
+use crate::autoscaling::Refresh;
 use crate::ec2::{Instance, NetworkInterface, VOLUMES_TAG};
 
 /// One member to move: from its holder, and why.
@@ -94,4 +95,53 @@ fn due_to_leave<'a>(
             (here(member) && attached(member)).then_some((holder, member, why))
         })
         .collect()
+}
+
+/// The groups whose instance refresh may free a member for a launch that
+/// waits: those of the holders in each placement where an instance waits
+/// in `Pending:Wait` and the plan found no member for it. Each once.
+pub fn refresh_groups(snapshot: &Snapshot, plan: &Plan) -> Vec<String> {
+    let launching = |id: &String| {
+        let i = snapshot.instances.iter().find(|i| &i.id == id);
+        let group = i.and_then(|i| i.group.as_ref());
+        group.is_some_and(|g| g.lifecycle_state == "Pending:Wait")
+    };
+    let short: Vec<(&str, &str)> = plan
+        .shortages
+        .iter()
+        .filter(|s| s.instance_ids.iter().any(launching))
+        .map(|s| (s.pool.as_str(), s.availability_zone.as_str()))
+        .collect();
+    let holders: BTreeSet<&str> = snapshot
+        .members
+        .iter()
+        .filter(|m| {
+            let here = (m.pool().unwrap_or_default(), m.availability_zone.as_str());
+            short.contains(&here)
+        })
+        .filter_map(|m| Some(m.attachment.as_ref()?.instance_id.as_str()))
+        .collect();
+    let groups: BTreeSet<String> = snapshot
+        .instances
+        .iter()
+        .filter(|i| holders.contains(i.id.as_str()))
+        .filter_map(|i| Some(i.group.as_ref()?.group.clone()))
+        .collect();
+    groups.into_iter().collect()
+}
+
+/// Marks the instances each refresh replaces; whether any is.
+pub fn mark_refreshed(snapshot: &mut Snapshot, refreshes: &BTreeMap<String, Refresh>) -> bool {
+    let mut any = false;
+    for i in &mut snapshot.instances {
+        let launched_at = i.launched_at;
+        let Some(group) = i.group.as_mut() else {
+            continue;
+        };
+        if let Some(refresh) = refreshes.get(&group.group) {
+            group.refreshed_out = refresh.replaces(launched_at);
+            any |= group.refreshed_out;
+        }
+    }
+    any
 }

@@ -69,6 +69,73 @@ fn a_holder_due_to_leave_hands_its_member_to_one_that_waits() {
 }
 
 #[test]
+fn a_holder_an_instance_refresh_replaces_hands_its_member_over() {
+    let mut old = in_group(
+        instance("i-old", Some("p"), "subnet-a1", Running),
+        "InService",
+        true,
+    );
+    old.group.as_mut().unwrap().refreshed_out = true;
+    let m = attach(member("eni-1", "p", "subnet-a1"), &mut old, 1);
+    let new = in_group(
+        instance("i-new", Some("p"), "subnet-a1", Running),
+        "Pending:Wait",
+        true,
+    );
+    case(
+        "R28: the refresh's replacement takes the member of the instance it replaces",
+        vec![m],
+        vec![old, new],
+        &[
+            "detach eni-1 from i-old",
+            "attach eni-1 to i-new at 1 once free from i-old",
+        ],
+    );
+}
+
+/// R28: the groups a launch that finds its placement held reads the
+/// refreshes of: its holders' groups there, not a standalone holder's, not
+/// another placement's.
+#[test]
+fn the_refreshes_read_are_those_of_the_groups_holding_where_a_launch_waits() {
+    use network_interface_manager::pool::succession::refresh_groups;
+    let mut old = in_group(
+        instance("i-old", Some("p"), "subnet-a1", Running),
+        "InService",
+        true,
+    );
+    let m = attach(member("eni-1", "p", "subnet-a1"), &mut old, 1);
+    let mut other = in_group(
+        instance("i-b", Some("p"), "subnet-b1", Running),
+        "InService",
+        true,
+    );
+    other.group.as_mut().unwrap().group = "g-b".into();
+    let mb = attach(member("eni-2", "p", "subnet-b1"), &mut other, 1);
+    let new = in_group(
+        instance("i-new", Some("p"), "subnet-a1", Running),
+        "Pending:Wait",
+        true,
+    );
+    let snapshot = Snapshot {
+        members: vec![m, mb],
+        instances: vec![old, other, new],
+        ..Snapshot::default()
+    };
+    assert_eq!(refresh_groups(&snapshot, &plan(&snapshot)), ["g"]);
+    let mut scale_out = snapshot.clone();
+    scale_out.instances[2]
+        .group
+        .as_mut()
+        .unwrap()
+        .lifecycle_state = "InService".into();
+    assert!(
+        refresh_groups(&scale_out, &plan(&scale_out)).is_empty(),
+        "no launch waits"
+    );
+}
+
+#[test]
 fn nothing_is_taken_from_a_holder_that_stays_or_where_a_member_is_free() {
     let successor = || {
         in_group(

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use network_interface_manager::autoscaling::Transition::{Launching, Terminating};
-use network_interface_manager::ec2::InstanceState::Running;
+use network_interface_manager::ec2::InstanceState::{Running, Terminated};
 use network_interface_manager::ec2::LEAVING_TAG;
 use serde_json::Value;
 
@@ -187,4 +187,68 @@ async fn six_invocations_at_once_move_the_member_once() {
     let completed = f.asg.completed(&new);
     assert_eq!(completed.len(), 1, "{completed:?}");
     assert_eq!(completed[0].members_then, vec![member]);
+}
+
+/// R28: an instance refresh that launches first (minimum healthy 100 %,
+/// maximum 200 %), one instance: the replacement gets the member in
+/// `Pending:Wait` from the holder the refresh replaces, and goes in
+/// service holding it; the old one then terminates holding nothing.
+#[tokio::test]
+async fn a_refresh_that_launches_first_gives_the_replacement_the_member() {
+    let f = both_hooks();
+    let (member, old) = held(&f).await;
+    f.asg.start_refresh("web-asg", false);
+    let (new, launched) = f.launch("subnet-a1");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let handled = f.deliver_ok(&launched[0]).await;
+
+    let completed = f.asg.completed(&new);
+    assert_eq!(completed.len(), 1, "{handled:?}");
+    assert_eq!(completed[0].members_then, vec![member.clone()]);
+    let leaving = f.asg.terminate(&old);
+    f.deliver_ok(&leaving[0]).await;
+    assert_eq!(f.asg.completed(&old)[0].members_then, Vec::<String>::new());
+    assert_eq!(f.ec2.holder(&member), Some((new, 1)));
+}
+
+/// R28: a refresh that skips the instances matching its configuration
+/// (`SkipMatching`): which ones match is not read, so none is taken for
+/// replaced; the launch goes on without the member.
+#[tokio::test]
+async fn a_refresh_that_skips_matching_instances_takes_no_member() {
+    let f = both_hooks();
+    let (member, old) = held(&f).await;
+    f.asg.start_refresh("web-asg", true);
+    let (new, launched) = f.launch("subnet-a1");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let handled = f.deliver_ok(&launched[0]).await;
+
+    assert_eq!(handled.ec2_calls.get("DetachNetworkInterface"), None);
+    assert_eq!(f.asg.completed(&new).len(), 1);
+    assert_eq!(f.ec2.holder(&member), Some((old, 1)));
+}
+
+/// R28, R4: the replacement took the member, then its launch fails (EC2
+/// terminates it): the member goes back to the holder that still serves,
+/// so no member stays unheld while a serving instance could hold it.
+#[tokio::test]
+async fn a_failed_replacement_gives_the_member_back_to_the_holder() {
+    let f = both_hooks();
+    let (member, old) = held(&f).await;
+    f.asg.start_refresh("web-asg", false);
+    let (new, launched) = f.launch("subnet-a1");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    f.deliver_ok(&launched[0]).await;
+    assert_eq!(f.ec2.holder(&member).map(|h| h.0), Some(new.clone()));
+
+    f.ec2.set_state(&new, Terminated);
+    tokio::time::sleep(Duration::from_millis(200)).await; // EC2 detaches it
+    f.ec2.settle_reads();
+    f.asg.settle_reads();
+    f.event(&new, Terminated).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    assert_eq!(f.ec2.holder(&member), Some((old, 1)));
 }

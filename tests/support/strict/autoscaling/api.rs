@@ -1,7 +1,9 @@
 //! The model's answers to the manager's Auto Scaling calls [ASG-API].
 
 use async_trait::async_trait;
-use network_interface_manager::autoscaling::{AutoScaling, GroupInstance, Hook, LifecycleAction};
+use network_interface_manager::autoscaling::{
+    AutoScaling, GroupInstance, Hook, LifecycleAction, Refresh,
+};
 use network_interface_manager::aws::{AwsError, CallCounts};
 
 use tokio::time::Instant;
@@ -49,6 +51,12 @@ impl AutoScaling for StrictAutoScaling {
                 heartbeat_timeout: Some(h.heartbeat),
             })
             .collect())
+    }
+
+    async fn refresh_in_progress(&self, group: &str) -> Result<Option<Refresh>, AwsError> {
+        self.calls.count("DescribeInstanceRefreshes");
+        self.ec2.travel().await;
+        Ok(self.groups.lock().unwrap().refreshes.get(group).cloned())
     }
 
     async fn proceed(&self, action: &LifecycleAction) -> Result<(), AwsError> {

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use network_interface_manager::autoscaling::{Transition, GROUP_TAG};
+use network_interface_manager::autoscaling::{Refresh, Transition, GROUP_TAG};
 use network_interface_manager::ec2::InstanceState;
 use serde_json::Value;
 
@@ -152,6 +152,8 @@ struct Groups {
     /// Instances whose health status is `Unhealthy` -> since when: the
     /// reads lag behind it as behind a lifecycle state (guess).
     unhealthy: BTreeMap<String, Instant>,
+    /// Groups with an instance refresh `InProgress` [ASG-REFRESH].
+    refreshes: BTreeMap<String, Refresh>,
 }
 
 #[derive(Debug)]
@@ -264,6 +266,22 @@ impl StrictAutoScaling {
     pub fn set_lifecycle(&self, instance: &str, state: &str) {
         let group = self.group_of(instance);
         self.set_state_at(instance, &group, state, None);
+    }
+
+    /// An instance refresh of `group` starts now [ASG-REFRESH]: it replaces
+    /// the instances launched before it (those that do not match, with
+    /// `skip_matching`). The story launches and terminates them.
+    pub fn start_refresh(&self, group: &str, skip_matching: bool) {
+        let started_ms = super::clock::epoch_ms();
+        let refresh = Refresh {
+            started_ms,
+            skip_matching,
+        };
+        self.groups
+            .lock()
+            .unwrap()
+            .refreshes
+            .insert(group.into(), refresh);
     }
 
     /// A health check finds the instance unhealthy [ASG-HEALTH]: its health
