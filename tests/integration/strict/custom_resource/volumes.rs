@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use crate::support::cfn::{answer, request, Declared};
 use crate::support::listener::Listener;
+use crate::support::strict::Op;
 use crate::support::world::{deliver_ok, fast, state_event, StrictWorld, World};
 use network_interface_manager::cli::status_table;
 use network_interface_manager::pool::status::MemberVolume;
@@ -293,4 +294,79 @@ async fn a_stopped_node_s_volume_is_detached_once_then_deleted() {
     let now = d.w.model.volume(&on_node[0]);
     let gone = now.as_ref().is_none_or(|v| v.status.as_str() == "deleting");
     assert!(gone, "{now:?}");
+}
+
+/// C17: a Delete's answers to EC2's refusals of the volumes' delete: a
+/// volume gone meanwhile is deleted, one still in use is asked again,
+/// any other refusal fails the Delete with EC2's reason.
+#[tokio::test]
+async fn a_delete_of_the_volumes_fails_only_on_ec2_s_refusals() {
+    for (code, status) in [
+        ("InvalidVolume.NotFound", "SUCCESS"),
+        ("VolumeInUse", "SUCCESS"),
+        ("UnauthorizedOperation", "FAILED"),
+    ] {
+        let mut props = pool(&["/dev/sdf"]);
+        props["DeleteVolumes"] = "true".into();
+        let d = Declared::create(props.clone()).await;
+        d.w.model.settle_reads();
+        d.w.model.fail_next(Op::DeleteVolume, code, "refused");
+
+        let deleted = d.delete(props).await;
+
+        assert_eq!(deleted["Status"], status, "{code}: {deleted}");
+        if status == "FAILED" {
+            let reason = deleted["Reason"].as_str().unwrap_or_default();
+            assert!(reason.contains(code), "{reason}");
+        }
+    }
+}
+
+/// C17: a volume kept by a Delete is released by a tag write: gone
+/// meanwhile is fine; a refused write fails the Delete.
+#[tokio::test]
+async fn a_kept_volume_s_release_fails_only_on_ec2_s_refusal() {
+    for (code, status) in [
+        ("InvalidVolume.NotFound", "SUCCESS"),
+        ("UnauthorizedOperation", "FAILED"),
+    ] {
+        let d = Declared::create(pool(&["/dev/sdf"])).await;
+        d.w.model.settle_reads();
+        let before = d.w.model.calls().get("CreateTags").copied().unwrap_or(0);
+        d.w.model.fail_next(Op::CreateTags, code, "refused");
+
+        let deleted = d.delete(pool(&["/dev/sdf"])).await;
+
+        let tags = d.w.model.calls().get("CreateTags").copied().unwrap_or(0) - before;
+        assert!(tags >= 1, "the release is the Delete's first tag write");
+        assert_eq!(deleted["Status"], status, "{code}: {deleted}");
+    }
+}
+
+/// C17: a stopped node's volume whose detach EC2 refuses: the Delete
+/// fails with EC2's reason, and keeps the volume.
+#[tokio::test]
+async fn a_refused_detach_of_a_stopped_node_s_volume_fails_the_delete() {
+    let mut props = pool(&["/dev/sdf"]);
+    props["DeleteVolumes"] = "true".into();
+    let d = Declared::create(props.clone()).await;
+    let node = d.w.model.launch(Some("db"), "subnet-a1");
+    d.w.model.settle_reads();
+    deliver_ok(&d.w, &state_event(&node, Running)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let on_node = d.w.model.volumes_attached_to(&node);
+    d.w.model.set_state(
+        &node,
+        network_interface_manager::ec2::InstanceState::Stopped,
+    );
+    d.w.model.settle_reads();
+    d.w.model
+        .fail_next(Op::DetachVolume, "UnauthorizedOperation", "refused");
+
+    let deleted = d.delete(props).await;
+
+    assert_eq!(deleted["Status"], "FAILED", "{deleted}");
+    let reason = deleted["Reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("UnauthorizedOperation"), "{reason}");
+    assert!(d.w.model.volume(&on_node[0]).is_some(), "kept");
 }
