@@ -219,10 +219,7 @@ impl<'a> Manager<'a> {
             snapshot = self
                 .read_pools(pools, vec![known], ById::NONE, deadline)
                 .await?;
-            plan = plan::plan(&snapshot);
-            if self.read_refreshes(&mut snapshot, &plan).await? {
-                plan = plan::plan(&snapshot);
-            }
+            plan = self.plan_with_refreshes(&mut snapshot).await?;
         }
         let mut outcome = self.carry_out(plan, given, deadline).await;
         if untagged {
@@ -246,10 +243,7 @@ impl<'a> Manager<'a> {
         deadline: Deadline,
     ) -> Result<Outcome, AwsError> {
         let mut snapshot = self.read_pools(pools, Vec::new(), by_id, deadline).await?;
-        let mut plan = plan::plan(&snapshot);
-        if self.read_refreshes(&mut snapshot, &plan).await? {
-            plan = plan::plan(&snapshot);
-        }
+        let plan = self.plan_with_refreshes(&mut snapshot).await?;
         let mut outcome = self.carry_out(plan, None, deadline).await;
         outcome.missing_volumes = volumes::missing(&snapshot);
         for m in &outcome.missing_volumes {

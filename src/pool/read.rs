@@ -19,14 +19,23 @@ use super::{ById, Manager};
 use crate::event::Given;
 
 impl Manager<'_> {
+    /// The plan; again where it left a launch without a member and an
+    /// instance refresh replaces a holder there (R28).
+    pub(super) async fn plan_with_refreshes(
+        &self,
+        snapshot: &mut Snapshot,
+    ) -> Result<Plan, AwsError> {
+        let first = plan::plan(snapshot);
+        match self.read_refreshes(snapshot, &first).await? {
+            true => Ok(plan::plan(snapshot)),
+            false => Ok(first),
+        }
+    }
+
     /// R28: where a launch waits for a member and the plan found none,
     /// the instance refreshes of the holders' groups: a holder one of them
     /// replaces is due to leave. Whether that marked any.
-    pub(super) async fn read_refreshes(
-        &self,
-        snapshot: &mut Snapshot,
-        plan: &Plan,
-    ) -> Result<bool, AwsError> {
+    async fn read_refreshes(&self, snapshot: &mut Snapshot, plan: &Plan) -> Result<bool, AwsError> {
         let Some(asg) = self.auto_scaling else {
             return Ok(false);
         };
