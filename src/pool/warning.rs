@@ -23,13 +23,14 @@ impl Manager<'_> {
         };
         let mark = format!("{} {}", warning.kind, when(warning.time));
         let tags = Tags::from([(LEAVING_TAG.to_string(), mark.clone())]);
-        self.ec2
-            .create_tags(std::slice::from_ref(id), &tags)
-            .await?;
         instance.tags.insert(LEAVING_TAG.to_string(), mark);
-        let snapshot = self
-            .read_pools(&[pool], vec![instance], ById::NONE, deadline)
-            .await?;
+        // The mark is for later reads; this plan has it already.
+        let pools = [pool];
+        let (marked, snapshot) = tokio::join!(
+            self.ec2.create_tags(std::slice::from_ref(id), &tags),
+            self.read_pools(&pools, vec![instance], ById::NONE, deadline)
+        );
+        let snapshot = marked.and(snapshot)?;
         Ok(self
             .carry_out(super::plan::plan(&snapshot), None, deadline)
             .await)

@@ -137,3 +137,21 @@ async fn a_launch_first_replacement_takes_the_member_within_three_round_trips_of
     assert_eq!(f.asg.completed(&new)[0].members_then, vec![member.clone()]);
     assert_eq!(f.ec2.holder(&member), Some((new, 1)));
 }
+
+/// R28: a Spot interruption warning for a holder while an instance waits:
+/// the instance read; the mark beside the pool's reads (two rounds:
+/// members and instances, then the groups); the detach; the attach.
+#[tokio::test]
+async fn a_spot_warning_hands_over_within_its_invocation() {
+    let (f, member, old, waiting) = holder_and_waiting().await;
+    let mut warning = crate::support::world::fixture("ec2-spot-interruption-warning.json");
+    warning["detail"]["instance-id"] = old.as_str().into();
+    f.ec2.settle_reads();
+    f.asg.settle_reads();
+
+    let (trips, handled) = measure(&f, &warning).await;
+
+    assert!(trips <= 5, "{trips} round trips, {:?}", handled.ec2_calls);
+    assert_eq!(handled.ec2_calls["CreateTags"], 1);
+    assert_eq!(f.ec2.holder(&member), Some((waiting, 1)));
+}
