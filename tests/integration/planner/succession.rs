@@ -205,6 +205,44 @@ fn a_warning_from_before_the_holder_s_last_start_no_longer_counts() {
     );
 }
 
+/// R26, R28: the holder due to leave hands its member, and so its
+/// identity, over; a holder beside it that stays keeps its own.
+#[test]
+fn only_the_leaving_holder_gives_up_its_member_and_identity() {
+    use network_interface_manager::ec2::{ADDRESS_TAG, ORDINAL_TAG};
+    let numbered = |id: &str, ordinal: &str, ip: &str| {
+        let mut m = member(id, "p", "subnet-a1");
+        m.private_ip = Some(ip.into());
+        m.tags.insert(ORDINAL_TAG.into(), ordinal.into());
+        m
+    };
+    let carrying = |mut i: Instance, ordinal: &str, ip: &str| {
+        i.tags.insert(ORDINAL_TAG.into(), ordinal.into());
+        i.tags.insert(ADDRESS_TAG.into(), ip.into());
+        i
+    };
+    let old = warned(instance("i-old", Some("p"), "subnet-a1", Running));
+    let mut old = carrying(old, "1", "10.0.1.5");
+    let leaving = attach(numbered("eni-1", "1", "10.0.1.5"), &mut old, 1);
+    let mut stays = carrying(
+        instance("i-stays", Some("p"), "subnet-a1", Running),
+        "2",
+        "10.0.1.6",
+    );
+    let kept = attach(numbered("eni-2", "2", "10.0.1.6"), &mut stays, 1);
+    let waiter = instance("i-new", Some("p"), "subnet-a1", Running);
+    case(
+        "R28: i-stays keeps its member and identity",
+        vec![leaving, kept],
+        vec![old, stays, waiter],
+        &[
+            "detach eni-1 from i-old",
+            "attach eni-1 to i-new at 1 once free from i-old",
+            "unidentify i-old",
+        ],
+    );
+}
+
 /// R27, R28: a member with data volumes never leaves a running OS: the
 /// launch that waits for it stays open (its timeout started again) while
 /// its holder is due to leave.
