@@ -71,7 +71,7 @@ bench: zip
 ## docs/testing.md. Writes mutants.out/.
 CARGO_MUTANTS := $(HOME)/.cache/network-interface-manager/tools/bin/cargo-mutants
 MUTATED := src/pool/plan.rs src/pool/survey.rs src/pool/assign.rs src/pool/index.rs src/pool/identity.rs src/pool/status.rs src/custom_resource/plan.rs \
-	src/pool/volumes.rs src/custom_resource/volume_plan.rs \
+	src/pool/volumes.rs src/pool/succession.rs src/custom_resource/volume_plan.rs \
 	src/custom_resource/elastic_ip_plan.rs src/custom_resource/ordinals.rs \
 	src/custom_resource/changes.rs src/custom_resource/declaration.rs src/custom_resource/claims.rs \
 	src/custom_resource/properties.rs src/custom_resource/response.rs src/event.rs \
@@ -97,7 +97,7 @@ EXECUTOR := src/pool/attach.rs src/pool/claim.rs src/pool/proceed.rs src/pool/li
 	src/pool/handover.rs src/pool/apply.rs src/pool/read.rs src/custom_resource/cleanup.rs \
 	src/custom_resource/provider.rs src/custom_resource/removal.rs src/stacks.rs src/ec2/paced.rs \
 	src/handler.rs src/pool/move_volumes.rs src/custom_resource/volumes.rs src/custom_resource/invocation.rs \
-	src/pool/keep_open.rs src/custom_resource/elastic_ips.rs
+	src/pool/keep_open.rs src/pool/warning.rs src/custom_resource/elastic_ips.rs
 EXECUTOR_TESTS := tests:: planner:: strict:: random::declarations moto::custom_resource::stack
 
 mutants-executor: venv $(CARGO_MUTANTS)
