@@ -252,3 +252,46 @@ async fn a_failed_replacement_gives_the_member_back_to_the_holder() {
 
     assert_eq!(f.ec2.holder(&member), Some((old, 1)));
 }
+
+/// R27, R28: a volume pool under a refresh that launches first: the seat's
+/// member and volume stay on the running holder (never off a running OS);
+/// the replacement's launch stays open, its timeout started again, until
+/// the holder ends.
+#[tokio::test]
+async fn a_volume_pool_under_a_launch_first_refresh_moves_nothing_off_a_running_os() {
+    use network_interface_manager::ec2::{DEVICE_TAG, OWNER_TAG, SLOT_TAG, VOLUMES_TAG};
+    let f = both_hooks();
+    let (member, old) = held(&f).await;
+    for (k, v) in [
+        (OWNER_TAG, "pool-1"),
+        (SLOT_TAG, "slot-1"),
+        (VOLUMES_TAG, "/dev/sdf"),
+    ] {
+        f.ec2.tag_interface(&member, k, v);
+    }
+    let zone = crate::support::strict::az_of("subnet-a1");
+    let tags = [
+        (OWNER_TAG, "pool-1"),
+        (SLOT_TAG, "slot-1"),
+        (DEVICE_TAG, "/dev/sdf"),
+    ];
+    let volume = f.ec2.add_volume(&zone, tags);
+    f.event(&old, Running).await; // the holder gets the seat's volume
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(f.ec2.volumes_attached_to(&old), vec![volume.clone()]);
+    f.asg.start_refresh("web-asg", false);
+    let (new, launched) = f.launch("subnet-a1");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    f.ec2.settle_reads();
+    f.asg.settle_reads();
+
+    let handled = f.deliver_ok(&launched[0]).await;
+
+    let calls = &handled.ec2_calls;
+    assert_eq!(calls.get("DetachNetworkInterface"), None, "{calls:?}");
+    assert_eq!(calls.get("DetachVolume"), None, "{calls:?}");
+    assert_eq!(handled.outcome.report.heartbeats.len(), 1, "{handled:?}");
+    assert!(f.asg.completed(&new).is_empty(), "not without its seat");
+    assert_eq!(f.ec2.holder(&member), Some((old.clone(), 1)));
+    assert_eq!(f.ec2.volumes_attached_to(&old), vec![volume]);
+}
