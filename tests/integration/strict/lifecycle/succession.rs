@@ -1,6 +1,7 @@
 //! R28 on the strict models: a holder due to leave gives its member to the
 //! instance that waits, before that one serves; one that stays never does.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use network_interface_manager::autoscaling::Transition::{Launching, Terminating};
@@ -10,6 +11,7 @@ use serde_json::Value;
 
 use super::{Fleet, LAUNCH_HOOK, TERMINATE_HOOK};
 use crate::support::strict::autoscaling::HookSpec;
+use crate::support::strict::Op;
 use crate::support::world::fixture;
 
 fn both_hooks() -> Fleet {
@@ -294,4 +296,89 @@ async fn a_volume_pool_under_a_launch_first_refresh_moves_nothing_off_a_running_
     assert!(f.asg.completed(&new).is_empty(), "not without its seat");
     assert_eq!(f.ec2.holder(&member), Some((old.clone(), 1)));
     assert_eq!(f.ec2.volumes_attached_to(&old), vec![volume]);
+}
+
+/// R28: a refresh that launches first (minimum healthy 100 %, maximum
+/// 200 %) of a group of three across two AZs: the three replacements
+/// launch at once; each goes in service holding a member of its AZ, each
+/// member moved exactly once; each old instance then terminates holding
+/// nothing.
+#[tokio::test]
+async fn a_refresh_of_three_across_two_azs_moves_each_member_once() {
+    let f = both_hooks();
+    let mut old = Vec::new();
+    for subnet in ["subnet-a1", "subnet-a1", "subnet-b1"] {
+        f.ec2.add_member("web", subnet);
+        let instance = f.in_service(subnet);
+        f.event(&instance, Running).await;
+        old.push(instance);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    f.asg.start_refresh("web-asg", false);
+    let launched: Vec<(String, Vec<Value>)> = ["subnet-a1", "subnet-a1", "subnet-b1"]
+        .into_iter()
+        .map(|subnet| f.launch(subnet))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let handled =
+        futures::future::join_all(launched.iter().map(|(_, events)| f.deliver(&events[0]))).await;
+    for (new, events) in &launched {
+        if f.asg.completed(new).is_empty() {
+            f.ec2.settle_reads(); // a race lost: the retry serves it
+            f.deliver_ok(&events[0]).await;
+        }
+    }
+
+    for h in &handled {
+        assert!(
+            h.outcome.report.failed.iter().all(|e| e.is_transient()),
+            "{h:?}"
+        );
+    }
+    // EC2's own log of what it did since the refresh began: each member
+    // detached from its old holder only (the concurrent invocations may
+    // each send that detach while it is under way), and attached once,
+    // to a replacement.
+    let writes = f.ec2.writes();
+    let since = writes
+        .iter()
+        .rposition(|(op, _, i)| *op == Op::Attach && old.contains(i));
+    let after = &writes[since.map_or(0, |p| p + 1)..];
+    let moved: BTreeSet<(&str, &str)> = after
+        .iter()
+        .filter(|(op, _, _)| *op == Op::Detach)
+        .map(|(_, member, from)| (member.as_str(), from.as_str()))
+        .collect();
+    assert_eq!(moved.len(), 3, "{moved:?}");
+    assert!(
+        moved.iter().all(|(_, from)| old.iter().any(|o| o == from)),
+        "{moved:?}"
+    );
+    let attached: Vec<(&str, &str)> = after
+        .iter()
+        .filter(|(op, _, _)| *op == Op::Attach)
+        .map(|(_, member, to)| (member.as_str(), to.as_str()))
+        .collect();
+    assert_eq!(attached.len(), 3, "each member attached once: {attached:?}");
+    let new: Vec<&String> = launched.iter().map(|(n, _)| n).collect();
+    assert!(
+        attached.iter().all(|(_, to)| new.iter().any(|n| n == to)),
+        "{attached:?}"
+    );
+    for (new, _) in &launched {
+        let completed = f.asg.completed(new);
+        assert_eq!(completed.len(), 1, "{new}");
+        assert_eq!(
+            completed[0].members_then.len(),
+            1,
+            "{new} serves with a member"
+        );
+    }
+    for instance in &old {
+        let leaving = f.asg.terminate(instance);
+        f.deliver_ok(&leaving[0]).await;
+        let ended = f.asg.completed(instance);
+        assert_eq!(ended[0].members_then, Vec::<String>::new(), "{instance}");
+    }
 }
