@@ -90,8 +90,9 @@ impl Provider<'_> {
     /// and deletes the volume while `creating` when the caller may not use
     /// the key, with no error anywhere (aws-ebs-csi-driver issue 3010). So
     /// each encrypted volume made is read by id until `available`: one the
-    /// reads stop showing, or do not show within `SHOWN_WITHIN`, failed for
-    /// its key, and the declaration fails naming it.
+    /// reads stop showing, or do not show within `SHOWN_WITHIN`, and that a
+    /// write then finds gone, failed for its key, and the declaration fails
+    /// naming it.
     async fn keys_usable(&self, made: &[Volume]) -> Result<(), ProviderError> {
         let keyed: Vec<&Volume> = made.iter().filter(|v| v.kms_key_id.is_some()).collect();
         if keyed.is_empty() {
@@ -104,14 +105,23 @@ impl Provider<'_> {
             .deadline
             .wait_for(self.backoff, || async {
                 let read = self.ec2.describe_volumes(&query).await?;
-                let mut seen = seen.lock().unwrap();
-                seen.extend(read.iter().map(|v| v.id.clone()));
-                let shown = |v: &&&Volume| read.iter().any(|r| r.id == v.id);
-                let gone = keyed
-                    .iter()
-                    .find(|v| !shown(v) && (seen.contains(&v.id) || Instant::now() >= shown_by));
-                if let Some(gone) = gone {
-                    return Ok::<_, AwsError>(Some(Err(unmade(gone))));
+                let suspect = {
+                    let mut seen = seen.lock().unwrap();
+                    seen.extend(read.iter().map(|v| v.id.clone()));
+                    let shown = |v: &&&Volume| read.iter().any(|r| r.id == v.id);
+                    let late = Instant::now() >= shown_by;
+                    let suspect = keyed
+                        .iter()
+                        .find(|v| !shown(v) && (seen.contains(&v.id) || late));
+                    suspect.copied()
+                };
+                // A read by id may show a new volume, then not (reads lag,
+                // each its own way): only a write's NotFound says it is gone.
+                if let Some(suspect) = suspect {
+                    if self.gone(suspect).await? {
+                        return Ok::<_, AwsError>(Some(Err(unmade(suspect))));
+                    }
+                    return Ok(None);
                 }
                 let available = read.iter().all(|v| v.status == VolumeStatus::Available);
                 Ok((available && read.len() == keyed.len()).then_some(Ok(())))
@@ -123,6 +133,26 @@ impl Provider<'_> {
             let ids = ids.join(", ");
             Err(ProviderError::Deadline(format!("{ids} read available")))
         })
+    }
+
+    /// Whether the volume is gone, as a write of its own owner tag again
+    /// answers (writes see EC2's true state).
+    async fn gone(&self, volume: &Volume) -> Result<bool, AwsError> {
+        let owner = volume
+            .tags
+            .get(crate::ec2::OWNER_TAG)
+            .cloned()
+            .unwrap_or_default();
+        let tags = Tags::from([(crate::ec2::OWNER_TAG.to_string(), owner)]);
+        match self
+            .ec2
+            .create_tags(std::slice::from_ref(&volume.id), &tags)
+            .await
+        {
+            Ok(()) => Ok(false),
+            Err(e) if e.is_not_found() => Ok(true),
+            Err(e) => Err(e),
+        }
     }
 
     async fn owned_volumes(&self, physical_id: &str) -> Result<Vec<Volume>, ProviderError> {
