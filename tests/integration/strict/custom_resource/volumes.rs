@@ -156,10 +156,9 @@ async fn a_delete_keeps_the_volumes_and_names_them() {
     assert!(d.w.model.interfaces().is_empty(), "the members are deleted");
 }
 
-/// C17: `DeleteVolumes` deletes what no running instance has attached; the
-/// volume of a node still running is kept, released and named.
-#[tokio::test]
-async fn delete_volumes_deletes_the_free_ones_and_keeps_one_a_node_runs_on() {
+/// A pool of one seat with `DeleteVolumes`, and a node running with the
+/// seat's volume: (the pool, its properties, the node, the volumes on it).
+async fn node_with_its_seat() -> (Declared, Value, String, Vec<String>) {
     let mut props = pool(&["/dev/sdf"]);
     props["DeleteVolumes"] = "true".into();
     let d = Declared::create(props.clone()).await;
@@ -168,6 +167,14 @@ async fn delete_volumes_deletes_the_free_ones_and_keeps_one_a_node_runs_on() {
     deliver_ok(&d.w, &state_event(&node, Running)).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let on_node = d.w.model.volumes_attached_to(&node);
+    (d, props, node, on_node)
+}
+
+/// C17: `DeleteVolumes` deletes what no running instance has attached; the
+/// volume of a node still running is kept, released and named.
+#[tokio::test]
+async fn delete_volumes_deletes_the_free_ones_and_keeps_one_a_node_runs_on() {
+    let (d, props, _, on_node) = node_with_its_seat().await;
     assert_eq!(on_node.len(), 1);
     let volumes = ids(&owned(&d.w, d.physical_id()).await);
 
@@ -269,14 +276,7 @@ async fn the_account_s_default_key_is_named_when_the_role_may_not_use_it() {
 /// deletes it.
 #[tokio::test]
 async fn a_stopped_node_s_volume_is_detached_once_then_deleted() {
-    let mut props = pool(&["/dev/sdf"]);
-    props["DeleteVolumes"] = "true".into();
-    let d = Declared::create(props.clone()).await;
-    let node = d.w.model.launch(Some("db"), "subnet-a1");
-    d.w.model.settle_reads();
-    deliver_ok(&d.w, &state_event(&node, Running)).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let on_node = d.w.model.volumes_attached_to(&node);
+    let (d, props, node, on_node) = node_with_its_seat().await;
     assert_eq!(on_node.len(), 1);
     d.w.model.set_state(
         &node,
@@ -347,14 +347,7 @@ async fn a_kept_volume_s_release_fails_only_on_ec2_s_refusal() {
 /// fails with EC2's reason, and keeps the volume.
 #[tokio::test]
 async fn a_refused_detach_of_a_stopped_node_s_volume_fails_the_delete() {
-    let mut props = pool(&["/dev/sdf"]);
-    props["DeleteVolumes"] = "true".into();
-    let d = Declared::create(props.clone()).await;
-    let node = d.w.model.launch(Some("db"), "subnet-a1");
-    d.w.model.settle_reads();
-    deliver_ok(&d.w, &state_event(&node, Running)).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let on_node = d.w.model.volumes_attached_to(&node);
+    let (d, props, node, on_node) = node_with_its_seat().await;
     d.w.model.set_state(
         &node,
         network_interface_manager::ec2::InstanceState::Stopped,

@@ -31,6 +31,14 @@ fn warning(name: &str, instance: &str) -> Value {
     event
 }
 
+/// A new instance of the group in subnet-a1, once EC2 runs it, and its
+/// launch events.
+async fn replacement(f: &Fleet) -> (String, Vec<Value>) {
+    let launched = f.launch("subnet-a1");
+    tokio::time::sleep(Duration::from_millis(50)).await; // EC2 runs it
+    launched
+}
+
 /// `f` with one member in subnet-a1, held by an instance in service.
 async fn held(f: &Fleet) -> (String, String) {
     let member = f.ec2.add_member("web", "subnet-a1");
@@ -51,8 +59,7 @@ async fn an_unhealthy_holder_s_replacement_serves_with_the_member() {
     let (member, old) = held(&f).await;
     f.asg.mark_unhealthy(&old);
     tokio::time::sleep(Duration::from_millis(100)).await; // health checks run before it
-    let (new, launched) = f.launch("subnet-a1");
-    tokio::time::sleep(Duration::from_millis(50)).await; // EC2 runs it
+    let (new, launched) = replacement(&f).await;
 
     let handled = f.deliver_ok(&launched[0]).await;
 
@@ -78,8 +85,7 @@ async fn an_unhealthy_holder_s_replacement_serves_with_the_member() {
 async fn a_scale_out_takes_no_member_from_an_instance_that_stays() {
     let f = both_hooks();
     let (member, old) = held(&f).await;
-    let (new, launched) = f.launch("subnet-a1");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (new, launched) = replacement(&f).await;
 
     let handled = f.deliver_ok(&launched[0]).await;
 
@@ -135,8 +141,7 @@ async fn a_rebalance_recommendation_marks_the_holder_for_its_replacement() {
     assert_eq!(writes, [&"CreateTags"], "{warned:?}");
     assert_eq!(f.ec2.holder(&member), Some((old.clone(), 1)));
     tokio::time::sleep(Duration::from_millis(100)).await; // the mark reads
-    let (new, launched) = f.launch("subnet-a1");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (new, launched) = replacement(&f).await;
     let handled = f.deliver_ok(&launched[0]).await;
     let completed = f.asg.completed(&new);
     assert_eq!(completed.len(), 1, "{handled:?}");
@@ -153,8 +158,7 @@ async fn six_invocations_at_once_move_the_member_once() {
     let (member, old) = held(&f).await;
     f.asg.mark_unhealthy(&old);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let (new, launched) = f.launch("subnet-a1");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (new, launched) = replacement(&f).await;
     let warned = warning("ec2-rebalance-recommendation.json", &old);
 
     let all = futures::future::join_all(
@@ -200,8 +204,7 @@ async fn a_refresh_that_launches_first_gives_the_replacement_the_member() {
     let f = both_hooks();
     let (member, old) = held(&f).await;
     f.asg.start_refresh("web-asg", false);
-    let (new, launched) = f.launch("subnet-a1");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (new, launched) = replacement(&f).await;
 
     let handled = f.deliver_ok(&launched[0]).await;
 
@@ -222,8 +225,7 @@ async fn a_refresh_that_skips_matching_instances_takes_no_member() {
     let f = both_hooks();
     let (member, old) = held(&f).await;
     f.asg.start_refresh("web-asg", true);
-    let (new, launched) = f.launch("subnet-a1");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (new, launched) = replacement(&f).await;
 
     let handled = f.deliver_ok(&launched[0]).await;
 
@@ -240,8 +242,7 @@ async fn a_failed_replacement_gives_the_member_back_to_the_holder() {
     let f = both_hooks();
     let (member, old) = held(&f).await;
     f.asg.start_refresh("web-asg", false);
-    let (new, launched) = f.launch("subnet-a1");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (new, launched) = replacement(&f).await;
     f.deliver_ok(&launched[0]).await;
     assert_eq!(f.ec2.holder(&member).map(|h| h.0), Some(new.clone()));
 
@@ -282,8 +283,7 @@ async fn a_volume_pool_under_a_launch_first_refresh_moves_nothing_off_a_running_
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(f.ec2.volumes_attached_to(&old), vec![volume.clone()]);
     f.asg.start_refresh("web-asg", false);
-    let (new, launched) = f.launch("subnet-a1");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (new, launched) = replacement(&f).await;
     f.ec2.settle_reads();
     f.asg.settle_reads();
 
