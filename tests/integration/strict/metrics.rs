@@ -153,6 +153,40 @@ async fn a_member_held_by_a_warned_instance_is_counted_at_risk() {
     );
 }
 
+/// R28, R18: a warned holder's member that the sync itself hands to an
+/// instance that waits is at risk no more.
+#[tokio::test]
+async fn a_member_the_sync_moves_off_a_warned_holder_is_not_at_risk() {
+    use network_interface_manager::ec2::LEAVING_TAG;
+    let w = StrictWorld::new();
+    w.model.add_member("web", "subnet-a1");
+    let warned = w.model.launch(Some("web"), "subnet-a1");
+    crate::support::world::deliver_ok(&w, &state_event(&warned, Running)).await;
+    let waiting = w.model.launch(Some("web"), "subnet-a1");
+    let now = chrono::Utc::now();
+    let started = (now - chrono::Duration::minutes(10)).timestamp_millis() as u64;
+    w.model.set_launched_at(&warned, started);
+    let at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mark = format!("spot-interruption {at}");
+    w.model.set_tag(&warned, LEAVING_TAG, Some(&mark));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    w.model.settle_reads();
+
+    let docs = measured(&w, &fixture("scheduled-event.json")).await;
+
+    let a = [("Pool", "web"), ("AvailabilityZone", "us-east-1a")];
+    let gauges = find(&docs, &a, "AtRiskMembers");
+    assert_eq!(gauges["AtRiskMembers"], 0, "{gauges}");
+    assert_eq!(gauges["HeldMembers"], 1, "{gauges}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        w.model
+            .holder(&w.model.members_of(&waiting)[0])
+            .map(|h| h.0),
+        Some(waiting)
+    );
+}
+
 #[test]
 fn the_validator_refuses_what_the_specification_refuses() {
     let ok = serde_json::json!({
